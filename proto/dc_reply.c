@@ -1,0 +1,145 @@
+/* dc_reply.c: reply encode/decode (see the .h). */
+#include "dc_reply.h"
+#include "dc_protocol.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int dc_reply_encode(const dc_reply_t *r, msgpack_sbuffer *out)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
+    bool v2 = r->version >= 2;
+    uint32_t n = 2 + !!r->topic_info.data + (r->topic_count > 0);
+    if (v2)
+        n += 2 + (r->has_lease ? 2 : 0) + !!r->stats + !!r->reason +
+             (r->topic_metadata && r->topic_count > 0) + !!r->metadata.data;
+    int rc = msgpack_pack_map(&pk, n);
+    dc_mp_pack_str(&pk, "status", 6);
+    rc |= msgpack_pack_int(&pk, r->status);
+    dc_mp_pack_str(&pk, "message", 7);
+    dc_mp_pack_str(&pk, r->message ? r->message : "", (size_t)-1);
+    if (r->topic_info.data) {
+        dc_mp_pack_str(&pk, "topic_info", 10);
+        rc |= msgpack_pack_bin(&pk, r->topic_info.size);
+        rc |= msgpack_pack_bin_body(&pk, r->topic_info.data, r->topic_info.size);
+    }
+    if (r->topic_count > 0) {
+        dc_mp_pack_str(&pk, "topics", 6);
+        rc |= msgpack_pack_array(&pk, r->topic_count);
+        for (size_t i = 0; i < r->topic_count; i++) {
+            rc |= msgpack_pack_bin(&pk, r->topics[i].size);
+            rc |= msgpack_pack_bin_body(&pk, r->topics[i].data, r->topics[i].size);
+        }
+    }
+    if (v2) {
+        dc_mp_pack_str(&pk, "v", 1);
+        rc |= msgpack_pack_uint64(&pk, DC_PROTOCOL_VERSION);
+        dc_mp_pack_str(&pk, "epoch", 5);
+        rc |= msgpack_pack_uint64(&pk, r->epoch);
+        if (r->has_lease) {
+            dc_mp_pack_str(&pk, "lease_id", 8);
+            rc |= msgpack_pack_uint64(&pk, r->lease_id);
+            dc_mp_pack_str(&pk, "lease_ttl_ms", 12);
+            rc |= msgpack_pack_uint64(&pk, r->lease_ttl_ms);
+        }
+        if (r->stats) {
+            dc_mp_pack_str(&pk, "stats", 5);
+            rc |= msgpack_pack_map(&pk, r->stat_count);
+            for (size_t i = 0; i < r->stat_count; i++) {
+                dc_mp_pack_str(&pk, r->stats[i].name, (size_t)-1);
+                rc |= msgpack_pack_uint64(&pk, r->stats[i].value);
+            }
+        }
+        if (r->reason) {
+            dc_mp_pack_str(&pk, "reason", 6);
+            dc_mp_pack_str(&pk, r->reason, (size_t)-1);
+        }
+        if (r->metadata.data) {
+            /* Pre-encoded map: appended as raw msgpack. */
+            dc_mp_pack_str(&pk, "metadata", 8);
+            rc |= msgpack_sbuffer_write(out, (const char *)r->metadata.data, r->metadata.size);
+        }
+        if (r->topic_metadata && r->topic_count > 0) {
+            dc_mp_pack_str(&pk, "topic_metadata", 14);
+            rc |= msgpack_pack_array(&pk, r->topic_count);
+            for (size_t i = 0; i < r->topic_count; i++) {
+                if (r->topic_metadata[i].data)
+                    rc |= msgpack_sbuffer_write(out, (const char *)r->topic_metadata[i].data,
+                                                r->topic_metadata[i].size);
+                else
+                    rc |= msgpack_pack_map(&pk, 0);
+            }
+        }
+    }
+    return rc == 0 ? 0 : -1;
+}
+
+int dc_reply_decode(dc_reply_view_t *v, const void *data, size_t size, char *err)
+{
+    memset(v, 0, sizeof *v);
+    v->version = 1;
+    if (dc_mp_unpack(&v->storage_, data, size, err) != 0)
+        return -1;
+    const msgpack_object *map = &v->storage_.data;
+    if (map->type != MSGPACK_OBJECT_MAP) {
+        snprintf(err, DC_ERR_LEN, "reply is not a msgpack map");
+        goto fail;
+    }
+    bool have_status = false;
+    for (uint32_t i = 0; i < map->via.map.size; i++) {
+        const msgpack_object *k = &map->via.map.ptr[i].key;
+        const msgpack_object *o = &map->via.map.ptr[i].val;
+        if (dc_mp_key_is(k, "status")) {
+            if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 < 1000)
+                v->status = (int64_t)o->via.u64;
+            else {
+                snprintf(err, DC_ERR_LEN, "reply status is not a small integer");
+                goto fail;
+            }
+            have_status = true;
+        } else if (dc_mp_key_is(k, "message") && o->type == MSGPACK_OBJECT_STR) {
+            v->message.ptr = o->via.str.ptr;
+            v->message.len = o->via.str.size;
+        } else if (dc_mp_key_is(k, "topic_info") && o->type == MSGPACK_OBJECT_BIN) {
+            v->topic_info.data = (const uint8_t *)o->via.bin.ptr;
+            v->topic_info.size = o->via.bin.size;
+        } else if (dc_mp_key_is(k, "topics") && o->type == MSGPACK_OBJECT_ARRAY) {
+            v->topics = o;
+        } else if (dc_mp_key_is(k, "v") && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+            v->version = o->via.u64 >= 2 ? 2 : 1;
+        } else if (dc_mp_key_is(k, "epoch") && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+            v->epoch = o->via.u64;
+        } else if (dc_mp_key_is(k, "lease_id") && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+            v->lease_id = o->via.u64;
+            v->has_lease = true;
+        } else if (dc_mp_key_is(k, "lease_ttl_ms") &&
+                   o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+            v->lease_ttl_ms = o->via.u64;
+        } else if (dc_mp_key_is(k, "stats") && o->type == MSGPACK_OBJECT_MAP) {
+            v->stats = o;
+        } else if (dc_mp_key_is(k, "nodes") && o->type == MSGPACK_OBJECT_ARRAY) {
+            v->nodes = o;
+        } else if (dc_mp_key_is(k, "metadata") && o->type == MSGPACK_OBJECT_MAP) {
+            v->metadata = o;
+        } else if (dc_mp_key_is(k, "topic_metadata") && o->type == MSGPACK_OBJECT_ARRAY) {
+            v->topic_metadata = o;
+        } else if (dc_mp_key_is(k, "reason") && o->type == MSGPACK_OBJECT_STR) {
+            v->reason.ptr = o->via.str.ptr;
+            v->reason.len = o->via.str.size;
+        }
+    }
+    if (!have_status) {
+        snprintf(err, DC_ERR_LEN, "reply has no status");
+        goto fail;
+    }
+    return 0;
+fail:
+    msgpack_unpacked_destroy(&v->storage_);
+    return -1;
+}
+
+void dc_reply_view_release(dc_reply_view_t *v)
+{
+    msgpack_unpacked_destroy(&v->storage_);
+}

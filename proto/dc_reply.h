@@ -1,0 +1,69 @@
+/* dc_reply.h: a discovery reply, encoded by the daemon and decoded by clients.
+ *
+ * Outer keys in the order Python's DiscoveryResponse packs them: status,
+ * message, topic_info (LOOKUP hit), topics (LIST, only when non-empty); the
+ * protocol 2 keys follow and are sent only to clients that declared v2. */
+#ifndef DC_REPLY_H
+#define DC_REPLY_H
+
+#include "dc_mp.h"
+
+/* A borrowed byte range (a pre-encoded TopicInfo blob). */
+typedef struct {
+    const uint8_t *data;
+    size_t size;
+} dc_blob_t;
+
+/* One named counter for the STATS reply. */
+typedef struct {
+    const char *name;
+    uint64_t value;
+} dc_stat_t;
+
+typedef struct {
+    int status;
+    const char *message; /* NUL-terminated; NULL means "" */
+    dc_blob_t topic_info; /* data NULL: absent */
+    const dc_blob_t *topics;
+    size_t topic_count;
+    /* Protocol 2 (encoded only when version >= 2). */
+    int version;
+    uint64_t epoch;
+    bool has_lease;
+    uint64_t lease_id, lease_ttl_ms;
+    const dc_stat_t *stats;
+    size_t stat_count;
+    const char *reason; /* NULL: absent */
+    /* Per-topic metadata maps for a v2 LIST, parallel to topics; each entry is
+     * a pre-encoded msgpack map or {NULL, 0}. NULL array: absent. */
+    const dc_blob_t *topic_metadata;
+    dc_blob_t metadata; /* LOOKUP hit, v2: pre-encoded map, or absent */
+} dc_reply_t;
+
+/* Appends the msgpack of r to out. Returns 0, or -1 when out of memory. */
+int dc_reply_encode(const dc_reply_t *r, msgpack_sbuffer *out);
+
+/* A decoded reply (client side): views into storage. */
+typedef struct {
+    int64_t status;
+    dc_str_t message;
+    dc_blob_t topic_info;            /* data NULL when absent */
+    const msgpack_object *topics;    /* array of bin, or NULL */
+    int version;                     /* 2 when the daemon sent "v" */
+    uint64_t epoch;
+    bool has_lease;
+    uint64_t lease_id, lease_ttl_ms;
+    const msgpack_object *stats;     /* map, or NULL */
+    const msgpack_object *nodes;     /* array, or NULL */
+    const msgpack_object *metadata;  /* map, or NULL */
+    const msgpack_object *topic_metadata; /* array parallel to topics, or NULL */
+    dc_str_t reason;
+    msgpack_unpacked storage_;
+} dc_reply_view_t;
+
+/* Decodes a reply from untrusted bytes. On success the caller must
+ * dc_reply_view_release(v). Returns 0, or -1 with a message in err. */
+int dc_reply_decode(dc_reply_view_t *v, const void *data, size_t size, char *err);
+void dc_reply_view_release(dc_reply_view_t *v);
+
+#endif

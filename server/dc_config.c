@@ -1,0 +1,338 @@
+/* dc_config.c: defaults, ZPL config file and command-line flags (see the .h). */
+#include "dc_config.h"
+#include "dc_protocol.h"
+#include "discod_version.h"
+
+#include <czmq.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+void dc_config_defaults(dc_config_t *c)
+{
+    memset(c, 0, sizeof *c);
+    c->workers = 0;
+    c->sync = DC_SYNC_FULL;
+    c->log_level = DC_LOG_INFO;
+    c->max_message_size = 1024 * 1024;
+    c->max_topics = 1000000;
+    c->on_corrupt = DC_CORRUPT_MOVE_ASIDE;
+}
+
+void dc_config_clear(dc_config_t *c)
+{
+    for (int i = 0; i < c->endpoint_count; i++)
+        free(c->endpoints[i]);
+    free(c->db_path);
+    free(c->config_file);
+    memset(c, 0, sizeof *c);
+}
+
+char *dc_config_default_db_path(void)
+{
+    const char *state = getenv("STATE_DIRECTORY");
+    char path[4096];
+    if (state && *state) {
+        /* systemd may pass several colon-separated directories: take the first. */
+        size_t n = strcspn(state, ":");
+        snprintf(path, sizeof path, "%.*s/registry.db", (int)n, state);
+    } else if (geteuid() == 0) {
+        snprintf(path, sizeof path, "/var/lib/discod/registry.db");
+    } else {
+        const char *xdg = getenv("XDG_STATE_HOME");
+        const char *home = getenv("HOME");
+        if (xdg && *xdg)
+            snprintf(path, sizeof path, "%s/discod/registry.db", xdg);
+        else
+            snprintf(path, sizeof path, "%s/.local/state/discod/registry.db",
+                     home && *home ? home : "/tmp");
+    }
+    return strdup(path);
+}
+
+/*==== Value parsers: each prints what is wrong and returns -1 ====*/
+
+static int s_parse_int(const char *where, const char *text, int64_t min, int64_t max, int64_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (errno || !end || end == text || *end || v < min || v > max) {
+        fprintf(stderr, "discod: %s: '%s' is not an integer in [%lld, %lld]\n", where, text,
+                (long long)min, (long long)max);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int s_parse_bool(const char *where, const char *text, bool *out)
+{
+    if (!strcasecmp(text, "1") || !strcasecmp(text, "true") || !strcasecmp(text, "yes")) {
+        *out = true;
+        return 0;
+    }
+    if (!strcasecmp(text, "0") || !strcasecmp(text, "false") || !strcasecmp(text, "no")) {
+        *out = false;
+        return 0;
+    }
+    fprintf(stderr, "discod: %s: '%s' is not a boolean (true|false)\n", where, text);
+    return -1;
+}
+
+static int s_add_endpoint(dc_config_t *c, const char *where, const char *ep)
+{
+    if (strncmp(ep, "ipc://", 6) != 0 && strncmp(ep, "tcp://", 6) != 0) {
+        fprintf(stderr, "discod: %s: endpoint '%s' must start with ipc:// or tcp://\n", where,
+                ep);
+        return -1;
+    }
+    if (c->endpoint_count == DC_MAX_ENDPOINTS) {
+        fprintf(stderr, "discod: %s: more than %d endpoints\n", where, DC_MAX_ENDPOINTS);
+        return -1;
+    }
+    c->endpoints[c->endpoint_count++] = strdup(ep);
+    return 0;
+}
+
+/* Applies one setting by its canonical name ("server/workers" or the flag
+ * name). `where` says where it came from, for the error message. */
+static int s_apply(dc_config_t *c, const char *key, const char *value, const char *where)
+{
+    int64_t n;
+    if (!strcmp(key, "address"))
+        return s_add_endpoint(c, where, value);
+    if (!strcmp(key, "db")) {
+        if (!*value) {
+            fprintf(stderr, "discod: %s: empty database path\n", where);
+            return -1;
+        }
+        free(c->db_path);
+        c->db_path = strdup(value);
+        return 0;
+    }
+    if (!strcmp(key, "workers")) {
+        if (s_parse_int(where, value, 0, 256, &n))
+            return -1;
+        c->workers = (int)n;
+        return 0;
+    }
+    if (!strcmp(key, "sync")) {
+        if (!strcasecmp(value, "full"))
+            c->sync = DC_SYNC_FULL;
+        else if (!strcasecmp(value, "normal"))
+            c->sync = DC_SYNC_NORMAL;
+        else {
+            fprintf(stderr, "discod: %s: sync must be full or normal, not '%s'\n", where, value);
+            return -1;
+        }
+        return 0;
+    }
+    if (!strcmp(key, "log-level")) {
+        if (dc_log_parse_level(value, &c->log_level)) {
+            fprintf(stderr, "discod: %s: log level must be DEBUG|INFO|WARNING|ERROR, not '%s'\n",
+                    where, value);
+            return -1;
+        }
+        return 0;
+    }
+    if (!strcmp(key, "max-message-size")) {
+        if (s_parse_int(where, value, 1024, INT32_MAX, &n))
+            return -1;
+        c->max_message_size = n;
+        return 0;
+    }
+    if (!strcmp(key, "max-topics")) {
+        if (s_parse_int(where, value, 1, INT32_MAX, &n))
+            return -1;
+        c->max_topics = (uint64_t)n;
+        return 0;
+    }
+    if (!strcmp(key, "db-max-size")) {
+        if (s_parse_int(where, value, 0, INT64_MAX, &n))
+            return -1;
+        c->db_max_size = (uint64_t)n;
+        return 0;
+    }
+    if (!strcmp(key, "allow-remote-shutdown"))
+        return s_parse_bool(where, value, &c->allow_remote_shutdown);
+    if (!strcmp(key, "on-corrupt")) {
+        if (!strcasecmp(value, "move-aside"))
+            c->on_corrupt = DC_CORRUPT_MOVE_ASIDE;
+        else if (!strcasecmp(value, "refuse"))
+            c->on_corrupt = DC_CORRUPT_REFUSE;
+        else {
+            fprintf(stderr, "discod: %s: on-corrupt must be move-aside or refuse, not '%s'\n",
+                    where, value);
+            return -1;
+        }
+        return 0;
+    }
+    fprintf(stderr, "discod: %s: unknown setting '%s'\n", where, key);
+    return -1;
+}
+
+/* ZPL path (section/key) to the canonical setting name. */
+static const struct {
+    const char *path;
+    const char *key;
+} s_file_keys[] = {
+    {"server/address", "address"},
+    {"server/workers", "workers"},
+    {"server/max_message_size", "max-message-size"},
+    {"server/max_topics", "max-topics"},
+    {"server/allow_remote_shutdown", "allow-remote-shutdown"},
+    {"store/path", "db"},
+    {"store/sync", "sync"},
+    {"store/max_size", "db-max-size"},
+    {"store/on_corrupt", "on-corrupt"},
+    {"log/level", "log-level"},
+};
+
+int dc_config_load_file(dc_config_t *c, const char *path)
+{
+    if (access(path, R_OK) != 0) {
+        fprintf(stderr, "discod: cannot read config file %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    zconfig_t *root = zconfig_load(path);
+    if (!root) {
+        fprintf(stderr, "discod: config file %s: syntax error (see the line above)\n", path);
+        return -1;
+    }
+    int rc = 0;
+    /* Addresses given in the file replace the default list, not add to it. */
+    for (zconfig_t *section = zconfig_child(root); section && rc == 0;
+         section = zconfig_next(section)) {
+        for (zconfig_t *item = zconfig_child(section); item && rc == 0;
+             item = zconfig_next(item)) {
+            char full[256], where[512];
+            snprintf(full, sizeof full, "%s/%s", zconfig_name(section), zconfig_name(item));
+            snprintf(where, sizeof where, "config %s: %s", path, full);
+            const char *key = NULL;
+            for (size_t i = 0; i < sizeof s_file_keys / sizeof s_file_keys[0]; i++)
+                if (!strcmp(full, s_file_keys[i].path))
+                    key = s_file_keys[i].key;
+            if (!key) {
+                fprintf(stderr, "discod: %s: unknown setting\n", where);
+                rc = -1;
+                break;
+            }
+            const char *value = zconfig_value(item);
+            rc = s_apply(c, key, value ? value : "", where);
+        }
+        if (rc == 0 && zconfig_value(section) && *zconfig_value(section)) {
+            fprintf(stderr, "discod: config %s: section '%s' takes no value\n", path,
+                    zconfig_name(section));
+            rc = -1;
+        }
+    }
+    zconfig_destroy(&root);
+    if (rc == 0) {
+        free(c->config_file);
+        c->config_file = strdup(path);
+    }
+    return rc;
+}
+
+static void s_usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: discod [OPTION]...\n"
+            "A discovery daemon for Cortex robots: maps topic names to ZeroMQ endpoints,\n"
+            "persists them in SQLite and speaks the Cortex discovery protocol.\n\n"
+            "  --config FILE            read settings from FILE (ZPL format); flags win\n"
+            "  --address EP             bind EP (ipc:// or tcp://); repeatable\n"
+            "                           (default %s)\n"
+            "  --db PATH                SQLite database (default: see README)\n"
+            "  --workers N              worker threads, 0 = one per core (default 0)\n"
+            "  --sync full|normal       SQLite synchronous mode for commits (default full)\n"
+            "  --log-level LEVEL        DEBUG|INFO|WARNING|ERROR (default INFO)\n"
+            "  --max-message-size B     largest accepted request in bytes (default 1048576)\n"
+            "  --max-topics N           registry capacity (default 1000000)\n"
+            "  --db-max-size B          cap on the database file size, 0 = none (default 0)\n"
+            "  --allow-remote-shutdown  accept SHUTDOWN on tcp endpoints too\n"
+            "  --on-corrupt POLICY      move-aside|refuse a corrupt database (default move-aside)\n"
+            "  --help                   print this help and exit\n"
+            "  --version                print the version and exit\n",
+            DC_DEFAULT_ENDPOINT);
+}
+
+int dc_config_from_args(dc_config_t *c, int argc, char **argv)
+{
+    enum { OPT_BASE = 256 };
+    static const struct option options[] = {
+        {"config", required_argument, 0, 'c'},
+        {"address", required_argument, 0, 'a'},
+        {"db", required_argument, 0, OPT_BASE + 1},
+        {"workers", required_argument, 0, OPT_BASE + 2},
+        {"sync", required_argument, 0, OPT_BASE + 3},
+        {"log-level", required_argument, 0, OPT_BASE + 4},
+        {"max-message-size", required_argument, 0, OPT_BASE + 5},
+        {"max-topics", required_argument, 0, OPT_BASE + 6},
+        {"db-max-size", required_argument, 0, OPT_BASE + 7},
+        {"allow-remote-shutdown", no_argument, 0, OPT_BASE + 8},
+        {"on-corrupt", required_argument, 0, OPT_BASE + 9},
+        {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, 'V'},
+        {0, 0, 0, 0}};
+    /* Pass 1: --config, --help, --version and unknown flags. */
+    const char *config_path = NULL;
+    int opt;
+    opterr = 0;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
+        if (opt == 'c')
+            config_path = optarg;
+        else if (opt == 'h') {
+            s_usage(stdout);
+            return 1;
+        } else if (opt == 'V') {
+            printf("discod %s (protocol %d)\n", DISCOD_VERSION, DC_PROTOCOL_VERSION);
+            return 1;
+        } else if (opt == '?') {
+            fprintf(stderr, "discod: unknown option '%s' (see --help)\n", argv[optind - 1]);
+            return -1;
+        } else if (opt == ':') {
+            fprintf(stderr, "discod: option '%s' needs a value\n", argv[optind - 1]);
+            return -1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "discod: unexpected argument '%s' (see --help)\n", argv[optind]);
+        return -1;
+    }
+    if (config_path && dc_config_load_file(c, config_path) != 0)
+        return -1;
+    /* Pass 2: flags on top. Addresses on the command line replace the file's. */
+    bool flag_addresses = false;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
+        const struct option *o = NULL;
+        for (const struct option *p = options; p->name; p++)
+            if (p->val == opt)
+                o = p;
+        if (!o || opt == 'c')
+            continue;
+        if (opt == 'a' && !flag_addresses) {
+            for (int i = 0; i < c->endpoint_count; i++)
+                free(c->endpoints[i]);
+            c->endpoint_count = 0;
+            flag_addresses = true;
+        }
+        char where[64];
+        snprintf(where, sizeof where, "--%s", o->name);
+        const char *key = opt == 'a' ? "address" : o->name;
+        if (s_apply(c, key, optarg ? optarg : "true", where) != 0)
+            return -1;
+    }
+    if (c->endpoint_count == 0)
+        c->endpoints[c->endpoint_count++] = strdup(DC_DEFAULT_ENDPOINT);
+    if (!c->db_path)
+        c->db_path = dc_config_default_db_path();
+    return 0;
+}

@@ -1,0 +1,50 @@
+/* dc_config.h: the daemon's settings: built-in defaults, then a config file
+ * (czmq's ZPL format, config/discod.conf documents every key), then flags. */
+#ifndef DC_CONFIG_H
+#define DC_CONFIG_H
+
+#include "dc_log.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define DC_MAX_ENDPOINTS 8
+
+typedef enum { DC_SYNC_FULL = 0, DC_SYNC_NORMAL } dc_sync_t;
+typedef enum { DC_CORRUPT_MOVE_ASIDE = 0, DC_CORRUPT_REFUSE } dc_on_corrupt_t;
+
+typedef struct {
+    char *endpoints[DC_MAX_ENDPOINTS];
+    int endpoint_count;
+    char *db_path;
+    int workers;                 /* 0: one per core */
+    dc_sync_t sync;
+    dc_log_level_t log_level;
+    int64_t max_message_size;    /* ZMQ_MAXMSGSIZE on the front sockets */
+    uint64_t max_topics;
+    uint64_t db_max_size;        /* bytes; 0: no cap */
+    bool allow_remote_shutdown;  /* SHUTDOWN accepted on tcp endpoints */
+    dc_on_corrupt_t on_corrupt;
+    char *config_file;           /* the file that was read, or NULL */
+} dc_config_t;
+
+/* Fills c with the built-in defaults. The caller must dc_config_clear(c). */
+void dc_config_defaults(dc_config_t *c);
+
+void dc_config_clear(dc_config_t *c);
+
+/* Reads argv: --config FILE first, then every other flag on top of it.
+ * Returns 0 to run, 1 when --help/--version was printed (exit 0), or -1 after
+ * printing a clear error to stderr (exit 2). */
+int dc_config_from_args(dc_config_t *c, int argc, char **argv);
+
+/* Reads a ZPL config file into c. Returns 0, or -1 with the error printed. */
+int dc_config_load_file(dc_config_t *c, const char *path);
+
+/* Where the database lives when neither --db nor the file says:
+ * $STATE_DIRECTORY/registry.db under systemd, /var/lib/discod/registry.db for
+ * root, else $XDG_STATE_HOME (or ~/.local/state)/discod/registry.db.
+ * Caller owns the returned string. */
+char *dc_config_default_db_path(void);
+
+#endif

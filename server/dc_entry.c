@@ -1,0 +1,71 @@
+/* dc_entry.c: immutable, reference-counted topic entries (see the .h). */
+#include "dc_entry.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static char *s_place(char *cursor, dc_str_t *dst, dc_str_t src)
+{
+    memcpy(cursor, src.ptr, src.len);
+    cursor[src.len] = 0;
+    dst->ptr = cursor;
+    dst->len = src.len;
+    return cursor + src.len + 1;
+}
+
+dc_entry_t *dc_entry_new(const dc_topic_t *t, uint64_t create_seq, uint64_t lease_id,
+                         const void *metadata, size_t metadata_size)
+{
+    msgpack_sbuffer blob;
+    msgpack_sbuffer_init(&blob);
+    if (dc_topic_encode(t, &blob) != 0) {
+        msgpack_sbuffer_destroy(&blob);
+        return NULL;
+    }
+    /* One allocation: the struct, four strings, the blob, the metadata. */
+    size_t strings = (size_t)t->name.len + t->address.len + t->message_type.len +
+                     t->publisher_node.len + 4;
+    size_t meta = metadata ? metadata_size : 0;
+    dc_entry_t *e = malloc(sizeof *e + strings + blob.size + meta);
+    if (!e) {
+        msgpack_sbuffer_destroy(&blob);
+        return NULL;
+    }
+    memset(e, 0, sizeof *e);
+    atomic_init(&e->refs, 1);
+    char *cursor = (char *)(e + 1);
+    cursor = s_place(cursor, &e->topic.name, t->name);
+    cursor = s_place(cursor, &e->topic.address, t->address);
+    cursor = s_place(cursor, &e->topic.message_type, t->message_type);
+    cursor = s_place(cursor, &e->topic.publisher_node, t->publisher_node);
+    e->topic.fingerprint = t->fingerprint;
+    memcpy(cursor, blob.data, blob.size);
+    e->blob.data = (const uint8_t *)cursor;
+    e->blob.size = blob.size;
+    cursor += blob.size;
+    if (meta) {
+        memcpy(cursor, metadata, meta);
+        e->metadata.data = (const uint8_t *)cursor;
+        e->metadata.size = meta;
+    }
+    e->create_seq = create_seq;
+    e->lease_id = lease_id;
+    msgpack_sbuffer_destroy(&blob);
+    return e;
+}
+
+dc_entry_t *dc_entry_ref(dc_entry_t *e)
+{
+    atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
+    return e;
+}
+
+void dc_entry_unref(dc_entry_t **e_p)
+{
+    if (!e_p || !*e_p)
+        return;
+    dc_entry_t *e = *e_p;
+    *e_p = NULL;
+    if (atomic_fetch_sub_explicit(&e->refs, 1, memory_order_acq_rel) == 1)
+        free(e);
+}

@@ -1,0 +1,38 @@
+/* dc_entry.h: one registered topic as the daemon holds it in memory.
+ *
+ * Immutable once built, reference-counted, and carrying its legacy five-key
+ * TopicInfo blob pre-encoded, so a LOOKUP or LIST copies bytes instead of
+ * packing them. A re-registration builds a new entry and swaps it in. */
+#ifndef DC_ENTRY_H
+#define DC_ENTRY_H
+
+#include "dc_reply.h"
+#include "dc_topic.h"
+
+#include <stdatomic.h>
+
+typedef struct dc_entry dc_entry_t;
+struct dc_entry {
+    atomic_uint refs;
+    dc_topic_t topic;    /* NUL-terminated views into this allocation */
+    uint64_t create_seq; /* position in LIST order; kept across re-registrations */
+    uint64_t lease_id;   /* 0: no lease */
+    dc_blob_t blob;      /* five-key TopicInfo msgpack */
+    dc_blob_t metadata;  /* msgpack map, or {NULL, 0} */
+    /* Links owned by the registry, changed only under its write lock. */
+    dc_entry_t *hash_next;
+    dc_entry_t *prev, *next;
+};
+
+/* Builds an entry with one reference, copying t and the metadata bytes.
+ * Returns NULL when out of memory. */
+dc_entry_t *dc_entry_new(const dc_topic_t *t, uint64_t create_seq, uint64_t lease_id,
+                         const void *metadata, size_t metadata_size);
+
+/* Adds a reference; returns e. */
+dc_entry_t *dc_entry_ref(dc_entry_t *e);
+
+/* Drops a reference (freeing on the last) and nulls *e_p; safe on NULL. */
+void dc_entry_unref(dc_entry_t **e_p);
+
+#endif

@@ -1,0 +1,213 @@
+/* dc_registry.c: hash index + insertion-order list under one rwlock (see the .h). */
+#define _GNU_SOURCE
+#include "dc_registry.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct dc_registry {
+    pthread_rwlock_t lock;
+    dc_entry_t **buckets;
+    size_t bucket_count; /* a power of two */
+    size_t count;
+    dc_entry_t *head, *tail;
+};
+
+static uint64_t s_hash(const char *p, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)p[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+dc_registry_t *dc_registry_new(void)
+{
+    dc_registry_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+    /* Continuous LIST readers must not starve registrations. */
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&self->lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
+    self->bucket_count = 1024;
+    self->buckets = calloc(self->bucket_count, sizeof *self->buckets);
+    if (!self->buckets) {
+        free(self);
+        return NULL;
+    }
+    return self;
+}
+
+void dc_registry_destroy(dc_registry_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    dc_registry_t *self = *self_p;
+    dc_entry_t *e = self->head;
+    while (e) {
+        dc_entry_t *next = e->next;
+        dc_entry_unref(&e);
+        e = next;
+    }
+    free(self->buckets);
+    pthread_rwlock_destroy(&self->lock);
+    free(self);
+    *self_p = NULL;
+}
+
+static dc_entry_t **s_slot(dc_registry_t *self, dc_str_t name)
+{
+    dc_entry_t **slot = &self->buckets[s_hash(name.ptr, name.len) & (self->bucket_count - 1)];
+    while (*slot && !dc_str_eq((*slot)->topic.name, name))
+        slot = &(*slot)->hash_next;
+    return slot;
+}
+
+dc_entry_t *dc_registry_lookup(dc_registry_t *self, dc_str_t name)
+{
+    pthread_rwlock_rdlock(&self->lock);
+    dc_entry_t *e = *s_slot(self, name);
+    if (e)
+        dc_entry_ref(e);
+    pthread_rwlock_unlock(&self->lock);
+    return e;
+}
+
+static bool s_matches(const dc_entry_t *e, const dc_filter_t *f)
+{
+    if (!f)
+        return true;
+    if (f->prefix.ptr && (e->topic.name.len < f->prefix.len ||
+                          memcmp(e->topic.name.ptr, f->prefix.ptr, f->prefix.len) != 0))
+        return false;
+    if (f->message_type.ptr && !dc_str_eq(e->topic.message_type, f->message_type))
+        return false;
+    if (f->publisher_node.ptr && !dc_str_eq(e->topic.publisher_node, f->publisher_node))
+        return false;
+    return true;
+}
+
+size_t dc_registry_snapshot(dc_registry_t *self, const dc_filter_t *filter, dc_entry_t ***out)
+{
+    pthread_rwlock_rdlock(&self->lock);
+    size_t capacity = self->count ? self->count : 1;
+    dc_entry_t **entries = malloc(capacity * sizeof *entries);
+    if (!entries) {
+        pthread_rwlock_unlock(&self->lock);
+        return (size_t)-1;
+    }
+    size_t n = 0;
+    for (dc_entry_t *e = self->head; e; e = e->next)
+        if (s_matches(e, filter))
+            entries[n++] = dc_entry_ref(e);
+    pthread_rwlock_unlock(&self->lock);
+    *out = entries;
+    return n;
+}
+
+void dc_registry_release_snapshot(dc_entry_t **entries, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        dc_entry_unref(&entries[i]);
+    free(entries);
+}
+
+size_t dc_registry_count(dc_registry_t *self)
+{
+    pthread_rwlock_rdlock(&self->lock);
+    size_t n = self->count;
+    pthread_rwlock_unlock(&self->lock);
+    return n;
+}
+
+dc_entry_t *dc_registry_peek(dc_registry_t *self, dc_str_t name)
+{
+    return *s_slot(self, name);
+}
+
+/* Doubles the bucket array; called with the write lock held. */
+static int s_grow(dc_registry_t *self)
+{
+    size_t count = self->bucket_count * 2;
+    dc_entry_t **buckets = calloc(count, sizeof *buckets);
+    if (!buckets)
+        return -1;
+    for (dc_entry_t *e = self->head; e; e = e->next) {
+        dc_entry_t **b = &buckets[s_hash(e->topic.name.ptr, e->topic.name.len) & (count - 1)];
+        e->hash_next = *b;
+        *b = e;
+    }
+    free(self->buckets);
+    self->buckets = buckets;
+    self->bucket_count = count;
+    return 0;
+}
+
+int dc_registry_put(dc_registry_t *self, dc_entry_t *e)
+{
+    pthread_rwlock_wrlock(&self->lock);
+    dc_entry_t **slot = s_slot(self, e->topic.name);
+    dc_entry_t *old = *slot;
+    if (old) {
+        /* Swap in place: same chain position, same list position. */
+        e->hash_next = old->hash_next;
+        *slot = e;
+        e->prev = old->prev;
+        e->next = old->next;
+        if (e->prev)
+            e->prev->next = e;
+        else
+            self->head = e;
+        if (e->next)
+            e->next->prev = e;
+        else
+            self->tail = e;
+        pthread_rwlock_unlock(&self->lock);
+        dc_entry_unref(&old);
+        return 0;
+    }
+    if (self->count >= self->bucket_count && s_grow(self) == 0)
+        slot = s_slot(self, e->topic.name);
+    e->hash_next = NULL;
+    *slot = e;
+    e->next = NULL;
+    e->prev = self->tail;
+    if (self->tail)
+        self->tail->next = e;
+    else
+        self->head = e;
+    self->tail = e;
+    self->count++;
+    pthread_rwlock_unlock(&self->lock);
+    return 0;
+}
+
+int dc_registry_remove(dc_registry_t *self, dc_str_t name)
+{
+    pthread_rwlock_wrlock(&self->lock);
+    dc_entry_t **slot = s_slot(self, name);
+    dc_entry_t *e = *slot;
+    if (!e) {
+        pthread_rwlock_unlock(&self->lock);
+        return -1;
+    }
+    *slot = e->hash_next;
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        self->head = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    else
+        self->tail = e->prev;
+    self->count--;
+    pthread_rwlock_unlock(&self->lock);
+    dc_entry_unref(&e);
+    return 0;
+}

@@ -1,0 +1,18 @@
+/* dc_reply_send.h: turns an encoded reply into the frame that goes back to the
+ * front thread, for workers and the writer alike. */
+#ifndef DC_REPLY_SEND_H
+#define DC_REPLY_SEND_H
+
+#include "dc_reply.h"
+#include <czmq.h>
+
+/* Encodes r into a new frame. Returns the frame
+ * (caller owns it), or NULL when out of memory. */
+zframe_t *dc_reply_frame(const dc_reply_t *r);
+
+/* Completes route ([endpoint index][envelope...][""]) with the reply frame and
+ * the kind byte the front expects ('A' answer, 'S' answer then stop), and
+ * sends it on sock. Takes ownership of *route_p and *reply_p. */
+int dc_reply_route_send(zmsg_t **route_p, zframe_t **reply_p, char kind, zsock_t *sock);
+
+#endif

@@ -1,0 +1,27 @@
+/* dc_server.h: the discovery server: opens the store, loads the registry,
+ * binds the front ROUTER(s) and runs the front, worker and writer threads.
+ *
+ * Threads: the front (one actor) owns the client-facing ROUTER sockets and
+ * load-balances requests to idle workers over inproc; workers answer reads
+ * and pass writes to the writer, which commits them and answers. main() owns
+ * only this object. */
+#ifndef DC_SERVER_H
+#define DC_SERVER_H
+
+#include "dc_config.h"
+
+typedef struct dc_server dc_server_t;
+
+/* Starts a server with config (which must outlive it). Returns NULL after
+ * logging why when the database cannot be opened or an endpoint not bound. */
+dc_server_t *dc_server_new(const dc_config_t *config);
+
+/* Waits up to timeout_ms for the server to stop by itself (a SHUTDOWN
+ * request). Returns true when it has. */
+bool dc_server_wait_stopped(dc_server_t *self, int timeout_ms);
+
+/* Stops gracefully: finishes in-flight requests (up to a few seconds), closes
+ * the database, unlinks ipc socket files. Safe on NULL and twice. */
+void dc_server_destroy(dc_server_t **self_p);
+
+#endif

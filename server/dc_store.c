@@ -1,0 +1,419 @@
+/* dc_store.c: SQLite persistence for the registry (see the .h). */
+#include "dc_store.h"
+#include "dc_log.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+struct dc_store {
+    sqlite3 *db;
+    char *path;
+    sqlite3_stmt *put_topic;
+    sqlite3_stmt *delete_topic;
+    sqlite3_stmt *meta_set;
+    char errmsg[256];
+};
+
+/* Migration N brings a database from user_version N-1 to N. Append only. */
+static const char *s_migrations[] = {
+    /* 1: the first schema. Fingerprints are u64 stored as their i64 bits. */
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+    "CREATE TABLE topics ("
+    "  name TEXT PRIMARY KEY,"
+    "  address TEXT NOT NULL,"
+    "  message_type TEXT NOT NULL,"
+    "  fingerprint INTEGER NOT NULL,"
+    "  publisher_node TEXT NOT NULL,"
+    "  create_seq INTEGER NOT NULL,"
+    "  lease_id INTEGER NOT NULL DEFAULT 0,"
+    "  metadata BLOB"
+    ") WITHOUT ROWID;"
+    "INSERT INTO meta (key, value) VALUES ('epoch', 0), ('change_seq', 0);",
+};
+
+static void s_set_error(dc_store_t *self, const char *what)
+{
+    snprintf(self->errmsg, sizeof self->errmsg, "%s: %s", what, sqlite3_errmsg(self->db));
+}
+
+const char *dc_store_errmsg(dc_store_t *self)
+{
+    return self->errmsg;
+}
+
+static int s_exec(dc_store_t *self, const char *sql)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(self->db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        snprintf(self->errmsg, sizeof self->errmsg, "%s", msg ? msg : sqlite3_errstr(rc));
+        sqlite3_free(msg);
+        return rc;
+    }
+    return SQLITE_OK;
+}
+
+static int s_mkdir_parents(const char *path)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir)
+        return 0;
+    *slash = 0;
+    for (char *p = dir + 1; *p; p++) {
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+                return -1;
+            *p = '/';
+        }
+    }
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+/* Migrates to DC_STORE_SCHEMA_VERSION. Returns SQLITE_OK or an error code. */
+static int s_migrate(dc_store_t *self)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = sqlite3_prepare_v2(self->db, "PRAGMA user_version", -1, &stmt, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    rc = sqlite3_step(stmt);
+    int version = rc == SQLITE_ROW ? sqlite3_column_int(stmt, 0) : -1;
+    sqlite3_finalize(stmt);
+    if (version < 0)
+        return rc;
+    int latest = (int)(sizeof s_migrations / sizeof s_migrations[0]);
+    if (version > latest) {
+        snprintf(self->errmsg, sizeof self->errmsg,
+                 "database schema version %d is newer than this discod (%d)", version, latest);
+        return SQLITE_MISMATCH;
+    }
+    for (int v = version; v < latest; v++) {
+        char sql[64];
+        if ((rc = s_exec(self, "BEGIN IMMEDIATE")) != SQLITE_OK)
+            return rc;
+        rc = s_exec(self, s_migrations[v]);
+        snprintf(sql, sizeof sql, "PRAGMA user_version = %d", v + 1);
+        if (rc == SQLITE_OK)
+            rc = s_exec(self, sql);
+        if (rc == SQLITE_OK)
+            rc = s_exec(self, "COMMIT");
+        if (rc != SQLITE_OK) {
+            sqlite3_exec(self->db, "ROLLBACK", NULL, NULL, NULL);
+            return rc;
+        }
+        dc_info("database schema migrated to version %d", v + 1);
+    }
+    return SQLITE_OK;
+}
+
+/* Opens and checks one database file. Returns SQLITE_OK or the failing code,
+ * with self->errmsg set. */
+static int s_open_file(dc_store_t *self, dc_sync_t sync, uint64_t max_size)
+{
+    int rc = sqlite3_open_v2(self->path, &self->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                             NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(self->errmsg, sizeof self->errmsg, "cannot open: %s", sqlite3_errstr(rc));
+        return rc;
+    }
+    sqlite3_extended_result_codes(self->db, 1);
+    sqlite3_busy_timeout(self->db, 2000);
+    if (sqlite3_db_readonly(self->db, "main") == 1)
+        dc_error("database %s is read-only: registrations will be refused", self->path);
+    /* The first statement that reads the file tells a non-database apart. */
+    rc = s_exec(self, "PRAGMA journal_mode = WAL");
+    if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_READONLY)
+        return rc;
+    rc = s_exec(self, sync == DC_SYNC_FULL ? "PRAGMA synchronous = FULL"
+                                           : "PRAGMA synchronous = NORMAL");
+    if (rc != SQLITE_OK)
+        return rc;
+    if (max_size > 0) {
+        char sql[96];
+        /* Pages are 4096 bytes by default; at least a few so the schema fits. */
+        uint64_t pages = max_size / 4096;
+        snprintf(sql, sizeof sql, "PRAGMA max_page_count = %llu",
+                 (unsigned long long)(pages < 4 ? 4 : pages));
+        s_exec(self, sql);
+    }
+    /* quick_check reads every page: a damaged file fails here, not later. */
+    sqlite3_stmt *stmt = NULL;
+    rc = sqlite3_prepare_v2(self->db, "PRAGMA quick_check", -1, &stmt, NULL);
+    if (rc != SQLITE_OK) {
+        s_set_error(self, "quick_check");
+        return rc;
+    }
+    rc = sqlite3_step(stmt);
+    bool ok = rc == SQLITE_ROW && strcmp((const char *)sqlite3_column_text(stmt, 0), "ok") == 0;
+    if (!ok) {
+        snprintf(self->errmsg, sizeof self->errmsg, "quick_check failed: %s",
+                 rc == SQLITE_ROW ? (const char *)sqlite3_column_text(stmt, 0)
+                                  : sqlite3_errmsg(self->db));
+        sqlite3_finalize(stmt);
+        return rc == SQLITE_ROW ? SQLITE_CORRUPT : rc;
+    }
+    sqlite3_finalize(stmt);
+    rc = s_migrate(self);
+    if (rc != SQLITE_OK)
+        return rc;
+    /* The tables must look like ours: a foreign SQLite file is "corrupt" too. */
+    rc = sqlite3_prepare_v2(self->db,
+                            "INSERT INTO topics (name, address, message_type, fingerprint,"
+                            " publisher_node, create_seq, lease_id, metadata)"
+                            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                            " ON CONFLICT(name) DO UPDATE SET address = ?2, message_type = ?3,"
+                            " fingerprint = ?4, publisher_node = ?5, lease_id = ?7,"
+                            " metadata = ?8",
+                            -1, &self->put_topic, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(self->db, "DELETE FROM topics WHERE name = ?1", -1,
+                                &self->delete_topic, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(self->db, "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+                                -1, &self->meta_set, NULL);
+    if (rc != SQLITE_OK)
+        s_set_error(self, "schema");
+    return rc;
+}
+
+static void s_close(dc_store_t *self)
+{
+    sqlite3_finalize(self->put_topic);
+    sqlite3_finalize(self->delete_topic);
+    sqlite3_finalize(self->meta_set);
+    self->put_topic = self->delete_topic = self->meta_set = NULL;
+    if (self->db)
+        sqlite3_close_v2(self->db);
+    self->db = NULL;
+}
+
+/* Renames the database and its WAL/SHM files aside. Returns 0 or -1. */
+static int s_move_aside(const char *path)
+{
+    char stamp[32], aside[4200];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+    snprintf(aside, sizeof aside, "%s.corrupt-%s", path, stamp);
+    if (rename(path, aside) != 0 && errno != ENOENT) {
+        dc_error("cannot move %s aside: %s", path, strerror(errno));
+        return -1;
+    }
+    const char *suffixes[] = {"-wal", "-shm"};
+    for (int i = 0; i < 2; i++) {
+        char from[4200], to[4300];
+        snprintf(from, sizeof from, "%s%s", path, suffixes[i]);
+        snprintf(to, sizeof to, "%s%s", aside, suffixes[i]);
+        if (rename(from, to) != 0 && errno != ENOENT)
+            unlink(from);
+    }
+    dc_error("!!! database %s was corrupt or unreadable: moved to %s; starting with an EMPTY "
+             "registry !!!",
+             path, aside);
+    return 0;
+}
+
+dc_store_t *dc_store_open(const char *path, dc_sync_t sync, dc_on_corrupt_t on_corrupt,
+                          uint64_t max_size)
+{
+    dc_store_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->path = strdup(path);
+    if (s_mkdir_parents(path) != 0) {
+        dc_error("cannot create the directory of %s: %s", path, strerror(errno));
+        dc_store_destroy(&self);
+        return NULL;
+    }
+    int rc = s_open_file(self, sync, max_size);
+    if (rc != SQLITE_OK) {
+        int primary = rc & 0xff;
+        s_close(self);
+        bool damaged = primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB ||
+                       primary == SQLITE_ERROR || primary == SQLITE_CANTOPEN ||
+                       primary == SQLITE_IOERR;
+        if (primary == SQLITE_MISMATCH || !damaged) {
+            dc_error("database %s: %s", path, self->errmsg);
+            dc_store_destroy(&self);
+            return NULL;
+        }
+        if (on_corrupt == DC_CORRUPT_REFUSE) {
+            dc_error("database %s is corrupt or unreadable (%s); refusing to start "
+                     "(on-corrupt = refuse)",
+                     path, self->errmsg);
+            dc_store_destroy(&self);
+            return NULL;
+        }
+        dc_error("database %s is corrupt or unreadable: %s", path, self->errmsg);
+        if (s_move_aside(path) != 0 || s_open_file(self, sync, max_size) != SQLITE_OK) {
+            dc_error("database %s: cannot start a fresh one: %s", path, self->errmsg);
+            dc_store_destroy(&self);
+            return NULL;
+        }
+    }
+    return self;
+}
+
+void dc_store_destroy(dc_store_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    dc_store_t *self = *self_p;
+    if (self->db)
+        sqlite3_wal_checkpoint_v2(self->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    s_close(self);
+    free(self->path);
+    free(self);
+    *self_p = NULL;
+}
+
+uint64_t dc_store_meta_get(dc_store_t *self, const char *key)
+{
+    sqlite3_stmt *stmt = NULL;
+    uint64_t value = 0;
+    if (sqlite3_prepare_v2(self->db, "SELECT value FROM meta WHERE key = ?1", -1, &stmt, NULL) ==
+        SQLITE_OK) {
+        sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
+        if (sqlite3_step(stmt) == SQLITE_ROW)
+            value = (uint64_t)sqlite3_column_int64(stmt, 0);
+    }
+    sqlite3_finalize(stmt);
+    return value;
+}
+
+int dc_store_bump_epoch(dc_store_t *self, uint64_t *epoch)
+{
+    *epoch = dc_store_meta_get(self, "epoch") + 1;
+    if (dc_store_begin(self) != 0)
+        return -1;
+    if (dc_store_meta_set(self, "epoch", *epoch) != 0 || dc_store_commit(self) != 0) {
+        dc_store_rollback(self);
+        return -1;
+    }
+    return 0;
+}
+
+int dc_store_load_topics(dc_store_t *self, int (*fn)(void *arg, const dc_stored_topic_t *t),
+                         void *arg)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = sqlite3_prepare_v2(self->db,
+                                "SELECT name, address, message_type, fingerprint, publisher_node,"
+                                " create_seq, lease_id, metadata FROM topics ORDER BY create_seq",
+                                -1, &stmt, NULL);
+    if (rc != SQLITE_OK) {
+        s_set_error(self, "load");
+        return -1;
+    }
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        dc_stored_topic_t t;
+        memset(&t, 0, sizeof t);
+        dc_str_t *fields[] = {&t.topic.name, &t.topic.address, &t.topic.message_type};
+        for (int i = 0; i < 3; i++) {
+            fields[i]->ptr = (const char *)sqlite3_column_text(stmt, i);
+            fields[i]->len = (uint32_t)sqlite3_column_bytes(stmt, i);
+        }
+        t.topic.fingerprint = (uint64_t)sqlite3_column_int64(stmt, 3);
+        t.topic.publisher_node.ptr = (const char *)sqlite3_column_text(stmt, 4);
+        t.topic.publisher_node.len = (uint32_t)sqlite3_column_bytes(stmt, 4);
+        t.create_seq = (uint64_t)sqlite3_column_int64(stmt, 5);
+        t.lease_id = (uint64_t)sqlite3_column_int64(stmt, 6);
+        t.metadata = sqlite3_column_blob(stmt, 7);
+        t.metadata_size = (size_t)sqlite3_column_bytes(stmt, 7);
+        if (!t.topic.name.ptr || !t.topic.address.ptr || !t.topic.message_type.ptr ||
+            !t.topic.publisher_node.ptr)
+            continue;
+        if (fn(arg, &t) != 0)
+            break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        s_set_error(self, "load");
+        sqlite3_finalize(stmt);
+        return -1;
+    }
+    sqlite3_finalize(stmt);
+    return 0;
+}
+
+int dc_store_begin(dc_store_t *self)
+{
+    return s_exec(self, "BEGIN IMMEDIATE") == SQLITE_OK ? 0 : -1;
+}
+
+static int s_step_reset(dc_store_t *self, sqlite3_stmt *stmt, const char *what)
+{
+    int rc = sqlite3_step(stmt);
+    if (rc != SQLITE_DONE)
+        s_set_error(self, what);
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int dc_store_put_topic(dc_store_t *self, const dc_stored_topic_t *t)
+{
+    sqlite3_stmt *s = self->put_topic;
+    sqlite3_bind_text(s, 1, t->topic.name.ptr, (int)t->topic.name.len, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, t->topic.address.ptr, (int)t->topic.address.len, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, t->topic.message_type.ptr, (int)t->topic.message_type.len,
+                      SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, (sqlite3_int64)t->topic.fingerprint);
+    sqlite3_bind_text(s, 5, t->topic.publisher_node.ptr, (int)t->topic.publisher_node.len,
+                      SQLITE_STATIC);
+    sqlite3_bind_int64(s, 6, (sqlite3_int64)t->create_seq);
+    sqlite3_bind_int64(s, 7, (sqlite3_int64)t->lease_id);
+    if (t->metadata)
+        sqlite3_bind_blob(s, 8, t->metadata, (int)t->metadata_size, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, 8);
+    return s_step_reset(self, s, "put topic");
+}
+
+int dc_store_delete_topic(dc_store_t *self, dc_str_t name)
+{
+    sqlite3_bind_text(self->delete_topic, 1, name.ptr, (int)name.len, SQLITE_STATIC);
+    return s_step_reset(self, self->delete_topic, "delete topic");
+}
+
+int dc_store_meta_set(dc_store_t *self, const char *key, uint64_t value)
+{
+    sqlite3_bind_text(self->meta_set, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(self->meta_set, 2, (sqlite3_int64)value);
+    return s_step_reset(self, self->meta_set, "meta");
+}
+
+int dc_store_commit(dc_store_t *self)
+{
+    return s_exec(self, "COMMIT") == SQLITE_OK ? 0 : -1;
+}
+
+void dc_store_rollback(dc_store_t *self)
+{
+    if (!sqlite3_get_autocommit(self->db))
+        sqlite3_exec(self->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int dc_store_integrity_ok(dc_store_t *self)
+{
+    sqlite3_stmt *stmt = NULL;
+    int ok = -1;
+    if (sqlite3_prepare_v2(self->db, "PRAGMA integrity_check", -1, &stmt, NULL) == SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW &&
+        strcmp((const char *)sqlite3_column_text(stmt, 0), "ok") == 0)
+        ok = 0;
+    sqlite3_finalize(stmt);
+    return ok;
+}

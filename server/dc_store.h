@@ -1,0 +1,66 @@
+/* dc_store.h: the durable registry: one SQLite database in WAL mode.
+ *
+ * Design notes: a dc_store_t is one SQLite connection and is used by one
+ * thread at a time: the loader at start, then the writer thread alone, which
+ * owns every write and every checkpoint. Reads at run time never touch SQLite;
+ * they are answered from the in-memory registry. */
+#ifndef DC_STORE_H
+#define DC_STORE_H
+
+#include "dc_config.h"
+#include "dc_topic.h"
+
+typedef struct dc_store dc_store_t;
+
+/* The schema version this build writes (PRAGMA user_version). */
+#define DC_STORE_SCHEMA_VERSION 1
+
+/* A stored topic, as handed to the load callback (views valid during it). */
+typedef struct {
+    dc_topic_t topic;
+    uint64_t create_seq;
+    uint64_t lease_id;
+    const void *metadata; /* msgpack map, or NULL */
+    size_t metadata_size;
+} dc_stored_topic_t;
+
+/* Opens (creating the directory and the file when missing) and migrates the
+ * database. A corrupt or unreadable file is renamed to PATH.corrupt-TIMESTAMP
+ * and a fresh one is created, unless on_corrupt is DC_CORRUPT_REFUSE.
+ * Returns the store (caller destroys it) or NULL after logging why. */
+dc_store_t *dc_store_open(const char *path, dc_sync_t sync, dc_on_corrupt_t on_corrupt,
+                          uint64_t max_size);
+
+/* Closes the connection (checkpointing the WAL); safe on NULL and twice. */
+void dc_store_destroy(dc_store_t **self_p);
+
+/* Raises the persisted boot counter by one and returns the new value in
+ * *epoch. When the database cannot be written, *epoch is still the stored
+ * value + 1 (kept in memory) and -1 is returned. */
+int dc_store_bump_epoch(dc_store_t *self, uint64_t *epoch);
+
+/* Calls fn for every stored topic in creation order; stops when fn returns
+ * non-zero. Returns 0, or -1 on a SQLite error. */
+int dc_store_load_topics(dc_store_t *self, int (*fn)(void *arg, const dc_stored_topic_t *t),
+                         void *arg);
+
+/* Reads a uint from the meta table (0 when absent). */
+uint64_t dc_store_meta_get(dc_store_t *self, const char *key);
+
+/* One write transaction: begin, any number of puts/deletes/meta sets, then
+ * commit (durable per the sync mode when it returns 0) or rollback. Each
+ * returns 0, or -1 with dc_store_errmsg() saying why. */
+int dc_store_begin(dc_store_t *self);
+int dc_store_put_topic(dc_store_t *self, const dc_stored_topic_t *t);
+int dc_store_delete_topic(dc_store_t *self, dc_str_t name);
+int dc_store_meta_set(dc_store_t *self, const char *key, uint64_t value);
+int dc_store_commit(dc_store_t *self);
+void dc_store_rollback(dc_store_t *self);
+
+/* The last SQLite error message (borrowed). */
+const char *dc_store_errmsg(dc_store_t *self);
+
+/* Runs PRAGMA integrity_check. Returns 0 when it says ok. */
+int dc_store_integrity_ok(dc_store_t *self);
+
+#endif

@@ -1,0 +1,357 @@
+/* dc_worker.c: request handling for reads, validation for writes (see the .h). */
+#include "dc_worker.h"
+#include "dc_log.h"
+#include "dc_protocol.h"
+#include "dc_reply_send.h"
+#include "dc_request.h"
+#include "dc_write_op.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct {
+    dc_context_t *ctx;
+    zsock_t *backend; /* DEALER to the front */
+    zsock_t *writes;  /* PUSH to the writer */
+} worker_t;
+
+static uint64_t s_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void s_reply_init(dc_reply_t *r, const worker_t *self, int version, int status,
+                         const char *message)
+{
+    memset(r, 0, sizeof *r);
+    r->status = status;
+    r->message = message;
+    r->version = version;
+    r->epoch = self->ctx->epoch;
+}
+
+/* Sends reply r along route; kind 'A' normally, 'S' for "then stop". */
+static void s_answer(worker_t *self, zmsg_t **route, const dc_reply_t *r, char kind)
+{
+    if (r->status == DC_STATUS_ERROR)
+        DC_STAT_INC(self->ctx, errors);
+    zframe_t *frame = dc_reply_frame(r);
+    if (!frame) {
+        dc_error("out of memory encoding a reply");
+        zmsg_destroy(route);
+        zsock_send(self->backend, "s", "R");
+        return;
+    }
+    dc_reply_route_send(route, &frame, kind, self->backend);
+}
+
+static void s_error(worker_t *self, zmsg_t **route, int version, const char *message)
+{
+    dc_reply_t r;
+    s_reply_init(&r, self, version, DC_STATUS_ERROR, message);
+    dc_debug("ERROR reply: %s", message);
+    s_answer(self, route, &r, 'A');
+}
+
+static void s_handle_lookup(worker_t *self, zmsg_t **route, dc_request_t *req)
+{
+    DC_STAT_INC(self->ctx, lookups);
+    if (!(req->present & DC_REQ_TOPIC_NAME) || req->topic_name.len == 0) {
+        s_error(self, route, req->version, "Missing topic_name in lookup request");
+        return;
+    }
+    dc_entry_t *e = dc_registry_lookup(self->ctx->registry, req->topic_name);
+    dc_reply_t r;
+    if (e) {
+        s_reply_init(&r, self, req->version, DC_STATUS_OK, "");
+        r.topic_info = e->blob;
+        r.metadata = e->metadata;
+        s_answer(self, route, &r, 'A');
+        dc_entry_unref(&e);
+    } else {
+        char message[DC_MAX_NAME_LEN + 32];
+        snprintf(message, sizeof message, "Topic %.*s not found", (int)req->topic_name.len,
+                 req->topic_name.ptr);
+        s_reply_init(&r, self, req->version, DC_STATUS_NOT_FOUND, message);
+        s_answer(self, route, &r, 'A');
+    }
+}
+
+static void s_handle_list(worker_t *self, zmsg_t **route, dc_request_t *req)
+{
+    DC_STAT_INC(self->ctx, lists);
+    dc_filter_t filter = {req->filter_prefix, req->filter_message_type,
+                          req->filter_publisher_node};
+    bool filtered = req->version >= 2 && (req->present & DC_REQ_FILTER);
+    dc_entry_t **entries = NULL;
+    size_t n = dc_registry_snapshot(self->ctx->registry, filtered ? &filter : NULL, &entries);
+    if (n == (size_t)-1) {
+        s_error(self, route, req->version, "Out of memory listing topics");
+        return;
+    }
+    dc_blob_t *blobs = malloc((n ? n : 1) * sizeof *blobs);
+    dc_blob_t *metadata = NULL;
+    bool any_metadata = false;
+    if (req->version >= 2)
+        metadata = calloc(n ? n : 1, sizeof *metadata);
+    if (!blobs || (req->version >= 2 && !metadata)) {
+        free(blobs);
+        free(metadata);
+        dc_registry_release_snapshot(entries, n);
+        s_error(self, route, req->version, "Out of memory listing topics");
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        blobs[i] = entries[i]->blob;
+        if (metadata && entries[i]->metadata.data) {
+            metadata[i] = entries[i]->metadata;
+            any_metadata = true;
+        }
+    }
+    dc_reply_t r;
+    s_reply_init(&r, self, req->version, DC_STATUS_OK, "");
+    r.topics = blobs;
+    r.topic_count = n;
+    r.topic_metadata = any_metadata ? metadata : NULL;
+    s_answer(self, route, &r, 'A');
+    free(blobs);
+    free(metadata);
+    dc_registry_release_snapshot(entries, n);
+}
+
+static void s_handle_stats(worker_t *self, zmsg_t **route, dc_request_t *req)
+{
+    dc_stats_t *s = &self->ctx->stats;
+    uint64_t commits = atomic_load(&s->commits);
+    dc_stat_t stats[] = {
+        {"topics", dc_registry_count(self->ctx->registry)},
+        {"epoch", self->ctx->epoch},
+        {"uptime_ms", s_now_ms() - self->ctx->started_at_ms},
+        {"requests", atomic_load(&s->requests)},
+        {"errors", atomic_load(&s->errors)},
+        {"lookups", atomic_load(&s->lookups)},
+        {"lists", atomic_load(&s->lists)},
+        {"registrations", atomic_load(&s->registrations)},
+        {"unregistrations", atomic_load(&s->unregistrations)},
+        {"commits", commits},
+        {"commit_failures", atomic_load(&s->commit_failures)},
+        {"batched_writes", atomic_load(&s->batched_writes)},
+        {"deduplicated", atomic_load(&s->deduplicated)},
+        {"dropped", atomic_load(&s->dropped)},
+        {"workers", (uint64_t)self->ctx->config->workers},
+    };
+    dc_reply_t r;
+    /* STATS is a protocol 2 command: its answer always carries the v2 keys. */
+    s_reply_init(&r, self, 2, DC_STATUS_OK, "");
+    r.stats = stats;
+    r.stat_count = sizeof stats / sizeof stats[0];
+    (void)req;
+    s_answer(self, route, &r, 'A');
+}
+
+/* Hands a write to the writer; on failure answers ERROR itself. */
+static void s_submit_write(worker_t *self, zmsg_t **route, dc_request_t *req, dc_write_op_t *op)
+{
+    op->route = *route;
+    *route = NULL;
+    op->version = req->version;
+    op->command = req->command;
+    op->has_request_id = req->version >= 2 && (req->present & DC_REQ_REQUEST_ID);
+    op->request_id = req->request_id;
+    if (zsock_send(self->writes, "p", op) != 0) {
+        zmsg_t *back = op->route;
+        op->route = NULL;
+        dc_write_op_destroy(&op);
+        s_error(self, &back, req->version, "Writer unavailable: daemon is stopping");
+        return;
+    }
+    zsock_send(self->backend, "s", "R");
+}
+
+static void s_handle_register(worker_t *self, zmsg_t **route, dc_request_t *req)
+{
+    if (!(req->present & DC_REQ_TOPIC_INFO)) {
+        s_error(self, route, req->version, "Missing topic_info in register request");
+        return;
+    }
+    const void *meta = NULL;
+    size_t meta_size = 0;
+    msgpack_sbuffer meta_buf;
+    msgpack_sbuffer_init(&meta_buf);
+    if (req->version >= 2 && req->metadata) {
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, &meta_buf, msgpack_sbuffer_write);
+        msgpack_pack_object(&pk, *req->metadata);
+        meta = meta_buf.data;
+        meta_size = meta_buf.size;
+    }
+    dc_write_op_t *op = calloc(1, sizeof *op);
+    if (op)
+        op->entry = dc_entry_new(&req->topic, 0, 0, meta, meta_size);
+    msgpack_sbuffer_destroy(&meta_buf);
+    if (!op || !op->entry) {
+        free(op);
+        s_error(self, route, req->version, "Out of memory");
+        return;
+    }
+    s_submit_write(self, route, req, op);
+}
+
+static void s_handle_unregister(worker_t *self, zmsg_t **route, dc_request_t *req)
+{
+    dc_str_t name = {NULL, 0};
+    if ((req->present & DC_REQ_TOPIC_NAME) && req->topic_name.len)
+        name = req->topic_name;
+    else if (req->present & DC_REQ_TOPIC_INFO)
+        name = req->topic.name;
+    if (!name.len) {
+        s_error(self, route, req->version, "Missing topic name in unregister request");
+        return;
+    }
+    dc_write_op_t *op = calloc(1, sizeof *op);
+    if (op)
+        op->name = dc_str_dup(name);
+    if (!op || !op->name) {
+        free(op);
+        s_error(self, route, req->version, "Out of memory");
+        return;
+    }
+    op->name_len = name.len;
+    s_submit_write(self, route, req, op);
+}
+
+static void s_handle_shutdown(worker_t *self, zmsg_t **route, dc_request_t *req, int endpoint)
+{
+    if (self->ctx->endpoint_is_tcp[endpoint] && !self->ctx->config->allow_remote_shutdown) {
+        dc_warn("SHUTDOWN refused on tcp endpoint %s", self->ctx->config->endpoints[endpoint]);
+        s_error(self, route, req->version,
+                "SHUTDOWN refused on tcp endpoints (allow_remote_shutdown is off)");
+        return;
+    }
+    dc_info("SHUTDOWN command received on %s", self->ctx->config->endpoints[endpoint]);
+    dc_reply_t r;
+    s_reply_init(&r, self, req->version, DC_STATUS_OK, "Shutting down");
+    s_answer(self, route, &r, 'S');
+}
+
+/* msg: [endpoint index][envelope...][""][body...]. Always answers or hands
+ * the request on, so the front hears from this worker exactly once. */
+static void s_handle(worker_t *self, zmsg_t *msg)
+{
+    DC_STAT_INC(self->ctx, requests);
+    zframe_t *index_frame = zmsg_first(msg);
+    int endpoint = zframe_size(index_frame) == 1 ? *zframe_data(index_frame) : -1;
+    /* Split off the body: everything after the empty delimiter. */
+    int after_delimiter = -1;
+    for (zframe_t *f = zmsg_next(msg); f; f = zmsg_next(msg)) {
+        if (after_delimiter >= 0)
+            after_delimiter++;
+        else if (zframe_size(f) == 0)
+            after_delimiter = 0;
+    }
+    if (endpoint < 0 || endpoint >= self->ctx->config->endpoint_count || after_delimiter < 1) {
+        DC_STAT_INC(self->ctx, dropped);
+        zmsg_destroy(&msg);
+        zsock_send(self->backend, "s", "R");
+        return;
+    }
+    zframe_t *body = NULL;
+    if (after_delimiter == 1) {
+        body = zmsg_last(msg);
+        zmsg_remove(msg, body);
+    } else {
+        /* Drop the extra frames; the route alone stays in msg. */
+        while (after_delimiter-- > 0) {
+            zframe_t *last = zmsg_last(msg);
+            zmsg_remove(msg, last);
+            zframe_destroy(&last);
+        }
+        s_error(self, &msg, 1, "Invalid request: expected exactly one body frame");
+        return;
+    }
+    dc_request_t req;
+    char err[DC_ERR_LEN];
+    int rc = dc_request_decode(&req, zframe_data(body), zframe_size(body), err);
+    if (rc != 0) {
+        dc_warn("bad request on %s: %s", self->ctx->config->endpoints[endpoint], err);
+        zframe_destroy(&body);
+        s_error(self, &msg, 1, err);
+        return;
+    }
+    switch (req.command) {
+    case DC_CMD_PING: {
+        dc_reply_t r;
+        s_reply_init(&r, self, req.version, DC_STATUS_OK, "pong");
+        s_answer(self, &msg, &r, 'A');
+        break;
+    }
+    case DC_CMD_LOOKUP_TOPIC:
+        s_handle_lookup(self, &msg, &req);
+        break;
+    case DC_CMD_LIST_TOPICS:
+        s_handle_list(self, &msg, &req);
+        break;
+    case DC_CMD_REGISTER_TOPIC:
+        s_handle_register(self, &msg, &req);
+        break;
+    case DC_CMD_UNREGISTER_TOPIC:
+        s_handle_unregister(self, &msg, &req);
+        break;
+    case DC_CMD_STATS:
+        s_handle_stats(self, &msg, &req);
+        break;
+    case DC_CMD_SHUTDOWN:
+        s_handle_shutdown(self, &msg, &req, endpoint);
+        break;
+    default: {
+        char message[64];
+        snprintf(message, sizeof message, "Unknown command: %lld", (long long)req.command);
+        s_error(self, &msg, req.version, message);
+        break;
+    }
+    }
+    dc_request_release(&req);
+    zframe_destroy(&body);
+}
+
+void dc_worker_actor(zsock_t *pipe, void *arg)
+{
+    worker_t self = {.ctx = arg};
+    self.backend = zsock_new_dealer(self.ctx->backend_endpoint);
+    self.writes = zsock_new_push(self.ctx->writes_endpoint);
+    if (!self.backend || !self.writes) {
+        dc_error("worker: cannot connect its inproc sockets");
+        zsock_destroy(&self.backend);
+        zsock_destroy(&self.writes);
+        zsock_signal(pipe, 1);
+        return;
+    }
+    /* A write handed to a stopping writer must fail fast, not block. */
+    zsock_set_sndtimeo(self.writes, 1000);
+    zsock_signal(pipe, 0);
+    zsock_send(self.backend, "s", "R");
+
+    zpoller_t *poller = zpoller_new(pipe, self.backend, NULL);
+    while (true) {
+        void *which = zpoller_wait(poller, -1);
+        if (which == pipe) {
+            char *command = zstr_recv(pipe);
+            bool term = !command || streq(command, "$TERM");
+            zstr_free(&command);
+            if (term)
+                break;
+        } else if (which == self.backend) {
+            zmsg_t *msg = zmsg_recv(self.backend);
+            if (msg)
+                s_handle(&self, msg);
+        } else if (zpoller_terminated(poller)) {
+            break;
+        }
+    }
+    zpoller_destroy(&poller);
+    zsock_destroy(&self.writes);
+    zsock_destroy(&self.backend);
+}
