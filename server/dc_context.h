@@ -30,6 +30,7 @@ typedef struct {
     const dc_config_t *config;
     dc_registry_t *registry;
     uint64_t epoch;
+    int workers;            /* worker threads actually started */
     uint64_t started_at_ms; /* wall clock */
     bool endpoint_is_tcp[DC_MAX_ENDPOINTS];
     dc_stats_t stats;

@@ -237,12 +237,7 @@ static int s_front_setup(front_t *self)
     self->writer = zactor_new(dc_writer_actor, &self->writer_args);
     if (!self->writer)
         return -1;
-    int workers = config->workers > 0 ? config->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
-    if (workers < 1)
-        workers = 1;
-    if (workers > DC_MAX_WORKERS)
-        workers = DC_MAX_WORKERS;
-    for (int i = 0; i < workers; i++) {
+    for (int i = 0; i < ctx->workers; i++) {
         self->workers[i] = zactor_new(dc_worker_actor, ctx);
         if (!self->workers[i])
             return -1;
@@ -375,6 +370,11 @@ dc_server_t *dc_server_new(const dc_config_t *config)
              (void *)self);
     snprintf(ctx->replies_endpoint, sizeof ctx->replies_endpoint, "inproc://discod-replies-%p",
              (void *)self);
+    ctx->workers = config->workers > 0 ? config->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (ctx->workers < 1)
+        ctx->workers = 1;
+    if (ctx->workers > DC_MAX_WORKERS)
+        ctx->workers = DC_MAX_WORKERS;
     uint64_t t0 = s_mono_ms();
     self->store = dc_store_open(config->db_path, config->sync, config->on_corrupt,
                                 config->db_max_size);
@@ -408,11 +408,10 @@ dc_server_t *dc_server_new(const dc_config_t *config)
         snprintf(endpoints + used, sizeof endpoints - used, "%s%s", i ? ", " : "",
                  config->endpoints[i]);
     }
-    int workers = config->workers > 0 ? config->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
     dc_info("discod %s started: endpoints [%s], database %s (synchronous=%s), workers %d, "
             "epoch %llu, %zu topic(s) loaded in %llu ms",
             DISCOD_VERSION, endpoints, config->db_path,
-            config->sync == DC_SYNC_FULL ? "FULL" : "NORMAL", workers,
+            config->sync == DC_SYNC_FULL ? "FULL" : "NORMAL", ctx->workers,
             (unsigned long long)ctx->epoch, dc_registry_count(ctx->registry),
             (unsigned long long)load_ms);
     return self;

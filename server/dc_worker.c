@@ -141,7 +141,7 @@ static void s_handle_stats(worker_t *self, zmsg_t **route, dc_request_t *req)
         {"batched_writes", atomic_load(&s->batched_writes)},
         {"deduplicated", atomic_load(&s->deduplicated)},
         {"dropped", atomic_load(&s->dropped)},
-        {"workers", (uint64_t)self->ctx->config->workers},
+        {"workers", (uint64_t)self->ctx->workers},
     };
     dc_reply_t r;
     /* STATS is a protocol 2 command: its answer always carries the v2 keys. */

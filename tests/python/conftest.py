@@ -1,0 +1,129 @@
+"""Shared fixtures: a real discod binary on a private ipc endpoint and a
+temporary database, and small clients that speak to it over real sockets."""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import msgpack
+import pytest
+import zmq
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+DISCOD_BIN = os.environ.get("DISCOD_BIN") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "build", "server", "discod")
+
+
+def pack(obj) -> bytes:
+    return msgpack.packb(obj, use_bin_type=True)
+
+
+def topic_blob(name, address="ipc:///tmp/cortex/topics/x", message_type="Msg",
+               fingerprint=1, publisher_node="node"):
+    return pack({"name": name, "address": address, "message_type": message_type,
+                 "fingerprint": fingerprint, "publisher_node": publisher_node})
+
+
+class Daemon:
+    """One discod process. start() returns once it answers PING."""
+
+    def __init__(self, tmp_path, name="d"):
+        self.dir = tmp_path
+        self.endpoint = f"ipc://{tmp_path}/{name}.sock"
+        self.socket_path = f"{tmp_path}/{name}.sock"
+        self.db = f"{tmp_path}/{name}.db"
+        self.log_path = f"{tmp_path}/{name}.log"
+        self.proc = None
+        self.ctx = zmq.Context.instance()
+
+    def start(self, *extra, wait=True, endpoints=None):
+        args = [DISCOD_BIN, "--db", self.db, "--log-level", "DEBUG"]
+        for ep in endpoints or [self.endpoint]:
+            args += ["--address", ep]
+        args += list(extra)
+        self.log = open(self.log_path, "a")
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log)
+        if wait:
+            self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout=15.0):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"discod exited with {self.proc.returncode}:\n{self.read_log()}")
+            try:
+                if self.request({"command": 5, "topic_name": None}, timeout_ms=200)["status"] == 0:
+                    return
+            except TimeoutError:
+                pass
+        raise RuntimeError("discod did not answer PING in time:\n" + self.read_log())
+
+    def read_log(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def request_raw(self, body: bytes, timeout_ms=5000, endpoint=None) -> bytes:
+        sock = self.ctx.socket(zmq.REQ)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.RCVTIMEO, timeout_ms)
+        sock.setsockopt(zmq.SNDTIMEO, timeout_ms)
+        sock.connect(endpoint or self.endpoint)
+        try:
+            sock.send(body)
+            return sock.recv()
+        except zmq.Again:
+            raise TimeoutError("no reply")
+        finally:
+            sock.close()
+
+    def request(self, obj, **kw):
+        return msgpack.unpackb(self.request_raw(pack(obj), **kw), raw=False)
+
+    def stats(self):
+        return self.request({"command": 9, "v": 2})["stats"]
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=timeout)
+        code = self.proc.returncode if self.proc else None
+        self.proc = None
+        return code
+
+    def kill9(self):
+        return self.stop(signal.SIGKILL)
+
+
+@pytest.fixture
+def short_tmp():
+    """A short directory: unix socket paths must stay under 108 bytes."""
+    path = tempfile.mkdtemp(prefix="dc-")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def daemon(short_tmp):
+    d = Daemon(short_tmp)
+    d.start()
+    yield d
+    d.stop()
+
+
+@pytest.fixture
+def make_daemon(short_tmp):
+    made = []
+
+    def make(name="d"):
+        d = Daemon(short_tmp, name)
+        made.append(d)
+        return d
+
+    yield make
+    for d in made:
+        d.stop()

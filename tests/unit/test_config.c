@@ -1,0 +1,108 @@
+/* test_config.c: defaults, the ZPL file, flags winning over the file, and
+ * clear refusals of bad lines, keys and values. */
+#include "dc_config.h"
+#include "dc_protocol.h"
+#include "dc_test.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static char s_dir[] = "/tmp/discod-test-config-XXXXXX";
+
+static int s_parse(dc_config_t *c, int argc, char **argv)
+{
+    dc_config_defaults(c);
+    return dc_config_from_args(c, argc, argv);
+}
+
+static const char *s_write(const char *name, const char *text)
+{
+    static char path[256];
+    snprintf(path, sizeof path, "%s/%s", s_dir, name);
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+int main(void)
+{
+    CHECK(mkdtemp(s_dir) != NULL);
+    dc_config_t c;
+
+    char *none[] = {"discod", NULL};
+    CHECK(s_parse(&c, 1, none) == 0);
+    CHECK(c.endpoint_count == 1 && strcmp(c.endpoints[0], DC_DEFAULT_ENDPOINT) == 0);
+    CHECK(c.sync == DC_SYNC_FULL && c.workers == 0 && c.max_message_size == 1048576);
+    CHECK(c.db_path && strstr(c.db_path, "registry.db"));
+    dc_config_clear(&c);
+
+    const char *file = s_write("good.conf", "# comment\n"
+                                            "server\n"
+                                            "    address = \"ipc:///tmp/a.sock\"\n"
+                                            "    address = \"tcp://127.0.0.1:7777\"\n"
+                                            "    workers = 3\n"
+                                            "store\n"
+                                            "    path = \"/tmp/x.db\"\n"
+                                            "    sync = normal\n"
+                                            "log\n"
+                                            "    level = DEBUG\n");
+    char *with_file[] = {"discod", "--config", (char *)file, NULL};
+    CHECK(s_parse(&c, 3, with_file) == 0);
+    CHECK(c.endpoint_count == 2 && strcmp(c.endpoints[1], "tcp://127.0.0.1:7777") == 0);
+    CHECK(c.workers == 3 && c.sync == DC_SYNC_NORMAL && c.log_level == DC_LOG_DEBUG);
+    CHECK(strcmp(c.db_path, "/tmp/x.db") == 0);
+    dc_config_clear(&c);
+
+    char *flags_win[] = {"discod",  "--workers", "1",      "--config",   (char *)file,
+                         "--address", "ipc:///tmp/b.sock", "--sync", "full", NULL};
+    CHECK(s_parse(&c, 9, flags_win) == 0);
+    CHECK(c.workers == 1 && c.sync == DC_SYNC_FULL);
+    CHECK(c.endpoint_count == 1 && strcmp(c.endpoints[0], "ipc:///tmp/b.sock") == 0);
+    CHECK(strcmp(c.db_path, "/tmp/x.db") == 0);
+    dc_config_clear(&c);
+
+    /* Each of these must be refused, not half-applied. */
+    const char *bad_files[] = {
+        "server\n    wrokers = 2\n",          /* unknown key */
+        "server\n    workers = many\n",       /* bad value */
+        "store\n    sync = sometimes\n",      /* bad enum */
+        "server\n  address = \"udp://x\"\n",  /* bad scheme */
+        "server\n    workers = \"2\n",        /* unterminated quote: syntax error */
+    };
+    for (size_t i = 0; i < sizeof bad_files / sizeof bad_files[0]; i++) {
+        const char *bad = s_write("bad.conf", bad_files[i]);
+        char *argv[] = {"discod", "--config", (char *)bad, NULL};
+        int rc = s_parse(&c, 3, argv);
+        if (rc != -1)
+            fprintf(stderr, "bad config %zu was accepted\n", i);
+        CHECK(rc == -1);
+        dc_config_clear(&c);
+    }
+    char *missing[] = {"discod", "--config", "/nonexistent/discod.conf", NULL};
+    CHECK(s_parse(&c, 3, missing) == -1);
+    dc_config_clear(&c);
+    char *bad_flag[] = {"discod", "--wrokers", "2", NULL};
+    CHECK(s_parse(&c, 3, bad_flag) == -1);
+    dc_config_clear(&c);
+    char *bad_level[] = {"discod", "--log-level", "LOUD", NULL};
+    CHECK(s_parse(&c, 3, bad_level) == -1);
+    dc_config_clear(&c);
+    char *help[] = {"discod", "--help", NULL};
+    CHECK(s_parse(&c, 2, help) == 1);
+    dc_config_clear(&c);
+
+    /* Where the database goes by default. */
+    setenv("STATE_DIRECTORY", "/var/lib/discod-test", 1);
+    char *path = dc_config_default_db_path();
+    CHECK(strcmp(path, "/var/lib/discod-test/registry.db") == 0);
+    free(path);
+    unsetenv("STATE_DIRECTORY");
+
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", s_dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", s_dir);
+    DC_TEST_END();
+}
