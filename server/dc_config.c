@@ -199,7 +199,22 @@ int dc_config_load_file(dc_config_t *c, const char *path)
         fprintf(stderr, "discod: cannot read config file %s: %s\n", path, strerror(errno));
         return -1;
     }
-    zconfig_t *root = zconfig_load(path);
+    /* Read the bytes ourselves: zconfig_load leaks its zfile on a syntax error. */
+    zconfig_t *root = NULL;
+    FILE *file = fopen(path, "rb");
+    if (file) {
+        char buffer[65536];
+        size_t size = fread(buffer, 1, sizeof buffer, file);
+        bool too_big = size == sizeof buffer;
+        fclose(file);
+        if (too_big) {
+            fprintf(stderr, "discod: config file %s is larger than 64 KiB\n", path);
+            return -1;
+        }
+        zchunk_t *chunk = zchunk_new(buffer, size);
+        root = chunk ? zconfig_chunk_load(chunk) : NULL;
+        zchunk_destroy(&chunk);
+    }
     if (!root) {
         fprintf(stderr, "discod: config file %s: syntax error (see the line above)\n", path);
         return -1;

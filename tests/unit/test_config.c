@@ -26,7 +26,7 @@ static const char *s_write(const char *name, const char *text)
     return path;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     CHECK(mkdtemp(s_dir) != NULL);
     dc_config_t c;
@@ -68,7 +68,8 @@ int main(void)
         "server\n    wrokers = 2\n",          /* unknown key */
         "server\n    workers = many\n",       /* bad value */
         "store\n    sync = sometimes\n",      /* bad enum */
-        "server\n  address = \"udp://x\"\n",  /* bad scheme */
+        "server\n    address = \"udp://x\"\n", /* bad scheme */
+        "server\n  address = \"ipc:///x\"\n",  /* bad indent: syntax error */
         "server\n    workers = \"2\n",        /* unterminated quote: syntax error */
     };
     for (size_t i = 0; i < sizeof bad_files / sizeof bad_files[0]; i++) {
@@ -92,6 +93,15 @@ int main(void)
     char *help[] = {"discod", "--help", NULL};
     CHECK(s_parse(&c, 2, help) == 1);
     dc_config_clear(&c);
+
+    /* The shipped config/discod.conf (path given by ctest) parses as documented. */
+    if (argc > 1) {
+        char *shipped[] = {"discod", "--config", argv[1], NULL};
+        CHECK(s_parse(&c, 3, shipped) == 0);
+        CHECK(c.endpoint_count == 1 && strcmp(c.endpoints[0], DC_DEFAULT_ENDPOINT) == 0);
+        CHECK(c.sync == DC_SYNC_FULL && c.max_topics == 1000000 && !c.allow_remote_shutdown);
+        dc_config_clear(&c);
+    }
 
     /* Where the database goes by default. */
     setenv("STATE_DIRECTORY", "/var/lib/discod-test", 1);
