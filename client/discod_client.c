@@ -1,0 +1,632 @@
+/* discod_client.c: the Lazy Pirate client (see include/discod.h).
+ * Plain libzmq, not czmq: czmq keeps process-wide state and signal handlers
+ * that a library must not impose on its host program. */
+#include "discod.h"
+#include "dc_protocol.h"
+#include "dc_reply.h"
+#include "dc_request.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#define DISCOD_MAX_ENDPOINTS 16
+
+struct discod_client {
+    void *zmq;
+    void *sock;
+    char *endpoints[DISCOD_MAX_ENDPOINTS];
+    size_t endpoint_count;
+    size_t current;
+    discod_options_t options;
+    int protocol;     /* of the current endpoint: 0 unknown, 1 legacy, 2 */
+    bool no_wait;     /* the current daemon has no WAIT_TOPIC */
+    uint64_t epoch;
+    uint64_t next_request_id;
+    char message[DC_MAX_MESSAGE_LEN + 1];
+};
+
+const char *discod_strerror(discod_result_t r)
+{
+    switch (r) {
+    case DISCOD_OK: return "ok";
+    case DISCOD_NOT_FOUND: return "not found";
+    case DISCOD_ALREADY_EXISTS: return "already registered by another node";
+    case DISCOD_ERROR: return "refused by the daemon";
+    case DISCOD_TIMEOUT: return "daemon unreachable (timed out)";
+    case DISCOD_INVALID: return "invalid argument";
+    case DISCOD_PROTOCOL: return "malformed reply from the daemon";
+    case DISCOD_NOMEM: return "out of memory";
+    case DISCOD_UNSUPPORTED: return "the daemon does not support this (protocol 2 needed)";
+    }
+    return "unknown result";
+}
+
+void discod_topic_clear(discod_topic_t *t)
+{
+    if (!t)
+        return;
+    free(t->name);
+    free(t->address);
+    free(t->message_type);
+    free(t->publisher_node);
+    memset(t, 0, sizeof *t);
+}
+
+void discod_topic_list_free(discod_topic_t *list, size_t count)
+{
+    if (!list)
+        return;
+    for (size_t i = 0; i < count; i++)
+        discod_topic_clear(&list[i]);
+    free(list);
+}
+
+void discod_stats_free(discod_stat_t *stats, size_t count)
+{
+    if (!stats)
+        return;
+    for (size_t i = 0; i < count; i++)
+        free(stats[i].name);
+    free(stats);
+}
+
+void discod_options_init(discod_options_t *o)
+{
+    o->timeout_ms = 5000;
+    o->retries = 3;
+    o->protocol = DISCOD_PROTOCOL_AUTO;
+    o->poll_interval_ms = 200;
+}
+
+static uint64_t s_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* A random start for request ids, so two processes do not collide. */
+static uint64_t s_random_u64(void)
+{
+    uint64_t v = 0;
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        if (read(fd, &v, sizeof v) != (ssize_t)sizeof v)
+            v = 0;
+        close(fd);
+    }
+    if (v == 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        v = ((uint64_t)ts.tv_nsec << 32) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 16);
+    }
+    return v | 1;
+}
+
+discod_client_t *discod_client_new_multi(const char *const *endpoints, size_t count,
+                                         const discod_options_t *options)
+{
+    if (!endpoints || count == 0 || count > DISCOD_MAX_ENDPOINTS)
+        return NULL;
+    for (size_t i = 0; i < count; i++)
+        if (!endpoints[i] ||
+            (strncmp(endpoints[i], "ipc://", 6) && strncmp(endpoints[i], "tcp://", 6)))
+            return NULL;
+    discod_client_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    if (options)
+        c->options = *options;
+    else
+        discod_options_init(&c->options);
+    if (c->options.timeout_ms <= 0)
+        c->options.timeout_ms = 5000;
+    if (c->options.retries < 1)
+        c->options.retries = 1;
+    if (c->options.poll_interval_ms <= 0)
+        c->options.poll_interval_ms = 200;
+    c->zmq = zmq_ctx_new();
+    if (!c->zmq) {
+        free(c);
+        return NULL;
+    }
+    /* One I/O thread is plenty for one REQ socket. */
+    zmq_ctx_set(c->zmq, ZMQ_IO_THREADS, 1);
+    for (size_t i = 0; i < count; i++) {
+        c->endpoints[i] = strdup(endpoints[i]);
+        if (!c->endpoints[i]) {
+            c->endpoint_count = i;
+            discod_client_destroy(&c);
+            return NULL;
+        }
+    }
+    c->endpoint_count = count;
+    c->next_request_id = s_random_u64();
+    return c;
+}
+
+discod_client_t *discod_client_new(const char *endpoint)
+{
+    if (!endpoint) {
+        endpoint = getenv("DISCOD_ENDPOINT");
+        if (!endpoint || !*endpoint)
+            endpoint = DISCOD_DEFAULT_ENDPOINT;
+    }
+    return discod_client_new_multi(&endpoint, 1, NULL);
+}
+
+static void s_close_socket(discod_client_t *c)
+{
+    if (c->sock) {
+        zmq_close(c->sock);
+        c->sock = NULL;
+    }
+}
+
+void discod_client_destroy(discod_client_t **client_p)
+{
+    if (!client_p || !*client_p)
+        return;
+    discod_client_t *c = *client_p;
+    s_close_socket(c);
+    if (c->zmq)
+        zmq_ctx_term(c->zmq);
+    for (size_t i = 0; i < c->endpoint_count; i++)
+        free(c->endpoints[i]);
+    free(c);
+    *client_p = NULL;
+}
+
+const char *discod_client_last_message(const discod_client_t *c)
+{
+    return c->message;
+}
+
+uint64_t discod_client_epoch(const discod_client_t *c)
+{
+    return c->epoch;
+}
+
+int discod_client_protocol(const discod_client_t *c)
+{
+    return c->protocol;
+}
+
+const char *discod_client_endpoint(const discod_client_t *c)
+{
+    return c->endpoints[c->current];
+}
+
+static int s_open_socket(discod_client_t *c)
+{
+    c->sock = zmq_socket(c->zmq, ZMQ_REQ);
+    if (!c->sock)
+        return -1;
+    int linger = 0;
+    zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(c->sock, ZMQ_SNDTIMEO, &c->options.timeout_ms, sizeof(int));
+    if (zmq_connect(c->sock, c->endpoints[c->current]) != 0) {
+        s_close_socket(c);
+        return -1;
+    }
+    return 0;
+}
+
+/* Lazy Pirate step: forget the socket (it may be stuck waiting for a reply
+ * that will never come) and move to the next endpoint. */
+static void s_reset(discod_client_t *c)
+{
+    s_close_socket(c);
+    if (c->endpoint_count > 1) {
+        c->current = (c->current + 1) % c->endpoint_count;
+        c->protocol = 0;
+        c->no_wait = false;
+    }
+}
+
+/* One try: send body, wait up to timeout_ms for the reply. Returns 0 with
+ * *reply filled (caller closes it), or -1 (socket to be reset). */
+static int s_exchange(discod_client_t *c, const void *body, size_t size, int timeout_ms,
+                      zmq_msg_t *reply)
+{
+    if (!c->sock && s_open_socket(c) != 0)
+        return -1;
+    if (zmq_send(c->sock, body, size, 0) < 0)
+        return -1;
+    zmq_pollitem_t item = {c->sock, 0, ZMQ_POLLIN, 0};
+    uint64_t deadline = s_now_ms() + (uint64_t)timeout_ms;
+    while (true) {
+        int64_t left = (int64_t)(deadline - s_now_ms());
+        if (left < 0)
+            left = 0;
+        int rc = zmq_poll(&item, 1, (long)left);
+        if (rc > 0)
+            break;
+        if (rc == 0 || (rc < 0 && errno != EINTR))
+            return -1;
+    }
+    zmq_msg_init(reply);
+    if (zmq_msg_recv(reply, c->sock, 0) < 0) {
+        zmq_msg_close(reply);
+        return -1;
+    }
+    /* A REQ reply is one frame; anything more is not ours. */
+    int more = 0;
+    size_t more_size = sizeof more;
+    zmq_getsockopt(c->sock, ZMQ_RCVMORE, &more, &more_size);
+    if (more) {
+        zmq_msg_close(reply);
+        return -1;
+    }
+    return 0;
+}
+
+/* Sends req (encoding it for the daemon's protocol) with Lazy Pirate retries.
+ * try_timeout_ms <= 0 means the client's timeout. On DISCOD_OK-or-status
+ * results *view is filled and the caller must release it; the return value is
+ * then the reply status (0-3). Other results leave nothing to release. */
+static discod_result_t s_call(discod_client_t *c, dc_request_t *req, int try_timeout_ms,
+                              int tries, dc_reply_view_t *view)
+{
+    if (try_timeout_ms <= 0)
+        try_timeout_ms = c->options.timeout_ms;
+    if (tries <= 0)
+        tries = c->options.retries;
+    c->message[0] = 0;
+    bool legacy_fallback_done = false;
+    for (int attempt = 0; attempt < tries; attempt++) {
+        int version = (c->options.protocol == DISCOD_PROTOCOL_LEGACY || c->protocol == 1) ? 1 : 2;
+        req->version = version;
+        msgpack_sbuffer buf;
+        msgpack_sbuffer_init(&buf);
+        if (dc_request_encode(req, &buf) != 0) {
+            msgpack_sbuffer_destroy(&buf);
+            return DISCOD_NOMEM;
+        }
+        zmq_msg_t reply;
+        int rc = s_exchange(c, buf.data, buf.size, try_timeout_ms, &reply);
+        msgpack_sbuffer_destroy(&buf);
+        if (rc != 0) {
+            s_reset(c);
+            continue;
+        }
+        char err[DC_ERR_LEN];
+        rc = dc_reply_decode(view, zmq_msg_data(&reply), zmq_msg_size(&reply), err);
+        zmq_msg_close(&reply);
+        if (rc != 0) {
+            snprintf(c->message, sizeof c->message, "%s", err);
+            return DISCOD_PROTOCOL;
+        }
+        size_t n = view->message.len < DC_MAX_MESSAGE_LEN ? view->message.len : DC_MAX_MESSAGE_LEN;
+        memcpy(c->message, view->message.ptr ? view->message.ptr : "", n);
+        c->message[n] = 0;
+        if (view->version >= 2) {
+            c->protocol = 2;
+            c->epoch = view->epoch;
+        } else if (version == 2) {
+            /* A daemon that knows only Cortex part 1. If it choked on the
+             * protocol 2 keys, say it again the legacy way (not a retry). */
+            c->protocol = 1;
+            if (view->status == DC_STATUS_ERROR &&
+                strncmp(c->message, "Failed to parse", 15) == 0 && !legacy_fallback_done) {
+                dc_reply_view_release(view);
+                legacy_fallback_done = true;
+                attempt--;
+                continue;
+            }
+        }
+        if (view->status > DC_STATUS_ERROR) {
+            dc_reply_view_release(view);
+            return DISCOD_PROTOCOL;
+        }
+        return (discod_result_t)view->status;
+    }
+    snprintf(c->message, sizeof c->message, "no reply after %d tries", tries);
+    return DISCOD_TIMEOUT;
+}
+
+/* s_call for callers that need only the status. */
+static discod_result_t s_call_status(discod_client_t *c, dc_request_t *req)
+{
+    dc_reply_view_t view;
+    discod_result_t r = s_call(c, req, 0, 0, &view);
+    if (r >= 0)
+        dc_reply_view_release(&view);
+    return r;
+}
+
+static bool s_needs_v2_refused(discod_client_t *c)
+{
+    return c->options.protocol == DISCOD_PROTOCOL_2 && c->protocol == 1;
+}
+
+discod_result_t discod_ping(discod_client_t *c)
+{
+    if (!c)
+        return DISCOD_INVALID;
+    dc_request_t req;
+    dc_request_init(&req, DC_CMD_PING);
+    discod_result_t r = s_call_status(c, &req);
+    return r == DISCOD_OK && s_needs_v2_refused(c) ? DISCOD_UNSUPPORTED : r;
+}
+
+static bool s_valid_name(const char *s, size_t max)
+{
+    return s && *s && strlen(s) <= max && dc_utf8_valid(s, strlen(s));
+}
+
+static bool s_valid_text(const char *s, size_t max)
+{
+    return s && strlen(s) <= max && dc_utf8_valid(s, strlen(s));
+}
+
+static uint64_t s_request_id(discod_client_t *c)
+{
+    return c->next_request_id++;
+}
+
+discod_result_t discod_register(discod_client_t *c, const discod_topic_t *t)
+{
+    if (!c || !t || !s_valid_name(t->name, DC_MAX_NAME_LEN) ||
+        !s_valid_name(t->address, DC_MAX_ADDRESS_LEN) ||
+        !s_valid_text(t->message_type, DC_MAX_TYPE_LEN) ||
+        !s_valid_text(t->publisher_node, DC_MAX_NODE_LEN))
+        return DISCOD_INVALID;
+    dc_request_t req;
+    dc_request_init(&req, DC_CMD_REGISTER_TOPIC);
+    req.present = DC_REQ_TOPIC_INFO | DC_REQ_REQUEST_ID;
+    req.request_id = s_request_id(c);
+    req.topic.name = dc_str_from(t->name);
+    req.topic.address = dc_str_from(t->address);
+    req.topic.message_type = dc_str_from(t->message_type);
+    req.topic.publisher_node = dc_str_from(t->publisher_node);
+    req.topic.fingerprint = t->fingerprint;
+    return s_call_status(c, &req);
+}
+
+discod_result_t discod_unregister(discod_client_t *c, const char *name)
+{
+    if (!c || !s_valid_name(name, DC_MAX_NAME_LEN))
+        return DISCOD_INVALID;
+    dc_request_t req;
+    dc_request_init(&req, DC_CMD_UNREGISTER_TOPIC);
+    req.present = DC_REQ_TOPIC_NAME | DC_REQ_REQUEST_ID;
+    req.request_id = s_request_id(c);
+    req.topic_name = dc_str_from(name);
+    return s_call_status(c, &req);
+}
+
+/* Copies a TopicInfo blob into *out. */
+static discod_result_t s_topic_from_blob(const void *data, size_t size, discod_topic_t *out)
+{
+    dc_topic_t t;
+    msgpack_unpacked storage;
+    char err[DC_ERR_LEN];
+    if (dc_topic_decode(&t, &storage, data, size, err) != 0)
+        return DISCOD_PROTOCOL;
+    memset(out, 0, sizeof *out);
+    out->name = dc_str_dup(t.name);
+    out->address = dc_str_dup(t.address);
+    out->message_type = dc_str_dup(t.message_type);
+    out->publisher_node = dc_str_dup(t.publisher_node);
+    out->fingerprint = t.fingerprint;
+    msgpack_unpacked_destroy(&storage);
+    if (!out->name || !out->address || !out->message_type || !out->publisher_node) {
+        discod_topic_clear(out);
+        return DISCOD_NOMEM;
+    }
+    return DISCOD_OK;
+}
+
+static discod_result_t s_lookup(discod_client_t *c, const char *name, discod_topic_t *out,
+                                int try_timeout_ms, int tries)
+{
+    dc_request_t req;
+    dc_request_init(&req, DC_CMD_LOOKUP_TOPIC);
+    req.present = DC_REQ_TOPIC_NAME;
+    req.topic_name = dc_str_from(name);
+    dc_reply_view_t view;
+    discod_result_t r = s_call(c, &req, try_timeout_ms, tries, &view);
+    if (r < 0)
+        return r;
+    if (r == DISCOD_OK)
+        r = view.topic_info.data
+                ? s_topic_from_blob(view.topic_info.data, view.topic_info.size, out)
+                : DISCOD_PROTOCOL;
+    dc_reply_view_release(&view);
+    return r;
+}
+
+discod_result_t discod_lookup(discod_client_t *c, const char *name, discod_topic_t *out)
+{
+    if (!c || !out || !s_valid_name(name, DC_MAX_NAME_LEN))
+        return DISCOD_INVALID;
+    return s_lookup(c, name, out, 0, 0);
+}
+
+static bool s_filter_matches(const discod_filter_t *f, const discod_topic_t *t)
+{
+    if (!f)
+        return true;
+    if (f->prefix && strncmp(t->name, f->prefix, strlen(f->prefix)) != 0)
+        return false;
+    if (f->message_type && strcmp(t->message_type, f->message_type) != 0)
+        return false;
+    if (f->publisher_node && strcmp(t->publisher_node, f->publisher_node) != 0)
+        return false;
+    return true;
+}
+
+discod_result_t discod_list(discod_client_t *c, const discod_filter_t *filter,
+                            discod_topic_t **out, size_t *count)
+{
+    if (!c || !out || !count)
+        return DISCOD_INVALID;
+    *out = NULL;
+    *count = 0;
+    dc_request_t req;
+    dc_request_init(&req, DC_CMD_LIST_TOPICS);
+    if (filter && (filter->prefix || filter->message_type || filter->publisher_node)) {
+        req.present |= DC_REQ_FILTER;
+        if (filter->prefix)
+            req.filter_prefix = dc_str_from(filter->prefix);
+        if (filter->message_type)
+            req.filter_message_type = dc_str_from(filter->message_type);
+        if (filter->publisher_node)
+            req.filter_publisher_node = dc_str_from(filter->publisher_node);
+    }
+    dc_reply_view_t view;
+    discod_result_t r = s_call(c, &req, 0, 0, &view);
+    if (r != DISCOD_OK) {
+        if (r >= 0)
+            dc_reply_view_release(&view);
+        return r;
+    }
+    size_t n = view.topics ? view.topics->via.array.size : 0;
+    discod_topic_t *list = n ? calloc(n, sizeof *list) : NULL;
+    if (n && !list) {
+        dc_reply_view_release(&view);
+        return DISCOD_NOMEM;
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < n && r == DISCOD_OK; i++) {
+        const msgpack_object *o = &view.topics->via.array.ptr[i];
+        if (o->type != MSGPACK_OBJECT_BIN) {
+            r = DISCOD_PROTOCOL;
+            break;
+        }
+        r = s_topic_from_blob(o->via.bin.ptr, o->via.bin.size, &list[kept]);
+        /* A legacy daemon ignores filters: apply them here. */
+        if (r == DISCOD_OK && view.version < 2 && !s_filter_matches(filter, &list[kept]))
+            discod_topic_clear(&list[kept]);
+        else if (r == DISCOD_OK)
+            kept++;
+    }
+    dc_reply_view_release(&view);
+    if (r != DISCOD_OK) {
+        discod_topic_list_free(list, n);
+        return r;
+    }
+    *out = list;
+    *count = kept;
+    return DISCOD_OK;
+}
+
+discod_result_t discod_stats(discod_client_t *c, discod_stat_t **out, size_t *count)
+{
+    if (!c || !out || !count)
+        return DISCOD_INVALID;
+    *out = NULL;
+    *count = 0;
+    if (c->options.protocol == DISCOD_PROTOCOL_LEGACY || c->protocol == 1)
+        return DISCOD_UNSUPPORTED;
+    dc_request_t req;
+    dc_request_init(&req, DC_CMD_STATS);
+    dc_reply_view_t view;
+    discod_result_t r = s_call(c, &req, 0, 0, &view);
+    if (r < 0)
+        return r;
+    if (view.version < 2 || (r == DISCOD_OK && !view.stats)) {
+        dc_reply_view_release(&view);
+        return view.version < 2 ? DISCOD_UNSUPPORTED : DISCOD_PROTOCOL;
+    }
+    if (r == DISCOD_OK) {
+        size_t n = view.stats->via.map.size;
+        discod_stat_t *stats = calloc(n ? n : 1, sizeof *stats);
+        size_t kept = 0;
+        for (size_t i = 0; stats && i < n; i++) {
+            const msgpack_object_kv *kv = &view.stats->via.map.ptr[i];
+            if (kv->key.type != MSGPACK_OBJECT_STR ||
+                kv->val.type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+                continue;
+            dc_str_t key = {kv->key.via.str.ptr, kv->key.via.str.size};
+            stats[kept].name = dc_str_dup(key);
+            stats[kept].value = kv->val.via.u64;
+            if (stats[kept].name)
+                kept++;
+        }
+        if (!stats)
+            r = DISCOD_NOMEM;
+        *out = stats;
+        *count = kept;
+    }
+    dc_reply_view_release(&view);
+    return r;
+}
+
+static void s_sleep_ms(uint64_t ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+/* How long one held WAIT may last before the client asks again: short enough
+ * to notice a daemon restart quickly, long enough to cost nothing. */
+#define DISCOD_WAIT_SLICE_MS 1000
+
+discod_result_t discod_wait_for_topic(discod_client_t *c, const char *name, int timeout_ms,
+                                      discod_topic_t *out)
+{
+    if (!c || !out || timeout_ms < 0 || !s_valid_name(name, DC_MAX_NAME_LEN))
+        return DISCOD_INVALID;
+    uint64_t deadline = s_now_ms() + (uint64_t)timeout_ms;
+    /* last: how the latest try ended (NOT_FOUND, or TIMEOUT when unreachable). */
+    discod_result_t last = DISCOD_NOT_FOUND;
+    for (bool first = true;; first = false) {
+        uint64_t now = s_now_ms();
+        if (!first && now >= deadline)
+            return last;
+        uint64_t left = deadline > now ? deadline - now : 0;
+        bool held = c->options.protocol != DISCOD_PROTOCOL_LEGACY && c->protocol != 1 &&
+                    !c->no_wait;
+        if (held) {
+            uint64_t slice = left < DISCOD_WAIT_SLICE_MS ? left : DISCOD_WAIT_SLICE_MS;
+            dc_request_t req;
+            dc_request_init(&req, DC_CMD_WAIT_TOPIC);
+            req.present = DC_REQ_TOPIC_NAME | DC_REQ_TIMEOUT;
+            req.topic_name = dc_str_from(name);
+            req.timeout_ms = slice;
+            dc_reply_view_t view;
+            int try_timeout = (int)slice + 1000;
+            discod_result_t r = s_call(c, &req, try_timeout, 1, &view);
+            if (r == DISCOD_OK) {
+                r = view.topic_info.data
+                        ? s_topic_from_blob(view.topic_info.data, view.topic_info.size, out)
+                        : DISCOD_PROTOCOL;
+                dc_reply_view_release(&view);
+                return r;
+            }
+            if (r >= 0) {
+                bool unknown = r == DISCOD_ERROR && strstr(c->message, "Unknown command");
+                dc_reply_view_release(&view);
+                if (unknown)
+                    c->no_wait = true; /* an older daemon: poll it */
+                else if (r == DISCOD_ERROR)
+                    return r;
+            }
+            last = r == DISCOD_TIMEOUT ? DISCOD_TIMEOUT : DISCOD_NOT_FOUND;
+            continue;
+        }
+        /* Polling, as the Cortex client does, for daemons without WAIT_TOPIC. */
+        int try_timeout = (int)(left < (uint64_t)c->options.timeout_ms
+                                    ? (left > 100 ? left : 100)
+                                    : (uint64_t)c->options.timeout_ms);
+        discod_result_t r = s_lookup(c, name, out, try_timeout, 1);
+        if (r == DISCOD_OK || (r != DISCOD_NOT_FOUND && r != DISCOD_TIMEOUT))
+            return r;
+        last = r;
+        now = s_now_ms();
+        if (now >= deadline)
+            return last;
+        uint64_t pause = (uint64_t)c->options.poll_interval_ms;
+        s_sleep_ms(deadline - now < pause ? deadline - now : pause);
+    }
+}
