@@ -13,7 +13,7 @@ int dc_reply_encode(const dc_reply_t *r, msgpack_sbuffer *out)
     uint32_t n = 2 + !!r->topic_info.data + (r->topic_count > 0);
     if (v2)
         n += 2 + (r->has_lease ? 2 : 0) + !!r->stats + !!r->reason +
-             (r->topic_metadata && r->topic_count > 0) + !!r->metadata.data;
+             (r->topic_metadata && r->topic_count > 0) + !!r->metadata.data + !!r->nodes.data;
     int rc = msgpack_pack_map(&pk, n);
     dc_mp_pack_str(&pk, "status", 6);
     rc |= msgpack_pack_int(&pk, r->status);
@@ -59,6 +59,10 @@ int dc_reply_encode(const dc_reply_t *r, msgpack_sbuffer *out)
             /* Pre-encoded map: appended as raw msgpack. */
             dc_mp_pack_str(&pk, "metadata", 8);
             rc |= msgpack_sbuffer_write(out, (const char *)r->metadata.data, r->metadata.size);
+        }
+        if (r->nodes.data) {
+            dc_mp_pack_str(&pk, "nodes", 5);
+            rc |= msgpack_sbuffer_write(out, (const char *)r->nodes.data, r->nodes.size);
         }
         if (r->topic_metadata && r->topic_count > 0) {
             dc_mp_pack_str(&pk, "topic_metadata", 14);

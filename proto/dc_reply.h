@@ -38,6 +38,7 @@ typedef struct {
      * a pre-encoded msgpack map or {NULL, 0}. NULL array: absent. */
     const dc_blob_t *topic_metadata;
     dc_blob_t metadata; /* LOOKUP hit, v2: pre-encoded map, or absent */
+    dc_blob_t nodes;    /* v2: pre-encoded array of node maps, or absent */
 } dc_reply_t;
 
 /* Appends the msgpack of r to out. Returns 0, or -1 when out of memory. */

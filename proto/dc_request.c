@@ -90,6 +90,10 @@ static int s_filter_decode(dc_request_t *r, const msgpack_object *o, char *err)
         else if (dc_mp_key_is(k, "publisher_node"))
             rc = dc_mp_get_str(v, &r->filter_publisher_node, DC_MAX_NODE_LEN, true,
                                "filter.publisher_node", err);
+        else if (dc_mp_key_is(k, "metadata")) {
+            rc = dc_metadata_check(v, err);
+            r->filter_metadata = v;
+        }
         if (rc != 0)
             return -1;
     }
@@ -248,7 +252,8 @@ int dc_request_encode(const dc_request_t *r, msgpack_sbuffer *out)
         n += !!(r->present & DC_REQ_REQUEST_ID) + !!(r->present & DC_REQ_LEASE_ID) +
              !!(r->present & DC_REQ_LEASE_TTL) + !!(r->present & DC_REQ_TIMEOUT) +
              !!(r->present & DC_REQ_FILTER) + !!(r->present & DC_REQ_CAPABILITY) +
-             !!(r->present & DC_REQ_NODE_NAME);
+             !!(r->present & DC_REQ_NODE_NAME) + !!((r->present & DC_REQ_METADATA) && r->metadata) +
+             !!((r->present & DC_REQ_NODE) && r->node);
     }
     int rc = msgpack_pack_map(&pk, n);
     dc_mp_pack_str(&pk, "command", 7);
@@ -286,7 +291,7 @@ int dc_request_encode(const dc_request_t *r, msgpack_sbuffer *out)
         }
         if (r->present & DC_REQ_FILTER) {
             int fields = !!r->filter_prefix.ptr + !!r->filter_message_type.ptr +
-                         !!r->filter_publisher_node.ptr;
+                         !!r->filter_publisher_node.ptr + !!r->filter_metadata;
             dc_mp_pack_str(&pk, "filter", 6);
             rc |= msgpack_pack_map(&pk, fields);
             if (r->filter_prefix.ptr) {
@@ -301,6 +306,10 @@ int dc_request_encode(const dc_request_t *r, msgpack_sbuffer *out)
                 dc_mp_pack_str(&pk, "publisher_node", 14);
                 dc_mp_pack_str(&pk, r->filter_publisher_node.ptr, r->filter_publisher_node.len);
             }
+            if (r->filter_metadata) {
+                dc_mp_pack_str(&pk, "metadata", 8);
+                rc |= msgpack_pack_object(&pk, *r->filter_metadata);
+            }
         }
         if (r->present & DC_REQ_CAPABILITY) {
             dc_mp_pack_str(&pk, "capability", 10);
@@ -309,6 +318,14 @@ int dc_request_encode(const dc_request_t *r, msgpack_sbuffer *out)
         if (r->present & DC_REQ_NODE_NAME) {
             dc_mp_pack_str(&pk, "node_name", 9);
             dc_mp_pack_str(&pk, r->node_name.ptr, r->node_name.len);
+        }
+        if ((r->present & DC_REQ_METADATA) && r->metadata) {
+            dc_mp_pack_str(&pk, "metadata", 8);
+            rc |= msgpack_pack_object(&pk, *r->metadata);
+        }
+        if ((r->present & DC_REQ_NODE) && r->node) {
+            dc_mp_pack_str(&pk, "node", 4);
+            rc |= msgpack_pack_object(&pk, *r->node);
         }
     }
     return rc == 0 ? 0 : -1;

@@ -32,6 +32,8 @@ typedef struct {
     dc_topic_t topic; /* from the topic_info sub-blob */
     uint64_t request_id, lease_id, lease_ttl_ms, timeout_ms;
     dc_str_t filter_prefix, filter_message_type, filter_publisher_node;
+    /* filter.metadata: validated str->str map every listed topic must contain. */
+    const msgpack_object *filter_metadata;
     dc_str_t capability, node_name;
     /* Validated str->str map (at most DC_MAX_METADATA_ENTRIES), or NULL. */
     const msgpack_object *metadata;

@@ -5,6 +5,7 @@
 
 #include <czmq.h>
 #include <errno.h>
+#include <stddef.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,15 @@ void dc_config_defaults(dc_config_t *c)
     c->max_message_size = 1024 * 1024;
     c->max_topics = 1000000;
     c->on_corrupt = DC_CORRUPT_MOVE_ASIDE;
+    c->events_endpoint = strdup(DC_DEFAULT_EVENTS_ENDPOINT);
+    c->lease_min_ttl_ms = 100;
+    c->lease_max_ttl_ms = 86400000;
+    c->lease_grace_ms = 3000;
+    c->probe = true;
+    c->probe_ipc = c->probe_tcp = true;
+    c->probe_interval_ms = 1000;
+    c->probe_failures = 2;
+    c->legacy_ttl_ms = 0;
 }
 
 void dc_config_clear(dc_config_t *c)
@@ -28,6 +38,7 @@ void dc_config_clear(dc_config_t *c)
     for (int i = 0; i < c->endpoint_count; i++)
         free(c->endpoints[i]);
     free(c->db_path);
+    free(c->events_endpoint);
     free(c->config_file);
     memset(c, 0, sizeof *c);
 }
@@ -172,6 +183,59 @@ static int s_apply(dc_config_t *c, const char *key, const char *value, const cha
         }
         return 0;
     }
+    if (!strcmp(key, "events")) {
+        free(c->events_endpoint);
+        c->events_endpoint = NULL;
+        if (!*value || !strcasecmp(value, "none"))
+            return 0;
+        if (strncmp(value, "ipc://", 6) != 0 && strncmp(value, "tcp://", 6) != 0) {
+            fprintf(stderr, "discod: %s: events endpoint '%s' must be ipc://, tcp:// or none\n",
+                    where, value);
+            return -1;
+        }
+        c->events_endpoint = strdup(value);
+        return 0;
+    }
+    static const struct {
+        const char *key;
+        size_t offset;
+        int64_t min, max;
+    } numbers[] = {
+        {"lease-min-ttl-ms", offsetof(dc_config_t, lease_min_ttl_ms), 1, INT32_MAX},
+        {"lease-max-ttl-ms", offsetof(dc_config_t, lease_max_ttl_ms), 1, INT64_MAX / 4},
+        {"lease-grace-ms", offsetof(dc_config_t, lease_grace_ms), 0, INT32_MAX},
+        {"probe-interval-ms", offsetof(dc_config_t, probe_interval_ms), 50, INT32_MAX},
+        {"probe-failures", offsetof(dc_config_t, probe_failures), 1, 100},
+        {"legacy-ttl-ms", offsetof(dc_config_t, legacy_ttl_ms), 0, INT64_MAX / 4},
+    };
+    for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++) {
+        if (!strcmp(key, numbers[i].key)) {
+            if (s_parse_int(where, value, numbers[i].min, numbers[i].max, &n))
+                return -1;
+            *(uint64_t *)((char *)c + numbers[i].offset) = (uint64_t)n;
+            return 0;
+        }
+    }
+    if (!strcmp(key, "probe"))
+        return s_parse_bool(where, value, &c->probe);
+    if (!strcmp(key, "probe-schemes")) {
+        char copy[64];
+        snprintf(copy, sizeof copy, "%s", value);
+        c->probe_ipc = c->probe_tcp = false;
+        for (char *save = NULL, *tok = strtok_r(copy, ", ", &save); tok;
+             tok = strtok_r(NULL, ", ", &save)) {
+            if (!strcmp(tok, "ipc"))
+                c->probe_ipc = true;
+            else if (!strcmp(tok, "tcp"))
+                c->probe_tcp = true;
+            else {
+                fprintf(stderr, "discod: %s: probe schemes are ipc and tcp, not '%s'\n", where,
+                        tok);
+                return -1;
+            }
+        }
+        return 0;
+    }
     fprintf(stderr, "discod: %s: unknown setting '%s'\n", where, key);
     return -1;
 }
@@ -191,6 +255,15 @@ static const struct {
     {"store/max_size", "db-max-size"},
     {"store/on_corrupt", "on-corrupt"},
     {"log/level", "log-level"},
+    {"server/events", "events"},
+    {"leases/min_ttl_ms", "lease-min-ttl-ms"},
+    {"leases/max_ttl_ms", "lease-max-ttl-ms"},
+    {"leases/grace_ms", "lease-grace-ms"},
+    {"probe/enabled", "probe"},
+    {"probe/schemes", "probe-schemes"},
+    {"probe/interval_ms", "probe-interval-ms"},
+    {"probe/failures", "probe-failures"},
+    {"probe/legacy_ttl_ms", "legacy-ttl-ms"},
 };
 
 int dc_config_load_file(dc_config_t *c, const char *path)
@@ -272,9 +345,19 @@ static void s_usage(FILE *out)
             "  --db-max-size B          cap on the database file size, 0 = none (default 0)\n"
             "  --allow-remote-shutdown  accept SHUTDOWN on tcp endpoints too\n"
             "  --on-corrupt POLICY      move-aside|refuse a corrupt database (default move-aside)\n"
+            "  --events EP|none         PUB endpoint for registry events\n"
+            "                           (default %s)\n"
+            "  --lease-min-ttl-ms N     shortest lease accepted (default 100)\n"
+            "  --lease-max-ttl-ms N     longest lease accepted (default 86400000)\n"
+            "  --lease-grace-ms N       time a restored lease gets after a restart (default 3000)\n"
+            "  --probe true|false       check endpoints of lease-less topics (default true)\n"
+            "  --probe-schemes LIST     ipc,tcp (default both; tcp only on loopback)\n"
+            "  --probe-interval-ms N    time between probes (default 1000)\n"
+            "  --probe-failures N       refusals in a row before removal (default 2)\n"
+            "  --legacy-ttl-ms N        lease-less topics expire N ms after registering (0 = never)\n"
             "  --help                   print this help and exit\n"
             "  --version                print the version and exit\n",
-            DC_DEFAULT_ENDPOINT);
+            DC_DEFAULT_ENDPOINT, DC_DEFAULT_EVENTS_ENDPOINT);
 }
 
 int dc_config_from_args(dc_config_t *c, int argc, char **argv)
@@ -292,6 +375,15 @@ int dc_config_from_args(dc_config_t *c, int argc, char **argv)
         {"db-max-size", required_argument, 0, OPT_BASE + 7},
         {"allow-remote-shutdown", no_argument, 0, OPT_BASE + 8},
         {"on-corrupt", required_argument, 0, OPT_BASE + 9},
+        {"events", required_argument, 0, OPT_BASE + 10},
+        {"lease-min-ttl-ms", required_argument, 0, OPT_BASE + 11},
+        {"lease-max-ttl-ms", required_argument, 0, OPT_BASE + 12},
+        {"lease-grace-ms", required_argument, 0, OPT_BASE + 13},
+        {"probe", required_argument, 0, OPT_BASE + 14},
+        {"probe-schemes", required_argument, 0, OPT_BASE + 15},
+        {"probe-interval-ms", required_argument, 0, OPT_BASE + 16},
+        {"probe-failures", required_argument, 0, OPT_BASE + 17},
+        {"legacy-ttl-ms", required_argument, 0, OPT_BASE + 18},
         {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0}};
@@ -349,5 +441,10 @@ int dc_config_from_args(dc_config_t *c, int argc, char **argv)
         c->endpoints[c->endpoint_count++] = strdup(DC_DEFAULT_ENDPOINT);
     if (!c->db_path)
         c->db_path = dc_config_default_db_path();
+    if (c->lease_min_ttl_ms > c->lease_max_ttl_ms) {
+        fprintf(stderr, "discod: lease min TTL (%llu ms) is above the max (%llu ms)\n",
+                (unsigned long long)c->lease_min_ttl_ms, (unsigned long long)c->lease_max_ttl_ms);
+        return -1;
+    }
     return 0;
 }

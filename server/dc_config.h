@@ -25,6 +25,14 @@ typedef struct {
     uint64_t db_max_size;        /* bytes; 0: no cap */
     bool allow_remote_shutdown;  /* SHUTDOWN accepted on tcp endpoints */
     dc_on_corrupt_t on_corrupt;
+    char *events_endpoint;       /* PUB for registry events; NULL: none */
+    uint64_t lease_min_ttl_ms, lease_max_ttl_ms;
+    uint64_t lease_grace_ms;     /* extra time a restored lease gets after a restart */
+    bool probe;                  /* check the endpoints of lease-less registrations */
+    bool probe_ipc, probe_tcp;   /* which schemes */
+    uint64_t probe_interval_ms;
+    uint64_t probe_failures;     /* consecutive refusals before removal */
+    uint64_t legacy_ttl_ms;      /* lease-less registrations expire after this; 0: never */
     char *config_file;           /* the file that was read, or NULL */
 } dc_config_t;
 

@@ -8,6 +8,8 @@
 #define DC_CONTEXT_H
 
 #include "dc_config.h"
+#include "dc_lease.h"
+#include "dc_node.h"
 #include "dc_registry.h"
 
 #include <stdatomic.h>
@@ -24,11 +26,20 @@ typedef struct {
     atomic_uint_fast64_t batched_writes; /* writes carried by those commits */
     atomic_uint_fast64_t deduplicated; /* retried writes answered from the request_id cache */
     atomic_uint_fast64_t dropped;      /* frames without a valid envelope */
+    atomic_uint_fast64_t heartbeats;
+    atomic_uint_fast64_t leases_expired;
+    atomic_uint_fast64_t topics_expired;   /* removed with their lease */
+    atomic_uint_fast64_t endpoints_dead;   /* lease-less topics removed by the prober */
+    atomic_uint_fast64_t waits;            /* WAIT_TOPIC requests */
+    atomic_uint_fast64_t waiters;          /* held right now */
+    atomic_uint_fast64_t events;           /* events published */
 } dc_stats_t;
 
 typedef struct {
     const dc_config_t *config;
     dc_registry_t *registry;
+    dc_leases_t *leases;
+    dc_nodes_t *nodes;
     uint64_t epoch;
     int workers;            /* worker threads actually started */
     uint64_t started_at_ms; /* wall clock */

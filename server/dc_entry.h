@@ -17,6 +17,7 @@ struct dc_entry {
     dc_topic_t topic;    /* NUL-terminated views into this allocation */
     uint64_t create_seq; /* position in LIST order; kept across re-registrations */
     uint64_t lease_id;   /* 0: no lease */
+    uint64_t registered_at_ms; /* wall clock of the registration (legacy TTL) */
     dc_blob_t blob;      /* five-key TopicInfo msgpack */
     dc_blob_t metadata;  /* msgpack map, or {NULL, 0} */
     /* Links owned by the registry, changed only under its write lock. */

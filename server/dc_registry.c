@@ -79,6 +79,31 @@ dc_entry_t *dc_registry_lookup(dc_registry_t *self, dc_str_t name)
     return e;
 }
 
+/* Does the entry's metadata hold every key/value of want? */
+static bool s_metadata_matches(const dc_entry_t *e, const msgpack_object *want)
+{
+    if (want->via.map.size == 0)
+        return true;
+    if (!e->metadata.data)
+        return false;
+    msgpack_unpacked have;
+    char err[DC_ERR_LEN];
+    if (dc_mp_unpack(&have, e->metadata.data, e->metadata.size, err) != 0)
+        return false;
+    bool all = have.data.type == MSGPACK_OBJECT_MAP;
+    for (uint32_t i = 0; all && i < want->via.map.size; i++) {
+        const msgpack_object_kv *w = &want->via.map.ptr[i];
+        bool found = false;
+        for (uint32_t j = 0; !found && j < have.data.via.map.size; j++) {
+            const msgpack_object_kv *h = &have.data.via.map.ptr[j];
+            found = msgpack_object_equal(w->key, h->key) && msgpack_object_equal(w->val, h->val);
+        }
+        all = found;
+    }
+    msgpack_unpacked_destroy(&have);
+    return all;
+}
+
 static bool s_matches(const dc_entry_t *e, const dc_filter_t *f)
 {
     if (!f)
@@ -89,6 +114,8 @@ static bool s_matches(const dc_entry_t *e, const dc_filter_t *f)
     if (f->message_type.ptr && !dc_str_eq(e->topic.message_type, f->message_type))
         return false;
     if (f->publisher_node.ptr && !dc_str_eq(e->topic.publisher_node, f->publisher_node))
+        return false;
+    if (f->metadata && !s_metadata_matches(e, f->metadata))
         return false;
     return true;
 }

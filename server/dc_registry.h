@@ -16,6 +16,7 @@ typedef struct {
     dc_str_t prefix;          /* ptr NULL: any */
     dc_str_t message_type;    /* ptr NULL: any */
     dc_str_t publisher_node;  /* ptr NULL: any */
+    const msgpack_object *metadata; /* str->str map the topic's metadata must contain, or NULL */
 } dc_filter_t;
 
 dc_registry_t *dc_registry_new(void);

@@ -1,8 +1,10 @@
 /* dc_server.c: lifecycle and the front thread (see the .h). */
 #include "dc_server.h"
 #include "dc_context.h"
+#include "dc_ipc.h"
 #include "dc_log.h"
 #include "dc_protocol.h"
+#include "dc_prober.h"
 #include "dc_store.h"
 #include "dc_worker.h"
 #include "dc_writer.h"
@@ -12,9 +14,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,6 +29,9 @@ struct dc_server {
     dc_store_t *store;
     zactor_t *front;
     bool stopped;
+    /* Leases restored at start: ids and monotonic expiry times, for the writer. */
+    uint64_t *restored_ids, *restored_expiries;
+    size_t restored_count, restored_cap;
 };
 
 static uint64_t s_wall_ms(void)
@@ -46,56 +48,6 @@ static uint64_t s_mono_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/*==== ipc socket files ====*/
-
-static const char *s_ipc_path(const char *endpoint)
-{
-    return strncmp(endpoint, "ipc://", 6) == 0 ? endpoint + 6 : NULL;
-}
-
-/* Creates the socket's directory and removes a stale socket file. Refuses
- * (returns -1) when a live daemon still answers on it. */
-static int s_prepare_ipc(const char *path)
-{
-    char dir[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
-    if (strlen(path) >= sizeof dir - 1) {
-        dc_error("ipc path %s is longer than a unix socket path can be", path);
-        return -1;
-    }
-    snprintf(dir, sizeof dir, "%s", path);
-    for (char *p = dir + 1; *p; p++) {
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
-                dc_error("cannot create %s: %s", dir, strerror(errno));
-                return -1;
-            }
-            *p = '/';
-        }
-    }
-    struct stat st;
-    if (lstat(path, &st) != 0)
-        return 0;
-    if (S_ISSOCK(st.st_mode)) {
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        struct sockaddr_un addr = {.sun_family = AF_UNIX};
-        snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path);
-        bool live = fd >= 0 && connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0;
-        if (fd >= 0)
-            close(fd);
-        if (live) {
-            dc_error("another daemon is serving %s: not taking it over", path);
-            return -1;
-        }
-    }
-    if (unlink(path) != 0) {
-        dc_error("cannot remove stale socket file %s: %s", path, strerror(errno));
-        return -1;
-    }
-    dc_info("removed stale socket file %s", path);
-    return 0;
-}
-
 /*==== The front thread ====*/
 
 typedef struct {
@@ -107,6 +59,7 @@ typedef struct {
     zactor_t *workers[DC_MAX_WORKERS];
     int worker_count;
     zactor_t *writer;
+    zactor_t *prober;
     dc_writer_args_t writer_args;
     zframe_t *idle[DC_MAX_WORKERS]; /* identities of idle workers (a stack) */
     int idle_count;
@@ -208,8 +161,8 @@ static int s_front_setup(front_t *self)
     const dc_config_t *config = ctx->config;
     for (int i = 0; i < config->endpoint_count; i++) {
         const char *ep = config->endpoints[i];
-        const char *path = s_ipc_path(ep);
-        if (path && s_prepare_ipc(path) != 0)
+        const char *path = dc_ipc_path(ep);
+        if (path && dc_ipc_prepare(path) != 0)
             return -1;
         zsock_t *router = zsock_new(ZMQ_ROUTER);
         if (!router)
@@ -234,8 +187,14 @@ static int s_front_setup(front_t *self)
     }
     self->writer_args.ctx = ctx;
     self->writer_args.store = self->server->store;
+    self->writer_args.restored_ids = self->server->restored_ids;
+    self->writer_args.restored_expiries = self->server->restored_expiries;
+    self->writer_args.restored_count = self->server->restored_count;
     self->writer = zactor_new(dc_writer_actor, &self->writer_args);
-    if (!self->writer)
+    char *status = self->writer ? zstr_recv(self->writer) : NULL;
+    bool ready = status && streq(status, "READY");
+    zstr_free(&status);
+    if (!ready)
         return -1;
     for (int i = 0; i < ctx->workers; i++) {
         self->workers[i] = zactor_new(dc_worker_actor, ctx);
@@ -243,11 +202,17 @@ static int s_front_setup(front_t *self)
             return -1;
         self->worker_count++;
     }
+    if (config->probe || config->legacy_ttl_ms) {
+        self->prober = zactor_new(dc_prober_actor, ctx);
+        if (!self->prober)
+            return -1;
+    }
     return 0;
 }
 
 static void s_front_teardown(front_t *self)
 {
+    zactor_destroy(&self->prober);
     for (int i = 0; i < self->worker_count; i++)
         zactor_destroy(&self->workers[i]);
     /* The writer finishes what is queued; its replies go nowhere now. */
@@ -265,7 +230,7 @@ static void s_front_teardown(front_t *self)
         /* Let the last replies (SHUTDOWN's "OK") reach their clients. */
         zsock_set_linger(self->routers[i], 500);
         zsock_destroy(&self->routers[i]);
-        const char *path = s_ipc_path(config->endpoints[i]);
+        const char *path = dc_ipc_path(config->endpoints[i]);
         if (path && unlink(path) == 0)
             dc_debug("unlinked %s", path);
     }
@@ -312,6 +277,7 @@ static void s_front_actor(zsock_t *pipe, void *arg)
             if (terminated && !stopping) {
                 stopping = true;
                 deadline = s_mono_ms() + DC_DRAIN_MS;
+                zstr_send(self->writer, "FLUSH"); /* held WAITs end now */
             }
         }
         if (rc > 0 && (items[BACKEND].revents & ZMQ_POLLIN) && s_from_worker(self)) {
@@ -319,6 +285,7 @@ static void s_front_actor(zsock_t *pipe, void *arg)
             if (!stopping) {
                 stopping = true;
                 deadline = s_mono_ms() + DC_DRAIN_MS;
+                zstr_send(self->writer, "FLUSH");
             }
         }
         if (rc > 0 && (items[REPLIES].revents & ZMQ_POLLIN))
@@ -344,16 +311,73 @@ static void s_front_actor(zsock_t *pipe, void *arg)
 
 /*==== Lifecycle ====*/
 
-static int s_load_one(void *arg, const dc_stored_topic_t *t)
+static int s_load_topic(void *arg, const dc_stored_topic_t *t)
 {
-    dc_registry_t *registry = arg;
-    dc_entry_t *e = dc_entry_new(&t->topic, t->create_seq, t->lease_id, t->metadata,
+    dc_server_t *self = arg;
+    dc_lease_t *lease = t->lease_id ? dc_leases_find(self->ctx.leases, t->lease_id) : NULL;
+    /* A topic whose lease is gone is treated like a lease-less one (probed). */
+    dc_entry_t *e = dc_entry_new(&t->topic, t->create_seq, lease ? t->lease_id : 0, t->metadata,
                                  t->metadata_size);
-    if (!e || dc_registry_put(registry, e) != 0) {
+    if (!e)
+        return -1;
+    e->registered_at_ms = t->registered_at_ms;
+    if (lease && dc_lease_attach_topic(lease, e->topic.name.ptr) != 0) {
+        dc_entry_unref(&e);
+        return -1;
+    }
+    if (dc_registry_put(self->ctx.registry, e) != 0) {
         dc_entry_unref(&e);
         return -1;
     }
     return 0;
+}
+
+/* A restored lease lives until its last saved renewal + TTL + grace, counted
+ * in wall time: however often the daemon restarts, a lease nobody renews is
+ * gone by then (the grace is not granted afresh at each start). */
+static int s_load_lease(void *arg, uint64_t id, uint64_t ttl_ms, uint64_t renewed_at_ms)
+{
+    dc_server_t *self = arg;
+    uint64_t now_wall = s_wall_ms(), now_mono = s_mono_ms();
+    uint64_t end_wall = renewed_at_ms + ttl_ms + self->ctx.config->lease_grace_ms;
+    uint64_t expires = now_mono + (end_wall > now_wall ? end_wall - now_wall : 0);
+    dc_lease_t *l = dc_lease_new(id, ttl_ms, expires, renewed_at_ms);
+    if (!l)
+        return -1;
+    if (self->restored_count == self->restored_cap) {
+        size_t cap = self->restored_cap ? self->restored_cap * 2 : 64;
+        uint64_t *ids = realloc(self->restored_ids, cap * sizeof *ids);
+        if (ids)
+            self->restored_ids = ids;
+        uint64_t *exp = realloc(self->restored_expiries, cap * sizeof *exp);
+        if (exp)
+            self->restored_expiries = exp;
+        if (!ids || !exp) {
+            free(l);
+            return -1;
+        }
+        self->restored_cap = cap;
+    }
+    self->restored_ids[self->restored_count] = id;
+    self->restored_expiries[self->restored_count++] = expires;
+    dc_leases_add(self->ctx.leases, l);
+    return 0;
+}
+
+static int s_load_node(void *arg, const dc_stored_node_t *n)
+{
+    dc_server_t *self = arg;
+    dc_lease_t *lease = n->lease_id ? dc_leases_find(self->ctx.leases, n->lease_id) : NULL;
+    dc_node_t *node = dc_node_from_parts(n->name, n->description, n->capabilities,
+                                         n->capabilities_size, n->metadata, n->metadata_size,
+                                         lease ? n->lease_id : 0);
+    if (!node)
+        return -1;
+    if (lease) {
+        free(lease->node);
+        lease->node = strdup(node->name);
+    }
+    return dc_nodes_put(self->ctx.nodes, node);
 }
 
 dc_server_t *dc_server_new(const dc_config_t *config)
@@ -379,11 +403,15 @@ dc_server_t *dc_server_new(const dc_config_t *config)
     self->store = dc_store_open(config->db_path, config->sync, config->on_corrupt,
                                 config->db_max_size);
     ctx->registry = dc_registry_new();
-    if (!self->store || !ctx->registry) {
+    ctx->leases = dc_leases_new();
+    ctx->nodes = dc_nodes_new();
+    if (!self->store || !ctx->registry || !ctx->leases || !ctx->nodes) {
         dc_server_destroy(&self);
         return NULL;
     }
-    if (dc_store_load_topics(self->store, s_load_one, ctx->registry) != 0) {
+    if (dc_store_load_leases(self->store, s_load_lease, self) != 0 ||
+        dc_store_load_topics(self->store, s_load_topic, self) != 0 ||
+        dc_store_load_nodes(self->store, s_load_node, self) != 0) {
         dc_error("cannot load the registry from %s: %s", config->db_path,
                  dc_store_errmsg(self->store));
         dc_server_destroy(&self);
@@ -409,11 +437,11 @@ dc_server_t *dc_server_new(const dc_config_t *config)
                  config->endpoints[i]);
     }
     dc_info("discod %s started: endpoints [%s], database %s (synchronous=%s), workers %d, "
-            "epoch %llu, %zu topic(s) loaded in %llu ms",
+            "epoch %llu, %zu topic(s), %zu lease(s), %zu node(s) loaded in %llu ms",
             DISCOD_VERSION, endpoints, config->db_path,
             config->sync == DC_SYNC_FULL ? "FULL" : "NORMAL", ctx->workers,
             (unsigned long long)ctx->epoch, dc_registry_count(ctx->registry),
-            (unsigned long long)load_ms);
+            dc_leases_count(ctx->leases), dc_nodes_count(ctx->nodes), (unsigned long long)load_ms);
     return self;
 }
 
@@ -440,6 +468,10 @@ void dc_server_destroy(dc_server_t **self_p)
     zactor_destroy(&self->front);
     dc_store_destroy(&self->store);
     dc_registry_destroy(&self->ctx.registry);
+    dc_leases_destroy(&self->ctx.leases);
+    dc_nodes_destroy(&self->ctx.nodes);
+    free(self->restored_ids);
+    free(self->restored_expiries);
     dc_info("discod stopped");
     free(self);
     *self_p = NULL;

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <sqlite3.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,11 @@ struct dc_store {
     sqlite3_stmt *put_topic;
     sqlite3_stmt *delete_topic;
     sqlite3_stmt *meta_set;
+    sqlite3_stmt *put_lease;
+    sqlite3_stmt *delete_lease;
+    sqlite3_stmt *touch_lease;
+    sqlite3_stmt *put_node;
+    sqlite3_stmt *delete_node;
     char errmsg[256];
 };
 
@@ -35,6 +41,22 @@ static const char *s_migrations[] = {
     "  metadata BLOB"
     ") WITHOUT ROWID;"
     "INSERT INTO meta (key, value) VALUES ('epoch', 0), ('change_seq', 0);",
+    /* 2: leases, and when each topic was registered (for the legacy TTL). */
+    "CREATE TABLE leases ("
+    "  id INTEGER PRIMARY KEY,"
+    "  ttl_ms INTEGER NOT NULL,"
+    "  renewed_at_ms INTEGER NOT NULL"
+    ");"
+    "ALTER TABLE topics ADD COLUMN registered_at_ms INTEGER NOT NULL DEFAULT 0;"
+    "INSERT INTO meta (key, value) VALUES ('lease_seq', 0), ('event_seq', 0);",
+    /* 3: nodes (the SSSN "systems"). */
+    "CREATE TABLE nodes ("
+    "  name TEXT PRIMARY KEY,"
+    "  description TEXT NOT NULL,"
+    "  capabilities BLOB NOT NULL,"
+    "  metadata BLOB,"
+    "  lease_id INTEGER NOT NULL DEFAULT 0"
+    ") WITHOUT ROWID;",
 };
 
 static void s_set_error(dc_store_t *self, const char *what)
@@ -171,11 +193,11 @@ static int s_open_file(dc_store_t *self, dc_sync_t sync, uint64_t max_size)
     /* The tables must look like ours: a foreign SQLite file is "corrupt" too. */
     rc = sqlite3_prepare_v2(self->db,
                             "INSERT INTO topics (name, address, message_type, fingerprint,"
-                            " publisher_node, create_seq, lease_id, metadata)"
-                            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                            " publisher_node, create_seq, lease_id, metadata, registered_at_ms)"
+                            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
                             " ON CONFLICT(name) DO UPDATE SET address = ?2, message_type = ?3,"
                             " fingerprint = ?4, publisher_node = ?5, lease_id = ?7,"
-                            " metadata = ?8",
+                            " metadata = ?8, registered_at_ms = ?9",
                             -1, &self->put_topic, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_prepare_v2(self->db, "DELETE FROM topics WHERE name = ?1", -1,
@@ -183,6 +205,22 @@ static int s_open_file(dc_store_t *self, dc_sync_t sync, uint64_t max_size)
     if (rc == SQLITE_OK)
         rc = sqlite3_prepare_v2(self->db, "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
                                 -1, &self->meta_set, NULL);
+    static const struct {
+        size_t offset;
+        const char *sql;
+    } more[] = {
+        {offsetof(dc_store_t, put_lease),
+         "INSERT OR REPLACE INTO leases (id, ttl_ms, renewed_at_ms) VALUES (?1, ?2, ?3)"},
+        {offsetof(dc_store_t, delete_lease), "DELETE FROM leases WHERE id = ?1"},
+        {offsetof(dc_store_t, touch_lease), "UPDATE leases SET renewed_at_ms = ?2 WHERE id = ?1"},
+        {offsetof(dc_store_t, put_node),
+         "INSERT OR REPLACE INTO nodes (name, description, capabilities, metadata, lease_id)"
+         " VALUES (?1, ?2, ?3, ?4, ?5)"},
+        {offsetof(dc_store_t, delete_node), "DELETE FROM nodes WHERE name = ?1"},
+    };
+    for (size_t i = 0; rc == SQLITE_OK && i < sizeof more / sizeof more[0]; i++)
+        rc = sqlite3_prepare_v2(self->db, more[i].sql, -1,
+                                (sqlite3_stmt **)((char *)self + more[i].offset), NULL);
     if (rc != SQLITE_OK)
         s_set_error(self, "schema");
     return rc;
@@ -193,7 +231,14 @@ static void s_close(dc_store_t *self)
     sqlite3_finalize(self->put_topic);
     sqlite3_finalize(self->delete_topic);
     sqlite3_finalize(self->meta_set);
+    sqlite3_finalize(self->put_lease);
+    sqlite3_finalize(self->delete_lease);
+    sqlite3_finalize(self->touch_lease);
+    sqlite3_finalize(self->put_node);
+    sqlite3_finalize(self->delete_node);
     self->put_topic = self->delete_topic = self->meta_set = NULL;
+    self->put_lease = self->delete_lease = self->touch_lease = NULL;
+    self->put_node = self->delete_node = NULL;
     if (self->db)
         sqlite3_close_v2(self->db);
     self->db = NULL;
@@ -312,7 +357,8 @@ int dc_store_load_topics(dc_store_t *self, int (*fn)(void *arg, const dc_stored_
     sqlite3_stmt *stmt = NULL;
     int rc = sqlite3_prepare_v2(self->db,
                                 "SELECT name, address, message_type, fingerprint, publisher_node,"
-                                " create_seq, lease_id, metadata FROM topics ORDER BY create_seq",
+                                " create_seq, lease_id, metadata, registered_at_ms"
+                                " FROM topics ORDER BY create_seq",
                                 -1, &stmt, NULL);
     if (rc != SQLITE_OK) {
         s_set_error(self, "load");
@@ -333,6 +379,7 @@ int dc_store_load_topics(dc_store_t *self, int (*fn)(void *arg, const dc_stored_
         t.lease_id = (uint64_t)sqlite3_column_int64(stmt, 6);
         t.metadata = sqlite3_column_blob(stmt, 7);
         t.metadata_size = (size_t)sqlite3_column_bytes(stmt, 7);
+        t.registered_at_ms = (uint64_t)sqlite3_column_int64(stmt, 8);
         if (!t.topic.name.ptr || !t.topic.address.ptr || !t.topic.message_type.ptr ||
             !t.topic.publisher_node.ptr)
             continue;
@@ -379,6 +426,7 @@ int dc_store_put_topic(dc_store_t *self, const dc_stored_topic_t *t)
         sqlite3_bind_blob(s, 8, t->metadata, (int)t->metadata_size, SQLITE_STATIC);
     else
         sqlite3_bind_null(s, 8);
+    sqlite3_bind_int64(s, 9, (sqlite3_int64)t->registered_at_ms);
     return s_step_reset(self, s, "put topic");
 }
 
@@ -416,4 +464,98 @@ int dc_store_integrity_ok(dc_store_t *self)
         ok = 0;
     sqlite3_finalize(stmt);
     return ok;
+}
+
+int dc_store_put_lease(dc_store_t *self, uint64_t id, uint64_t ttl_ms, uint64_t renewed_at_ms)
+{
+    sqlite3_bind_int64(self->put_lease, 1, (sqlite3_int64)id);
+    sqlite3_bind_int64(self->put_lease, 2, (sqlite3_int64)ttl_ms);
+    sqlite3_bind_int64(self->put_lease, 3, (sqlite3_int64)renewed_at_ms);
+    return s_step_reset(self, self->put_lease, "put lease");
+}
+
+int dc_store_touch_lease(dc_store_t *self, uint64_t id, uint64_t renewed_at_ms)
+{
+    sqlite3_bind_int64(self->touch_lease, 1, (sqlite3_int64)id);
+    sqlite3_bind_int64(self->touch_lease, 2, (sqlite3_int64)renewed_at_ms);
+    return s_step_reset(self, self->touch_lease, "touch lease");
+}
+
+int dc_store_delete_lease(dc_store_t *self, uint64_t id)
+{
+    sqlite3_bind_int64(self->delete_lease, 1, (sqlite3_int64)id);
+    return s_step_reset(self, self->delete_lease, "delete lease");
+}
+
+int dc_store_load_leases(dc_store_t *self,
+                         int (*fn)(void *arg, uint64_t id, uint64_t ttl_ms, uint64_t renewed_at_ms),
+                         void *arg)
+{
+    sqlite3_stmt *stmt = NULL;
+    if (sqlite3_prepare_v2(self->db, "SELECT id, ttl_ms, renewed_at_ms FROM leases", -1, &stmt,
+                           NULL) != SQLITE_OK) {
+        s_set_error(self, "load leases");
+        return -1;
+    }
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+        if (fn(arg, (uint64_t)sqlite3_column_int64(stmt, 0), (uint64_t)sqlite3_column_int64(stmt, 1),
+               (uint64_t)sqlite3_column_int64(stmt, 2)) != 0)
+            break;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        s_set_error(self, "load leases");
+    sqlite3_finalize(stmt);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+int dc_store_put_node(dc_store_t *self, const dc_stored_node_t *n)
+{
+    sqlite3_stmt *s = self->put_node;
+    sqlite3_bind_text(s, 1, n->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, n->description, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 3, n->capabilities, (int)n->capabilities_size, SQLITE_STATIC);
+    if (n->metadata)
+        sqlite3_bind_blob(s, 4, n->metadata, (int)n->metadata_size, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, 4);
+    sqlite3_bind_int64(s, 5, (sqlite3_int64)n->lease_id);
+    return s_step_reset(self, s, "put node");
+}
+
+int dc_store_delete_node(dc_store_t *self, const char *name)
+{
+    sqlite3_bind_text(self->delete_node, 1, name, -1, SQLITE_STATIC);
+    return s_step_reset(self, self->delete_node, "delete node");
+}
+
+int dc_store_load_nodes(dc_store_t *self, int (*fn)(void *arg, const dc_stored_node_t *n),
+                        void *arg)
+{
+    sqlite3_stmt *stmt = NULL;
+    if (sqlite3_prepare_v2(self->db,
+                           "SELECT name, description, capabilities, metadata, lease_id FROM nodes",
+                           -1, &stmt, NULL) != SQLITE_OK) {
+        s_set_error(self, "load nodes");
+        return -1;
+    }
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        dc_stored_node_t n = {
+            (const char *)sqlite3_column_text(stmt, 0),
+            (const char *)sqlite3_column_text(stmt, 1),
+            sqlite3_column_blob(stmt, 2),
+            (size_t)sqlite3_column_bytes(stmt, 2),
+            sqlite3_column_blob(stmt, 3),
+            (size_t)sqlite3_column_bytes(stmt, 3),
+            (uint64_t)sqlite3_column_int64(stmt, 4),
+        };
+        if (!n.name || !n.description || !n.capabilities)
+            continue;
+        if (fn(arg, &n) != 0)
+            break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        s_set_error(self, "load nodes");
+    sqlite3_finalize(stmt);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }

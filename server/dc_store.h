@@ -13,7 +13,7 @@
 typedef struct dc_store dc_store_t;
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define DC_STORE_SCHEMA_VERSION 1
+#define DC_STORE_SCHEMA_VERSION 3
 
 /* A stored topic, as handed to the load callback (views valid during it). */
 typedef struct {
@@ -22,7 +22,19 @@ typedef struct {
     uint64_t lease_id;
     const void *metadata; /* msgpack map, or NULL */
     size_t metadata_size;
+    uint64_t registered_at_ms; /* wall clock of the last registration */
 } dc_stored_topic_t;
+
+/* A stored node (views valid during the call they are passed to). */
+typedef struct {
+    const char *name;
+    const char *description;
+    const void *capabilities; /* msgpack array of str */
+    size_t capabilities_size;
+    const void *metadata; /* msgpack map, or NULL */
+    size_t metadata_size;
+    uint64_t lease_id;
+} dc_stored_node_t;
 
 /* Opens (creating the directory and the file when missing) and migrates the
  * database. A corrupt or unreadable file is renamed to PATH.corrupt-TIMESTAMP
@@ -56,6 +68,20 @@ int dc_store_delete_topic(dc_store_t *self, dc_str_t name);
 int dc_store_meta_set(dc_store_t *self, const char *key, uint64_t value);
 int dc_store_commit(dc_store_t *self);
 void dc_store_rollback(dc_store_t *self);
+
+/* Leases and nodes, within a transaction like the topic calls. */
+int dc_store_put_lease(dc_store_t *self, uint64_t id, uint64_t ttl_ms, uint64_t renewed_at_ms);
+int dc_store_touch_lease(dc_store_t *self, uint64_t id, uint64_t renewed_at_ms);
+int dc_store_delete_lease(dc_store_t *self, uint64_t id);
+int dc_store_put_node(dc_store_t *self, const dc_stored_node_t *n);
+int dc_store_delete_node(dc_store_t *self, const char *name);
+
+/* Loaders, called at start. Each returns 0, or -1 on a SQLite error. */
+int dc_store_load_leases(dc_store_t *self,
+                         int (*fn)(void *arg, uint64_t id, uint64_t ttl_ms, uint64_t renewed_at_ms),
+                         void *arg);
+int dc_store_load_nodes(dc_store_t *self, int (*fn)(void *arg, const dc_stored_node_t *n),
+                        void *arg);
 
 /* The last SQLite error message (borrowed). */
 const char *dc_store_errmsg(dc_store_t *self);

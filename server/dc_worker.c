@@ -23,6 +23,13 @@ static uint64_t s_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+static uint64_t s_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 static void s_reply_init(dc_reply_t *r, const worker_t *self, int version, int status,
                          const char *message)
 {
@@ -84,7 +91,7 @@ static void s_handle_list(worker_t *self, zmsg_t **route, dc_request_t *req)
 {
     DC_STAT_INC(self->ctx, lists);
     dc_filter_t filter = {req->filter_prefix, req->filter_message_type,
-                          req->filter_publisher_node};
+                          req->filter_publisher_node, req->filter_metadata};
     bool filtered = req->version >= 2 && (req->present & DC_REQ_FILTER);
     dc_entry_t **entries = NULL;
     size_t n = dc_registry_snapshot(self->ctx->registry, filtered ? &filter : NULL, &entries);
@@ -142,6 +149,15 @@ static void s_handle_stats(worker_t *self, zmsg_t **route, dc_request_t *req)
         {"deduplicated", atomic_load(&s->deduplicated)},
         {"dropped", atomic_load(&s->dropped)},
         {"workers", (uint64_t)self->ctx->workers},
+        {"leases", dc_leases_count(self->ctx->leases)},
+        {"nodes", dc_nodes_count(self->ctx->nodes)},
+        {"heartbeats", atomic_load(&s->heartbeats)},
+        {"leases_expired", atomic_load(&s->leases_expired)},
+        {"topics_expired", atomic_load(&s->topics_expired)},
+        {"endpoints_dead", atomic_load(&s->endpoints_dead)},
+        {"waits", atomic_load(&s->waits)},
+        {"waiters", atomic_load(&s->waiters)},
+        {"events", atomic_load(&s->events)},
     };
     dc_reply_t r;
     /* STATS is a protocol 2 command: its answer always carries the v2 keys. */
@@ -158,9 +174,15 @@ static void s_submit_write(worker_t *self, zmsg_t **route, dc_request_t *req, dc
     op->route = *route;
     *route = NULL;
     op->version = req->version;
-    op->command = req->command;
-    op->has_request_id = req->version >= 2 && (req->present & DC_REQ_REQUEST_ID);
+    bool v2 = req->version >= 2;
+    op->has_request_id = v2 && (req->present & DC_REQ_REQUEST_ID);
     op->request_id = req->request_id;
+    /* Lease keys mean something only to clients that declared protocol 2. */
+    op->has_lease_id = v2 && (req->present & DC_REQ_LEASE_ID);
+    op->lease_id = req->lease_id;
+    op->has_lease_ttl = v2 && (req->present & DC_REQ_LEASE_TTL);
+    op->lease_ttl_ms = req->lease_ttl_ms;
+    op->timeout_ms = req->timeout_ms;
     if (zsock_send(self->writes, "p", op) != 0) {
         zmsg_t *back = op->route;
         op->route = NULL;
@@ -189,14 +211,34 @@ static void s_handle_register(worker_t *self, zmsg_t **route, dc_request_t *req)
         meta_size = meta_buf.size;
     }
     dc_write_op_t *op = calloc(1, sizeof *op);
-    if (op)
+    if (op) {
+        op->kind = DC_OP_REGISTER;
         op->entry = dc_entry_new(&req->topic, 0, 0, meta, meta_size);
+    }
     msgpack_sbuffer_destroy(&meta_buf);
     if (!op || !op->entry) {
         free(op);
         s_error(self, route, req->version, "Out of memory");
         return;
     }
+    s_submit_write(self, route, req, op);
+}
+
+/* Hands a named op (UNREGISTER, WAIT, UNREGISTER_NODE) to the writer. */
+static void s_submit_named(worker_t *self, zmsg_t **route, dc_request_t *req, dc_op_kind_t kind,
+                           dc_str_t name)
+{
+    dc_write_op_t *op = calloc(1, sizeof *op);
+    if (op)
+        op->kind = kind;
+    if (op)
+        op->name = dc_str_dup(name);
+    if (!op || !op->name) {
+        free(op);
+        s_error(self, route, req->version, "Out of memory");
+        return;
+    }
+    op->name_len = name.len;
     s_submit_write(self, route, req, op);
 }
 
@@ -211,16 +253,157 @@ static void s_handle_unregister(worker_t *self, zmsg_t **route, dc_request_t *re
         s_error(self, route, req->version, "Missing topic name in unregister request");
         return;
     }
+    s_submit_named(self, route, req, DC_OP_UNREGISTER, name);
+}
+
+static void s_handle_heartbeat(worker_t *self, zmsg_t **route, dc_request_t *req)
+{
+    DC_STAT_INC(self->ctx, heartbeats);
+    if (!(req->present & DC_REQ_LEASE_ID)) {
+        s_error(self, route, req->version, "Missing lease_id in heartbeat request");
+        return;
+    }
+    uint64_t ttl = dc_leases_heartbeat(self->ctx->leases, req->lease_id, s_mono_ms(), s_now_ms());
+    dc_reply_t r;
+    char message[64];
+    if (ttl) {
+        s_reply_init(&r, self, req->version, DC_STATUS_OK, "");
+        r.has_lease = true;
+        r.lease_id = req->lease_id;
+        r.lease_ttl_ms = ttl;
+    } else {
+        snprintf(message, sizeof message, "Lease %llu not found",
+                 (unsigned long long)req->lease_id);
+        s_reply_init(&r, self, req->version, DC_STATUS_NOT_FOUND, message);
+    }
+    s_answer(self, route, &r, 'A');
+}
+
+static void s_handle_wait(worker_t *self, zmsg_t **route, dc_request_t *req)
+{
+    DC_STAT_INC(self->ctx, waits);
+    if (!(req->present & DC_REQ_TOPIC_NAME) || req->topic_name.len == 0) {
+        s_error(self, route, req->version, "Missing topic_name in wait request");
+        return;
+    }
+    /* Present already: answer here. Otherwise the writer holds it, so that no
+     * registration can slip between this check and the hold. */
+    dc_entry_t *e = dc_registry_lookup(self->ctx->registry, req->topic_name);
+    if (e) {
+        dc_reply_t r;
+        s_reply_init(&r, self, req->version, DC_STATUS_OK, "");
+        r.topic_info = e->blob;
+        r.metadata = e->metadata;
+        s_answer(self, route, &r, 'A');
+        dc_entry_unref(&e);
+        return;
+    }
+    s_submit_named(self, route, req, DC_OP_WAIT, req->topic_name);
+}
+
+static void s_handle_revoke(worker_t *self, zmsg_t **route, dc_request_t *req)
+{
+    if (!(req->present & DC_REQ_LEASE_ID)) {
+        s_error(self, route, req->version, "Missing lease_id in revoke request");
+        return;
+    }
     dc_write_op_t *op = calloc(1, sizeof *op);
-    if (op)
-        op->name = dc_str_dup(name);
-    if (!op || !op->name) {
+    if (!op) {
+        s_error(self, route, req->version, "Out of memory");
+        return;
+    }
+    op->kind = DC_OP_REVOKE_LEASE;
+    s_submit_write(self, route, req, op);
+}
+
+static void s_handle_register_node(worker_t *self, zmsg_t **route, dc_request_t *req)
+{
+    if (!req->node) {
+        s_error(self, route, req->version, "Missing node in register_node request");
+        return;
+    }
+    dc_write_op_t *op = calloc(1, sizeof *op);
+    if (op) {
+        op->kind = DC_OP_REGISTER_NODE;
+        op->node = dc_node_from_object(req->node, 0);
+    }
+    if (!op || !op->node) {
         free(op);
         s_error(self, route, req->version, "Out of memory");
         return;
     }
-    op->name_len = name.len;
     s_submit_write(self, route, req, op);
+}
+
+/* Packs nodes as an array of node maps, each with the topics it publishes. */
+static void s_pack_nodes(worker_t *self, msgpack_sbuffer *buf, dc_node_t **nodes, size_t n)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, buf, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, n);
+    for (size_t i = 0; i < n; i++) {
+        dc_filter_t by_node = {{NULL, 0}, {NULL, 0}, dc_str_from(nodes[i]->name), NULL};
+        dc_entry_t **entries = NULL;
+        size_t count = dc_registry_snapshot(self->ctx->registry, &by_node, &entries);
+        if (count == (size_t)-1)
+            count = 0;
+        const char **names = malloc((count ? count : 1) * sizeof *names);
+        if (!names)
+            count = 0;
+        for (size_t k = 0; k < count; k++)
+            names[k] = entries[k]->topic.name.ptr;
+        dc_node_pack(nodes[i], &pk, names, count);
+        free(names);
+        dc_registry_release_snapshot(entries, count);
+    }
+}
+
+static void s_handle_nodes(worker_t *self, zmsg_t **route, dc_request_t *req)
+{
+    dc_node_t **nodes = NULL;
+    size_t n;
+    if (req->command == DC_CMD_GET_NODE) {
+        if (!(req->present & DC_REQ_NODE_NAME)) {
+            s_error(self, route, req->version, "Missing node_name in get_node request");
+            return;
+        }
+        dc_node_t *node = dc_nodes_get(self->ctx->nodes, req->node_name);
+        if (!node) {
+            char message[DC_MAX_NODE_LEN + 32];
+            snprintf(message, sizeof message, "Node %.*s not found", (int)req->node_name.len,
+                     req->node_name.ptr);
+            dc_reply_t r;
+            s_reply_init(&r, self, 2, DC_STATUS_NOT_FOUND, message);
+            s_answer(self, route, &r, 'A');
+            return;
+        }
+        nodes = malloc(sizeof *nodes);
+        if (!nodes) {
+            dc_node_unref(&node);
+            s_error(self, route, req->version, "Out of memory");
+            return;
+        }
+        nodes[0] = node;
+        n = 1;
+    } else {
+        dc_str_t capability = (req->present & DC_REQ_CAPABILITY) ? req->capability
+                                                                 : (dc_str_t){NULL, 0};
+        n = dc_nodes_find(self->ctx->nodes, capability, &nodes);
+        if (n == (size_t)-1) {
+            s_error(self, route, req->version, "Out of memory");
+            return;
+        }
+    }
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init(&buf);
+    s_pack_nodes(self, &buf, nodes, n);
+    dc_reply_t r;
+    /* Node queries are protocol 2 commands: their answer carries the v2 keys. */
+    s_reply_init(&r, self, 2, DC_STATUS_OK, "");
+    r.nodes = (dc_blob_t){(const uint8_t *)buf.data, buf.size};
+    s_answer(self, route, &r, 'A');
+    msgpack_sbuffer_destroy(&buf);
+    dc_nodes_release(nodes, n);
 }
 
 static void s_handle_shutdown(worker_t *self, zmsg_t **route, dc_request_t *req, int endpoint)
@@ -302,6 +485,28 @@ static void s_handle(worker_t *self, zmsg_t *msg)
         break;
     case DC_CMD_STATS:
         s_handle_stats(self, &msg, &req);
+        break;
+    case DC_CMD_HEARTBEAT:
+        s_handle_heartbeat(self, &msg, &req);
+        break;
+    case DC_CMD_WAIT_TOPIC:
+        s_handle_wait(self, &msg, &req);
+        break;
+    case DC_CMD_REVOKE_LEASE:
+        s_handle_revoke(self, &msg, &req);
+        break;
+    case DC_CMD_REGISTER_NODE:
+        s_handle_register_node(self, &msg, &req);
+        break;
+    case DC_CMD_UNREGISTER_NODE:
+        if (!(req.present & DC_REQ_NODE_NAME))
+            s_error(self, &msg, req.version, "Missing node_name in unregister_node request");
+        else
+            s_submit_named(self, &msg, &req, DC_OP_UNREGISTER_NODE, req.node_name);
+        break;
+    case DC_CMD_GET_NODE:
+    case DC_CMD_FIND_NODES:
+        s_handle_nodes(self, &msg, &req);
         break;
     case DC_CMD_SHUTDOWN:
         s_handle_shutdown(self, &msg, &req, endpoint);

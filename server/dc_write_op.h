@@ -1,21 +1,39 @@
-/* dc_write_op.h: a validated write handed from a worker to the writer thread.
- * The pointer travels over inproc; whoever holds it owns it (the writer frees
- * it with dc_write_op_destroy after replying). */
+/* dc_write_op.h: a validated request handed to the writer thread: every
+ * registry change and every held WAIT goes through one of these. The pointer
+ * travels over inproc; whoever holds it owns it (the writer frees it with
+ * dc_write_op_destroy once answered). */
 #ifndef DC_WRITE_OP_H
 #define DC_WRITE_OP_H
 
 #include "dc_entry.h"
+#include "dc_node.h"
 #include <czmq.h>
 
+typedef enum {
+    DC_OP_REGISTER,        /* entry */
+    DC_OP_UNREGISTER,      /* name */
+    DC_OP_REVOKE_LEASE,    /* lease_id */
+    DC_OP_REGISTER_NODE,   /* node */
+    DC_OP_UNREGISTER_NODE, /* name */
+    DC_OP_WAIT,            /* name, timeout_ms */
+    DC_OP_REMOVE_DEAD      /* name, address, reason: from the prober, no reply */
+} dc_op_kind_t;
+
 typedef struct {
-    zmsg_t *route;       /* [endpoint index][envelope...][""]: where the reply goes */
+    dc_op_kind_t kind;
+    zmsg_t *route;       /* [endpoint index][envelope...][""]; NULL: nobody to answer */
     int version;         /* the client's protocol version */
-    int64_t command;     /* DC_CMD_REGISTER_TOPIC or DC_CMD_UNREGISTER_TOPIC */
     bool has_request_id;
     uint64_t request_id;
+    bool has_lease_id, has_lease_ttl;
+    uint64_t lease_id, lease_ttl_ms;
+    uint64_t timeout_ms;
     dc_entry_t *entry;   /* REGISTER: the new entry (one reference) */
-    char *name;          /* UNREGISTER: the topic name (NUL-terminated) */
+    dc_node_t *node;     /* REGISTER_NODE: the new node (one reference) */
+    char *name;          /* NUL-terminated */
     uint32_t name_len;
+    char *address;       /* REMOVE_DEAD: the address found dead */
+    const char *reason;  /* REMOVE_DEAD: static string */
 } dc_write_op_t;
 
 static inline void dc_write_op_destroy(dc_write_op_t **op_p)
@@ -25,7 +43,9 @@ static inline void dc_write_op_destroy(dc_write_op_t **op_p)
     dc_write_op_t *op = *op_p;
     zmsg_destroy(&op->route);
     dc_entry_unref(&op->entry);
+    dc_node_unref(&op->node);
     free(op->name);
+    free(op->address);
     free(op);
     *op_p = NULL;
 }

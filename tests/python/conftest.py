@@ -40,8 +40,12 @@ class Daemon:
         self.proc = None
         self.ctx = zmq.Context.instance()
 
-    def start(self, *extra, wait=True, endpoints=None):
+    def start(self, *extra, wait=True, endpoints=None, probe=False):
+        """Most tests register made-up endpoints nobody listens on, which the
+        prober would rightly remove; they run with probing off unless asked."""
         args = [DISCOD_BIN, "--db", self.db, "--log-level", "DEBUG"]
+        if not probe:
+            args += ["--probe", "false"]
         for ep in endpoints or [self.endpoint]:
             args += ["--address", ep]
         args += list(extra)

@@ -37,15 +37,15 @@ static void test_basic(void)
           strcmp(all[1]->topic.publisher_node.ptr, "n3") == 0);
     dc_registry_release_snapshot(all, n);
 
-    dc_filter_t by_node = {{NULL, 0}, {NULL, 0}, dc_str_from("n1")};
+    dc_filter_t by_node = {{NULL, 0}, {NULL, 0}, dc_str_from("n1"), NULL};
     n = dc_registry_snapshot(r, &by_node, &all);
     CHECK(n == 2);
     dc_registry_release_snapshot(all, n);
-    dc_filter_t by_prefix = {dc_str_from("/c"), {NULL, 0}, {NULL, 0}};
+    dc_filter_t by_prefix = {dc_str_from("/c"), {NULL, 0}, {NULL, 0}, NULL};
     n = dc_registry_snapshot(r, &by_prefix, &all);
     CHECK(n == 1);
     dc_registry_release_snapshot(all, n);
-    dc_filter_t by_type = {{NULL, 0}, dc_str_from("T2"), {NULL, 0}};
+    dc_filter_t by_type = {{NULL, 0}, dc_str_from("T2"), {NULL, 0}, NULL};
     n = dc_registry_snapshot(r, &by_type, &all);
     CHECK(n == 1);
     dc_registry_release_snapshot(all, n);

@@ -1,0 +1,21 @@
+/* dc_ipc.h: the file side of ipc:// endpoints: directories, stale socket
+ * files, unlinking at stop, and probing whether anybody listens. */
+#ifndef DC_IPC_H
+#define DC_IPC_H
+
+#include <stdbool.h>
+
+/* The socket path of an ipc:// endpoint (borrowed from it), or NULL. */
+const char *dc_ipc_path(const char *endpoint);
+
+/* Creates the directory of path and removes a stale socket file there.
+ * Returns -1 (logged) when a live process still answers on it. */
+int dc_ipc_prepare(const char *path);
+
+typedef enum { DC_PROBE_ALIVE, DC_PROBE_DEAD, DC_PROBE_UNKNOWN } dc_probe_t;
+
+/* Is anybody listening on this unix socket path? DEAD when the file is gone
+ * or connections are refused. Never blocks. "@name" is the abstract namespace. */
+dc_probe_t dc_ipc_probe(const char *path);
+
+#endif
