@@ -2,9 +2,15 @@
  * client library. Exit codes: 0 ok, 1 not found, 2 usage, 3 daemon
  * unreachable, 4 refused by the daemon (ERROR, ALREADY_EXISTS, bad reply). */
 #include "discod.h"
+#include "discod_internal.h"
+#include "dc_mp.h"
+#include <time.h>
+#include <unistd.h>
 
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
+#include <zmq.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -18,14 +24,21 @@ static const char *s_usage_text =
     "\n"
     "Commands:\n"
     "  ping                               check that the daemon answers\n"
-    "  list [--prefix P] [--type T] [--node N] [--json]\n"
+    "  list [--prefix P] [--type T] [--node N] [--meta K=V]... [--json]\n"
     "                                     list registered topics\n"
     "  lookup NAME [--json]               show one topic\n"
-    "  register NAME ADDRESS TYPE [--fingerprint N] [--node NODE]\n"
-    "                                     register a topic\n"
+    "  register NAME ADDRESS TYPE [--fingerprint N] [--node NODE] [--meta K=V]...\n"
+    "           [--ttl-ms N]              register a topic (kept alive with --ttl-ms)\n"
     "  unregister NAME                    remove a topic\n"
     "  wait NAME [--timeout SEC] [--json] wait until a topic is registered\n"
     "  stats [--json]                     daemon counters (protocol 2)\n"
+    "  watch [--prefix P] [--json] [--count N] [--events EP]\n"
+    "                                     print registry changes as they happen\n"
+    "  nodes [--capability C] [--json]    list nodes (protocol 2)\n"
+    "  node NAME [--json]                 show one node and its topics\n"
+    "  register-node NAME [--description D] [--capability C]... [--meta K=V]...\n"
+    "                [--ttl-ms N]         register a node\n"
+    "  unregister-node NAME               remove a node\n"
     "\n"
     "The endpoint defaults to $DISCOD_ENDPOINT, else " DISCOD_DEFAULT_ENDPOINT ".\n"
     "Several -e give failover order. Exit codes: 0 ok, 1 not found, 2 usage,\n"
@@ -41,11 +54,23 @@ static const struct {
              "  Lists topics, optionally filtered by name prefix, message type, node.\n"},
     {"lookup", "discoctl lookup NAME [--json]\n  Shows one topic; exit 1 when absent.\n"},
     {"register", "discoctl register NAME ADDRESS TYPE [--fingerprint N] [--node NODE]\n"
-                 "  Registers a topic (node defaults to 'discoctl').\n"},
+                 "                  [--meta K=V]... [--ttl-ms N]\n"
+                 "  Registers a topic (node defaults to 'discoctl'). With --ttl-ms the topic\n"
+                 "  is held by a lease that discoctl renews until SIGINT/SIGTERM, then revokes.\n"},
     {"unregister", "discoctl unregister NAME\n  Removes a topic; exit 1 when absent.\n"},
     {"wait", "discoctl wait NAME [--timeout SEC] [--json]\n"
              "  Waits (default 30 s) until NAME is registered; exit 1 on time out.\n"},
     {"stats", "discoctl stats [--json]\n  Prints the daemon's counters.\n"},
+    {"watch", "discoctl watch [--prefix P] [--json] [--count N] [--events EP]\n"
+              "  Lists the registry, then prints each change as it happens. A gap in the\n"
+              "  event sequence is reported and followed by a fresh listing. Events come\n"
+              "  from EP ($DISCOD_EVENTS, else " DISCOD_DEFAULT_EVENTS ").\n"},
+    {"nodes", "discoctl nodes [--capability C] [--json]\n  Lists nodes, optionally by capability.\n"},
+    {"node", "discoctl node NAME [--json]\n  Shows one node with the topics it publishes.\n"},
+    {"register-node", "discoctl register-node NAME [--description D] [--capability C]...\n"
+                      "                       [--meta K=V]... [--ttl-ms N]\n"
+                      "  Registers a node; with --ttl-ms keeps it alive until interrupted.\n"},
+    {"unregister-node", "discoctl unregister-node NAME\n  Removes a node.\n"},
 };
 
 static int s_exit_code(discod_result_t r)
@@ -157,24 +182,37 @@ static int s_parse_u64(const char *text, uint64_t *out)
     return 0;
 }
 
+#define MAX_REPEATS 64
+
 typedef struct {
     bool json;
-    const char *prefix, *type, *node;
-    uint64_t fingerprint;
+    const char *prefix, *type, *node, *description, *events;
+    uint64_t fingerprint, ttl_ms, count;
     double timeout_sec;
     char *positional[4];
     int positional_count;
+    discod_kv_t meta[MAX_REPEATS];
+    size_t meta_count;
+    char *capabilities[MAX_REPEATS];
+    size_t capability_count;
 } command_args_t;
 
 /* Parses a subcommand's flags and positionals. Returns 0, 1 for --help
  * (printed), or -1 after printing a usage error. */
 static int s_parse_command(int argc, char **argv, const char *command, command_args_t *a)
 {
-    enum { OPT_PREFIX = 256, OPT_TYPE, OPT_NODE, OPT_FP, OPT_TIMEOUT, OPT_JSON, OPT_HELP };
+    enum {
+        OPT_PREFIX = 256, OPT_TYPE, OPT_NODE, OPT_FP, OPT_TIMEOUT, OPT_JSON, OPT_HELP, OPT_TTL,
+        OPT_META, OPT_CAP, OPT_DESC, OPT_EVENTS, OPT_COUNT
+    };
     static const struct option options[] = {
         {"prefix", required_argument, 0, OPT_PREFIX}, {"type", required_argument, 0, OPT_TYPE},
         {"node", required_argument, 0, OPT_NODE},     {"fingerprint", required_argument, 0, OPT_FP},
         {"timeout", required_argument, 0, OPT_TIMEOUT}, {"json", no_argument, 0, OPT_JSON},
+        {"ttl-ms", required_argument, 0, OPT_TTL},    {"meta", required_argument, 0, OPT_META},
+        {"capability", required_argument, 0, OPT_CAP},
+        {"description", required_argument, 0, OPT_DESC},
+        {"events", required_argument, 0, OPT_EVENTS}, {"count", required_argument, 0, OPT_COUNT},
         {"help", no_argument, 0, OPT_HELP},           {0, 0, 0, 0}};
     const char *usage = "";
     for (size_t i = 0; i < sizeof s_commands / sizeof s_commands[0]; i++)
@@ -196,6 +234,35 @@ static int s_parse_command(int argc, char **argv, const char *command, command_a
             a->positional[a->positional_count++] = optarg;
             break;
         case OPT_PREFIX: a->prefix = optarg; break;
+        case OPT_DESC: a->description = optarg; break;
+        case OPT_EVENTS: a->events = optarg; break;
+        case OPT_TTL:
+        case OPT_COUNT:
+            if (s_parse_u64(optarg, opt == OPT_TTL ? &a->ttl_ms : &a->count) ||
+                (opt == OPT_TTL ? a->ttl_ms : a->count) == 0) {
+                fprintf(stderr, "discoctl %s: --%s needs a positive integer\n", command,
+                        opt == OPT_TTL ? "ttl-ms" : "count");
+                return -1;
+            }
+            break;
+        case OPT_META: {
+            char *eq = strchr(optarg, '=');
+            if (!eq || eq == optarg || a->meta_count == MAX_REPEATS) {
+                fprintf(stderr, "discoctl %s: --meta takes KEY=VALUE\n", command);
+                return -1;
+            }
+            *eq = 0;
+            a->meta[a->meta_count].key = optarg;
+            a->meta[a->meta_count++].value = eq + 1;
+            break;
+        }
+        case OPT_CAP:
+            if (a->capability_count == MAX_REPEATS) {
+                fprintf(stderr, "discoctl %s: too many --capability\n", command);
+                return -1;
+            }
+            a->capabilities[a->capability_count++] = optarg;
+            break;
         case OPT_TYPE: a->type = optarg; break;
         case OPT_NODE: a->node = optarg; break;
         case OPT_JSON: a->json = true; break;
@@ -233,6 +300,289 @@ static int s_expect_args(const command_args_t *a, int n, const char *command)
             fprintf(stderr, "discoctl %s: expected %d argument(s)\n%s", command, n,
                     s_commands[i].usage);
     return -1;
+}
+
+/*==== Kept-alive registrations, nodes, watch ====*/
+
+static volatile sig_atomic_t s_interrupted = 0;
+
+static void s_on_signal(int signo)
+{
+    (void)signo;
+    s_interrupted = 1;
+}
+
+static void s_wait_for_signal(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = s_on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    while (!s_interrupted)
+        pause();
+}
+
+static int s_register_kept_alive(const char *const *endpoints, size_t count,
+                                 const discod_options_t *options, const discod_topic_t *t,
+                                 const command_args_t *a)
+{
+    if (a->meta_count)
+        fprintf(stderr, "discoctl register: --meta is ignored with --ttl-ms\n");
+    discod_session_t *session = discod_session_new(endpoints, count, options, a->ttl_ms);
+    if (!session) {
+        fprintf(stderr, "discoctl register: cannot start a session\n");
+        return EXIT_USAGE;
+    }
+    discod_result_t r = discod_session_register(session, t);
+    if (r != DISCOD_OK) {
+        fprintf(stderr, "discoctl register: %s\n", discod_strerror(r));
+        discod_session_destroy(&session);
+        return s_exit_code(r);
+    }
+    printf("Registered topic: %s (lease %llu, ttl %llu ms); renewing until interrupted\n",
+           t->name, (unsigned long long)discod_session_lease_id(session),
+           (unsigned long long)a->ttl_ms);
+    fflush(stdout);
+    s_wait_for_signal();
+    discod_session_destroy(&session);
+    return 0;
+}
+
+static int s_register_node(discod_client_t *c, const command_args_t *a)
+{
+    discod_node_t n = {a->positional[0], (char *)(a->description ? a->description : ""),
+                       (char **)a->capabilities, a->capability_count, (discod_kv_t *)a->meta,
+                       a->meta_count, 0, NULL, 0};
+    discod_register_opts_t opts = {0, a->ttl_ms, NULL, 0};
+    uint64_t lease = 0;
+    discod_result_t r = discod_register_node(c, &n, &opts, &lease);
+    if (r != DISCOD_OK)
+        return s_fail(c, "register-node", r);
+    printf("%s\n", discod_client_last_message(c));
+    if (!a->ttl_ms)
+        return 0;
+    fflush(stdout);
+    /* Keep the node's lease alive until interrupted, then revoke it. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = s_on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    uint64_t period = a->ttl_ms / 3 ? a->ttl_ms / 3 : 1;
+    while (!s_interrupted) {
+        struct timespec ts = {(time_t)(period / 1000), (long)(period % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        if (!s_interrupted && discod_heartbeat(c, lease, NULL) == DISCOD_NOT_FOUND)
+            discod_register_node(c, &n, &opts, &lease);
+    }
+    discod_revoke_lease(c, lease);
+    return 0;
+}
+
+static void s_print_nodes(const discod_node_t *nodes, size_t n, bool json, bool one)
+{
+    if (json && !one)
+        putchar('[');
+    for (size_t i = 0; i < n; i++) {
+        const discod_node_t *node = &nodes[i];
+        if (json) {
+            if (i)
+                putchar(',');
+            fputs("{\"name\":", stdout);
+            s_json_string(node->name);
+            fputs(",\"description\":", stdout);
+            s_json_string(node->description);
+            fputs(",\"capabilities\":[", stdout);
+            for (size_t k = 0; k < node->capability_count; k++) {
+                if (k)
+                    putchar(',');
+                s_json_string(node->capabilities[k]);
+            }
+            fputs("],\"metadata\":{", stdout);
+            for (size_t k = 0; k < node->metadata_count; k++) {
+                if (k)
+                    putchar(',');
+                s_json_string(node->metadata[k].key);
+                putchar(':');
+                s_json_string(node->metadata[k].value);
+            }
+            printf("},\"lease_id\":%llu,\"topics\":[", (unsigned long long)node->lease_id);
+            for (size_t k = 0; k < node->topic_count; k++) {
+                if (k)
+                    putchar(',');
+                s_json_string(node->topics[k]);
+            }
+            fputs("]}", stdout);
+        } else {
+            printf("%s", node->name);
+            if (*node->description)
+                printf("  (%s)", node->description);
+            putchar('\n');
+            printf("  capabilities:");
+            for (size_t k = 0; k < node->capability_count; k++)
+                printf(" %s", node->capabilities[k]);
+            printf("\n  topics:");
+            for (size_t k = 0; k < node->topic_count; k++)
+                printf(" %s", node->topics[k]);
+            putchar('\n');
+            for (size_t k = 0; k < node->metadata_count; k++)
+                printf("  %s = %s\n", node->metadata[k].key, node->metadata[k].value);
+        }
+    }
+    if (json)
+        puts(one ? "" : "]");
+}
+
+/* Prints the current listing as a "sync" record. Returns a discod result. */
+static discod_result_t s_watch_sync(discod_client_t *c, const command_args_t *a)
+{
+    discod_filter_t filter = {a->prefix, NULL, NULL, NULL, 0};
+    discod_topic_t *topics = NULL;
+    size_t n = 0;
+    discod_result_t r = discod_list(c, &filter, &topics, &n);
+    if (r != DISCOD_OK)
+        return r;
+    if (a->json) {
+        fputs("{\"event\":\"sync\",\"topics\":[", stdout);
+        for (size_t i = 0; i < n; i++) {
+            if (i)
+                putchar(',');
+            s_json_topic(&topics[i]);
+        }
+        puts("]}");
+    } else {
+        printf("-- %zu topic(s) registered --\n", n);
+        for (size_t i = 0; i < n; i++)
+            printf("   %s  %s  %s\n", topics[i].name, topics[i].address,
+                   topics[i].publisher_node);
+    }
+    fflush(stdout);
+    discod_topic_list_free(topics, n);
+    return DISCOD_OK;
+}
+
+/* Reads one field of an event map. */
+static const msgpack_object *s_field(const msgpack_object *map, const char *key)
+{
+    for (uint32_t i = 0; map->type == MSGPACK_OBJECT_MAP && i < map->via.map.size; i++)
+        if (dc_mp_key_is(&map->via.map.ptr[i].key, key))
+            return &map->via.map.ptr[i].val;
+    return NULL;
+}
+
+static int s_watch(discod_client_t *c, const command_args_t *a)
+{
+    const char *events = a->events ? a->events : getenv("DISCOD_EVENTS");
+    if (!events || !*events)
+        events = DISCOD_DEFAULT_EVENTS;
+    void *ctx = zmq_ctx_new();
+    void *sub = zmq_socket(ctx, ZMQ_SUB);
+    int linger = 0;
+    zmq_setsockopt(sub, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "", 0);
+    if (zmq_connect(sub, events) != 0) {
+        fprintf(stderr, "discoctl watch: cannot connect %s\n", events);
+        zmq_close(sub);
+        zmq_ctx_term(ctx);
+        return EXIT_USAGE;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = s_on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    /* Subscribed first, then listed: nothing between the two is lost. */
+    discod_result_t r = s_watch_sync(c, a);
+    int exit_code = r == DISCOD_OK ? 0 : s_fail(c, "watch", r);
+    uint64_t last_seq = 0, seen = 0;
+    while (exit_code == 0 && !s_interrupted && (!a->count || seen < a->count)) {
+        zmq_pollitem_t item = {sub, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&item, 1, 200) <= 0)
+            continue;
+        char name[64];
+        int n = zmq_recv(sub, name, sizeof name - 1, 0);
+        if (n < 0)
+            continue;
+        name[n < (int)sizeof name - 1 ? n : (int)sizeof name - 1] = 0;
+        zmq_msg_t body;
+        zmq_msg_init(&body);
+        int more = 0;
+        size_t more_size = sizeof more;
+        zmq_getsockopt(sub, ZMQ_RCVMORE, &more, &more_size);
+        if (!more || zmq_msg_recv(&body, sub, 0) < 0) {
+            zmq_msg_close(&body);
+            continue;
+        }
+        msgpack_unpacked event;
+        char err[DC_ERR_LEN];
+        if (dc_mp_unpack(&event, zmq_msg_data(&body), zmq_msg_size(&body), err) != 0) {
+            zmq_msg_close(&body);
+            continue;
+        }
+        zmq_msg_close(&body);
+        const msgpack_object *seq = s_field(&event.data, "seq");
+        const msgpack_object *reason = s_field(&event.data, "reason");
+        const msgpack_object *info = s_field(&event.data, "topic_info");
+        const msgpack_object *node = s_field(&event.data, "node");
+        uint64_t this_seq = seq && seq->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? seq->via.u64 : 0;
+        if (last_seq && this_seq != last_seq + 1) {
+            if (a->json)
+                printf("{\"event\":\"gap\",\"expected\":%llu,\"got\":%llu}\n",
+                       (unsigned long long)(last_seq + 1), (unsigned long long)this_seq);
+            else
+                printf("-- missed events %llu..%llu: resynchronising --\n",
+                       (unsigned long long)(last_seq + 1), (unsigned long long)(this_seq - 1));
+            if (s_watch_sync(c, a) != DISCOD_OK)
+                fprintf(stderr, "discoctl watch: resynchronisation failed\n");
+        }
+        last_seq = this_seq;
+        discod_topic_t t = {0};
+        bool have_topic = info && info->type == MSGPACK_OBJECT_BIN &&
+                          discod__topic_from_blob(info->via.bin.ptr, info->via.bin.size, &t) ==
+                              DISCOD_OK;
+        const msgpack_object *node_name = node ? s_field(node, "name") : NULL;
+        bool matches = !a->prefix || (have_topic && !strncmp(t.name, a->prefix, strlen(a->prefix)));
+        if (matches) {
+            char reason_text[64] = "";
+            if (reason && reason->type == MSGPACK_OBJECT_STR)
+                snprintf(reason_text, sizeof reason_text, "%.*s", (int)reason->via.str.size,
+                         reason->via.str.ptr);
+            if (a->json) {
+                printf("{\"seq\":%llu,\"event\":", (unsigned long long)this_seq);
+                s_json_string(name);
+                fputs(",\"reason\":", stdout);
+                s_json_string(reason_text);
+                if (have_topic) {
+                    fputs(",\"topic\":", stdout);
+                    s_json_topic(&t);
+                } else if (node_name && node_name->type == MSGPACK_OBJECT_STR) {
+                    char text[300];
+                    snprintf(text, sizeof text, "%.*s", (int)node_name->via.str.size,
+                             node_name->via.str.ptr);
+                    fputs(",\"node\":", stdout);
+                    s_json_string(text);
+                }
+                puts("}");
+            } else if (have_topic)
+                printf("%llu  %-14s %s  %s  %s  (%s)\n", (unsigned long long)this_seq, name,
+                       t.name, t.address, t.publisher_node, reason_text);
+            else
+                printf("%llu  %-14s %.*s  (%s)\n", (unsigned long long)this_seq, name,
+                       node_name && node_name->type == MSGPACK_OBJECT_STR
+                           ? (int)node_name->via.str.size : 0,
+                       node_name && node_name->type == MSGPACK_OBJECT_STR
+                           ? node_name->via.str.ptr : "",
+                       reason_text);
+            fflush(stdout);
+            seen++;
+        }
+        discod_topic_clear(&t);
+        msgpack_unpacked_destroy(&event);
+    }
+    zmq_close(sub);
+    zmq_ctx_term(ctx);
+    return exit_code;
 }
 
 int main(int argc, char **argv)
@@ -317,7 +667,7 @@ int main(int argc, char **argv)
             printf("pong from %s (protocol %d)\n", discod_client_endpoint(c),
                    discod_client_protocol(c));
     } else if (!strcmp(command, "list")) {
-        discod_filter_t filter = {a.prefix, a.type, a.node};
+        discod_filter_t filter = {a.prefix, a.type, a.node, a.meta, a.meta_count};
         discod_topic_t *topics = NULL;
         size_t n = 0;
         if ((rc = s_expect_args(&a, 0, command)))
@@ -356,11 +706,55 @@ int main(int argc, char **argv)
         else {
             discod_topic_t t = {a.positional[0], a.positional[1], a.positional[2], a.fingerprint,
                                 (char *)(a.node ? a.node : "discoctl")};
-            if ((r = discod_register(c, &t)) != DISCOD_OK)
-                exit_code = s_fail(c, "register", r);
-            else
-                printf("%s\n", discod_client_last_message(c));
+            if (a.ttl_ms)
+                exit_code = s_register_kept_alive(endpoints, endpoint_count, &options, &t, &a);
+            else {
+                discod_register_opts_t opts = {0, 0, a.meta, a.meta_count};
+                if ((r = discod_register_ex(c, &t, &opts, NULL)) != DISCOD_OK)
+                    exit_code = s_fail(c, "register", r);
+                else
+                    printf("%s\n", discod_client_last_message(c));
+            }
         }
+    } else if (!strcmp(command, "register-node")) {
+        if ((rc = s_expect_args(&a, 1, command)))
+            exit_code = EXIT_USAGE;
+        else
+            exit_code = s_register_node(c, &a);
+    } else if (!strcmp(command, "unregister-node")) {
+        if ((rc = s_expect_args(&a, 1, command)))
+            exit_code = EXIT_USAGE;
+        else if ((r = discod_unregister_node(c, a.positional[0])) != DISCOD_OK)
+            exit_code = s_fail(c, "unregister-node", r);
+        else
+            printf("%s\n", discod_client_last_message(c));
+    } else if (!strcmp(command, "nodes") || !strcmp(command, "node")) {
+        bool one = !strcmp(command, "node");
+        discod_node_t *nodes = NULL;
+        size_t n = 0;
+        if ((rc = s_expect_args(&a, one ? 1 : 0, command)))
+            exit_code = EXIT_USAGE;
+        else {
+            if (one) {
+                nodes = calloc(1, sizeof *nodes);
+                r = nodes ? discod_get_node(c, a.positional[0], nodes) : DISCOD_NOMEM;
+                n = r == DISCOD_OK ? 1 : 0;
+            } else
+                r = discod_find_nodes(c, a.capability_count ? a.capabilities[0] : NULL, &nodes,
+                                      &n);
+            if (r != DISCOD_OK)
+                exit_code = s_fail(c, command, r);
+            else
+                s_print_nodes(nodes, n, a.json, one);
+        }
+        discod_node_list_free(nodes, n);
+        if (one && n == 0)
+            free(nodes);
+    } else if (!strcmp(command, "watch")) {
+        if ((rc = s_expect_args(&a, 0, command)))
+            exit_code = EXIT_USAGE;
+        else
+            exit_code = s_watch(c, &a);
     } else if (!strcmp(command, "unregister")) {
         if ((rc = s_expect_args(&a, 1, command)))
             exit_code = EXIT_USAGE;

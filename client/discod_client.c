@@ -18,6 +18,8 @@
 
 #define DISCOD_MAX_ENDPOINTS 16
 
+#include "discod_internal.h"
+
 struct discod_client {
     void *zmq;
     void *sock;
@@ -272,8 +274,8 @@ static int s_exchange(discod_client_t *c, const void *body, size_t size, int tim
  * try_timeout_ms <= 0 means the client's timeout. On DISCOD_OK-or-status
  * results *view is filled and the caller must release it; the return value is
  * then the reply status (0-3). Other results leave nothing to release. */
-static discod_result_t s_call(discod_client_t *c, dc_request_t *req, int try_timeout_ms,
-                              int tries, dc_reply_view_t *view)
+discod_result_t discod__call(discod_client_t *c, dc_request_t *req, int try_timeout_ms, int tries,
+                             dc_reply_view_t *view)
 {
     if (try_timeout_ms <= 0)
         try_timeout_ms = c->options.timeout_ms;
@@ -333,10 +335,10 @@ static discod_result_t s_call(discod_client_t *c, dc_request_t *req, int try_tim
 }
 
 /* s_call for callers that need only the status. */
-static discod_result_t s_call_status(discod_client_t *c, dc_request_t *req)
+discod_result_t discod__call_status(discod_client_t *c, dc_request_t *req)
 {
     dc_reply_view_t view;
-    discod_result_t r = s_call(c, req, 0, 0, &view);
+    discod_result_t r = discod__call(c, req, 0, 0, &view);
     if (r >= 0)
         dc_reply_view_release(&view);
     return r;
@@ -353,58 +355,58 @@ discod_result_t discod_ping(discod_client_t *c)
         return DISCOD_INVALID;
     dc_request_t req;
     dc_request_init(&req, DC_CMD_PING);
-    discod_result_t r = s_call_status(c, &req);
+    discod_result_t r = discod__call_status(c, &req);
     return r == DISCOD_OK && s_needs_v2_refused(c) ? DISCOD_UNSUPPORTED : r;
 }
 
-static bool s_valid_name(const char *s, size_t max)
+bool discod__valid_name(const char *s, size_t max)
 {
     return s && *s && strlen(s) <= max && dc_utf8_valid(s, strlen(s));
 }
 
-static bool s_valid_text(const char *s, size_t max)
+bool discod__valid_text(const char *s, size_t max)
 {
     return s && strlen(s) <= max && dc_utf8_valid(s, strlen(s));
 }
 
-static uint64_t s_request_id(discod_client_t *c)
+uint64_t discod__request_id(discod_client_t *c)
 {
     return c->next_request_id++;
 }
 
 discod_result_t discod_register(discod_client_t *c, const discod_topic_t *t)
 {
-    if (!c || !t || !s_valid_name(t->name, DC_MAX_NAME_LEN) ||
-        !s_valid_name(t->address, DC_MAX_ADDRESS_LEN) ||
-        !s_valid_text(t->message_type, DC_MAX_TYPE_LEN) ||
-        !s_valid_text(t->publisher_node, DC_MAX_NODE_LEN))
+    if (!c || !t || !discod__valid_name(t->name, DC_MAX_NAME_LEN) ||
+        !discod__valid_name(t->address, DC_MAX_ADDRESS_LEN) ||
+        !discod__valid_text(t->message_type, DC_MAX_TYPE_LEN) ||
+        !discod__valid_text(t->publisher_node, DC_MAX_NODE_LEN))
         return DISCOD_INVALID;
     dc_request_t req;
     dc_request_init(&req, DC_CMD_REGISTER_TOPIC);
     req.present = DC_REQ_TOPIC_INFO | DC_REQ_REQUEST_ID;
-    req.request_id = s_request_id(c);
+    req.request_id = discod__request_id(c);
     req.topic.name = dc_str_from(t->name);
     req.topic.address = dc_str_from(t->address);
     req.topic.message_type = dc_str_from(t->message_type);
     req.topic.publisher_node = dc_str_from(t->publisher_node);
     req.topic.fingerprint = t->fingerprint;
-    return s_call_status(c, &req);
+    return discod__call_status(c, &req);
 }
 
 discod_result_t discod_unregister(discod_client_t *c, const char *name)
 {
-    if (!c || !s_valid_name(name, DC_MAX_NAME_LEN))
+    if (!c || !discod__valid_name(name, DC_MAX_NAME_LEN))
         return DISCOD_INVALID;
     dc_request_t req;
     dc_request_init(&req, DC_CMD_UNREGISTER_TOPIC);
     req.present = DC_REQ_TOPIC_NAME | DC_REQ_REQUEST_ID;
-    req.request_id = s_request_id(c);
+    req.request_id = discod__request_id(c);
     req.topic_name = dc_str_from(name);
-    return s_call_status(c, &req);
+    return discod__call_status(c, &req);
 }
 
 /* Copies a TopicInfo blob into *out. */
-static discod_result_t s_topic_from_blob(const void *data, size_t size, discod_topic_t *out)
+discod_result_t discod__topic_from_blob(const void *data, size_t size, discod_topic_t *out)
 {
     dc_topic_t t;
     msgpack_unpacked storage;
@@ -433,12 +435,12 @@ static discod_result_t s_lookup(discod_client_t *c, const char *name, discod_top
     req.present = DC_REQ_TOPIC_NAME;
     req.topic_name = dc_str_from(name);
     dc_reply_view_t view;
-    discod_result_t r = s_call(c, &req, try_timeout_ms, tries, &view);
+    discod_result_t r = discod__call(c, &req, try_timeout_ms, tries, &view);
     if (r < 0)
         return r;
     if (r == DISCOD_OK)
         r = view.topic_info.data
-                ? s_topic_from_blob(view.topic_info.data, view.topic_info.size, out)
+                ? discod__topic_from_blob(view.topic_info.data, view.topic_info.size, out)
                 : DISCOD_PROTOCOL;
     dc_reply_view_release(&view);
     return r;
@@ -446,7 +448,7 @@ static discod_result_t s_lookup(discod_client_t *c, const char *name, discod_top
 
 discod_result_t discod_lookup(discod_client_t *c, const char *name, discod_topic_t *out)
 {
-    if (!c || !out || !s_valid_name(name, DC_MAX_NAME_LEN))
+    if (!c || !out || !discod__valid_name(name, DC_MAX_NAME_LEN))
         return DISCOD_INVALID;
     return s_lookup(c, name, out, 0, 0);
 }
@@ -473,6 +475,19 @@ discod_result_t discod_list(discod_client_t *c, const discod_filter_t *filter,
     *count = 0;
     dc_request_t req;
     dc_request_init(&req, DC_CMD_LIST_TOPICS);
+    msgpack_sbuffer meta_buf;
+    msgpack_sbuffer_init(&meta_buf);
+    msgpack_unpacked meta_storage;
+    bool meta_unpacked = false;
+    if (filter && filter->metadata_count) {
+        if (discod__pack_kv(filter->metadata, filter->metadata_count, &meta_buf, &meta_storage,
+                            &req.filter_metadata) != 0) {
+            msgpack_sbuffer_destroy(&meta_buf);
+            return DISCOD_INVALID;
+        }
+        meta_unpacked = true;
+        req.present |= DC_REQ_FILTER;
+    }
     if (filter && (filter->prefix || filter->message_type || filter->publisher_node)) {
         req.present |= DC_REQ_FILTER;
         if (filter->prefix)
@@ -483,7 +498,14 @@ discod_result_t discod_list(discod_client_t *c, const discod_filter_t *filter,
             req.filter_publisher_node = dc_str_from(filter->publisher_node);
     }
     dc_reply_view_t view;
-    discod_result_t r = s_call(c, &req, 0, 0, &view);
+    discod_result_t r = discod__call(c, &req, 0, 0, &view);
+    if (meta_unpacked)
+        msgpack_unpacked_destroy(&meta_storage);
+    msgpack_sbuffer_destroy(&meta_buf);
+    if (r == DISCOD_OK && meta_unpacked && view.version < 2) {
+        dc_reply_view_release(&view);
+        return DISCOD_UNSUPPORTED; /* a legacy daemon cannot filter on metadata */
+    }
     if (r != DISCOD_OK) {
         if (r >= 0)
             dc_reply_view_release(&view);
@@ -502,7 +524,7 @@ discod_result_t discod_list(discod_client_t *c, const discod_filter_t *filter,
             r = DISCOD_PROTOCOL;
             break;
         }
-        r = s_topic_from_blob(o->via.bin.ptr, o->via.bin.size, &list[kept]);
+        r = discod__topic_from_blob(o->via.bin.ptr, o->via.bin.size, &list[kept]);
         /* A legacy daemon ignores filters: apply them here. */
         if (r == DISCOD_OK && view.version < 2 && !s_filter_matches(filter, &list[kept]))
             discod_topic_clear(&list[kept]);
@@ -530,7 +552,7 @@ discod_result_t discod_stats(discod_client_t *c, discod_stat_t **out, size_t *co
     dc_request_t req;
     dc_request_init(&req, DC_CMD_STATS);
     dc_reply_view_t view;
-    discod_result_t r = s_call(c, &req, 0, 0, &view);
+    discod_result_t r = discod__call(c, &req, 0, 0, &view);
     if (r < 0)
         return r;
     if (view.version < 2 || (r == DISCOD_OK && !view.stats)) {
@@ -575,7 +597,7 @@ static void s_sleep_ms(uint64_t ms)
 discod_result_t discod_wait_for_topic(discod_client_t *c, const char *name, int timeout_ms,
                                       discod_topic_t *out)
 {
-    if (!c || !out || timeout_ms < 0 || !s_valid_name(name, DC_MAX_NAME_LEN))
+    if (!c || !out || timeout_ms < 0 || !discod__valid_name(name, DC_MAX_NAME_LEN))
         return DISCOD_INVALID;
     uint64_t deadline = s_now_ms() + (uint64_t)timeout_ms;
     /* last: how the latest try ended (NOT_FOUND, or TIMEOUT when unreachable). */
@@ -596,10 +618,10 @@ discod_result_t discod_wait_for_topic(discod_client_t *c, const char *name, int 
             req.timeout_ms = slice;
             dc_reply_view_t view;
             int try_timeout = (int)slice + 1000;
-            discod_result_t r = s_call(c, &req, try_timeout, 1, &view);
+            discod_result_t r = discod__call(c, &req, try_timeout, 1, &view);
             if (r == DISCOD_OK) {
                 r = view.topic_info.data
-                        ? s_topic_from_blob(view.topic_info.data, view.topic_info.size, out)
+                        ? discod__topic_from_blob(view.topic_info.data, view.topic_info.size, out)
                         : DISCOD_PROTOCOL;
                 dc_reply_view_release(&view);
                 return r;

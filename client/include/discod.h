@@ -41,6 +41,8 @@ extern "C" {
 /* The Cortex default; DISCOD_ENDPOINT in the environment overrides it where
  * the library picks the endpoint (discod_client_new(NULL)). */
 #define DISCOD_DEFAULT_ENDPOINT "ipc:///tmp/cortex/discovery.sock"
+/* Where discod publishes registry events by default. */
+#define DISCOD_DEFAULT_EVENTS "ipc:///tmp/cortex/discovery-events.sock"
 
 typedef enum {
     DISCOD_OK = 0,
@@ -69,6 +71,16 @@ typedef struct {
 DISCOD_EXPORT void discod_topic_clear(discod_topic_t *t);
 /* Frees an array from discod_list() with its strings; safe on NULL. */
 DISCOD_EXPORT void discod_topic_list_free(discod_topic_t *list, size_t count);
+
+/* A metadata entry (protocol 2): free text attached to a topic or node,
+ * e.g. {"visibility", "public"}. Filled ones own their strings. */
+typedef struct {
+    char *key;
+    char *value;
+} discod_kv_t;
+
+/* Frees an array of key/values with their strings; safe on NULL. */
+DISCOD_EXPORT void discod_kv_free(discod_kv_t *kv, size_t count);
 
 typedef enum {
     DISCOD_PROTOCOL_AUTO = 0,   /* protocol 2 when the daemon speaks it, else legacy */
@@ -118,16 +130,48 @@ DISCOD_EXPORT discod_result_t discod_register(discod_client_t *c, const discod_t
 
 DISCOD_EXPORT discod_result_t discod_unregister(discod_client_t *c, const char *name);
 
+/* Protocol 2 registration options (all optional). */
+typedef struct {
+    uint64_t lease_id;      /* attach to this lease (0: none) */
+    uint64_t lease_ttl_ms;  /* else create a lease with this TTL (0: no lease) */
+    const discod_kv_t *metadata;
+    size_t metadata_count;
+} discod_register_opts_t;
+
+/* Registers t with a lease and/or metadata. On DISCOD_OK *lease_id_out (when
+ * not NULL) is the lease the topic is attached to (0: none). A lease or
+ * metadata needs protocol 2: DISCOD_UNSUPPORTED against a legacy daemon. */
+DISCOD_EXPORT discod_result_t discod_register_ex(discod_client_t *c, const discod_topic_t *t,
+                                                 const discod_register_opts_t *opts,
+                                                 uint64_t *lease_id_out);
+
+/* Like discod_lookup, also returning the topic's metadata (caller frees it
+ * with discod_kv_free; NULL/0 when none). */
+DISCOD_EXPORT discod_result_t discod_lookup_ex(discod_client_t *c, const char *name,
+                                               discod_topic_t *out, discod_kv_t **metadata,
+                                               size_t *metadata_count);
+
+/* Renews a lease; *ttl_ms (when not NULL) gets its TTL. DISCOD_NOT_FOUND: the
+ * lease is gone (expired, revoked, or unknown): register again. */
+DISCOD_EXPORT discod_result_t discod_heartbeat(discod_client_t *c, uint64_t lease_id,
+                                               uint64_t *ttl_ms);
+
+/* Removes a lease and everything attached to it at once. */
+DISCOD_EXPORT discod_result_t discod_revoke_lease(discod_client_t *c, uint64_t lease_id);
+
 /* On DISCOD_OK fills *out (caller clears it). */
 DISCOD_EXPORT discod_result_t discod_lookup(discod_client_t *c, const char *name,
                                             discod_topic_t *out);
 
 /* Optional LIST filter; NULL fields match anything. Filters need protocol 2;
- * against a legacy daemon the library applies them to the full list itself. */
+ * against a legacy daemon the library applies name/type/node filters to the
+ * full list itself (metadata filters need protocol 2). */
 typedef struct {
     const char *prefix;
     const char *message_type;
     const char *publisher_node;
+    const discod_kv_t *metadata; /* every pair must be in the topic's metadata */
+    size_t metadata_count;
 } discod_filter_t;
 
 /* On DISCOD_OK sets *out to a malloc'd array of *count topics (caller frees it
@@ -151,6 +195,66 @@ typedef struct {
  * counters (caller frees with discod_stats_free). */
 DISCOD_EXPORT discod_result_t discod_stats(discod_client_t *c, discod_stat_t **out, size_t *count);
 DISCOD_EXPORT void discod_stats_free(discod_stat_t *stats, size_t count);
+
+/*==== Nodes (protocol 2): what the SSSN example calls systems ====*/
+
+typedef struct {
+    char *name;
+    char *description;
+    char **capabilities;
+    size_t capability_count;
+    discod_kv_t *metadata;
+    size_t metadata_count;
+    uint64_t lease_id;
+    char **topics;        /* filled by get/find: topics this node publishes */
+    size_t topic_count;
+} discod_node_t;
+
+/* Frees what a filled node owns and zeroes it. */
+DISCOD_EXPORT void discod_node_clear(discod_node_t *n);
+DISCOD_EXPORT void discod_node_list_free(discod_node_t *nodes, size_t count);
+
+/* Registers (or replaces) node n (topics ignored). opts: lease as for topics
+ * (metadata is taken from n). *lease_id_out as for discod_register_ex. */
+DISCOD_EXPORT discod_result_t discod_register_node(discod_client_t *c, const discod_node_t *n,
+                                                   const discod_register_opts_t *opts,
+                                                   uint64_t *lease_id_out);
+DISCOD_EXPORT discod_result_t discod_unregister_node(discod_client_t *c, const char *name);
+/* On DISCOD_OK fills *out (caller clears it). */
+DISCOD_EXPORT discod_result_t discod_get_node(discod_client_t *c, const char *name,
+                                              discod_node_t *out);
+/* Nodes having capability (NULL: all). On DISCOD_OK *out is a malloc'd array
+ * (caller frees with discod_node_list_free). */
+DISCOD_EXPORT discod_result_t discod_find_nodes(discod_client_t *c, const char *capability,
+                                                discod_node_t **out, size_t *count);
+
+/*==== Sessions: a lease kept alive for a process ====*/
+
+/* A session holds one lease for all the topics registered through it and
+ * renews it from its own thread every TTL/3. When the daemon says the lease is
+ * gone, or its epoch changes (a restart), it registers every topic again,
+ * after a random delay so a restarted daemon is not hit by every client in the
+ * same millisecond. It survives daemon restarts and endpoint failover.
+ * discod_session_destroy revokes the lease, so its topics disappear at once.
+ * The session's calls are internally locked: any thread may use them. */
+typedef struct discod_session discod_session_t;
+
+/* endpoints/options as for discod_client_new_multi; ttl_ms is the lease TTL.
+ * Starts the renewal thread. Returns NULL on bad arguments or out of memory. */
+DISCOD_EXPORT discod_session_t *discod_session_new(const char *const *endpoints, size_t count,
+                                                   const discod_options_t *options,
+                                                   uint64_t ttl_ms);
+/* Registers t under the session's lease and remembers it for re-registration. */
+DISCOD_EXPORT discod_result_t discod_session_register(discod_session_t *s,
+                                                      const discod_topic_t *t);
+/* Unregisters name and forgets it. */
+DISCOD_EXPORT discod_result_t discod_session_unregister(discod_session_t *s, const char *name);
+/* The current lease (0 before the first registration succeeded). */
+DISCOD_EXPORT uint64_t discod_session_lease_id(discod_session_t *s);
+/* How many times the session registered its topics again (restarts seen). */
+DISCOD_EXPORT uint64_t discod_session_reregistrations(discod_session_t *s);
+/* Stops the thread, revokes the lease (best effort), frees; nulls *s_p. */
+DISCOD_EXPORT void discod_session_destroy(discod_session_t **s_p);
 
 #ifdef __cplusplus
 }

@@ -65,7 +65,7 @@ static void test_every_call(daemon_proc_t *d)
     size_t n = 0;
     CHECK(discod_list(c, NULL, &list, &n) == DISCOD_OK && n == 2);
     discod_topic_list_free(list, n);
-    discod_filter_t by_type = {NULL, "sensor.Imu", NULL};
+    discod_filter_t by_type = {NULL, "sensor.Imu", NULL, NULL, 0};
     CHECK(discod_list(c, &by_type, &list, &n) == DISCOD_OK && n == 1 &&
           strcmp(list[0].name, "/imu") == 0);
     discod_topic_list_free(list, n);

@@ -21,7 +21,7 @@ export PKG_CONFIG_PATH="$libdir/pkgconfig"
 cc -o "$prefix/pc_shared" "$source/tests/install/consumer/main.c" $(pkg-config --cflags --libs discod)
 LD_LIBRARY_PATH="$libdir" "$prefix/pc_shared" | grep -q "^not found 5000$"
 cc -o "$prefix/pc_static" "$source/tests/install/consumer/main.c" $(pkg-config --cflags discod) \
-   "$libdir/libdiscod.a" $(pkg-config --libs libzmq msgpack)
+   "$libdir/libdiscod.a" $(pkg-config --libs libzmq msgpack) -pthread
 "$prefix/pc_static" | grep -q "^not found 5000$"
 
 # find_package

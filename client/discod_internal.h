@@ -1,0 +1,33 @@
+/* discod_internal.h: what the client library's modules share; not installed.
+ * Everything here is hidden from the shared library's exported symbols. */
+#ifndef DISCOD_INTERNAL_H
+#define DISCOD_INTERNAL_H
+
+#include "discod.h"
+#include "dc_reply.h"
+#include "dc_request.h"
+
+#include <stdbool.h>
+
+/* Sends req with Lazy Pirate retries (encoding it for the daemon's protocol).
+ * try_timeout_ms/tries <= 0: the client's options. A result >= 0 is the
+ * reply's status and *view must then be released; a negative one leaves
+ * nothing to release. */
+discod_result_t discod__call(discod_client_t *c, dc_request_t *req, int try_timeout_ms, int tries,
+                             dc_reply_view_t *view);
+/* discod__call for callers that need only the status. */
+discod_result_t discod__call_status(discod_client_t *c, dc_request_t *req);
+
+bool discod__valid_name(const char *s, size_t max);
+bool discod__valid_text(const char *s, size_t max);
+uint64_t discod__request_id(discod_client_t *c);
+discod_result_t discod__topic_from_blob(const void *data, size_t size, discod_topic_t *out);
+
+/* Packs key/value pairs as a msgpack map into buf; *object points into
+ * *storage (caller destroys both). Returns 0, or -1 on bad input. */
+int discod__pack_kv(const discod_kv_t *kv, size_t count, msgpack_sbuffer *buf,
+                    msgpack_unpacked *storage, const msgpack_object **object);
+/* Copies a msgpack str->str map into a malloc'd array. 0, or a result code. */
+discod_result_t discod__kv_from_object(const msgpack_object *map, discod_kv_t **out, size_t *count);
+
+#endif

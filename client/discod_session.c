@@ -1,0 +1,242 @@
+/* discod_session.c: a lease kept alive by a thread (see include/discod.h).
+ *
+ * Design notes: one mutex guards the session: the topic list, the lease id and
+ * the client (whose socket is used by the caller's thread and the renewal
+ * thread in turn, never at once). The renewal thread sleeps on a condition
+ * variable so destroy wakes it at once. */
+#include "discod_internal.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+struct discod_session {
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    pthread_t thread;
+    bool stop;
+    discod_client_t *client;
+    uint64_t ttl_ms;
+    uint64_t lease_id;
+    uint64_t epoch; /* the daemon's epoch when the topics were last registered */
+    discod_topic_t *topics;
+    size_t count, cap;
+    uint64_t reregistrations;
+    unsigned int seed;
+};
+
+static int s_copy_topic(discod_topic_t *dst, const discod_topic_t *src)
+{
+    dst->name = strdup(src->name);
+    dst->address = strdup(src->address);
+    dst->message_type = strdup(src->message_type);
+    dst->publisher_node = strdup(src->publisher_node);
+    dst->fingerprint = src->fingerprint;
+    if (!dst->name || !dst->address || !dst->message_type || !dst->publisher_node) {
+        discod_topic_clear(dst);
+        return -1;
+    }
+    return 0;
+}
+
+/* Registers t under the session lease, creating one when there is none.
+ * Called with the lock held. */
+static discod_result_t s_register_locked(discod_session_t *s, const discod_topic_t *t)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        discod_register_opts_t opts = {0};
+        if (s->lease_id)
+            opts.lease_id = s->lease_id;
+        else
+            opts.lease_ttl_ms = s->ttl_ms;
+        uint64_t lease = 0;
+        discod_result_t r = discod_register_ex(s->client, t, &opts, &lease);
+        if (r == DISCOD_OK) {
+            if (lease)
+                s->lease_id = lease;
+            s->epoch = discod_client_epoch(s->client);
+            return r;
+        }
+        /* Our lease vanished (expired while the daemon was away): new one. */
+        if (r == DISCOD_NOT_FOUND && s->lease_id) {
+            s->lease_id = 0;
+            continue;
+        }
+        return r;
+    }
+    return DISCOD_NOT_FOUND;
+}
+
+static void s_register_all_locked(discod_session_t *s)
+{
+    s->lease_id = 0;
+    for (size_t i = 0; i < s->count; i++)
+        s_register_locked(s, &s->topics[i]);
+    s->reregistrations++;
+}
+
+static void s_deadline(struct timespec *ts, uint64_t ms)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+    ts->tv_sec += (time_t)(ms / 1000);
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+static void *s_renew(void *arg)
+{
+    discod_session_t *s = arg;
+    uint64_t period = s->ttl_ms / 3 ? s->ttl_ms / 3 : 1;
+    pthread_mutex_lock(&s->lock);
+    while (!s->stop) {
+        struct timespec ts;
+        s_deadline(&ts, period);
+        pthread_cond_timedwait(&s->wake, &s->lock, &ts);
+        if (s->stop || s->count == 0)
+            continue;
+        bool again = s->lease_id == 0;
+        if (!again) {
+            discod_result_t r = discod_heartbeat(s->client, s->lease_id, NULL);
+            again = r == DISCOD_NOT_FOUND ||
+                    (r == DISCOD_OK && discod_client_epoch(s->client) != s->epoch);
+        }
+        if (!again)
+            continue;
+        /* Spread the herd: wait up to a period (at most a second) first. */
+        uint64_t spread = period < 1000 ? period : 1000;
+        s_deadline(&ts, (uint64_t)rand_r(&s->seed) % (spread + 1));
+        pthread_cond_timedwait(&s->wake, &s->lock, &ts);
+        if (!s->stop)
+            s_register_all_locked(s);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+discod_session_t *discod_session_new(const char *const *endpoints, size_t count,
+                                     const discod_options_t *options, uint64_t ttl_ms)
+{
+    if (ttl_ms == 0)
+        return NULL;
+    discod_options_t o;
+    if (options)
+        o = *options;
+    else
+        discod_options_init(&o);
+    /* A renewal must not outlast its period. */
+    uint64_t period = ttl_ms / 3;
+    if (period < 100)
+        period = 100;
+    if ((uint64_t)o.timeout_ms > period)
+        o.timeout_ms = (int)period;
+    discod_session_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->client = discod_client_new_multi(endpoints, count, &o);
+    if (!s->client) {
+        free(s);
+        return NULL;
+    }
+    s->ttl_ms = ttl_ms;
+    s->seed = (unsigned int)time(NULL) ^ (unsigned int)getpid() ^ (unsigned int)(uintptr_t)s;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->wake, NULL);
+    if (pthread_create(&s->thread, NULL, s_renew, s) != 0) {
+        discod_client_destroy(&s->client);
+        pthread_mutex_destroy(&s->lock);
+        pthread_cond_destroy(&s->wake);
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+discod_result_t discod_session_register(discod_session_t *s, const discod_topic_t *t)
+{
+    if (!s || !t)
+        return DISCOD_INVALID;
+    pthread_mutex_lock(&s->lock);
+    discod_result_t r = s_register_locked(s, t);
+    if (r == DISCOD_OK) {
+        size_t i = 0;
+        while (i < s->count && strcmp(s->topics[i].name, t->name) != 0)
+            i++;
+        if (i == s->count && s->count == s->cap) {
+            size_t cap = s->cap ? s->cap * 2 : 8;
+            discod_topic_t *grown = realloc(s->topics, cap * sizeof *grown);
+            if (grown) {
+                s->topics = grown;
+                s->cap = cap;
+            }
+        }
+        if (i < s->count)
+            discod_topic_clear(&s->topics[i]);
+        if (i < s->cap && s_copy_topic(&s->topics[i], t) == 0) {
+            if (i == s->count)
+                s->count++;
+        } else
+            r = DISCOD_NOMEM;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return r;
+}
+
+discod_result_t discod_session_unregister(discod_session_t *s, const char *name)
+{
+    if (!s || !name)
+        return DISCOD_INVALID;
+    pthread_mutex_lock(&s->lock);
+    discod_result_t r = discod_unregister(s->client, name);
+    for (size_t i = 0; i < s->count; i++) {
+        if (strcmp(s->topics[i].name, name) == 0) {
+            discod_topic_clear(&s->topics[i]);
+            s->topics[i] = s->topics[--s->count];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    return r;
+}
+
+uint64_t discod_session_lease_id(discod_session_t *s)
+{
+    pthread_mutex_lock(&s->lock);
+    uint64_t id = s->lease_id;
+    pthread_mutex_unlock(&s->lock);
+    return id;
+}
+
+uint64_t discod_session_reregistrations(discod_session_t *s)
+{
+    pthread_mutex_lock(&s->lock);
+    uint64_t n = s->reregistrations;
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
+void discod_session_destroy(discod_session_t **s_p)
+{
+    if (!s_p || !*s_p)
+        return;
+    discod_session_t *s = *s_p;
+    pthread_mutex_lock(&s->lock);
+    s->stop = true;
+    pthread_cond_signal(&s->wake);
+    pthread_mutex_unlock(&s->lock);
+    pthread_join(s->thread, NULL);
+    if (s->lease_id)
+        discod_revoke_lease(s->client, s->lease_id);
+    discod_client_destroy(&s->client);
+    for (size_t i = 0; i < s->count; i++)
+        discod_topic_clear(&s->topics[i]);
+    free(s->topics);
+    pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->wake);
+    free(s);
+    *s_p = NULL;
+}
