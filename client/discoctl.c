@@ -5,7 +5,6 @@
 #include "discod_internal.h"
 #include "dc_mp.h"
 #include <time.h>
-#include <unistd.h>
 
 #include <errno.h>
 #include <getopt.h>
@@ -312,15 +311,21 @@ static void s_on_signal(int signo)
     s_interrupted = 1;
 }
 
-static void s_wait_for_signal(void)
+static void s_catch_signals(void)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = s_on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    while (!s_interrupted)
-        pause();
+}
+
+static void s_wait_for_signal(void)
+{
+    while (!s_interrupted) {
+        struct timespec ts = {0, 50 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
 }
 
 static int s_register_kept_alive(const char *const *endpoints, size_t count,
@@ -329,6 +334,7 @@ static int s_register_kept_alive(const char *const *endpoints, size_t count,
 {
     if (a->meta_count)
         fprintf(stderr, "discoctl register: --meta is ignored with --ttl-ms\n");
+    s_catch_signals(); /* before anything can be registered */
     discod_session_t *session = discod_session_new(endpoints, count, options, a->ttl_ms);
     if (!session) {
         fprintf(stderr, "discoctl register: cannot start a session\n");
@@ -356,6 +362,8 @@ static int s_register_node(discod_client_t *c, const command_args_t *a)
                        a->meta_count, 0, NULL, 0};
     discod_register_opts_t opts = {0, a->ttl_ms, NULL, 0};
     uint64_t lease = 0;
+    if (a->ttl_ms)
+        s_catch_signals();
     discod_result_t r = discod_register_node(c, &n, &opts, &lease);
     if (r != DISCOD_OK)
         return s_fail(c, "register-node", r);
@@ -364,11 +372,6 @@ static int s_register_node(discod_client_t *c, const command_args_t *a)
         return 0;
     fflush(stdout);
     /* Keep the node's lease alive until interrupted, then revoke it. */
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = s_on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
     uint64_t period = a->ttl_ms / 3 ? a->ttl_ms / 3 : 1;
     while (!s_interrupted) {
         struct timespec ts = {(time_t)(period / 1000), (long)(period % 1000) * 1000000L};
@@ -487,11 +490,7 @@ static int s_watch(discod_client_t *c, const command_args_t *a)
         zmq_ctx_term(ctx);
         return EXIT_USAGE;
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = s_on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    s_catch_signals();
     /* Subscribed first, then listed: nothing between the two is lost. */
     discod_result_t r = s_watch_sync(c, a);
     int exit_code = r == DISCOD_OK ? 0 : s_fail(c, "watch", r);
@@ -748,8 +747,6 @@ int main(int argc, char **argv)
                 s_print_nodes(nodes, n, a.json, one);
         }
         discod_node_list_free(nodes, n);
-        if (one && n == 0)
-            free(nodes);
     } else if (!strcmp(command, "watch")) {
         if ((rc = s_expect_args(&a, 0, command)))
             exit_code = EXIT_USAGE;

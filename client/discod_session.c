@@ -7,6 +7,7 @@
 #include "discod_internal.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -146,7 +147,14 @@ discod_session_t *discod_session_new(const char *const *endpoints, size_t count,
     s->seed = (unsigned int)time(NULL) ^ (unsigned int)getpid() ^ (unsigned int)(uintptr_t)s;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->wake, NULL);
-    if (pthread_create(&s->thread, NULL, s_renew, s) != 0) {
+    /* The renewal thread takes no signals: they belong to the application's
+     * threads (only this thread's mask is touched, and restored). */
+    sigset_t all, saved;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &saved);
+    int rc = pthread_create(&s->thread, NULL, s_renew, s);
+    pthread_sigmask(SIG_SETMASK, &saved, NULL);
+    if (rc != 0) {
         discod_client_destroy(&s->client);
         pthread_mutex_destroy(&s->lock);
         pthread_cond_destroy(&s->wake);

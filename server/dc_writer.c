@@ -374,6 +374,7 @@ static void s_decide(writer_t *self, dc_write_op_t *op, outcome_t *out, int64_t 
         if (s_decide_lease(self, op, out, &lease_id) != 0)
             return;
         dc_node_t *n = op->node;
+        bool replaces = s_current_node(self, dc_str_from(n->name)) != NULL;
         dc_change_t *c = s_change_add(self, DC_CHANGE_NODE_PUT, "registered");
         if (!c) {
             out->status = DC_STATUS_ERROR;
@@ -381,7 +382,7 @@ static void s_decide(writer_t *self, dc_write_op_t *op, outcome_t *out, int64_t 
             return;
         }
         n->lease_id = lease_id;
-        c->replaces = s_current_node(self, dc_str_from(n->name)) != NULL;
+        c->replaces = replaces;
         c->node = n;
         op->node = NULL;
         out->change = (int)first;

@@ -37,13 +37,14 @@ class Daemon:
         self.socket_path = f"{tmp_path}/{name}.sock"
         self.db = f"{tmp_path}/{name}.db"
         self.log_path = f"{tmp_path}/{name}.log"
+        self.events = f"ipc://{tmp_path}/{name}-events.sock"
         self.proc = None
         self.ctx = zmq.Context.instance()
 
     def start(self, *extra, wait=True, endpoints=None, probe=False):
         """Most tests register made-up endpoints nobody listens on, which the
         prober would rightly remove; they run with probing off unless asked."""
-        args = [DISCOD_BIN, "--db", self.db, "--log-level", "DEBUG"]
+        args = [DISCOD_BIN, "--db", self.db, "--log-level", "DEBUG", "--events", self.events]
         if not probe:
             args += ["--probe", "false"]
         for ep in endpoints or [self.endpoint]:
