@@ -184,6 +184,135 @@ static void test_wait_survives_restart(daemon_proc_t *d)
     discod_client_destroy(&c);
 }
 
+static void test_leases_metadata_nodes(daemon_proc_t *d)
+{
+    discod_client_t *c = s_client(d->endpoint, 2000, 2);
+    discod_topic_t t = s_topic("/meta", "svc");
+    discod_kv_t meta[] = {{"visibility", "public"}, {"description", "a feed"}};
+    discod_register_opts_t opts = {0, 5000, meta, 2};
+    uint64_t lease = 0;
+    CHECK(discod_register_ex(c, &t, &opts, &lease) == DISCOD_OK && lease > 0);
+    discod_topic_t other = s_topic("/meta2", "svc");
+    discod_register_opts_t attach = {lease, 0, NULL, 0};
+    uint64_t same = 0;
+    CHECK(discod_register_ex(c, &other, &attach, &same) == DISCOD_OK && same == lease);
+    uint64_t ttl = 0;
+    CHECK(discod_heartbeat(c, lease, &ttl) == DISCOD_OK && ttl == 5000);
+    CHECK(discod_heartbeat(c, lease + 1000, &ttl) == DISCOD_NOT_FOUND);
+
+    discod_topic_t got = {0};
+    discod_kv_t *kv = NULL;
+    size_t kv_count = 0;
+    CHECK(discod_lookup_ex(c, "/meta", &got, &kv, &kv_count) == DISCOD_OK && kv_count == 2);
+    bool public_seen = false;
+    for (size_t i = 0; i < kv_count; i++)
+        public_seen |= !strcmp(kv[i].key, "visibility") && !strcmp(kv[i].value, "public");
+    CHECK(public_seen);
+    discod_kv_free(kv, kv_count);
+    discod_topic_clear(&got);
+
+    discod_kv_t want[] = {{"visibility", "public"}};
+    discod_filter_t by_meta = {NULL, NULL, NULL, want, 1};
+    discod_topic_t *list = NULL;
+    size_t n = 0;
+    CHECK(discod_list(c, &by_meta, &list, &n) == DISCOD_OK && n == 1 &&
+          !strcmp(list[0].name, "/meta"));
+    discod_topic_list_free(list, n);
+
+    char *caps[] = {"temperature", "humidity"};
+    discod_kv_t node_meta[] = {{"room", "lab"}};
+    discod_node_t node = {"svc", "A service", caps, 2, node_meta, 1, 0, NULL, 0};
+    discod_register_opts_t node_opts = {lease, 0, NULL, 0};
+    CHECK(discod_register_node(c, &node, &node_opts, NULL) == DISCOD_OK);
+    discod_node_t back = {0};
+    CHECK(discod_get_node(c, "svc", &back) == DISCOD_OK);
+    CHECK(back.capability_count == 2 && back.topic_count == 2 && back.lease_id == lease &&
+          back.metadata_count == 1 && !strcmp(back.description, "A service"));
+    discod_node_clear(&back);
+    discod_node_t *nodes = NULL;
+    CHECK(discod_find_nodes(c, "humidity", &nodes, &n) == DISCOD_OK && n == 1);
+    discod_node_list_free(nodes, n);
+    CHECK(discod_find_nodes(c, "lidar", &nodes, &n) == DISCOD_OK && n == 0);
+    discod_node_list_free(nodes, n);
+
+    /* Revoking the lease removes the topics and the node at once. */
+    CHECK(discod_revoke_lease(c, lease) == DISCOD_OK);
+    CHECK(discod_lookup(c, "/meta", &got) == DISCOD_NOT_FOUND);
+    CHECK(discod_get_node(c, "svc", &back) == DISCOD_NOT_FOUND);
+    discod_client_destroy(&c);
+}
+
+static void test_held_wait_is_used(daemon_proc_t *d)
+{
+    discod_client_t *c = s_client(d->endpoint, 2000, 2);
+    discod_client_t *admin = s_client(d->endpoint, 2000, 2);
+    discod_stat_t *stats = NULL;
+    size_t n = 0;
+    uint64_t waits_before = 0, waits_after = 0;
+    CHECK(discod_stats(admin, &stats, &n) == DISCOD_OK);
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(stats[i].name, "waits"))
+            waits_before = stats[i].value;
+    discod_stats_free(stats, n);
+    discod_topic_t got = {0};
+    CHECK(discod_wait_for_topic(c, "/held", 300, &got) == DISCOD_NOT_FOUND);
+    CHECK(discod_stats(admin, &stats, &n) == DISCOD_OK);
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(stats[i].name, "waits"))
+            waits_after = stats[i].value;
+    discod_stats_free(stats, n);
+    /* One held request, not a poll every few hundred ms. */
+    CHECK(waits_after == waits_before + 1);
+    discod_client_destroy(&c);
+    discod_client_destroy(&admin);
+}
+
+static void test_session_survives_restart(daemon_proc_t *d)
+{
+    const char *ep = d->endpoint;
+    discod_options_t o;
+    discod_options_init(&o);
+    o.timeout_ms = 300;
+    discod_session_t *s = discod_session_new(&ep, 1, &o, 900);
+    CHECK(s != NULL);
+    discod_topic_t t = s_topic("/session/a", "sess");
+    CHECK(discod_session_register(s, &t) == DISCOD_OK);
+    discod_topic_t t2 = s_topic("/session/b", "sess");
+    CHECK(discod_session_register(s, &t2) == DISCOD_OK);
+    uint64_t lease = discod_session_lease_id(s);
+    CHECK(lease > 0);
+    usleep(1500 * 1000); /* past the TTL: heartbeats keep it */
+    discod_client_t *c = s_client(d->endpoint, 1000, 3);
+    discod_topic_t got = {0};
+    CHECK(discod_lookup(c, "/session/a", &got) == DISCOD_OK);
+    discod_topic_clear(&got);
+
+    /* A daemon that loses everything (fresh database) and comes back: the
+     * session notices (lease unknown, new epoch) and registers again. */
+    CHECK(daemon_proc_stop(d, SIGKILL) == -1);
+    unlink(d->db);
+    char wal[300];
+    snprintf(wal, sizeof wal, "%s-wal", d->db);
+    unlink(wal);
+    CHECK(daemon_proc_start(d) == 0);
+    bool back = false;
+    for (int i = 0; i < 60 && !back; i++) {
+        usleep(100 * 1000);
+        if (discod_lookup(c, "/session/b", &got) == DISCOD_OK) {
+            back = true;
+            discod_topic_clear(&got);
+        }
+    }
+    CHECK(back);
+    CHECK(discod_session_reregistrations(s) >= 1);
+    CHECK(discod_session_unregister(s, "/session/a") == DISCOD_OK);
+    discod_session_destroy(&s);
+    CHECK(s == NULL);
+    /* Destroy revoked the lease: the other topic is gone at once. */
+    CHECK(discod_lookup(c, "/session/b", &got) == DISCOD_NOT_FOUND);
+    discod_client_destroy(&c);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -201,6 +330,9 @@ int main(int argc, char **argv)
     test_restart_between_calls(&d);
     test_failover(&d);
     test_wait_survives_restart(&d);
+    test_leases_metadata_nodes(&d);
+    test_held_wait_is_used(&d);
+    test_session_survives_restart(&d);
     CHECK(daemon_proc_stop(&d, SIGTERM) == 0);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", s_dir);

@@ -24,3 +24,29 @@ def test_subscriber_waits_then_receives_from_publisher(daemon, short_tmp):
     assert pub.returncode == 0
     # The publisher unregistered on its way out.
     assert daemon.request({"command": 3, "topic_name": "/example/text"})["status"] == 1
+
+
+def test_sssn_service_discovery_scenario(daemon, short_tmp):
+    feed = f"ipc://{short_tmp}/temperature-feed.sock"
+    service = subprocess.Popen([os.path.join(EXAMPLES, "sssn_service"), daemon.endpoint, feed,
+                                "1200"], stdout=subprocess.PIPE, text=True)
+    assert "registered with discovery" in service.stdout.readline()
+    # Something private, to be sure the consumer filters.
+    daemon.request({"command": 1, "v": 2, "metadata": {"visibility": "private"},
+                    "topic_info": __import__("conftest").topic_blob("/secret-temperature")})
+    consumer = subprocess.run([os.path.join(EXAMPLES, "sssn_consumer"), daemon.endpoint, "3"],
+                              capture_output=True, text=True, timeout=30)
+    assert consumer.returncode == 0, consumer.stdout + consumer.stderr
+    assert "1 public feed(s), 1 temperature node(s)" in consumer.stdout
+    assert f"connected to 'temperature-feed' at {feed}" in consumer.stdout
+    assert consumer.stdout.count("reading {\"celsius\": 22.4") == 3
+    # The service stops heartbeating (frozen, then killed): gone from both queries.
+    service.send_signal(__import__("signal").SIGSTOP)
+    import time
+    time.sleep(1.2 + 1.0)
+    after = subprocess.run([os.path.join(EXAMPLES, "sssn_consumer"), daemon.endpoint, "3"],
+                           capture_output=True, text=True, timeout=30)
+    assert after.returncode == 1
+    assert "0 public feed(s), 0 temperature node(s)" in after.stdout
+    service.kill()
+    service.wait()
