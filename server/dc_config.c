@@ -31,6 +31,8 @@ void dc_config_defaults(dc_config_t *c)
     c->probe_interval_ms = 1000;
     c->probe_failures = 2;
     c->legacy_ttl_ms = 0;
+    c->ipc_mode = 0660;
+    c->ipc_group = strdup("cortex"); /* used only when the group exists */
 }
 
 void dc_config_clear(dc_config_t *c)
@@ -39,6 +41,7 @@ void dc_config_clear(dc_config_t *c)
         free(c->endpoints[i]);
     free(c->db_path);
     free(c->events_endpoint);
+    free(c->ipc_group);
     free(c->config_file);
     memset(c, 0, sizeof *c);
 }
@@ -218,6 +221,22 @@ static int s_apply(dc_config_t *c, const char *key, const char *value, const cha
     }
     if (!strcmp(key, "probe"))
         return s_parse_bool(where, value, &c->probe);
+    if (!strcmp(key, "ipc-mode")) {
+        char *end = NULL;
+        unsigned long mode = strtoul(value, &end, 8);
+        if (!*value || !end || *end || mode > 0777) {
+            fprintf(stderr, "discod: %s: '%s' is not an octal file mode like 0660\n", where, value);
+            return -1;
+        }
+        c->ipc_mode = (unsigned)mode;
+        return 0;
+    }
+    if (!strcmp(key, "ipc-group")) {
+        free(c->ipc_group);
+        c->ipc_group = *value ? strdup(value) : NULL;
+        c->ipc_group_explicit = *value != 0;
+        return 0;
+    }
     if (!strcmp(key, "probe-schemes")) {
         char copy[64];
         snprintf(copy, sizeof copy, "%s", value);
@@ -264,6 +283,8 @@ static const struct {
     {"probe/interval_ms", "probe-interval-ms"},
     {"probe/failures", "probe-failures"},
     {"probe/legacy_ttl_ms", "legacy-ttl-ms"},
+    {"server/ipc_mode", "ipc-mode"},
+    {"server/ipc_group", "ipc-group"},
 };
 
 int dc_config_load_file(dc_config_t *c, const char *path)
@@ -355,6 +376,8 @@ static void s_usage(FILE *out)
             "  --probe-interval-ms N    time between probes (default 1000)\n"
             "  --probe-failures N       refusals in a row before removal (default 2)\n"
             "  --legacy-ttl-ms N        lease-less topics expire N ms after registering (0 = never)\n"
+            "  --ipc-mode MODE          permissions of ipc socket files (default 0660)\n"
+            "  --ipc-group GROUP        group of ipc socket files (default cortex, if it exists)\n"
             "  --help                   print this help and exit\n"
             "  --version                print the version and exit\n",
             DC_DEFAULT_ENDPOINT, DC_DEFAULT_EVENTS_ENDPOINT);
@@ -384,6 +407,8 @@ int dc_config_from_args(dc_config_t *c, int argc, char **argv)
         {"probe-interval-ms", required_argument, 0, OPT_BASE + 16},
         {"probe-failures", required_argument, 0, OPT_BASE + 17},
         {"legacy-ttl-ms", required_argument, 0, OPT_BASE + 18},
+        {"ipc-mode", required_argument, 0, OPT_BASE + 19},
+        {"ipc-group", required_argument, 0, OPT_BASE + 20},
         {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0}};

@@ -33,6 +33,9 @@ typedef struct {
     uint64_t probe_interval_ms;
     uint64_t probe_failures;     /* consecutive refusals before removal */
     uint64_t legacy_ttl_ms;      /* lease-less registrations expire after this; 0: never */
+    unsigned ipc_mode;           /* permissions of ipc socket files (default 0660) */
+    char *ipc_group;             /* group of ipc socket files; NULL: leave as created */
+    bool ipc_group_explicit;     /* configured (must exist), not the "cortex" default */
     char *config_file;           /* the file that was read, or NULL */
 } dc_config_t;
 

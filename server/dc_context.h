@@ -43,6 +43,8 @@ typedef struct {
     uint64_t epoch;
     int workers;            /* worker threads actually started */
     uint64_t started_at_ms; /* wall clock */
+    uint64_t watchdog_ms;   /* systemd's WatchdogSec, 0: none */
+    atomic_uint_fast64_t writer_beat_ms; /* monotonic time of the writer's last loop */
     bool endpoint_is_tcp[DC_MAX_ENDPOINTS];
     dc_stats_t stats;
     /* inproc names, unique per server so several can share a process. */

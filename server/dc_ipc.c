@@ -3,6 +3,7 @@
 #include "dc_log.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -72,6 +73,31 @@ int dc_ipc_prepare(const char *path)
         return -1;
     }
     dc_info("removed stale socket file %s", path);
+    return 0;
+}
+
+int dc_ipc_secure(const char *path, unsigned mode, const char *group, bool required)
+{
+    if (path[0] == '@')
+        return 0; /* abstract sockets have no file to protect */
+    if (chmod(path, (mode_t)mode) != 0) {
+        dc_error("cannot set mode %04o on %s: %s", mode, path, strerror(errno));
+        return -1;
+    }
+    if (!group)
+        return 0;
+    struct group *g = getgrnam(group);
+    if (!g) {
+        if (required) {
+            dc_error("group %s does not exist (for %s)", group, path);
+            return -1;
+        }
+        return 0;
+    }
+    if (chown(path, (uid_t)-1, g->gr_gid) != 0) {
+        dc_error("cannot give %s to group %s: %s", path, group, strerror(errno));
+        return -1;
+    }
     return 0;
 }
 

@@ -2,6 +2,7 @@
 #include "dc_server.h"
 #include "dc_context.h"
 #include "dc_ipc.h"
+#include "dc_notify.h"
 #include "dc_log.h"
 #include "dc_protocol.h"
 #include "dc_prober.h"
@@ -176,6 +177,9 @@ static int s_front_setup(front_t *self)
             dc_error("cannot bind %s: %s", ep, zmq_strerror(zmq_errno()));
             return -1;
         }
+        if (path && dc_ipc_secure(path, config->ipc_mode, config->ipc_group,
+                                  config->ipc_group_explicit) != 0)
+            return -1;
         ctx->endpoint_is_tcp[i] = strncmp(ep, "tcp://", 6) == 0;
     }
     self->backend = zsock_new(ZMQ_ROUTER);
@@ -263,10 +267,32 @@ static void s_front_actor(zsock_t *pipe, void *arg)
 
     bool stopping = false, terminated = false, stop_requested = false;
     uint64_t deadline = 0;
+    dc_context_t *ctx = &self->server->ctx;
+    uint64_t watchdog_period = ctx->watchdog_ms / 3;
+    /* The first WATCHDOG=1 follows READY=1, which main sends on our "READY". */
+    uint64_t next_watchdog = s_mono_ms() + watchdog_period;
     while (true) {
         bool accept = !stopping && zlist_size(self->pending) < DC_MAX_PENDING;
         int count = ROUTERS + (accept ? self->router_count : 0);
-        int rc = zmq_poll(items, count, stopping ? 100 : -1);
+        long timeout = stopping ? 100 : -1;
+        if (watchdog_period) {
+            /* WATCHDOG=1 only while this loop turns and the writer's does too:
+             * a wedged daemon gets restarted by systemd. */
+            uint64_t now = s_mono_ms();
+            if (now >= next_watchdog) {
+                uint64_t writer_age = now - atomic_load(&ctx->writer_beat_ms);
+                if (writer_age < ctx->watchdog_ms / 2)
+                    dc_notify("WATCHDOG=1");
+                else
+                    dc_warn("writer thread silent for %llu ms: withholding the watchdog",
+                            (unsigned long long)writer_age);
+                next_watchdog = now + watchdog_period;
+            }
+            timeout = (long)(next_watchdog - now);
+            if (stopping && timeout > 100)
+                timeout = 100;
+        }
+        int rc = zmq_poll(items, count, timeout);
         if (rc < 0 && zmq_errno() != EINTR)
             break;
         if (rc > 0 && (items[PIPE].revents & ZMQ_POLLIN)) {
@@ -394,6 +420,8 @@ dc_server_t *dc_server_new(const dc_config_t *config)
              (void *)self);
     snprintf(ctx->replies_endpoint, sizeof ctx->replies_endpoint, "inproc://discod-replies-%p",
              (void *)self);
+    ctx->watchdog_ms = dc_notify_watchdog_ms();
+    atomic_store(&ctx->writer_beat_ms, s_mono_ms());
     ctx->workers = config->workers > 0 ? config->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (ctx->workers < 1)
         ctx->workers = 1;
@@ -436,6 +464,10 @@ dc_server_t *dc_server_new(const dc_config_t *config)
         snprintf(endpoints + used, sizeof endpoints - used, "%s%s", i ? ", " : "",
                  config->endpoints[i]);
     }
+    char notice[128];
+    snprintf(notice, sizeof notice, "READY=1\nSTATUS=serving %zu topic(s), epoch %llu",
+             dc_registry_count(ctx->registry), (unsigned long long)ctx->epoch);
+    dc_notify(notice);
     dc_info("discod %s started: endpoints [%s], database %s (synchronous=%s), workers %d, "
             "epoch %llu, %zu topic(s), %zu lease(s), %zu node(s) loaded in %llu ms",
             DISCOD_VERSION, endpoints, config->db_path,
@@ -465,6 +497,8 @@ void dc_server_destroy(dc_server_t **self_p)
     if (!self_p || !*self_p)
         return;
     dc_server_t *self = *self_p;
+    if (self->front)
+        dc_notify("STOPPING=1");
     zactor_destroy(&self->front);
     dc_store_destroy(&self->store);
     dc_registry_destroy(&self->ctx.registry);

@@ -901,6 +901,10 @@ static int s_setup(writer_t *self)
             dc_error("cannot bind the events endpoint %s: %s", events, zmq_strerror(zmq_errno()));
             return -1;
         }
+        const dc_config_t *config = self->ctx->config;
+        if (path && dc_ipc_secure(path, config->ipc_mode, config->ipc_group,
+                                  config->ipc_group_explicit) != 0)
+            return -1;
     }
     self->change_seq = dc_store_meta_get(self->store, "change_seq");
     self->lease_seq = dc_store_meta_get(self->store, "lease_seq");
@@ -964,6 +968,8 @@ void dc_writer_actor(zsock_t *pipe, void *arg)
     bool running = true;
     while (running) {
         uint64_t now = s_mono_ms();
+        /* Proof of life for the systemd watchdog (the front checks it). */
+        atomic_store_explicit(&self->ctx->writer_beat_ms, now, memory_order_relaxed);
         uint64_t next = self->next_flush_ms;
         if (self->timer_count > 0 && self->timers[0].deadline < next)
             next = self->timers[0].deadline;
