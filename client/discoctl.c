@@ -513,13 +513,13 @@ static int s_watch(discod_client_t *c, const command_args_t *a)
             zmq_msg_close(&body);
             continue;
         }
+        /* The unpacked event points into body: body lives until the end. */
         msgpack_unpacked event;
         char err[DC_ERR_LEN];
         if (dc_mp_unpack(&event, zmq_msg_data(&body), zmq_msg_size(&body), err) != 0) {
             zmq_msg_close(&body);
             continue;
         }
-        zmq_msg_close(&body);
         const msgpack_object *seq = s_field(&event.data, "seq");
         const msgpack_object *reason = s_field(&event.data, "reason");
         const msgpack_object *info = s_field(&event.data, "topic_info");
@@ -578,6 +578,7 @@ static int s_watch(discod_client_t *c, const command_args_t *a)
         }
         discod_topic_clear(&t);
         msgpack_unpacked_destroy(&event);
+        zmq_msg_close(&body);
     }
     zmq_close(sub);
     zmq_ctx_term(ctx);

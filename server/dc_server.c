@@ -65,6 +65,7 @@ typedef struct {
     zframe_t *idle[DC_MAX_WORKERS]; /* identities of idle workers (a stack) */
     int idle_count;
     zlist_t *pending; /* requests waiting for a worker */
+    msgpack_sbuffer reply_buffer; /* reused for inline replies */
     uint64_t in_flight; /* requests read from clients and not yet answered */
 } front_t;
 
@@ -131,27 +132,76 @@ static void s_from_writer(front_t *self)
     s_send_to_client(self, msg);
 }
 
+#define DC_MAX_FRAMES 16
+
+/* Reads one client message. PING and LOOKUP (the hot path) are answered here,
+ * with no allocation but the reply's; everything else goes to a worker, so a
+ * LIST of 100,000 topics never delays a lookup. */
 static void s_from_client(front_t *self, int index)
 {
-    zmsg_t *msg = zmsg_recv(self->routers[index]);
-    if (!msg)
-        return;
-    /* A REQ (or well-behaved DEALER) peer sends [identity][""][body]. */
-    bool has_delimiter = false;
-    zframe_t *f = zmsg_first(msg);
-    for (f = zmsg_next(msg); f; f = zmsg_next(msg))
-        if (zframe_size(f) == 0) {
-            has_delimiter = zmsg_next(msg) != NULL;
+    dc_context_t *ctx = &self->server->ctx;
+    zsock_t *router = self->routers[index];
+    zmq_msg_t frames[DC_MAX_FRAMES];
+    int count = 0;
+    bool more = true, overflow = false;
+    while (more) {
+        zmq_msg_t *f = &frames[count < DC_MAX_FRAMES ? count : DC_MAX_FRAMES - 1];
+        if (count >= DC_MAX_FRAMES) {
+            zmq_msg_close(f); /* keep reading, to drain the message */
+            overflow = true;
+        }
+        zmq_msg_init(f);
+        if (zmq_msg_recv(f, zsock_resolve(router), ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(f);
             break;
         }
-    if (!has_delimiter) {
-        DC_STAT_INC(&self->server->ctx, dropped);
-        dc_debug("dropped a message without an envelope delimiter");
-        zmsg_destroy(&msg);
+        more = zmq_msg_more(f);
+        if (count < DC_MAX_FRAMES)
+            count++;
+    }
+    /* A REQ (or well-behaved DEALER) peer sends [identity...][""][body]. */
+    int delimiter = -1;
+    for (int i = 1; i < count && delimiter < 0; i++)
+        if (zmq_msg_size(&frames[i]) == 0)
+            delimiter = i;
+    if (overflow || delimiter < 0 || delimiter == count - 1) {
+        DC_STAT_INC(ctx, dropped);
+        dc_debug("dropped a message without a valid envelope");
+        for (int i = 0; i < count; i++)
+            zmq_msg_close(&frames[i]);
         return;
     }
-    unsigned char i = (unsigned char)index;
-    zmsg_pushmem(msg, &i, 1);
+    if (delimiter == count - 2) {
+        zmq_msg_t *body = &frames[count - 1];
+        dc_request_t req;
+        char err[DC_ERR_LEN];
+        bool answered = false;
+        if (dc_request_decode(&req, zmq_msg_data(body), zmq_msg_size(body), err) == 0) {
+            if (req.command == DC_CMD_PING || req.command == DC_CMD_LOOKUP_TOPIC) {
+                msgpack_sbuffer_clear(&self->reply_buffer);
+                if (dc_worker_quick_reply(ctx, &req, &self->reply_buffer) == 0) {
+                    DC_STAT_INC(ctx, requests);
+                    for (int i = 0; i < count - 1; i++)
+                        zmq_msg_send(&frames[i], zsock_resolve(router), ZMQ_SNDMORE);
+                    zmq_send(zsock_resolve(router), self->reply_buffer.data,
+                             self->reply_buffer.size, 0);
+                    zmq_msg_close(body);
+                    answered = true;
+                }
+            }
+            dc_request_release(&req);
+        }
+        if (answered)
+            return;
+    }
+    /* To a worker: [endpoint index][envelope...][""][body...]. */
+    zmsg_t *msg = zmsg_new();
+    unsigned char i8 = (unsigned char)index;
+    zmsg_addmem(msg, &i8, 1);
+    for (int i = 0; i < count; i++) {
+        zmsg_addmem(msg, zmq_msg_data(&frames[i]), zmq_msg_size(&frames[i]));
+        zmq_msg_close(&frames[i]);
+    }
     self->in_flight++;
     s_dispatch(self, msg);
 }
@@ -227,6 +277,7 @@ static void s_front_teardown(front_t *self)
     while (self->pending && (msg = zlist_pop(self->pending)))
         zmsg_destroy(&msg);
     zlist_destroy(&self->pending);
+    msgpack_sbuffer_destroy(&self->reply_buffer);
     zsock_destroy(&self->backend);
     zsock_destroy(&self->replies);
     const dc_config_t *config = self->server->ctx.config;
@@ -246,6 +297,7 @@ static void s_front_actor(zsock_t *pipe, void *arg)
     memset(self, 0, sizeof *self);
     self->server = arg;
     self->pending = zlist_new();
+    msgpack_sbuffer_init(&self->reply_buffer);
     zsock_signal(pipe, 0);
     if (s_front_setup(self) != 0) {
         s_front_teardown(self);

@@ -63,28 +63,38 @@ static void s_error(worker_t *self, zmsg_t **route, int version, const char *mes
     s_answer(self, route, &r, 'A');
 }
 
-static void s_handle_lookup(worker_t *self, zmsg_t **route, dc_request_t *req)
+int dc_worker_quick_reply(dc_context_t *ctx, const dc_request_t *req, msgpack_sbuffer *out)
 {
-    DC_STAT_INC(self->ctx, lookups);
-    if (!(req->present & DC_REQ_TOPIC_NAME) || req->topic_name.len == 0) {
-        s_error(self, route, req->version, "Missing topic_name in lookup request");
-        return;
-    }
-    dc_entry_t *e = dc_registry_lookup(self->ctx->registry, req->topic_name);
     dc_reply_t r;
-    if (e) {
-        s_reply_init(&r, self, req->version, DC_STATUS_OK, "");
-        r.topic_info = e->blob;
-        r.metadata = e->metadata;
-        s_answer(self, route, &r, 'A');
-        dc_entry_unref(&e);
-    } else {
-        char message[DC_MAX_NAME_LEN + 32];
-        snprintf(message, sizeof message, "Topic %.*s not found", (int)req->topic_name.len,
-                 req->topic_name.ptr);
-        s_reply_init(&r, self, req->version, DC_STATUS_NOT_FOUND, message);
-        s_answer(self, route, &r, 'A');
-    }
+    memset(&r, 0, sizeof r);
+    r.version = req->version;
+    r.epoch = ctx->epoch;
+    dc_entry_t *e = NULL;
+    char message[DC_MAX_NAME_LEN + 32];
+    if (req->command == DC_CMD_PING) {
+        r.status = DC_STATUS_OK;
+        r.message = "pong";
+    } else if (req->command == DC_CMD_LOOKUP_TOPIC) {
+        DC_STAT_INC(ctx, lookups);
+        if (!(req->present & DC_REQ_TOPIC_NAME) || req->topic_name.len == 0) {
+            r.status = DC_STATUS_ERROR;
+            r.message = "Missing topic_name in lookup request";
+            DC_STAT_INC(ctx, errors);
+        } else if ((e = dc_registry_lookup(ctx->registry, req->topic_name))) {
+            r.status = DC_STATUS_OK;
+            r.topic_info = e->blob;
+            r.metadata = e->metadata;
+        } else {
+            snprintf(message, sizeof message, "Topic %.*s not found", (int)req->topic_name.len,
+                     req->topic_name.ptr);
+            r.status = DC_STATUS_NOT_FOUND;
+            r.message = message;
+        }
+    } else
+        return -1;
+    int rc = dc_reply_encode(&r, out);
+    dc_entry_unref(&e);
+    return rc;
 }
 
 static void s_handle_list(worker_t *self, zmsg_t **route, dc_request_t *req)
@@ -464,16 +474,20 @@ static void s_handle(worker_t *self, zmsg_t *msg)
         s_error(self, &msg, 1, err);
         return;
     }
+    msgpack_sbuffer quick;
+    msgpack_sbuffer_init(&quick);
     switch (req.command) {
-    case DC_CMD_PING: {
-        dc_reply_t r;
-        s_reply_init(&r, self, req.version, DC_STATUS_OK, "pong");
-        s_answer(self, &msg, &r, 'A');
+    case DC_CMD_PING:
+    case DC_CMD_LOOKUP_TOPIC: {
+        zframe_t *frame = NULL;
+        if (dc_worker_quick_reply(self->ctx, &req, &quick) == 0)
+            frame = zframe_new(quick.data, quick.size);
+        if (frame)
+            dc_reply_route_send(&msg, &frame, 'A', self->backend);
+        else
+            s_error(self, &msg, req.version, "Out of memory");
         break;
     }
-    case DC_CMD_LOOKUP_TOPIC:
-        s_handle_lookup(self, &msg, &req);
-        break;
     case DC_CMD_LIST_TOPICS:
         s_handle_list(self, &msg, &req);
         break;
@@ -518,6 +532,7 @@ static void s_handle(worker_t *self, zmsg_t *msg)
         break;
     }
     }
+    msgpack_sbuffer_destroy(&quick);
     dc_request_release(&req);
     zframe_destroy(&body);
 }

@@ -7,7 +7,14 @@
 #define DC_WORKER_H
 
 #include "dc_context.h"
+#include "dc_request.h"
 #include <czmq.h>
+
+/* Answers the requests that need no more than a hash lookup (PING, LOOKUP):
+ * appends the encoded reply to out and returns 0, or returns -1 when req is
+ * anything else. The front thread calls it to answer these inline; workers
+ * call it for the ones they are handed. */
+int dc_worker_quick_reply(dc_context_t *ctx, const dc_request_t *req, msgpack_sbuffer *out);
 
 /* Actor body: zactor_new(dc_worker_actor, ctx). ctx must outlive the actor. */
 void dc_worker_actor(zsock_t *pipe, void *ctx);

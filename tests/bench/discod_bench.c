@@ -1,0 +1,513 @@
+/* discod_bench.c: load generator and meter for discod (and for the floor).
+ *
+ * N client threads, each with its own socket, closed-loop or paced, run one
+ * workload for a while; the tool reports throughput, latency percentiles, and
+ * the daemon's CPU time per request and RSS, read from /proc for its PID.
+ *
+ *   discod-bench --endpoint EP [--pid PID] --workload W [--clients N]
+ *                [--seconds S] [--rate R] [--topics N] [--leases N] [--json]
+ *
+ * Workloads: ping, lookup, register (durable), mixed (90% lookup), heartbeat
+ * (--leases leases renewed at 1 Hz each), wait (wake-up latency after the
+ * registration is acknowledged), list-under-load (lookup p99 while another
+ * client LISTs --topics topics in a loop, against the same lookups alone).
+ * Speed targets live in BENCHMARKS.md, never in tests. */
+#include "dc_protocol.h"
+#include "dc_reply.h"
+#include "dc_request.h"
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+typedef struct {
+    const char *endpoint;
+    const char *workload;
+    int clients;
+    double seconds;
+    double rate; /* per client, requests/s; 0: closed loop */
+    int topics;
+    int leases;
+    int pid;
+    bool json;
+} options_t;
+
+typedef struct {
+    uint32_t *us;
+    size_t count, cap;
+} samples_t;
+
+static options_t s_opt = {NULL, "lookup", 8, 5, 0, 1000, 10000, 0, false};
+static void *s_ctx;
+static atomic_int s_stop;
+static atomic_int s_listing; /* list-under-load: the lister is running */
+static uint64_t s_run_id;
+static uint64_t *s_lease_ids;
+
+static uint64_t s_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static void s_add(samples_t *s, uint64_t us)
+{
+    if (s->count == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 65536;
+        s->us = realloc(s->us, s->cap * sizeof *s->us);
+    }
+    s->us[s->count++] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+}
+
+static int s_cmp(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double s_pct(samples_t *s, double p)
+{
+    if (!s->count)
+        return 0;
+    size_t i = (size_t)(p * (double)(s->count - 1));
+    return s->us[i];
+}
+
+/* Daemon CPU seconds (user + system) and RSS in MB, from /proc. */
+static double s_cpu(int pid)
+{
+    if (!pid)
+        return 0;
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *p = strrchr(buf, ')');
+    unsigned long utime = 0, stime = 0;
+    if (p)
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime);
+    return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static double s_rss_mb(int pid)
+{
+    if (!pid)
+        return 0;
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", pid);
+    FILE *f = fopen(path, "r");
+    double mb = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "VmRSS:", 6))
+            mb = strtod(line + 6, NULL) / 1024.0;
+    if (f)
+        fclose(f);
+    return mb;
+}
+
+static void *s_socket(int type)
+{
+    void *s = zmq_socket(s_ctx, type);
+    int linger = 0, timeout = 10000, hwm = 100000;
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(s, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+    zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_connect(s, s_opt.endpoint);
+    return s;
+}
+
+/* Encodes a request; the caller frees buf. */
+static void s_encode(dc_request_t *r, msgpack_sbuffer *buf)
+{
+    msgpack_sbuffer_init(buf);
+    dc_request_encode(r, buf);
+}
+
+static void s_topic_request(dc_request_t *r, const char *name, uint64_t lease_ttl)
+{
+    dc_request_init(r, DC_CMD_REGISTER_TOPIC);
+    r->version = 2;
+    r->present = DC_REQ_TOPIC_INFO;
+    r->topic = (dc_topic_t){dc_str_from(name), dc_str_from("ipc:///tmp/bench/topic"),
+                            dc_str_from("bench.Msg"), dc_str_from("bench"), 42};
+    if (lease_ttl) {
+        r->present |= DC_REQ_LEASE_TTL;
+        r->lease_ttl_ms = lease_ttl;
+    }
+}
+
+/* One request/reply on a REQ socket. Returns the reply status, -1 on timeout;
+ * *lease gets the reply's lease id when given. */
+static int s_call(void *sock, const void *body, size_t size, uint64_t *lease)
+{
+    if (zmq_send(sock, body, size, 0) < 0)
+        return -1;
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    if (zmq_msg_recv(&msg, sock, 0) < 0) {
+        zmq_msg_close(&msg);
+        return -1;
+    }
+    dc_reply_view_t v;
+    char err[DC_ERR_LEN];
+    int status = -1;
+    if (dc_reply_decode(&v, zmq_msg_data(&msg), zmq_msg_size(&msg), err) == 0) {
+        status = (int)v.status;
+        if (lease)
+            *lease = v.lease_id;
+        dc_reply_view_release(&v);
+    }
+    zmq_msg_close(&msg);
+    return status;
+}
+
+/* Registers n topics named PREFIX/i through one pipelined DEALER. */
+static void s_prefill(const char *prefix, int n, uint64_t lease_ttl, uint64_t *leases_out)
+{
+    void *dealer = s_socket(ZMQ_DEALER);
+    int sent = 0, received = 0, window = 256;
+    while (received < n) {
+        while (sent < n && sent - received < window) {
+            char name[128];
+            snprintf(name, sizeof name, "%s/%d", prefix, sent);
+            dc_request_t r;
+            s_topic_request(&r, name, lease_ttl);
+            msgpack_sbuffer buf;
+            s_encode(&r, &buf);
+            zmq_send(dealer, "", 0, ZMQ_SNDMORE);
+            zmq_send(dealer, buf.data, buf.size, 0);
+            msgpack_sbuffer_destroy(&buf);
+            sent++;
+        }
+        zmq_msg_t empty, body;
+        zmq_msg_init(&empty);
+        zmq_msg_init(&body);
+        if (zmq_msg_recv(&empty, dealer, 0) < 0 || zmq_msg_recv(&body, dealer, 0) < 0) {
+            fprintf(stderr, "discod-bench: prefill timed out\n");
+            exit(1);
+        }
+        if (leases_out) {
+            dc_reply_view_t v;
+            char err[DC_ERR_LEN];
+            if (dc_reply_decode(&v, zmq_msg_data(&body), zmq_msg_size(&body), err) == 0) {
+                leases_out[received] = v.lease_id;
+                dc_reply_view_release(&v);
+            }
+        }
+        zmq_msg_close(&empty);
+        zmq_msg_close(&body);
+        received++;
+    }
+    zmq_close(dealer);
+}
+
+/* The daemon's counter named key (protocol 2 STATS), or 0. */
+static uint64_t s_stat(const char *key)
+{
+    void *sock = s_socket(ZMQ_REQ);
+    dc_request_t r;
+    dc_request_init(&r, DC_CMD_STATS);
+    r.version = 2;
+    msgpack_sbuffer buf;
+    s_encode(&r, &buf);
+    uint64_t value = 0;
+    zmq_send(sock, buf.data, buf.size, 0);
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    if (zmq_msg_recv(&msg, sock, 0) >= 0) {
+        dc_reply_view_t v;
+        char err[DC_ERR_LEN];
+        if (dc_reply_decode(&v, zmq_msg_data(&msg), zmq_msg_size(&msg), err) == 0) {
+            for (uint32_t i = 0; v.stats && i < v.stats->via.map.size; i++)
+                if (dc_mp_key_is(&v.stats->via.map.ptr[i].key, key))
+                    value = v.stats->via.map.ptr[i].val.via.u64;
+            dc_reply_view_release(&v);
+        }
+    }
+    zmq_msg_close(&msg);
+    msgpack_sbuffer_destroy(&buf);
+    zmq_close(sock);
+    return value;
+}
+
+typedef struct {
+    int index;
+    samples_t samples;
+    uint64_t errors;
+    const char *mode; /* what this thread does */
+} worker_t;
+
+static void s_pace(uint64_t start, uint64_t i)
+{
+    if (s_opt.rate <= 0)
+        return;
+    uint64_t due = start + (uint64_t)((double)i * 1e6 / s_opt.rate);
+    uint64_t now = s_now_us();
+    if (due > now)
+        usleep((useconds_t)(due - now));
+}
+
+static void *s_worker(void *arg)
+{
+    worker_t *w = arg;
+    void *sock = s_socket(ZMQ_REQ);
+    unsigned int seed = (unsigned int)(w->index * 7919 + 17);
+    uint64_t start = s_now_us();
+    for (uint64_t i = 0; !atomic_load(&s_stop); i++) {
+        s_pace(start, i);
+        dc_request_t r;
+        char name[128];
+        const char *mode = w->mode;
+        if (!strcmp(mode, "mixed"))
+            mode = rand_r(&seed) % 10 == 0 ? "register" : "lookup";
+        if (!strcmp(mode, "ping")) {
+            dc_request_init(&r, DC_CMD_PING);
+        } else if (!strcmp(mode, "lookup")) {
+            snprintf(name, sizeof name, "/bench/pre/%d", rand_r(&seed) % s_opt.topics);
+            dc_request_init(&r, DC_CMD_LOOKUP_TOPIC);
+            r.present = DC_REQ_TOPIC_NAME;
+            r.topic_name = dc_str_from(name);
+        } else if (!strcmp(mode, "register")) {
+            snprintf(name, sizeof name, "/bench/reg/%" PRIu64 "/%d/%" PRIu64, s_run_id, w->index,
+                     i);
+            s_topic_request(&r, name, 0);
+        } else if (!strcmp(mode, "heartbeat")) {
+            dc_request_init(&r, DC_CMD_HEARTBEAT);
+            r.version = 2;
+            r.present = DC_REQ_LEASE_ID;
+            r.lease_id = s_lease_ids[(i * (uint64_t)s_opt.clients + (uint64_t)w->index) %
+                                     (uint64_t)s_opt.leases];
+        } else { /* list */
+            dc_request_init(&r, DC_CMD_LIST_TOPICS);
+            atomic_store(&s_listing, 1);
+        }
+        msgpack_sbuffer buf;
+        s_encode(&r, &buf);
+        uint64_t t0 = s_now_us();
+        int status = s_call(sock, buf.data, buf.size, NULL);
+        uint64_t took = s_now_us() - t0;
+        msgpack_sbuffer_destroy(&buf);
+        if (status < 0) {
+            w->errors++;
+            zmq_close(sock);
+            sock = s_socket(ZMQ_REQ);
+            continue;
+        }
+        if (status != 0 && strcmp(mode, "lookup") != 0)
+            w->errors++;
+        s_add(&w->samples, took);
+    }
+    zmq_close(sock);
+    return NULL;
+}
+
+typedef struct {
+    const char *name;
+    double seconds;
+    samples_t all;
+    uint64_t errors;
+    double cpu, rss;
+    char extra[256];
+} result_t;
+
+static void s_print(result_t *r)
+{
+    qsort(r->all.us, r->all.count, sizeof *r->all.us, s_cmp);
+    double throughput = (double)r->all.count / r->seconds;
+    double cpu_per_req = r->all.count ? r->cpu * 1e6 / (double)r->all.count : 0;
+    if (s_opt.json)
+        printf("{\"workload\":\"%s\",\"clients\":%d,\"requests\":%zu,\"errors\":%" PRIu64
+               ",\"seconds\":%.2f,\"throughput\":%.0f,\"p50_us\":%.0f,\"p99_us\":%.0f,"
+               "\"p999_us\":%.0f,\"daemon_cpu_us_per_request\":%.2f,\"daemon_cpu_percent\":%.1f,"
+               "\"daemon_rss_mb\":%.1f%s%s}\n",
+               r->name, s_opt.clients, r->all.count, r->errors, r->seconds, throughput,
+               s_pct(&r->all, 0.5), s_pct(&r->all, 0.99), s_pct(&r->all, 0.999), cpu_per_req,
+               100 * r->cpu / r->seconds, r->rss, *r->extra ? "," : "", r->extra);
+    else
+        printf("| %s | %d | %.0f/s | %.0f | %.0f | %.0f | %.2f | %.1f%% | %.1f | %s |\n", r->name,
+               s_opt.clients, throughput, s_pct(&r->all, 0.5), s_pct(&r->all, 0.99),
+               s_pct(&r->all, 0.999), cpu_per_req, 100 * r->cpu / r->seconds, r->rss, r->extra);
+}
+
+/* Runs `clients` workers in mode for the configured time; fills r. */
+static void s_run(const char *mode, int clients, double seconds, result_t *r, worker_t *extra)
+{
+    worker_t *workers = calloc((size_t)clients, sizeof *workers);
+    pthread_t *threads = calloc((size_t)clients, sizeof *threads);
+    atomic_store(&s_stop, 0);
+    double cpu0 = s_cpu(s_opt.pid);
+    uint64_t t0 = s_now_us();
+    for (int i = 0; i < clients; i++) {
+        workers[i].index = i;
+        workers[i].mode = mode;
+        pthread_create(&threads[i], NULL, s_worker, &workers[i]);
+    }
+    pthread_t extra_thread;
+    if (extra)
+        pthread_create(&extra_thread, NULL, s_worker, extra);
+    usleep((useconds_t)(seconds * 1e6));
+    atomic_store(&s_stop, 1);
+    for (int i = 0; i < clients; i++)
+        pthread_join(threads[i], NULL);
+    if (extra)
+        pthread_join(extra_thread, NULL);
+    r->seconds = (double)(s_now_us() - t0) / 1e6;
+    r->cpu = s_cpu(s_opt.pid) - cpu0;
+    r->rss = s_rss_mb(s_opt.pid);
+    for (int i = 0; i < clients; i++) {
+        for (size_t k = 0; k < workers[i].samples.count; k++)
+            s_add(&r->all, workers[i].samples.us[k]);
+        r->errors += workers[i].errors;
+        free(workers[i].samples.us);
+    }
+    free(workers);
+    free(threads);
+}
+
+/* wait: a waiter holds WAIT_TOPIC on a fresh name, the registrar registers it;
+ * the latency is from the registration's acknowledgement to the wake-up. */
+static void s_wait_workload(result_t *r)
+{
+    void *waiter = s_socket(ZMQ_DEALER);
+    void *registrar = s_socket(ZMQ_REQ);
+    uint64_t end = s_now_us() + (uint64_t)(s_opt.seconds * 1e6);
+    for (int i = 0; s_now_us() < end; i++) {
+        char name[128];
+        snprintf(name, sizeof name, "/bench/wait/%" PRIu64 "/%d", s_run_id, i);
+        dc_request_t w;
+        dc_request_init(&w, DC_CMD_WAIT_TOPIC);
+        w.version = 2;
+        w.present = DC_REQ_TOPIC_NAME | DC_REQ_TIMEOUT;
+        w.topic_name = dc_str_from(name);
+        w.timeout_ms = 10000;
+        msgpack_sbuffer buf;
+        s_encode(&w, &buf);
+        zmq_send(waiter, "", 0, ZMQ_SNDMORE);
+        zmq_send(waiter, buf.data, buf.size, 0);
+        msgpack_sbuffer_destroy(&buf);
+        usleep(2000); /* let the WAIT be held */
+        dc_request_t reg;
+        s_topic_request(&reg, name, 0);
+        s_encode(&reg, &buf);
+        int status = s_call(registrar, buf.data, buf.size, NULL);
+        uint64_t acked = s_now_us();
+        msgpack_sbuffer_destroy(&buf);
+        zmq_msg_t empty, body;
+        zmq_msg_init(&empty);
+        zmq_msg_init(&body);
+        int got = zmq_msg_recv(&empty, waiter, 0) >= 0 && zmq_msg_recv(&body, waiter, 0) >= 0;
+        uint64_t woke = s_now_us();
+        zmq_msg_close(&empty);
+        zmq_msg_close(&body);
+        if (status != 0 || !got) {
+            r->errors++;
+            continue;
+        }
+        s_add(&r->all, woke > acked ? woke - acked : 0);
+    }
+    r->seconds = s_opt.seconds;
+    zmq_close(waiter);
+    zmq_close(registrar);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"endpoint", required_argument, 0, 'e'}, {"workload", required_argument, 0, 'w'},
+        {"clients", required_argument, 0, 'c'},  {"seconds", required_argument, 0, 's'},
+        {"rate", required_argument, 0, 'r'},     {"topics", required_argument, 0, 't'},
+        {"leases", required_argument, 0, 'l'},   {"pid", required_argument, 0, 'p'},
+        {"json", no_argument, 0, 'j'},           {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    int opt;
+    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        switch (opt) {
+        case 'e': s_opt.endpoint = optarg; break;
+        case 'w': s_opt.workload = optarg; break;
+        case 'c': s_opt.clients = atoi(optarg); break;
+        case 's': s_opt.seconds = atof(optarg); break;
+        case 'r': s_opt.rate = atof(optarg); break;
+        case 't': s_opt.topics = atoi(optarg); break;
+        case 'l': s_opt.leases = atoi(optarg); break;
+        case 'p': s_opt.pid = atoi(optarg); break;
+        case 'j': s_opt.json = true; break;
+        default:
+            fprintf(stderr, "usage: discod-bench --endpoint EP [--pid PID] --workload "
+                            "ping|lookup|register|mixed|heartbeat|wait|list-under-load\n"
+                            "       [--clients N] [--seconds S] [--rate R] [--topics N] "
+                            "[--leases N] [--json]\n");
+            return opt == 'h' ? 0 : 2;
+        }
+    }
+    if (!s_opt.endpoint || s_opt.clients < 1 || s_opt.seconds <= 0) {
+        fprintf(stderr, "discod-bench: --endpoint is required (see --help)\n");
+        return 2;
+    }
+    s_ctx = zmq_ctx_new();
+    s_run_id = (uint64_t)time(NULL) * 1000 + (uint64_t)getpid() % 1000;
+    result_t r;
+    memset(&r, 0, sizeof r);
+    r.name = s_opt.workload;
+    const char *w = s_opt.workload;
+    if (!strcmp(w, "ping") || !strcmp(w, "lookup") || !strcmp(w, "mixed")) {
+        if (strcmp(w, "ping") != 0)
+            s_prefill("/bench/pre", s_opt.topics, 0, NULL);
+        s_run(w, s_opt.clients, s_opt.seconds, &r, NULL);
+    } else if (!strcmp(w, "register")) {
+        uint64_t commits0 = s_stat("commits"), writes0 = s_stat("batched_writes");
+        s_run("register", s_opt.clients, s_opt.seconds, &r, NULL);
+        uint64_t commits = s_stat("commits") - commits0, writes = s_stat("batched_writes") - writes0;
+        snprintf(r.extra, sizeof r.extra,
+                 s_opt.json ? "\"fsyncs_per_registration\":%.3f" : "fsyncs/registration %.3f",
+                 writes ? (double)commits / (double)writes : 0.0);
+    } else if (!strcmp(w, "heartbeat")) {
+        s_lease_ids = calloc((size_t)s_opt.leases, sizeof *s_lease_ids);
+        s_prefill("/bench/lease", s_opt.leases, 30000, s_lease_ids);
+        /* Every lease renewed once a second, spread over the clients. */
+        s_opt.rate = (double)s_opt.leases / s_opt.clients;
+        s_run("heartbeat", s_opt.clients, s_opt.seconds, &r, NULL);
+        snprintf(r.extra, sizeof r.extra,
+                 s_opt.json ? "\"leases\":%d" : "%d leases at 1 Hz", s_opt.leases);
+    } else if (!strcmp(w, "wait")) {
+        s_wait_workload(&r);
+    } else if (!strcmp(w, "list-under-load")) {
+        s_prefill("/bench/pre", s_opt.topics, 0, NULL);
+        result_t alone;
+        memset(&alone, 0, sizeof alone);
+        s_run("lookup", s_opt.clients, s_opt.seconds / 2, &alone, NULL);
+        qsort(alone.all.us, alone.all.count, sizeof *alone.all.us, s_cmp);
+        worker_t lister = {.index = 1000, .mode = "list"};
+        s_run("lookup", s_opt.clients, s_opt.seconds / 2, &r, &lister);
+        qsort(r.all.us, r.all.count, sizeof *r.all.us, s_cmp);
+        double p99_alone = s_pct(&alone.all, 0.99), p99_loaded = s_pct(&r.all, 0.99);
+        snprintf(r.extra, sizeof r.extra, "%zu LISTs of %d; p99 alone %.0f us, ratio %.2f",
+                 lister.samples.count, s_opt.topics, p99_alone,
+                 p99_alone ? p99_loaded / p99_alone : 0);
+        if (s_opt.json)
+            snprintf(r.extra, sizeof r.extra, "\"lists\":%zu,\"p99_alone_us\":%.0f,\"p99_ratio\":%.2f",
+                     lister.samples.count, p99_alone, p99_alone ? p99_loaded / p99_alone : 0);
+        free(alone.all.us);
+        free(lister.samples.us);
+    } else {
+        fprintf(stderr, "discod-bench: unknown workload %s\n", w);
+        return 2;
+    }
+    s_print(&r);
+    free(r.all.us);
+    free(s_lease_ids);
+    zmq_ctx_term(s_ctx);
+    return r.errors && r.all.count == 0 ? 1 : 0;
+}
