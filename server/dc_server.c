@@ -134,7 +134,8 @@ static void s_from_writer(front_t *self)
 
 #define DC_MAX_FRAMES 16
 
-/* Reads one client message. PING and LOOKUP (the hot path) are answered here,
+/* Reads one client message. PING, LOOKUP and HEARTBEAT (the hot path: a hash
+ * lookup each) are answered here,
  * with no allocation but the reply's; everything else goes to a worker, so a
  * LIST of 100,000 topics never delays a lookup. */
 static void s_from_client(front_t *self, int index)
@@ -177,7 +178,8 @@ static void s_from_client(front_t *self, int index)
         char err[DC_ERR_LEN];
         bool answered = false;
         if (dc_request_decode(&req, zmq_msg_data(body), zmq_msg_size(body), err) == 0) {
-            if (req.command == DC_CMD_PING || req.command == DC_CMD_LOOKUP_TOPIC) {
+            if (req.command == DC_CMD_PING || req.command == DC_CMD_LOOKUP_TOPIC ||
+                req.command == DC_CMD_HEARTBEAT) {
                 msgpack_sbuffer_clear(&self->reply_buffer);
                 if (dc_worker_quick_reply(ctx, &req, &self->reply_buffer) == 0) {
                     DC_STAT_INC(ctx, requests);

@@ -16,20 +16,6 @@ typedef struct {
     zsock_t *writes;  /* PUSH to the writer */
 } worker_t;
 
-static uint64_t s_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static uint64_t s_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void s_reply_init(dc_reply_t *r, const worker_t *self, int version, int status,
                          const char *message)
 {
@@ -63,6 +49,20 @@ static void s_error(worker_t *self, zmsg_t **route, int version, const char *mes
     s_answer(self, route, &r, 'A');
 }
 
+static uint64_t s_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t s_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 int dc_worker_quick_reply(dc_context_t *ctx, const dc_request_t *req, msgpack_sbuffer *out)
 {
     dc_reply_t r;
@@ -87,6 +87,20 @@ int dc_worker_quick_reply(dc_context_t *ctx, const dc_request_t *req, msgpack_sb
         } else {
             snprintf(message, sizeof message, "Topic %.*s not found", (int)req->topic_name.len,
                      req->topic_name.ptr);
+            r.status = DC_STATUS_NOT_FOUND;
+            r.message = message;
+        }
+    } else if (req->command == DC_CMD_HEARTBEAT && (req->present & DC_REQ_LEASE_ID)) {
+        DC_STAT_INC(ctx, heartbeats);
+        uint64_t ttl = dc_leases_heartbeat(ctx->leases, req->lease_id, s_mono_ms(), s_now_ms());
+        if (ttl) {
+            r.status = DC_STATUS_OK;
+            r.has_lease = true;
+            r.lease_id = req->lease_id;
+            r.lease_ttl_ms = ttl;
+        } else {
+            snprintf(message, sizeof message, "Lease %llu not found",
+                     (unsigned long long)req->lease_id);
             r.status = DC_STATUS_NOT_FOUND;
             r.message = message;
         }
@@ -264,29 +278,6 @@ static void s_handle_unregister(worker_t *self, zmsg_t **route, dc_request_t *re
         return;
     }
     s_submit_named(self, route, req, DC_OP_UNREGISTER, name);
-}
-
-static void s_handle_heartbeat(worker_t *self, zmsg_t **route, dc_request_t *req)
-{
-    DC_STAT_INC(self->ctx, heartbeats);
-    if (!(req->present & DC_REQ_LEASE_ID)) {
-        s_error(self, route, req->version, "Missing lease_id in heartbeat request");
-        return;
-    }
-    uint64_t ttl = dc_leases_heartbeat(self->ctx->leases, req->lease_id, s_mono_ms(), s_now_ms());
-    dc_reply_t r;
-    char message[64];
-    if (ttl) {
-        s_reply_init(&r, self, req->version, DC_STATUS_OK, "");
-        r.has_lease = true;
-        r.lease_id = req->lease_id;
-        r.lease_ttl_ms = ttl;
-    } else {
-        snprintf(message, sizeof message, "Lease %llu not found",
-                 (unsigned long long)req->lease_id);
-        s_reply_init(&r, self, req->version, DC_STATUS_NOT_FOUND, message);
-    }
-    s_answer(self, route, &r, 'A');
 }
 
 static void s_handle_wait(worker_t *self, zmsg_t **route, dc_request_t *req)
@@ -478,8 +469,13 @@ static void s_handle(worker_t *self, zmsg_t *msg)
     msgpack_sbuffer_init(&quick);
     switch (req.command) {
     case DC_CMD_PING:
-    case DC_CMD_LOOKUP_TOPIC: {
+    case DC_CMD_LOOKUP_TOPIC:
+    case DC_CMD_HEARTBEAT: {
         zframe_t *frame = NULL;
+        if (req.command == DC_CMD_HEARTBEAT && !(req.present & DC_REQ_LEASE_ID)) {
+            s_error(self, &msg, req.version, "Missing lease_id in heartbeat request");
+            break;
+        }
         if (dc_worker_quick_reply(self->ctx, &req, &quick) == 0)
             frame = zframe_new(quick.data, quick.size);
         if (frame)
@@ -499,9 +495,6 @@ static void s_handle(worker_t *self, zmsg_t *msg)
         break;
     case DC_CMD_STATS:
         s_handle_stats(self, &msg, &req);
-        break;
-    case DC_CMD_HEARTBEAT:
-        s_handle_heartbeat(self, &msg, &req);
         break;
     case DC_CMD_WAIT_TOPIC:
         s_handle_wait(self, &msg, &req);

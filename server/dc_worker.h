@@ -10,7 +10,8 @@
 #include "dc_request.h"
 #include <czmq.h>
 
-/* Answers the requests that need no more than a hash lookup (PING, LOOKUP):
+/* Answers the requests that need no more than a hash lookup (PING, LOOKUP,
+ * HEARTBEAT with a lease_id):
  * appends the encoded reply to out and returns 0, or returns -1 when req is
  * anything else. The front thread calls it to answer these inline; workers
  * call it for the ones they are handed. */

@@ -58,6 +58,7 @@ typedef struct {
     uint64_t next_waiter_id;
     size_t waiter_count;
     uint64_t next_flush_ms;
+    size_t last_batch; /* ops in the previous batch: how many writers are active */
 } writer_t;
 
 /* What one op's reply will say. */
@@ -941,6 +942,24 @@ static void s_schedule_restored(writer_t *self, const uint64_t *ids, const uint6
         s_timer_push(self, expiries[i], ids[i], NULL);
 }
 
+/* Appends waiting ops to batch[n..]; when n > 0 on entry, first waits up to
+ * 1 ms for more. Returns the new count. */
+static size_t s_drain(writer_t *self, dc_write_op_t **batch, size_t n)
+{
+    long timeout = n > 0 ? 1 : 0;
+    while (n < DC_MAX_BATCH) {
+        zmq_pollitem_t item = {zsock_resolve(self->pull), 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&item, 1, timeout) <= 0)
+            break;
+        timeout = 0;
+        void *op = NULL;
+        if (zsock_recv(self->pull, "p", &op) != 0 || !op)
+            break;
+        batch[n++] = op;
+    }
+    return n;
+}
+
 void dc_writer_actor(zsock_t *pipe, void *arg)
 {
     dc_writer_args_t *args = arg;
@@ -987,18 +1006,16 @@ void dc_writer_actor(zsock_t *pipe, void *arg)
          * when stopping, keep going until the queue is empty. */
         size_t n;
         do {
-            n = 0;
-            while (n < DC_MAX_BATCH) {
-                zmq_pollitem_t item = {zsock_resolve(self->pull), 0, ZMQ_POLLIN, 0};
-                if (zmq_poll(&item, 1, 0) <= 0)
-                    break;
-                void *op = NULL;
-                if (zsock_recv(self->pull, "p", &op) != 0 || !op)
-                    break;
-                batch[n++] = op;
-            }
-            if (n > 0)
+            n = s_drain(self, batch, 0);
+            /* Fewer ops than last time: the other writers' requests are most
+             * likely on their way. Waiting a moment (1 ms at most) for them
+             * lets them share this commit's fsync. A lone writer never waits. */
+            if (n > 0 && running && self->last_batch > 1 && n < self->last_batch)
+                n = s_drain(self, batch, n);
+            if (n > 0) {
+                self->last_batch = n;
                 s_process_batch(self, batch, n);
+            }
         } while (!running && n > 0);
         s_run_timers(self);
     }

@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# Runs the whole benchmark suite in one go (under 5 minutes) and prints
+# BENCHMARKS.md-ready tables: discod next to its floor (a ROUTER doing no work)
+# and next to etcd (Debian's etcd-server, loaded through its HTTP gateway with
+# wrk), all measured in this run on this machine.
+# Usage: tests/bench/run-bench.sh [BUILD_DIR]      (BENCH_SECONDS=N per run, default 8)
+# Not part of CI's pass/fail: the machines are shared and noisy.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+build=$(cd "${1:-$here/../../build}" && pwd)
+seconds=${BENCH_SECONDS:-8}
+bench=$build/tests/bench/discod-bench
+floor=$build/tests/bench/discod-floor
+discod=$build/server/discod
+
+need=()
+command -v etcd > /dev/null || need+=(etcd-server)
+command -v wrk > /dev/null || need+=(wrk)
+command -v curl > /dev/null || need+=(curl)
+if [ ${#need[@]} -gt 0 ]; then
+  sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get install -y -qq "${need[@]}" > /dev/null
+fi
+
+work=$(mktemp -d /tmp/dc-bench-XXXXXX)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done; wait 2> /dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+ms() { date +%s%3N; }
+wait_ping() { # endpoint
+  for _ in $(seq 400); do
+    "$build/client/discoctl" -e "$1" --timeout-ms 100 --retries 1 ping > /dev/null 2>&1 && return 0
+    sleep 0.025
+  done
+  return 1
+}
+start_discod() {
+  "$discod" --address "ipc://$work/d.sock" --db "$work/registry.db" --events none --probe false \
+    --log-level WARNING 2>> "$work/discod.log" &
+  discod_pid=$!
+  pids+=("$discod_pid")
+  wait_ping "ipc://$work/d.sock"
+}
+
+"$floor" "ipc://$work/f.sock" &
+floor_pid=$!
+pids+=("$floor_pid")
+start_discod
+
+echo "## Machine"
+echo
+echo "- $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+echo "- $(free -g | awk '/Mem:/ {print $2}') GiB memory; database on $(df -h "$work" | awk 'NR==2 {print $1}')"
+echo "- $(uname -sr); discod $("$discod" --version | cut -d' ' -f2); libzmq $(pkg-config --modversion libzmq); SQLite $(sqlite3 --version 2>/dev/null | cut -d' ' -f1)"
+sync_us=$(dd if=/dev/zero of="$work/fsync-probe" bs=4k count=500 oflag=dsync 2>&1 | \
+          awk '/copied/ {for (i=1;i<=NF;i++) if ($i=="s,") print int($(i-1)*1000000/500)}')
+echo "- one synchronous 4 KiB write (dd oflag=dsync) on this disk: ${sync_us} us"
+echo
+echo "## discod and its floor"
+echo
+echo "| workload | clients | throughput | p50 us | p99 us | p999 us | daemon CPU us/req | daemon CPU | RSS MB | notes |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
+row() { "$bench" --endpoint "ipc://$work/$1.sock" --pid "$2" --seconds "$seconds" "${@:3}"; }
+floor_row=$(row f "$floor_pid" --workload ping --clients 8)
+echo "${floor_row/| ping |/| floor: ping |}"
+row d "$discod_pid" --workload ping --clients 8
+lookup_row=$(row d "$discod_pid" --workload lookup --clients 8 --topics 1000)
+echo "$lookup_row"
+row d "$discod_pid" --workload list-under-load --clients 1 --topics 10000
+register8=$(row d "$discod_pid" --workload register --clients 8)
+echo "$register8"
+row d "$discod_pid" --workload register --clients 1
+row d "$discod_pid" --workload mixed --clients 8 --topics 1000
+row d "$discod_pid" --workload wait --clients 1
+row d "$discod_pid" --workload heartbeat --clients 4 --leases 10000
+
+echo
+echo "## Restart with 100,000 topics"
+echo
+kill "$discod_pid"; wait "$discod_pid" 2> /dev/null || true
+rm -f "$work"/registry.db*
+start_discod
+"$bench" --endpoint "ipc://$work/d.sock" --workload lookup --topics 100000 --clients 1 \
+  --seconds 0.2 > /dev/null
+kill "$discod_pid"; wait "$discod_pid" 2> /dev/null || true
+t0=$(ms)
+start_discod
+t1=$(ms)
+rss=$(awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$discod_pid/status")
+echo "| topics | restart to serving | RSS after load |"
+echo "|---|---|---|"
+echo "| $("$build/client/discoctl" -e "ipc://$work/d.sock" stats --json | sed 's/.*"topics":\([0-9]*\).*/\1/') | $((t1 - t0)) ms | ${rss} MB |"
+
+echo
+echo "## etcd in the same run"
+echo
+etcd --data-dir "$work/etcd" --listen-client-urls http://127.0.0.1:23790 \
+  --advertise-client-urls http://127.0.0.1:23790 --listen-peer-urls http://127.0.0.1:23800 \
+  --initial-advertise-peer-urls http://127.0.0.1:23800 \
+  --initial-cluster default=http://127.0.0.1:23800 > "$work/etcd.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do curl -sf http://127.0.0.1:23790/health > /dev/null && break; sleep 0.1; done
+lease=$(curl -s -X POST http://127.0.0.1:23790/v3/lease/grant -d '{"TTL": 600}' | sed 's/.*"ID":"\([0-9]*\)".*/\1/')
+curl -s -X POST http://127.0.0.1:23790/v3/kv/put -d '{"key": "L2NhbQ==", "value": "aXBjOi8vL3RtcC9jYW0="}' > /dev/null
+cat > "$work/put.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+counter = 0
+request = function()
+  counter = counter + 1
+  return wrk.format(nil, nil, nil, '{"key": "' .. counter .. '", "value": "aXBjOi8vL3RtcC9jYW0=", "lease": "$lease"}')
+end
+LUA
+cat > "$work/range.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"key": "L2NhbQ=="}'
+LUA
+etcd_row() { # name script path
+  wrk -t2 -c8 -d"${seconds}s" --latency -s "$work/$2" "http://127.0.0.1:23790$3" > "$work/wrk.out"
+  rps=$(awk '/Requests\/sec/ {printf "%.0f", $2}' "$work/wrk.out")
+  p50=$(awk '/ 50%/ {print $2}' "$work/wrk.out")
+  p99=$(awk '/ 99%/ {print $2}' "$work/wrk.out")
+  echo "$rps" > "$work/$2.rps"
+  echo "| etcd: $1 | 8 | $rps/s | $p50 | $p99 |"
+}
+echo "| workload | connections | throughput | p50 | p99 |"
+echo "|---|---|---|---|---|"
+etcd_row "range read" range.lua /v3/kv/range
+etcd_row "leased put" put.lua /v3/kv/put
+
+echo
+echo "## Ratios (this run)"
+echo
+num() { echo "$1" | awk -F'|' "{print \$$2}" | sed 's/[^0-9.]//g'; }
+floor_cpu=$(num "$floor_row" 8); lookup_cpu=$(num "$lookup_row" 8)
+floor_tp=$(num "$floor_row" 4); lookup_tp=$(num "$lookup_row" 4); reg_tp=$(num "$register8" 4)
+range_tp=$(cat "$work/range.lua.rps"); put_tp=$(cat "$work/put.lua.rps")
+fsyncs=$(echo "$register8" | sed 's/.*fsyncs\/registration \([0-9.]*\).*/\1/')
+echo "- daemon CPU per lookup / floor CPU per ping: $(awk "BEGIN {printf \"%.2f\", $lookup_cpu / $floor_cpu}")"
+echo "- lookup throughput / floor: $(awk "BEGIN {printf \"%.2f\", $lookup_tp / $floor_tp}")"
+echo "- lookup throughput / etcd range reads: $(awk "BEGIN {printf \"%.1f\", $lookup_tp / $range_tp}")"
+echo "- durable registrations (8 clients) / etcd leased puts: $(awk "BEGIN {printf \"%.1f\", $reg_tp / $put_tp}"); fsyncs per registration: $fsyncs"
