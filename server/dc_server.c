@@ -1,6 +1,7 @@
 /* dc_server.c: lifecycle and the front thread (see the .h). */
 #include "dc_server.h"
 #include "dc_context.h"
+#include "dc_envelope.h"
 #include "dc_ipc.h"
 #include "dc_notify.h"
 #include "dc_log.h"
@@ -160,19 +161,19 @@ static void s_from_client(front_t *self, int index)
         if (count < DC_MAX_FRAMES)
             count++;
     }
-    /* A REQ (or well-behaved DEALER) peer sends [identity...][""][body]. */
-    int delimiter = -1;
-    for (int i = 1; i < count && delimiter < 0; i++)
-        if (zmq_msg_size(&frames[i]) == 0)
-            delimiter = i;
-    if (overflow || delimiter < 0 || delimiter == count - 1) {
+    size_t sizes[DC_MAX_FRAMES];
+    for (int i = 0; i < count; i++)
+        sizes[i] = zmq_msg_size(&frames[i]);
+    int delimiter;
+    dc_envelope_t shape = dc_envelope_check(sizes, count, 0, &delimiter);
+    if (overflow || shape == DC_ENVELOPE_INVALID) {
         DC_STAT_INC(ctx, dropped);
         dc_debug("dropped a message without a valid envelope");
         for (int i = 0; i < count; i++)
             zmq_msg_close(&frames[i]);
         return;
     }
-    if (delimiter == count - 2) {
+    if (shape == DC_ENVELOPE_OK) {
         zmq_msg_t *body = &frames[count - 1];
         dc_request_t req;
         char err[DC_ERR_LEN];

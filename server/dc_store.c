@@ -1,5 +1,6 @@
 /* dc_store.c: SQLite persistence for the registry (see the .h). */
 #include "dc_store.h"
+#include "dc_failpoint.h"
 #include "dc_log.h"
 
 #include <errno.h>
@@ -15,6 +16,11 @@
 struct dc_store {
     sqlite3 *db;
     char *path;
+    dc_sync_t sync;
+    dc_on_corrupt_t on_corrupt;
+    uint64_t max_size;
+    dev_t dev; /* identity of the file opened, to notice it being deleted */
+    ino_t ino;
     sqlite3_stmt *put_topic;
     sqlite3_stmt *delete_topic;
     sqlite3_stmt *meta_set;
@@ -78,6 +84,24 @@ static int s_exec(dc_store_t *self, const char *sql)
         sqlite3_free(msg);
         return rc;
     }
+    return SQLITE_OK;
+}
+
+/* After each commit: checkpoint once the WAL holds 1000 pages (4 MB). */
+static int s_wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+    (void)arg;
+    int threshold = 1000;
+#ifdef DISCOD_FAILPOINTS
+    /* Test builds: the crash loop checkpoints far more often. */
+    const char *override = getenv("DISCOD_CHECKPOINT_PAGES");
+    if (override && atoi(override) > 0)
+        threshold = atoi(override);
+#endif
+    if (pages < threshold)
+        return SQLITE_OK;
+    dc_failpoint("checkpoint");
+    sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
     return SQLITE_OK;
 }
 
@@ -151,6 +175,9 @@ static int s_open_file(dc_store_t *self, dc_sync_t sync, uint64_t max_size)
         return rc;
     }
     sqlite3_extended_result_codes(self->db, 1);
+    /* Checkpoints run from our own WAL hook (same threshold as SQLite's
+     * automatic one), in the writer thread, with a failpoint for the tests. */
+    sqlite3_wal_hook(self->db, s_wal_hook, self);
     sqlite3_busy_timeout(self->db, 2000);
     if (sqlite3_db_readonly(self->db, "main") == 1)
         dc_error("database %s is read-only: registrations will be refused", self->path);
@@ -283,6 +310,9 @@ dc_store_t *dc_store_open(const char *path, dc_sync_t sync, dc_on_corrupt_t on_c
         dc_store_destroy(&self);
         return NULL;
     }
+    self->sync = sync;
+    self->on_corrupt = on_corrupt;
+    self->max_size = max_size;
     int rc = s_open_file(self, sync, max_size);
     if (rc != SQLITE_OK) {
         int primary = rc & 0xff;
@@ -309,7 +339,34 @@ dc_store_t *dc_store_open(const char *path, dc_sync_t sync, dc_on_corrupt_t on_c
             return NULL;
         }
     }
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        self->dev = st.st_dev;
+        self->ino = st.st_ino;
+    }
     return self;
+}
+
+bool dc_store_file_gone(dc_store_t *self)
+{
+    struct stat st;
+    if (stat(self->path, &st) != 0)
+        return errno == ENOENT;
+    return st.st_dev != self->dev || st.st_ino != self->ino;
+}
+
+int dc_store_reopen(dc_store_t *self)
+{
+    s_close(self);
+    if (s_mkdir_parents(self->path) != 0 ||
+        s_open_file(self, self->sync, self->max_size) != SQLITE_OK)
+        return -1;
+    struct stat st;
+    if (stat(self->path, &st) == 0) {
+        self->dev = st.st_dev;
+        self->ino = st.st_ino;
+    }
+    return 0;
 }
 
 void dc_store_destroy(dc_store_t **self_p)

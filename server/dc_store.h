@@ -86,6 +86,14 @@ int dc_store_load_nodes(dc_store_t *self, int (*fn)(void *arg, const dc_stored_n
 /* The last SQLite error message (borrowed). */
 const char *dc_store_errmsg(dc_store_t *self);
 
+/* True when the database file was deleted or replaced under the daemon (the
+ * connection then writes to an inode nobody will ever open again). */
+bool dc_store_file_gone(dc_store_t *self);
+
+/* Closes the connection and opens the path again (creating a fresh file).
+ * Returns 0, or -1 with dc_store_errmsg() saying why. */
+int dc_store_reopen(dc_store_t *self);
+
 /* Runs PRAGMA integrity_check. Returns 0 when it says ok. */
 int dc_store_integrity_ok(dc_store_t *self);
 

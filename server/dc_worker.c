@@ -1,5 +1,6 @@
 /* dc_worker.c: request handling for reads, validation for writes (see the .h). */
 #include "dc_worker.h"
+#include "dc_envelope.h"
 #include "dc_log.h"
 #include "dc_protocol.h"
 #include "dc_reply_send.h"
@@ -428,15 +429,17 @@ static void s_handle(worker_t *self, zmsg_t *msg)
     DC_STAT_INC(self->ctx, requests);
     zframe_t *index_frame = zmsg_first(msg);
     int endpoint = zframe_size(index_frame) == 1 ? *zframe_data(index_frame) : -1;
-    /* Split off the body: everything after the empty delimiter. */
-    int after_delimiter = -1;
-    for (zframe_t *f = zmsg_next(msg); f; f = zmsg_next(msg)) {
-        if (after_delimiter >= 0)
-            after_delimiter++;
-        else if (zframe_size(f) == 0)
-            after_delimiter = 0;
-    }
-    if (endpoint < 0 || endpoint >= self->ctx->config->endpoint_count || after_delimiter < 1) {
+    /* [endpoint index][identity...][""][body...]: the envelope starts at 1. */
+    size_t sizes[64];
+    int count = 0;
+    for (zframe_t *f = index_frame; f && count < 64; f = zmsg_next(msg))
+        sizes[count++] = zframe_size(f);
+    int delimiter;
+    dc_envelope_t shape = count < 64 ? dc_envelope_check(sizes, count, 1, &delimiter)
+                                     : DC_ENVELOPE_INVALID;
+    int after_delimiter = shape == DC_ENVELOPE_INVALID ? 0 : count - 1 - delimiter;
+    if (endpoint < 0 || endpoint >= self->ctx->config->endpoint_count ||
+        shape == DC_ENVELOPE_INVALID) {
         DC_STAT_INC(self->ctx, dropped);
         zmsg_destroy(&msg);
         zsock_send(self->backend, "s", "R");

@@ -1,6 +1,7 @@
 /* dc_writer.c: group commit, leases, held waits and events (see the .h). */
 #include "dc_writer.h"
 #include "dc_change.h"
+#include "dc_failpoint.h"
 #include "dc_ipc.h"
 #include "dc_log.h"
 #include "dc_protocol.h"
@@ -493,10 +494,14 @@ static int s_persist(writer_t *self)
         rc = dc_store_meta_set(self->store, "lease_seq", self->lease_seq);
     if (rc == 0)
         rc = dc_store_meta_set(self->store, "event_seq", self->event_seq);
+    dc_failpoint("slow-commit");
+    dc_failpoint("before-commit");
     if (rc == 0)
         rc = dc_store_commit(self->store);
     if (rc != 0)
         dc_store_rollback(self->store);
+    else
+        dc_failpoint("after-commit");
     return rc;
 }
 
@@ -813,6 +818,65 @@ static void s_time_out_waiter(writer_t *self, const char *name, uint64_t id)
     atomic_store(&self->ctx->stats.waiters, self->waiter_count);
 }
 
+/* The database file was deleted under us: start a new one and write the
+ * whole registry into it, in one transaction, from memory. */
+static void s_rebuild_database(writer_t *self)
+{
+    dc_error("!!! database file %s was deleted or replaced while running: recreating it from "
+             "memory !!!",
+             self->ctx->config->db_path);
+    if (dc_store_reopen(self->store) != 0) {
+        dc_error("cannot recreate the database: %s (will retry)", dc_store_errmsg(self->store));
+        return;
+    }
+    dc_entry_t **entries = NULL;
+    size_t n = dc_registry_snapshot(self->ctx->registry, NULL, &entries);
+    dc_node_t **nodes = NULL;
+    size_t node_count = dc_nodes_find(self->ctx->nodes, (dc_str_t){NULL, 0}, &nodes);
+    int rc = n == (size_t)-1 || node_count == (size_t)-1 ? -1 : dc_store_begin(self->store);
+    uint64_t now_wall = s_wall_ms();
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const dc_entry_t *e = entries[i];
+        uint64_t ttl = e->lease_id ? dc_leases_ttl(self->ctx->leases, e->lease_id) : 0;
+        if (ttl)
+            rc = dc_store_put_lease(self->store, e->lease_id, ttl, now_wall);
+        dc_stored_topic_t t = {e->topic, e->create_seq, e->lease_id, e->metadata.data,
+                               e->metadata.size, e->registered_at_ms};
+        if (rc == 0)
+            rc = dc_store_put_topic(self->store, &t);
+    }
+    for (size_t i = 0; rc == 0 && i < node_count; i++) {
+        const dc_node_t *nd = nodes[i];
+        uint64_t ttl = nd->lease_id ? dc_leases_ttl(self->ctx->leases, nd->lease_id) : 0;
+        if (ttl)
+            rc = dc_store_put_lease(self->store, nd->lease_id, ttl, now_wall);
+        dc_stored_node_t sn = {nd->name, nd->description, nd->capabilities_blob.data,
+                               nd->capabilities_blob.size, nd->metadata.data, nd->metadata.size,
+                               nd->lease_id};
+        if (rc == 0)
+            rc = dc_store_put_node(self->store, &sn);
+    }
+    if (rc == 0)
+        rc = dc_store_meta_set(self->store, "epoch", self->ctx->epoch);
+    if (rc == 0)
+        rc = dc_store_meta_set(self->store, "change_seq", self->change_seq);
+    if (rc == 0)
+        rc = dc_store_meta_set(self->store, "lease_seq", self->lease_seq);
+    if (rc == 0)
+        rc = dc_store_meta_set(self->store, "event_seq", self->event_seq);
+    if (rc == 0)
+        rc = dc_store_commit(self->store);
+    if (rc != 0) {
+        dc_store_rollback(self->store);
+        dc_error("cannot rebuild the database: %s (will retry)", dc_store_errmsg(self->store));
+    } else
+        dc_info("database recreated with %zu topic(s) and %zu node(s)", n, node_count);
+    if (n != (size_t)-1)
+        dc_registry_release_snapshot(entries, n);
+    if (node_count != (size_t)-1)
+        dc_nodes_release(nodes, node_count);
+}
+
 static void s_run_timers(writer_t *self)
 {
     uint64_t now = s_mono_ms();
@@ -845,6 +909,8 @@ static void s_run_timers(writer_t *self)
     }
     if (now >= self->next_flush_ms) {
         self->next_flush_ms = now + DC_LEASE_FLUSH_MS;
+        if (dc_store_file_gone(self->store))
+            s_rebuild_database(self);
         uint64_t *ids = NULL, *times = NULL;
         size_t n = dc_leases_take_dirty(self->ctx->leases, &ids, &times);
         if (n > 0) {

@@ -1,0 +1,71 @@
+#!/usr/bin/python3
+"""Writes the fuzzing seed corpus (tests/fuzz/corpus/): valid requests of every
+command as the Cortex client and a protocol 2 client pack them, replies as
+the daemon sends them, and framed messages for the envelope target.
+Run it again after adding commands; the files are committed."""
+import os
+
+import msgpack
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def pack(o):
+    return msgpack.packb(o, use_bin_type=True)
+
+
+def topic(name="/camera/image", fp=2**64 - 1):
+    return pack({"name": name, "address": "ipc:///tmp/cortex/topics/camera_image",
+                 "message_type": "sensor_msgs.Image", "fingerprint": fp,
+                 "publisher_node": "camera"})
+
+
+requests = {
+    "register": {"command": 1, "topic_name": None, "topic_info": topic()},
+    "unregister": {"command": 2, "topic_name": "/camera/image", "topic_info": None},
+    "lookup": {"command": 3, "topic_name": "/camera/image", "topic_info": None},
+    "list": {"command": 4, "topic_name": None, "topic_info": None},
+    "ping": {"command": 5, "topic_name": None, "topic_info": None},
+    "shutdown": {"command": 99, "topic_name": None, "topic_info": None},
+    "v2_register_lease": {"command": 1, "v": 2, "topic_info": topic(), "lease_ttl_ms": 3000,
+                          "request_id": 12345, "metadata": {"visibility": "public"}},
+    "v2_heartbeat": {"command": 6, "v": 2, "lease_id": 1},
+    "v2_wait": {"command": 7, "v": 2, "topic_name": "/x", "timeout_ms": 100},
+    "v2_revoke": {"command": 8, "v": 2, "lease_id": 1},
+    "v2_stats": {"command": 9, "v": 2},
+    "v2_register_node": {"command": 10, "v": 2, "lease_id": 1,
+                         "node": {"name": "temp", "description": "d",
+                                  "capabilities": ["temperature"], "metadata": {"k": "v"}}},
+    "v2_unregister_node": {"command": 11, "v": 2, "node_name": "temp"},
+    "v2_get_node": {"command": 12, "v": 2, "node_name": "temp"},
+    "v2_find_nodes": {"command": 13, "v": 2, "capability": "temperature"},
+    "v2_list_filter": {"command": 4, "v": 2, "filter": {"prefix": "/c", "message_type": "T",
+                                                        "publisher_node": "n",
+                                                        "metadata": {"visibility": "public"}}},
+}
+replies = {
+    "pong": {"status": 0, "message": "pong"},
+    "lookup": {"status": 0, "message": "", "topic_info": topic()},
+    "list": {"status": 0, "message": "", "topics": [topic("/a"), topic("/b", 5)]},
+    "v2": {"status": 0, "message": "", "v": 2, "epoch": 3, "lease_id": 9, "lease_ttl_ms": 3000,
+           "stats": {"topics": 2}, "nodes": [{"name": "n", "topics": ["/a"]}],
+           "metadata": {"k": "v"}, "reason": "expired"},
+    "error": {"status": 3, "message": "Unknown command: 42"},
+}
+
+
+def write(kind, name, data):
+    d = os.path.join(HERE, "corpus", kind)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+for name, r in requests.items():
+    body = pack(r)
+    write("request", name, body)
+    if len(body) < 256:
+        # [identity][""][body], each frame prefixed by its length.
+        write("envelope", name, bytes([5]) + b"peer1" + bytes([0]) + bytes([len(body)]) + body)
+for name, r in replies.items():
+    write("reply", name, pack(r))

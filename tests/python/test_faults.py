@@ -1,0 +1,119 @@
+"""Fault injection against the real daemon: a full disk, the database deleted
+while running, a slow disk. In each case writes
+get a clear ERROR (or are slow), lookups keep working, and the daemon
+recovers by itself when the fault clears. The disk faults use a small tmpfs
+of the test's own (they are skipped where mounting is not allowed)."""
+import os
+import subprocess
+import threading
+import time
+
+import msgpack
+import pytest
+
+from conftest import Daemon, topic_blob
+
+
+def register(d, name, **kw):
+    return d.request({"command": 1, "topic_info": topic_blob(name, **kw)}, timeout_ms=10000)
+
+
+def lookup(d, name):
+    return d.request({"command": 3, "topic_name": name})["status"]
+
+
+@pytest.fixture
+def tmpfs(short_tmp):
+    path = os.path.join(short_tmp, "fs")
+    os.mkdir(path)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", path],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    yield path
+    subprocess.run(["umount", "-l", path], capture_output=True)
+
+
+def on_tmpfs(short_tmp, tmpfs):
+    d = Daemon(short_tmp)
+    d.db = os.path.join(tmpfs, "registry.db")
+    return d
+
+
+def test_disk_full_refuses_writes_keeps_reads_and_recovers(short_tmp, tmpfs):
+    d = on_tmpfs(short_tmp, tmpfs)
+    d.start()
+    try:
+        assert register(d, "/before")["status"] == 0
+        # Leave almost no room.
+        ballast = os.path.join(tmpfs, "ballast")
+        subprocess.run(["dd", "if=/dev/zero", f"of={ballast}", "bs=4k", "count=2000"],
+                       capture_output=True)
+        failures = []
+        for i in range(300):
+            r = register(d, f"/fill/{i}", address="ipc:///tmp/" + "x" * 500)
+            if r["status"] == 3:
+                failures.append(r["message"])
+                break
+        assert failures and "Storage error" in failures[0]
+        assert lookup(d, "/before") == 0
+        assert d.request({"command": 4})["status"] == 0
+        assert d.stats()["commit_failures"] >= 1
+        os.unlink(ballast)
+        r = register(d, "/after-space-freed")
+        assert r["status"] == 0, r
+    finally:
+        d.stop()
+    d.start()
+    assert lookup(d, "/after-space-freed") == 0 and lookup(d, "/before") == 0
+    d.stop()
+
+
+def test_database_deleted_while_running_is_recreated(daemon):
+    for i in range(20):
+        assert register(daemon, f"/kept/{i}")["status"] == 0
+    lease = daemon.request({"command": 10, "v": 2, "node": {"name": "n1"},
+                            "lease_ttl_ms": 60000})["lease_id"]
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(daemon.db + suffix):
+            os.unlink(daemon.db + suffix)
+    deadline = time.time() + 5
+    while "recreated" not in daemon.read_log() and time.time() < deadline:
+        time.sleep(0.1)
+    assert "was deleted or replaced while running" in daemon.read_log()
+    assert register(daemon, "/after-delete")["status"] == 0
+    daemon.stop()
+    daemon.start()
+    for i in range(20):
+        assert lookup(daemon, f"/kept/{i}") == 0
+    assert lookup(daemon, "/after-delete") == 0
+    node = daemon.request({"command": 12, "v": 2, "node_name": "n1"})
+    assert node["status"] == 0 and node["nodes"][0]["lease_id"] == lease
+
+
+def test_slow_disk_delays_writes_not_lookups(make_daemon):
+    d = make_daemon()
+    os.environ["DISCOD_FAILPOINT"] = "slow-commit:400"
+    try:
+        d.start()
+    finally:
+        del os.environ["DISCOD_FAILPOINT"]
+    register(d, "/hot")
+    done = threading.Event()
+    lookups = []
+
+    def reader():
+        while not done.is_set():
+            t0 = time.time()
+            assert lookup(d, "/hot") == 0
+            lookups.append(time.time() - t0)
+
+    t = threading.Thread(target=reader)
+    t.start()
+    t0 = time.time()
+    assert register(d, "/slow")["status"] == 0
+    took = time.time() - t0
+    done.set()
+    t.join()
+    assert took >= 0.35  # the write waited for its (slow) commit...
+    assert len(lookups) > 20  # ...while lookups went on being answered
+    assert sorted(lookups)[len(lookups) // 2] < 0.1
