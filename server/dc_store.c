@@ -163,13 +163,38 @@ static int s_migrate(dc_store_t *self)
     return SQLITE_OK;
 }
 
+/* A database we cannot migrate must already be at our schema version. */
+static int s_check_version(dc_store_t *self)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = sqlite3_prepare_v2(self->db, "PRAGMA user_version", -1, &stmt, NULL);
+    int version = rc == SQLITE_OK && sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int(stmt, 0)
+                                                                      : -1;
+    sqlite3_finalize(stmt);
+    if (version != DC_STORE_SCHEMA_VERSION) {
+        snprintf(self->errmsg, sizeof self->errmsg,
+                 "read-only database at schema version %d cannot be migrated to %d", version,
+                 DC_STORE_SCHEMA_VERSION);
+        return SQLITE_MISMATCH;
+    }
+    return SQLITE_OK;
+}
+
 /* Opens and checks one database file. Returns SQLITE_OK or the failing code,
  * with self->errmsg set. */
-static int s_open_file(dc_store_t *self, dc_sync_t sync, uint64_t max_size)
+static int s_open_file(dc_store_t *self, dc_sync_t sync, uint64_t max_size, bool immutable)
 {
-    int rc = sqlite3_open_v2(self->path, &self->db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             NULL);
+    int rc;
+    if (immutable) {
+        /* Read-only fallback: a WAL database in a directory we may not write
+         * cannot get its -shm file; read it as immutable instead. */
+        char uri[4200];
+        snprintf(uri, sizeof uri, "file:%s?immutable=1", self->path);
+        rc = sqlite3_open_v2(uri, &self->db,
+                             SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, NULL);
+    } else
+        rc = sqlite3_open_v2(self->path, &self->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         snprintf(self->errmsg, sizeof self->errmsg, "cannot open: %s", sqlite3_errstr(rc));
         return rc;
@@ -182,7 +207,7 @@ static int s_open_file(dc_store_t *self, dc_sync_t sync, uint64_t max_size)
     if (sqlite3_db_readonly(self->db, "main") == 1)
         dc_error("database %s is read-only: registrations will be refused", self->path);
     /* The first statement that reads the file tells a non-database apart. */
-    rc = s_exec(self, "PRAGMA journal_mode = WAL");
+    rc = immutable ? SQLITE_OK : s_exec(self, "PRAGMA journal_mode = WAL");
     if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_READONLY)
         return rc;
     rc = s_exec(self, sync == DC_SYNC_FULL ? "PRAGMA synchronous = FULL"
@@ -214,7 +239,7 @@ static int s_open_file(dc_store_t *self, dc_sync_t sync, uint64_t max_size)
         return rc == SQLITE_ROW ? SQLITE_CORRUPT : rc;
     }
     sqlite3_finalize(stmt);
-    rc = s_migrate(self);
+    rc = immutable ? s_check_version(self) : s_migrate(self);
     if (rc != SQLITE_OK)
         return rc;
     /* The tables must look like ours: a foreign SQLite file is "corrupt" too. */
@@ -313,7 +338,12 @@ dc_store_t *dc_store_open(const char *path, dc_sync_t sync, dc_on_corrupt_t on_c
     self->sync = sync;
     self->on_corrupt = on_corrupt;
     self->max_size = max_size;
-    int rc = s_open_file(self, sync, max_size);
+    int rc = s_open_file(self, sync, max_size, false);
+    if (rc != SQLITE_OK && access(path, F_OK) == 0 && access(path, W_OK) != 0) {
+        s_close(self);
+        dc_error("database %s is not writable (%s): serving it read-only", path, self->errmsg);
+        rc = s_open_file(self, sync, max_size, true);
+    }
     if (rc != SQLITE_OK) {
         int primary = rc & 0xff;
         s_close(self);
@@ -333,7 +363,7 @@ dc_store_t *dc_store_open(const char *path, dc_sync_t sync, dc_on_corrupt_t on_c
             return NULL;
         }
         dc_error("database %s is corrupt or unreadable: %s", path, self->errmsg);
-        if (s_move_aside(path) != 0 || s_open_file(self, sync, max_size) != SQLITE_OK) {
+        if (s_move_aside(path) != 0 || s_open_file(self, sync, max_size, false) != SQLITE_OK) {
             dc_error("database %s: cannot start a fresh one: %s", path, self->errmsg);
             dc_store_destroy(&self);
             return NULL;
@@ -345,6 +375,11 @@ dc_store_t *dc_store_open(const char *path, dc_sync_t sync, dc_on_corrupt_t on_c
         self->ino = st.st_ino;
     }
     return self;
+}
+
+bool dc_store_readonly(dc_store_t *self)
+{
+    return self->db && sqlite3_db_readonly(self->db, "main") == 1;
 }
 
 bool dc_store_file_gone(dc_store_t *self)
@@ -359,8 +394,13 @@ int dc_store_reopen(dc_store_t *self)
 {
     s_close(self);
     if (s_mkdir_parents(self->path) != 0 ||
-        s_open_file(self, self->sync, self->max_size) != SQLITE_OK)
+        s_open_file(self, self->sync, self->max_size, false) != SQLITE_OK) {
+        /* Still not writable: keep serving the file read-only. */
+        s_close(self);
+        if (access(self->path, F_OK) == 0)
+            s_open_file(self, self->sync, self->max_size, true);
         return -1;
+    }
     struct stat st;
     if (stat(self->path, &st) == 0) {
         self->dev = st.st_dev;

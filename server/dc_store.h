@@ -90,6 +90,9 @@ const char *dc_store_errmsg(dc_store_t *self);
  * connection then writes to an inode nobody will ever open again). */
 bool dc_store_file_gone(dc_store_t *self);
 
+/* True when SQLite opened the file read-only (no write permission). */
+bool dc_store_readonly(dc_store_t *self);
+
 /* Closes the connection and opens the path again (creating a fresh file).
  * Returns 0, or -1 with dc_store_errmsg() saying why. */
 int dc_store_reopen(dc_store_t *self);

@@ -911,6 +911,12 @@ static void s_run_timers(writer_t *self)
         self->next_flush_ms = now + DC_LEASE_FLUSH_MS;
         if (dc_store_file_gone(self->store))
             s_rebuild_database(self);
+        else if (dc_store_readonly(self->store)) {
+            /* Opened read-only (no write permission): try again each second,
+             * so registrations resume once the permissions are fixed. */
+            if (dc_store_reopen(self->store) == 0 && !dc_store_readonly(self->store))
+                dc_info("database %s is writable again", self->ctx->config->db_path);
+        }
         uint64_t *ids = NULL, *times = NULL;
         size_t n = dc_leases_take_dirty(self->ctx->leases, &ids, &times);
         if (n > 0) {

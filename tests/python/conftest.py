@@ -41,7 +41,7 @@ class Daemon:
         self.proc = None
         self.ctx = zmq.Context.instance()
 
-    def start(self, *extra, wait=True, endpoints=None, probe=False):
+    def start(self, *extra, wait=True, endpoints=None, probe=False, wrapper=()):
         """Most tests register made-up endpoints nobody listens on, which the
         prober would rightly remove; they run with probing off unless asked."""
         args = [DISCOD_BIN, "--db", self.db, "--log-level", "DEBUG", "--events", self.events]
@@ -51,7 +51,7 @@ class Daemon:
             args += ["--address", ep]
         args += list(extra)
         self.log = open(self.log_path, "a")
-        self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log)
+        self.proc = subprocess.Popen(list(wrapper) + args, stdout=self.log, stderr=self.log)
         if wait:
             self.wait_ready()
         return self

@@ -4,6 +4,7 @@ get a clear ERROR (or are slow), lookups keep working, and the daemon
 recovers by itself when the fault clears. The disk faults use a small tmpfs
 of the test's own (they are skipped where mounting is not allowed)."""
 import os
+import signal
 import subprocess
 import threading
 import time
@@ -66,6 +67,62 @@ def test_disk_full_refuses_writes_keeps_reads_and_recovers(short_tmp, tmpfs):
     d.start()
     assert lookup(d, "/after-space-freed") == 0 and lookup(d, "/before") == 0
     d.stop()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run the daemon as another user")
+def test_read_only_database_serves_reads_and_recovers(short_tmp):
+    d = Daemon(short_tmp)
+    d.start()
+    assert register(d, "/kept")["status"] == 0
+    d.stop()
+    # The daemon runs as nobody; the database stays root's: read-only to it.
+    # Its sockets go to a directory it may write.
+    os.chmod(short_tmp, 0o755)
+    sockets = os.path.join(short_tmp, "sockets")
+    os.mkdir(sockets)
+    os.chmod(sockets, 0o777)
+    d.endpoint = f"ipc://{sockets}/d.sock"
+    d.socket_path = f"{sockets}/d.sock"
+    d.events = f"ipc://{sockets}/events.sock"
+    as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    d.start("--ipc-mode", "0666", wrapper=as_nobody)
+    try:
+        assert "is read-only" in d.read_log()
+        assert lookup(d, "/kept") == 0
+        r = register(d, "/refused")
+        assert r["status"] == 3 and "readonly" in r["message"]
+        assert lookup(d, "/refused") == 1
+        # The fault clears: the files become writable for the daemon.
+        os.chmod(short_tmp, 0o777)
+        for name in os.listdir(short_tmp):
+            if name.startswith("d.db"):
+                os.chmod(os.path.join(short_tmp, name), 0o666)
+        deadline = time.time() + 10
+        while register(d, "/accepted")["status"] != 0 and time.time() < deadline:
+            time.sleep(0.3)
+        assert lookup(d, "/accepted") == 0
+        assert "writable again" in d.read_log()
+    finally:
+        d.stop()
+
+
+def test_shutdown_finishes_in_flight_writes(make_daemon):
+    d = make_daemon()
+    os.environ["DISCOD_FAILPOINT"] = "slow-commit:700"
+    try:
+        d.start()
+    finally:
+        del os.environ["DISCOD_FAILPOINT"]
+    result = {}
+    t = threading.Thread(target=lambda: result.update(r=register(d, "/in-flight")))
+    t.start()
+    time.sleep(0.2)  # the write is committing (slowly) now
+    d.proc.send_signal(signal.SIGTERM)
+    t.join(15)
+    assert result["r"]["status"] == 0
+    assert d.proc.wait(timeout=15) == 0
+    d.start()
+    assert lookup(d, "/in-flight") == 0
 
 
 def test_database_deleted_while_running_is_recreated(daemon):
