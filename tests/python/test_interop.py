@@ -209,3 +209,45 @@ def test_wait_for_topic_polling_works(daemon, client):
     other.register_topic(info("/late"))
     assert client.wait_for_topic("/late", timeout=2, poll_interval=0.05) == info("/late")
     other.close()
+
+
+MALFORMED_V2 = [
+    {"command": 6, "v": 2, "lease_id": "1"},
+    {"command": 6, "v": 2, "lease_id": -1},
+    {"command": 1, "v": 2, "topic_info": topic_blob("/x"), "lease_ttl_ms": 1.5},
+    {"command": 1, "v": 2, "topic_info": topic_blob("/x"), "lease_ttl_ms": b"\x01"},
+    {"command": 7, "v": 2, "topic_name": "/x", "timeout_ms": "soon"},
+    {"command": 1, "v": 2, "topic_info": topic_blob("/x"), "request_id": -5},
+    {"command": 4, "v": 2, "filter": "prefix"},
+    {"command": 4, "v": 2, "filter": {"prefix": 3}},
+    {"command": 4, "v": 2, "filter": {"metadata": {"k": 1}}},
+    {"command": 1, "v": 2, "topic_info": topic_blob("/x"), "metadata": ["k", "v"]},
+    {"command": 1, "v": 2, "topic_info": topic_blob("/x"), "metadata": {"k": b"v"}},
+    {"command": 1, "v": 2, "topic_info": topic_blob("/x"),
+     "metadata": {f"k{i}": "v" for i in range(65)}},
+    {"command": 10, "v": 2, "node": "name"},
+    {"command": 10, "v": 2, "node": {"name": 7}},
+    {"command": 10, "v": 2, "node": {"name": "n", "capabilities": "temperature"}},
+    {"command": 10, "v": 2, "node": {"name": "n", "capabilities": [1]}},
+    {"command": 10, "v": 2, "node": {"name": "n", "description": ["d"]}},
+    {"command": 11, "v": 2, "node_name": 3},
+    {"command": 12, "v": 2, "node_name": ""},
+    {"command": 13, "v": 2, "capability": ["a"]},
+    {"command": 5, "v": "2"},
+    {"command": 5, "v": -2},
+]
+
+
+@pytest.mark.parametrize("body", MALFORMED_V2, ids=range(len(MALFORMED_V2)))
+def test_protocol2_keys_with_wrong_types_get_error(daemon, client, body):
+    client.register_topic(info("/keep"))
+    r = daemon.request(body)
+    assert r["status"] == 3 and r["message"]
+    assert client.lookup_topic("/keep") == info("/keep")
+    assert daemon.request({"command": 4, "v": 2})["status"] == 0
+
+
+@pytest.mark.parametrize("command", [6, 8, 11, 12])
+def test_protocol2_commands_without_their_key_get_error(daemon, command):
+    r = daemon.request({"command": command, "v": 2})
+    assert r["status"] == 3 and "Missing" in r["message"]
