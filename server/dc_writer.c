@@ -59,7 +59,8 @@ typedef struct {
     uint64_t next_waiter_id;
     size_t waiter_count;
     uint64_t next_flush_ms;
-    size_t last_batch; /* ops in the previous batch: how many writers are active */
+    size_t recent[4];  /* sizes of the last batches: how many writers are active */
+    unsigned recent_next;
 } writer_t;
 
 /* What one op's reply will say. */
@@ -1079,13 +1080,22 @@ void dc_writer_actor(zsock_t *pipe, void *arg)
         size_t n;
         do {
             n = s_drain(self, batch, 0);
-            /* Fewer ops than last time: the other writers' requests are most
-             * likely on their way. Waiting a moment (1 ms at most) for them
-             * lets them share this commit's fsync. A lone writer never waits. */
-            if (n > 0 && running && self->last_batch > 1 && n < self->last_batch)
+            /* Fewer ops than recent batches held: the other writers' requests
+             * are most likely on their way. Waiting a moment (1 ms at most)
+             * for them lets them share this commit's fsync. A lone writer
+             * never waits. */
+            size_t expected = 0;
+            for (int i = 0; i < 4; i++)
+                if (self->recent[i] > expected)
+                    expected = self->recent[i];
+            while (n > 0 && running && expected > 1 && n < expected) {
+                size_t before = n;
                 n = s_drain(self, batch, n);
+                if (n == before)
+                    break; /* nothing came within 1 ms: commit what we have */
+            }
             if (n > 0) {
-                self->last_batch = n;
+                self->recent[self->recent_next++ % 4] = n;
                 s_process_batch(self, batch, n);
             }
         } while (!running && n > 0);
