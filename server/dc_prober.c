@@ -1,5 +1,6 @@
 /* dc_prober.c: endpoint liveness for lease-less topics (see the .h). */
 #include "dc_prober.h"
+#include "dc_clock.h"
 #include "dc_log.h"
 #include "dc_write_op.h"
 
@@ -21,13 +22,6 @@ typedef struct {
     zsock_t *writes;
     zhashx_t *failures; /* topic name -> consecutive refusals (as a pointer-sized int) */
 } prober_t;
-
-static uint64_t s_wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 dc_probe_t dc_prober_tcp(const char *endpoint)
 {
@@ -114,7 +108,7 @@ static void s_probe_all(prober_t *self)
     if (n == (size_t)-1)
         return;
     zhashx_t *seen = zhashx_new();
-    uint64_t now = s_wall_ms();
+    uint64_t now = dc_wall_ms();
     for (size_t i = 0; i < n; i++) {
         const dc_entry_t *e = entries[i];
         if (e->lease_id)

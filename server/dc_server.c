@@ -1,5 +1,6 @@
 /* dc_server.c: lifecycle and the front thread (see the .h). */
 #include "dc_server.h"
+#include "dc_clock.h"
 #include "dc_context.h"
 #include "dc_envelope.h"
 #include "dc_ipc.h"
@@ -35,20 +36,6 @@ struct dc_server {
     uint64_t *restored_ids, *restored_expiries;
     size_t restored_count, restored_cap;
 };
-
-static uint64_t s_wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static uint64_t s_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /*==== The front thread ====*/
 
@@ -325,7 +312,7 @@ static void s_front_actor(zsock_t *pipe, void *arg)
     dc_context_t *ctx = &self->server->ctx;
     uint64_t watchdog_period = ctx->watchdog_ms / 3;
     /* The first WATCHDOG=1 follows READY=1, which main sends on our "READY". */
-    uint64_t next_watchdog = s_mono_ms() + watchdog_period;
+    uint64_t next_watchdog = dc_mono_ms() + watchdog_period;
     while (true) {
         bool accept = !stopping && zlist_size(self->pending) < DC_MAX_PENDING;
         int count = ROUTERS + (accept ? self->router_count : 0);
@@ -333,7 +320,7 @@ static void s_front_actor(zsock_t *pipe, void *arg)
         if (watchdog_period) {
             /* WATCHDOG=1 only while this loop turns and the writer's does too:
              * a wedged daemon gets restarted by systemd. */
-            uint64_t now = s_mono_ms();
+            uint64_t now = dc_mono_ms();
             if (now >= next_watchdog) {
                 uint64_t writer_age = now - atomic_load(&ctx->writer_beat_ms);
                 if (writer_age < ctx->watchdog_ms / 2)
@@ -357,7 +344,7 @@ static void s_front_actor(zsock_t *pipe, void *arg)
             zstr_free(&command);
             if (terminated && !stopping) {
                 stopping = true;
-                deadline = s_mono_ms() + DC_DRAIN_MS;
+                deadline = dc_mono_ms() + DC_DRAIN_MS;
                 zstr_send(self->writer, "FLUSH"); /* held WAITs end now */
             }
         }
@@ -365,7 +352,7 @@ static void s_front_actor(zsock_t *pipe, void *arg)
             stop_requested = true;
             if (!stopping) {
                 stopping = true;
-                deadline = s_mono_ms() + DC_DRAIN_MS;
+                deadline = dc_mono_ms() + DC_DRAIN_MS;
                 zstr_send(self->writer, "FLUSH");
             }
         }
@@ -374,7 +361,7 @@ static void s_front_actor(zsock_t *pipe, void *arg)
         for (int i = 0; rc > 0 && i < count - ROUTERS; i++)
             if (items[ROUTERS + i].revents & ZMQ_POLLIN)
                 s_from_client(self, i);
-        if (stopping && (self->in_flight == 0 || s_mono_ms() >= deadline)) {
+        if (stopping && (self->in_flight == 0 || dc_mono_ms() >= deadline)) {
             if (self->in_flight)
                 dc_warn("stopping with %llu request(s) unanswered",
                         (unsigned long long)self->in_flight);
@@ -419,7 +406,7 @@ static int s_load_topic(void *arg, const dc_stored_topic_t *t)
 static int s_load_lease(void *arg, uint64_t id, uint64_t ttl_ms, uint64_t renewed_at_ms)
 {
     dc_server_t *self = arg;
-    uint64_t now_wall = s_wall_ms(), now_mono = s_mono_ms();
+    uint64_t now_wall = dc_wall_ms(), now_mono = dc_mono_ms();
     uint64_t end_wall = renewed_at_ms + ttl_ms + self->ctx.config->lease_grace_ms;
     uint64_t expires = now_mono + (end_wall > now_wall ? end_wall - now_wall : 0);
     dc_lease_t *l = dc_lease_new(id, ttl_ms, expires, renewed_at_ms);
@@ -468,7 +455,7 @@ dc_server_t *dc_server_new(const dc_config_t *config)
         return NULL;
     dc_context_t *ctx = &self->ctx;
     ctx->config = config;
-    ctx->started_at_ms = s_wall_ms();
+    ctx->started_at_ms = dc_wall_ms();
     snprintf(ctx->backend_endpoint, sizeof ctx->backend_endpoint, "inproc://discod-backend-%p",
              (void *)self);
     snprintf(ctx->writes_endpoint, sizeof ctx->writes_endpoint, "inproc://discod-writes-%p",
@@ -476,13 +463,13 @@ dc_server_t *dc_server_new(const dc_config_t *config)
     snprintf(ctx->replies_endpoint, sizeof ctx->replies_endpoint, "inproc://discod-replies-%p",
              (void *)self);
     ctx->watchdog_ms = dc_notify_watchdog_ms();
-    atomic_store(&ctx->writer_beat_ms, s_mono_ms());
+    atomic_store(&ctx->writer_beat_ms, dc_mono_ms());
     ctx->workers = config->workers > 0 ? config->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (ctx->workers < 1)
         ctx->workers = 1;
     if (ctx->workers > DC_MAX_WORKERS)
         ctx->workers = DC_MAX_WORKERS;
-    uint64_t t0 = s_mono_ms();
+    uint64_t t0 = dc_mono_ms();
     self->store = dc_store_open(config->db_path, config->sync, config->on_corrupt,
                                 config->db_max_size);
     ctx->registry = dc_registry_new();
@@ -503,7 +490,7 @@ dc_server_t *dc_server_new(const dc_config_t *config)
     if (dc_store_bump_epoch(self->store, &ctx->epoch) != 0)
         dc_error("cannot persist the epoch (%s): database not writable, serving reads only",
                  dc_store_errmsg(self->store));
-    uint64_t load_ms = s_mono_ms() - t0;
+    uint64_t load_ms = dc_mono_ms() - t0;
 
     self->front = zactor_new(s_front_actor, self);
     char *status = self->front ? zstr_recv(self->front) : NULL;

@@ -1,5 +1,6 @@
 /* dc_worker.c: request handling for reads, validation for writes (see the .h). */
 #include "dc_worker.h"
+#include "dc_clock.h"
 #include "dc_envelope.h"
 #include "dc_log.h"
 #include "dc_protocol.h"
@@ -50,20 +51,6 @@ static void s_error(worker_t *self, zmsg_t **route, int version, const char *mes
     s_answer(self, route, &r, 'A');
 }
 
-static uint64_t s_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static uint64_t s_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 int dc_worker_quick_reply(dc_context_t *ctx, const dc_request_t *req, msgpack_sbuffer *out)
 {
     dc_reply_t r;
@@ -93,7 +80,7 @@ int dc_worker_quick_reply(dc_context_t *ctx, const dc_request_t *req, msgpack_sb
         }
     } else if (req->command == DC_CMD_HEARTBEAT && (req->present & DC_REQ_LEASE_ID)) {
         DC_STAT_INC(ctx, heartbeats);
-        uint64_t ttl = dc_leases_heartbeat(ctx->leases, req->lease_id, s_mono_ms(), s_now_ms());
+        uint64_t ttl = dc_leases_heartbeat(ctx->leases, req->lease_id, dc_mono_ms(), dc_wall_ms());
         if (ttl) {
             r.status = DC_STATUS_OK;
             r.has_lease = true;
@@ -161,7 +148,7 @@ static void s_handle_stats(worker_t *self, zmsg_t **route, dc_request_t *req)
     dc_stat_t stats[] = {
         {"topics", dc_registry_count(self->ctx->registry)},
         {"epoch", self->ctx->epoch},
-        {"uptime_ms", s_now_ms() - self->ctx->started_at_ms},
+        {"uptime_ms", dc_wall_ms() - self->ctx->started_at_ms},
         {"requests", atomic_load(&s->requests)},
         {"errors", atomic_load(&s->errors)},
         {"lookups", atomic_load(&s->lookups)},

@@ -1,5 +1,6 @@
 /* dc_writer.c: group commit, leases, held waits and events (see the .h). */
 #include "dc_writer.h"
+#include "dc_clock.h"
 #include "dc_change.h"
 #include "dc_failpoint.h"
 #include "dc_ipc.h"
@@ -75,20 +76,6 @@ typedef struct {
     dc_entry_t *found;   /* WAIT answered at once: the entry (one reference) */
     zframe_t *cached;
 } outcome_t;
-
-static uint64_t s_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static uint64_t s_wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /*==== Timers (a binary heap) ====*/
 
@@ -310,7 +297,7 @@ static void s_decide_register(writer_t *self, dc_write_op_t *op, outcome_t *out,
     }
     e->create_seq = cur ? cur->create_seq : c->seq;
     e->lease_id = lease_id;
-    e->registered_at_ms = s_wall_ms();
+    e->registered_at_ms = dc_wall_ms();
     c->entry = e;
     c->replaces = cur != NULL;
     op->entry = NULL;
@@ -451,7 +438,7 @@ static int s_persist(writer_t *self)
 {
     if (dc_store_begin(self->store) != 0)
         return -1;
-    uint64_t now_wall = s_wall_ms();
+    uint64_t now_wall = dc_wall_ms();
     int rc = 0;
     for (size_t i = 0; i < self->change_count && rc == 0; i++) {
         const dc_change_t *c = &self->changes[i];
@@ -639,7 +626,7 @@ static void s_apply(writer_t *self, dc_change_t *c, uint64_t now)
     }
     case DC_CHANGE_LEASE_PUT: {
         dc_lease_t *l = dc_lease_new(c->lease_id, c->lease_ttl_ms, now + c->lease_ttl_ms,
-                                     s_wall_ms());
+                                     dc_wall_ms());
         if (!l) {
             dc_error("out of memory creating lease %llu", (unsigned long long)c->lease_id);
             break;
@@ -689,7 +676,7 @@ static bool s_commit(writer_t *self, uint64_t seqs[3])
     if (self->change_count == 0)
         return true;
     bool stored = s_persist(self) == 0;
-    uint64_t now = s_mono_ms();
+    uint64_t now = dc_mono_ms();
     if (stored) {
         atomic_fetch_add_explicit(&self->ctx->stats.commits, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&self->ctx->stats.batched_writes, self->change_count,
@@ -767,7 +754,7 @@ static void s_process_batch(writer_t *self, dc_write_op_t **ops, size_t n)
     static __thread outcome_t outcomes[DC_MAX_BATCH];
     int64_t net_new = 0;
     uint64_t seqs[3] = {self->change_seq, self->lease_seq, self->event_seq};
-    uint64_t now = s_mono_ms();
+    uint64_t now = dc_mono_ms();
 
     for (size_t i = 0; i < n; i++) {
         outcome_t *out = &outcomes[i];
@@ -835,7 +822,7 @@ static void s_rebuild_database(writer_t *self)
     dc_node_t **nodes = NULL;
     size_t node_count = dc_nodes_find(self->ctx->nodes, (dc_str_t){NULL, 0}, &nodes);
     int rc = n == (size_t)-1 || node_count == (size_t)-1 ? -1 : dc_store_begin(self->store);
-    uint64_t now_wall = s_wall_ms();
+    uint64_t now_wall = dc_wall_ms();
     for (size_t i = 0; rc == 0 && i < n; i++) {
         const dc_entry_t *e = entries[i];
         uint64_t ttl = e->lease_id ? dc_leases_ttl(self->ctx->leases, e->lease_id) : 0;
@@ -880,7 +867,7 @@ static void s_rebuild_database(writer_t *self)
 
 static void s_run_timers(writer_t *self)
 {
-    uint64_t now = s_mono_ms();
+    uint64_t now = dc_mono_ms();
     uint64_t seqs[3] = {self->change_seq, self->lease_seq, self->event_seq};
     uint64_t expired[64];
     size_t expired_count = 0;
@@ -1051,7 +1038,7 @@ void dc_writer_actor(zsock_t *pipe, void *arg)
         return;
     }
     s_schedule_restored(self, args->restored_ids, args->restored_expiries, args->restored_count);
-    self->next_flush_ms = s_mono_ms() + DC_LEASE_FLUSH_MS;
+    self->next_flush_ms = dc_mono_ms() + DC_LEASE_FLUSH_MS;
     zstr_send(pipe, "READY");
 
     dc_write_op_t *batch[DC_MAX_BATCH];
@@ -1059,7 +1046,7 @@ void dc_writer_actor(zsock_t *pipe, void *arg)
                                {zsock_resolve(self->pull), 0, ZMQ_POLLIN, 0}};
     bool running = true;
     while (running) {
-        uint64_t now = s_mono_ms();
+        uint64_t now = dc_mono_ms();
         /* Proof of life for the systemd watchdog (the front checks it). */
         atomic_store_explicit(&self->ctx->writer_beat_ms, now, memory_order_relaxed);
         uint64_t next = self->next_flush_ms;
