@@ -290,6 +290,7 @@ int dc_nodes_remove(dc_nodes_t *self, dc_str_t name)
         self->items[i] = self->items[--self->count];
     }
     pthread_rwlock_unlock(&self->lock);
+    int rc = old ? 0 : -1;
     dc_node_unref(&old);
-    return old ? 0 : -1;
+    return rc;
 }
