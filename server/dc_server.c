@@ -126,7 +126,7 @@ static void s_from_writer(front_t *self)
  * lookup each) are answered here,
  * with no allocation but the reply's; everything else goes to a worker, so a
  * LIST of 100,000 topics never delays a lookup. */
-static void s_from_client(front_t *self, int index)
+static bool s_from_client(front_t *self, int index)
 {
     dc_context_t *ctx = &self->server->ctx;
     zsock_t *router = self->routers[index];
@@ -142,6 +142,8 @@ static void s_from_client(front_t *self, int index)
         zmq_msg_init(f);
         if (zmq_msg_recv(f, zsock_resolve(router), ZMQ_DONTWAIT) < 0) {
             zmq_msg_close(f);
+            if (count == 0)
+                return false; /* nothing waiting */
             break;
         }
         more = zmq_msg_more(f);
@@ -158,7 +160,7 @@ static void s_from_client(front_t *self, int index)
         dc_debug("dropped a message without a valid envelope");
         for (int i = 0; i < count; i++)
             zmq_msg_close(&frames[i]);
-        return;
+        return true;
     }
     if (shape == DC_ENVELOPE_OK) {
         zmq_msg_t *body = &frames[count - 1];
@@ -182,7 +184,7 @@ static void s_from_client(front_t *self, int index)
             dc_request_release(&req);
         }
         if (answered)
-            return;
+            return true;
     }
     /* To a worker: [endpoint index][envelope...][""][body...]. */
     zmsg_t *msg = zmsg_new();
@@ -194,6 +196,7 @@ static void s_from_client(front_t *self, int index)
     }
     self->in_flight++;
     s_dispatch(self, msg);
+    return true;
 }
 
 static int s_front_setup(front_t *self)
@@ -358,9 +361,14 @@ static void s_front_actor(zsock_t *pipe, void *arg)
         }
         if (rc > 0 && (items[REPLIES].revents & ZMQ_POLLIN))
             s_from_writer(self);
+        /* Take what is queued on a socket (a bounded burst) before polling
+         * again: under load one poll serves many requests. */
         for (int i = 0; rc > 0 && i < count - ROUTERS; i++)
             if (items[ROUTERS + i].revents & ZMQ_POLLIN)
-                s_from_client(self, i);
+                for (int burst = 0; burst < 32 && zlist_size(self->pending) < DC_MAX_PENDING &&
+                                    s_from_client(self, i);
+                     burst++)
+                    ;
         if (stopping && (self->in_flight == 0 || dc_mono_ms() >= deadline)) {
             if (self->in_flight)
                 dc_warn("stopping with %llu request(s) unanswered",
