@@ -22,26 +22,27 @@ static uint64_t s_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* Starts the bad server in mode; returns its pid once it is listening. */
+/* Starts the bad server in mode; returns its pid once its socket file exists
+ * (it is bound then), or -1 after 10 s. */
 static pid_t s_start(const char *python, const char *script, const char *endpoint,
                      const char *mode)
 {
-    int fds[2];
-    if (pipe(fds) != 0)
-        return -1;
     pid_t pid = fork();
     if (pid == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
         execl(python, python, script, endpoint, mode, (char *)NULL);
         _exit(127);
     }
-    close(fds[1]);
-    char buf[16] = {0};
-    if (read(fds[0], buf, sizeof buf - 1) <= 0)
-        pid = -1;
-    close(fds[0]);
-    return pid;
+    const char *path = endpoint + strlen("ipc://");
+    for (int i = 0; i < 200; i++) {
+        if (access(path, F_OK) == 0)
+            return pid;
+        if (waitpid(pid, NULL, WNOHANG) == pid)
+            return -1;
+        usleep(50 * 1000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    return -1;
 }
 
 static void s_stop(pid_t pid)
