@@ -9,6 +9,7 @@
 #include "dc_reply_send.h"
 #include "dc_write_op.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -60,7 +61,7 @@ typedef struct {
     uint64_t next_waiter_id;
     size_t waiter_count;
     uint64_t next_flush_ms;
-    size_t recent[4];  /* sizes of the last batches: how many writers are active */
+    size_t recent[4]; /* sizes of the last batches: how many writers are active */
     unsigned recent_next;
 } writer_t;
 
@@ -68,14 +69,26 @@ typedef struct {
 typedef struct {
     int status;
     char message[DC_MAX_NAME_LEN + DC_MAX_NODE_LEN + 64];
-    int change;          /* index of the op's first change, or -1 */
-    bool parked;         /* a held WAIT: answered later */
-    bool no_reply;       /* nobody to answer (prober) */
+    int change;    /* index of the op's first change, or -1 */
+    bool parked;   /* a held WAIT: answered later */
+    bool no_reply; /* nobody to answer (prober) */
     bool has_lease;
     uint64_t lease_id, lease_ttl_ms;
-    dc_entry_t *found;   /* WAIT answered at once: the entry (one reference) */
+    dc_entry_t *found; /* WAIT answered at once: the entry (one reference) */
     zframe_t *cached;
 } outcome_t;
+
+/* Sets the status and message an op's reply will carry. */
+static void s_say(outcome_t *out, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void s_say(outcome_t *out, int status, const char *fmt, ...)
+{
+    out->status = status;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(out->message, sizeof out->message, fmt, ap);
+    va_end(ap);
+}
 
 /*==== Timers (a binary heap) ====*/
 
@@ -209,9 +222,8 @@ static size_t s_remove_lease_changes(writer_t *self, uint64_t id, const char *re
     }
     if (l->node) {
         dc_node_t *node = s_current_node(self, dc_str_from(l->node));
-        dc_change_t *c = node && node->lease_id == id
-                             ? s_change_add(self, DC_CHANGE_NODE_REMOVE, reason)
-                             : NULL;
+        dc_change_t *c =
+            node && node->lease_id == id ? s_change_add(self, DC_CHANGE_NODE_REMOVE, reason) : NULL;
         if (c)
             c->node = dc_node_ref(node);
     }
@@ -231,9 +243,8 @@ static int s_decide_lease(writer_t *self, dc_write_op_t *op, outcome_t *out, uin
     *lease_id = 0;
     if (op->has_lease_id) {
         if (!s_lease_exists(self, op->lease_id)) {
-            out->status = DC_STATUS_NOT_FOUND;
-            snprintf(out->message, sizeof out->message, "Lease %llu not found",
-                     (unsigned long long)op->lease_id);
+            s_say(out, DC_STATUS_NOT_FOUND, "Lease %llu not found",
+                  (unsigned long long)op->lease_id);
             return -1;
         }
         *lease_id = op->lease_id;
@@ -244,17 +255,16 @@ static int s_decide_lease(writer_t *self, dc_write_op_t *op, outcome_t *out, uin
     }
     if (!op->has_lease_ttl)
         return 0;
-    if (op->lease_ttl_ms < config->lease_min_ttl_ms || op->lease_ttl_ms > config->lease_max_ttl_ms) {
-        out->status = DC_STATUS_ERROR;
-        snprintf(out->message, sizeof out->message, "lease_ttl_ms must be in [%llu, %llu]",
-                 (unsigned long long)config->lease_min_ttl_ms,
-                 (unsigned long long)config->lease_max_ttl_ms);
+    if (op->lease_ttl_ms < config->lease_min_ttl_ms ||
+        op->lease_ttl_ms > config->lease_max_ttl_ms) {
+        s_say(out, DC_STATUS_ERROR, "lease_ttl_ms must be in [%llu, %llu]",
+              (unsigned long long)config->lease_min_ttl_ms,
+              (unsigned long long)config->lease_max_ttl_ms);
         return -1;
     }
     dc_change_t *c = s_change_add(self, DC_CHANGE_LEASE_PUT, "granted");
     if (!c) {
-        out->status = DC_STATUS_ERROR;
-        snprintf(out->message, sizeof out->message, "Out of memory");
+        s_say(out, DC_STATUS_ERROR, "Out of memory");
         return -1;
     }
     c->lease_id = ++self->lease_seq;
@@ -273,16 +283,14 @@ static void s_decide_register(writer_t *self, dc_write_op_t *op, outcome_t *out,
     dc_entry_t *cur = s_current(self, e->topic.name);
     if (cur && !dc_str_eq(cur->topic.publisher_node, e->topic.publisher_node) &&
         !s_expired(self, cur, now)) {
-        out->status = DC_STATUS_ALREADY_EXISTS;
-        snprintf(out->message, sizeof out->message, "Topic %s already registered by %s",
-                 e->topic.name.ptr, cur->topic.publisher_node.ptr);
+        s_say(out, DC_STATUS_ALREADY_EXISTS, "Topic %s already registered by %s", e->topic.name.ptr,
+              cur->topic.publisher_node.ptr);
         return;
     }
-    if (!cur &&
-        dc_registry_count(self->ctx->registry) + (uint64_t)*net_new >= self->ctx->config->max_topics) {
-        out->status = DC_STATUS_ERROR;
-        snprintf(out->message, sizeof out->message, "Registry full: %llu topics (max_topics)",
-                 (unsigned long long)self->ctx->config->max_topics);
+    if (!cur && dc_registry_count(self->ctx->registry) + (uint64_t)*net_new >=
+                    self->ctx->config->max_topics) {
+        s_say(out, DC_STATUS_ERROR, "Registry full: %llu topics (max_topics)",
+              (unsigned long long)self->ctx->config->max_topics);
         return;
     }
     size_t first = self->change_count;
@@ -291,8 +299,7 @@ static void s_decide_register(writer_t *self, dc_write_op_t *op, outcome_t *out,
         return;
     dc_change_t *c = s_change_add(self, DC_CHANGE_TOPIC_PUT, "registered");
     if (!c) {
-        out->status = DC_STATUS_ERROR;
-        snprintf(out->message, sizeof out->message, "Out of memory");
+        s_say(out, DC_STATUS_ERROR, "Out of memory");
         return;
     }
     e->create_seq = cur ? cur->create_seq : c->seq;
@@ -304,8 +311,7 @@ static void s_decide_register(writer_t *self, dc_write_op_t *op, outcome_t *out,
     if (!cur)
         (*net_new)++;
     out->change = (int)first;
-    out->status = DC_STATUS_OK;
-    snprintf(out->message, sizeof out->message, "Registered topic: %s", e->topic.name.ptr);
+    s_say(out, DC_STATUS_OK, "Registered topic: %s", e->topic.name.ptr);
 }
 
 static void s_decide(writer_t *self, dc_write_op_t *op, outcome_t *out, int64_t *net_new,
@@ -324,38 +330,33 @@ static void s_decide(writer_t *self, dc_write_op_t *op, outcome_t *out, int64_t 
         if (dead && cur && (cur->lease_id || strcmp(cur->topic.address.ptr, op->address) != 0))
             cur = NULL;
         if (!cur) {
-            out->status = DC_STATUS_NOT_FOUND;
-            snprintf(out->message, sizeof out->message, "Topic %s not found", op->name);
+            s_say(out, DC_STATUS_NOT_FOUND, "Topic %s not found", op->name);
             return;
         }
         out->change = (int)self->change_count;
-        dc_change_t *c = s_change_add(self, DC_CHANGE_TOPIC_REMOVE,
-                                      dead ? op->reason : "unregistered");
+        dc_change_t *c =
+            s_change_add(self, DC_CHANGE_TOPIC_REMOVE, dead ? op->reason : "unregistered");
         if (!c) {
             out->change = -1;
-            out->status = DC_STATUS_ERROR;
-            snprintf(out->message, sizeof out->message, "Out of memory");
+            s_say(out, DC_STATUS_ERROR, "Out of memory");
             return;
         }
         c->entry = dc_entry_ref(cur);
         (*net_new)--;
-        out->status = DC_STATUS_OK;
-        snprintf(out->message, sizeof out->message, "Unregistered topic: %s", op->name);
+        s_say(out, DC_STATUS_OK, "Unregistered topic: %s", op->name);
         return;
     }
     case DC_OP_REVOKE_LEASE: {
         if (!s_lease_exists(self, op->lease_id)) {
-            out->status = DC_STATUS_NOT_FOUND;
-            snprintf(out->message, sizeof out->message, "Lease %llu not found",
-                     (unsigned long long)op->lease_id);
+            s_say(out, DC_STATUS_NOT_FOUND, "Lease %llu not found",
+                  (unsigned long long)op->lease_id);
             return;
         }
         out->change = (int)self->change_count;
         size_t removed = s_remove_lease_changes(self, op->lease_id, "revoked");
         *net_new -= (int64_t)removed;
-        out->status = DC_STATUS_OK;
-        snprintf(out->message, sizeof out->message, "Revoked lease %llu (%zu topic(s) removed)",
-                 (unsigned long long)op->lease_id, removed);
+        s_say(out, DC_STATUS_OK, "Revoked lease %llu (%zu topic(s) removed)",
+              (unsigned long long)op->lease_id, removed);
         return;
     }
     case DC_OP_REGISTER_NODE: {
@@ -367,8 +368,7 @@ static void s_decide(writer_t *self, dc_write_op_t *op, outcome_t *out, int64_t 
         bool replaces = s_current_node(self, dc_str_from(n->name)) != NULL;
         dc_change_t *c = s_change_add(self, DC_CHANGE_NODE_PUT, "registered");
         if (!c) {
-            out->status = DC_STATUS_ERROR;
-            snprintf(out->message, sizeof out->message, "Out of memory");
+            s_say(out, DC_STATUS_ERROR, "Out of memory");
             return;
         }
         n->lease_id = lease_id;
@@ -376,28 +376,24 @@ static void s_decide(writer_t *self, dc_write_op_t *op, outcome_t *out, int64_t 
         c->node = n;
         op->node = NULL;
         out->change = (int)first;
-        out->status = DC_STATUS_OK;
-        snprintf(out->message, sizeof out->message, "Registered node: %s", n->name);
+        s_say(out, DC_STATUS_OK, "Registered node: %s", n->name);
         return;
     }
     case DC_OP_UNREGISTER_NODE: {
         dc_node_t *cur = s_current_node(self, name);
         if (!cur) {
-            out->status = DC_STATUS_NOT_FOUND;
-            snprintf(out->message, sizeof out->message, "Node %s not found", op->name);
+            s_say(out, DC_STATUS_NOT_FOUND, "Node %s not found", op->name);
             return;
         }
         out->change = (int)self->change_count;
         dc_change_t *c = s_change_add(self, DC_CHANGE_NODE_REMOVE, "unregistered");
         if (!c) {
             out->change = -1;
-            out->status = DC_STATUS_ERROR;
-            snprintf(out->message, sizeof out->message, "Out of memory");
+            s_say(out, DC_STATUS_ERROR, "Out of memory");
             return;
         }
         c->node = dc_node_ref(cur);
-        out->status = DC_STATUS_OK;
-        snprintf(out->message, sizeof out->message, "Unregistered node: %s", op->name);
+        s_say(out, DC_STATUS_OK, "Unregistered node: %s", op->name);
         return;
     }
     case DC_OP_WAIT: {
@@ -414,8 +410,7 @@ static void s_decide(writer_t *self, dc_write_op_t *op, outcome_t *out, int64_t 
             timeout = DC_WAIT_MAX_MS;
         waiter_t *w = calloc(1, sizeof *w);
         if (!w) {
-            out->status = DC_STATUS_ERROR;
-            snprintf(out->message, sizeof out->message, "Out of memory");
+            s_say(out, DC_STATUS_ERROR, "Out of memory");
             return;
         }
         w->id = ++self->next_waiter_id;
@@ -445,8 +440,8 @@ static int s_persist(writer_t *self)
         switch (c->kind) {
         case DC_CHANGE_TOPIC_PUT: {
             const dc_entry_t *e = c->entry;
-            dc_stored_topic_t t = {e->topic, e->create_seq, e->lease_id, e->metadata.data,
-                                   e->metadata.size, e->registered_at_ms};
+            dc_stored_topic_t t = {e->topic,         e->create_seq,    e->lease_id,
+                                   e->metadata.data, e->metadata.size, e->registered_at_ms};
             rc = dc_store_put_topic(self->store, &t);
             break;
         }
@@ -500,11 +495,20 @@ static void s_publish(writer_t *self, const dc_change_t *c)
     const char *name;
     bool involuntary = strcmp(c->reason, "unregistered") != 0 && strcmp(c->reason, "revoked") != 0;
     switch (c->kind) {
-    case DC_CHANGE_TOPIC_PUT: name = c->replaces ? "topic.updated" : "topic.added"; break;
-    case DC_CHANGE_TOPIC_REMOVE: name = involuntary ? "topic.expired" : "topic.removed"; break;
-    case DC_CHANGE_NODE_PUT: name = "node.added"; break;
-    case DC_CHANGE_NODE_REMOVE: name = involuntary ? "node.expired" : "node.removed"; break;
-    default: return;
+    case DC_CHANGE_TOPIC_PUT:
+        name = c->replaces ? "topic.updated" : "topic.added";
+        break;
+    case DC_CHANGE_TOPIC_REMOVE:
+        name = involuntary ? "topic.expired" : "topic.removed";
+        break;
+    case DC_CHANGE_NODE_PUT:
+        name = "node.added";
+        break;
+    case DC_CHANGE_NODE_REMOVE:
+        name = involuntary ? "node.expired" : "node.removed";
+        break;
+    default:
+        return;
     }
     msgpack_sbuffer buf;
     msgpack_sbuffer_init(&buf);
@@ -603,8 +607,11 @@ static void s_apply(writer_t *self, dc_change_t *c, uint64_t now)
         /* The registry takes the change's reference; e stays valid here. */
         dc_registry_put(self->ctx->registry, e);
         c->entry = NULL;
-        s_publish(self, &(dc_change_t){.seq = c->seq, .kind = c->kind, .entry = e,
-                                       .replaces = c->replaces, .reason = c->reason,
+        s_publish(self, &(dc_change_t){.seq = c->seq,
+                                       .kind = c->kind,
+                                       .entry = e,
+                                       .replaces = c->replaces,
+                                       .reason = c->reason,
                                        .event_seq = c->event_seq});
         s_wake(self, e);
         break;
@@ -625,8 +632,8 @@ static void s_apply(writer_t *self, dc_change_t *c, uint64_t now)
         break;
     }
     case DC_CHANGE_LEASE_PUT: {
-        dc_lease_t *l = dc_lease_new(c->lease_id, c->lease_ttl_ms, now + c->lease_ttl_ms,
-                                     dc_wall_ms());
+        dc_lease_t *l =
+            dc_lease_new(c->lease_id, c->lease_ttl_ms, now + c->lease_ttl_ms, dc_wall_ms());
         if (!l) {
             dc_error("out of memory creating lease %llu", (unsigned long long)c->lease_id);
             break;
@@ -685,8 +692,7 @@ static bool s_commit(writer_t *self, uint64_t seqs[3])
             s_apply(self, &self->changes[i], now);
     } else {
         DC_STAT_INC(self->ctx, commit_failures);
-        dc_error("cannot save %zu change(s): %s", self->change_count,
-                 dc_store_errmsg(self->store));
+        dc_error("cannot save %zu change(s): %s", self->change_count, dc_store_errmsg(self->store));
         self->change_seq = seqs[0];
         self->lease_seq = seqs[1];
         self->event_seq = seqs[2];
@@ -828,8 +834,8 @@ static void s_rebuild_database(writer_t *self)
         uint64_t ttl = e->lease_id ? dc_leases_ttl(self->ctx->leases, e->lease_id) : 0;
         if (ttl)
             rc = dc_store_put_lease(self->store, e->lease_id, ttl, now_wall);
-        dc_stored_topic_t t = {e->topic, e->create_seq, e->lease_id, e->metadata.data,
-                               e->metadata.size, e->registered_at_ms};
+        dc_stored_topic_t t = {e->topic,         e->create_seq,    e->lease_id,
+                               e->metadata.data, e->metadata.size, e->registered_at_ms};
         if (rc == 0)
             rc = dc_store_put_topic(self->store, &t);
     }
@@ -838,8 +844,12 @@ static void s_rebuild_database(writer_t *self)
         uint64_t ttl = nd->lease_id ? dc_leases_ttl(self->ctx->leases, nd->lease_id) : 0;
         if (ttl)
             rc = dc_store_put_lease(self->store, nd->lease_id, ttl, now_wall);
-        dc_stored_node_t sn = {nd->name, nd->description, nd->capabilities_blob.data,
-                               nd->capabilities_blob.size, nd->metadata.data, nd->metadata.size,
+        dc_stored_node_t sn = {nd->name,
+                               nd->description,
+                               nd->capabilities_blob.data,
+                               nd->capabilities_blob.size,
+                               nd->metadata.data,
+                               nd->metadata.size,
                                nd->lease_id};
         if (rc == 0)
             rc = dc_store_put_node(self->store, &sn);
