@@ -82,7 +82,12 @@ uint64_t dc_leases_heartbeat(dc_leases_t *self, uint64_t id, uint64_t now_mono_m
         ttl = l->ttl_ms;
         l->expires_mono_ms = now_mono_ms + l->ttl_ms;
         l->renewed_wall_ms = now_wall_ms;
-        if (!l->dirty) {
+        /* Saving every renewal would cost a row update per heartbeat. A saved
+         * time up to TTL/2 old only makes a restored lease expire earlier (never
+         * later), and a live client renews every TTL/3, well inside the
+         * restored TTL + grace. */
+        if (!l->dirty && now_wall_ms - l->saved_wall_ms >= l->ttl_ms / 2) {
+            l->saved_wall_ms = now_wall_ms;
             if (self->dirty_count == self->dirty_cap) {
                 size_t cap = self->dirty_cap ? self->dirty_cap * 2 : 256;
                 uint64_t *grown = realloc(self->dirty, cap * sizeof *grown);
@@ -129,6 +134,7 @@ dc_lease_t *dc_lease_new(uint64_t id, uint64_t ttl_ms, uint64_t expires_mono_ms,
     l->ttl_ms = ttl_ms;
     l->expires_mono_ms = expires_mono_ms;
     l->renewed_wall_ms = renewed_wall_ms;
+    l->saved_wall_ms = renewed_wall_ms;
     return l;
 }
 

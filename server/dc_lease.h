@@ -20,6 +20,7 @@ struct dc_lease {
     uint64_t expires_mono_ms;
     uint64_t renewed_wall_ms;
     bool dirty; /* renewed since the writer last saved renewed_wall_ms */
+    uint64_t saved_wall_ms; /* the renewal time last queued for saving */
     /* Writer only: names attached (topics; may hold stale names, checked
      * against the registry when used) and the node, if any. */
     char **topics;

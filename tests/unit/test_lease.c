@@ -16,17 +16,23 @@ int main(void)
     CHECK(dc_leases_ttl(t, 4321) == 5321);
     CHECK(dc_leases_ttl(t, 9999) == 0);
 
-    CHECK(dc_leases_heartbeat(t, 42, 10000, 777) == 1042);
+    /* Leases were saved at wall time 50; a renewal is queued for saving once
+     * the saved time is TTL/2 old. */
+    CHECK(dc_leases_heartbeat(t, 42, 10000, 100) == 1042); /* 50 ms later: not yet */
     CHECK(dc_leases_expiry(t, 42) == 10000 + 1042);
-    CHECK(dc_leases_heartbeat(t, 42, 10001, 778) == 1042); /* dirty once, not twice */
-    CHECK(dc_leases_heartbeat(t, 7, 10002, 779) == 1007);
-    CHECK(dc_leases_heartbeat(t, 123456, 1, 1) == 0);
     uint64_t *ids = NULL, *times = NULL;
+    CHECK(dc_leases_take_dirty(t, &ids, &times) == 0);
+    CHECK(dc_leases_heartbeat(t, 42, 10001, 777) == 1042);
+    CHECK(dc_leases_heartbeat(t, 42, 10002, 778) == 1042); /* queued once, not twice */
+    CHECK(dc_leases_heartbeat(t, 7, 10003, 779) == 1007);
+    CHECK(dc_leases_heartbeat(t, 123456, 1, 1) == 0);
     size_t n = dc_leases_take_dirty(t, &ids, &times);
     CHECK(n == 2 && ids[0] == 42 && times[0] == 778 && ids[1] == 7 && times[1] == 779);
     free(ids);
     free(times);
     CHECK(dc_leases_take_dirty(t, &ids, &times) == 0 && ids == NULL);
+    CHECK(dc_leases_heartbeat(t, 42, 10004, 900) == 1042); /* saved at 777: too recent */
+    CHECK(dc_leases_take_dirty(t, &ids, &times) == 0);
 
     dc_lease_t *l = dc_leases_find(t, 42);
     CHECK(l && l->id == 42);
