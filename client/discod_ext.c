@@ -17,19 +17,28 @@ void discod_kv_free(discod_kv_t *kv, size_t count)
     free(kv);
 }
 
+/* Packs key/values as a msgpack map. Returns 0, or -1 on a key or value the
+ * daemon would refuse (nothing sensible is left in pk then). */
+static int s_pack_kv_map(msgpack_packer *pk, const discod_kv_t *kv, size_t count)
+{
+    msgpack_pack_map(pk, count);
+    for (size_t i = 0; i < count; i++) {
+        if (!discod__valid_name(kv[i].key, DC_MAX_METADATA_KEY_LEN) ||
+            !discod__valid_text(kv[i].value, DC_MAX_METADATA_VALUE_LEN))
+            return -1;
+        dc_mp_pack_str(pk, kv[i].key, (size_t)-1);
+        dc_mp_pack_str(pk, kv[i].value, (size_t)-1);
+    }
+    return 0;
+}
+
 int discod__pack_kv(const discod_kv_t *kv, size_t count, msgpack_sbuffer *buf,
                     msgpack_unpacked *storage, const msgpack_object **object)
 {
     msgpack_packer pk;
     msgpack_packer_init(&pk, buf, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, count);
-    for (size_t i = 0; i < count; i++) {
-        if (!discod__valid_name(kv[i].key, DC_MAX_METADATA_KEY_LEN) ||
-            !discod__valid_text(kv[i].value, DC_MAX_METADATA_VALUE_LEN))
-            return -1;
-        dc_mp_pack_str(&pk, kv[i].key, (size_t)-1);
-        dc_mp_pack_str(&pk, kv[i].value, (size_t)-1);
-    }
+    if (s_pack_kv_map(&pk, kv, count) != 0)
+        return -1;
     char err[DC_ERR_LEN];
     if (dc_mp_unpack(storage, buf->data, buf->size, err) != 0)
         return -1;
@@ -306,15 +315,9 @@ discod_result_t discod_register_node(discod_client_t *c, const discod_node_t *n,
     for (size_t i = 0; i < n->capability_count; i++)
         dc_mp_pack_str(&pk, n->capabilities[i], (size_t)-1);
     dc_mp_pack_str(&pk, "metadata", 8);
-    msgpack_pack_map(&pk, n->metadata_count);
-    for (size_t i = 0; i < n->metadata_count; i++) {
-        if (!discod__valid_name(n->metadata[i].key, DC_MAX_METADATA_KEY_LEN) ||
-            !discod__valid_text(n->metadata[i].value, DC_MAX_METADATA_VALUE_LEN)) {
-            msgpack_sbuffer_destroy(&buf);
-            return DISCOD_INVALID;
-        }
-        dc_mp_pack_str(&pk, n->metadata[i].key, (size_t)-1);
-        dc_mp_pack_str(&pk, n->metadata[i].value, (size_t)-1);
+    if (s_pack_kv_map(&pk, n->metadata, n->metadata_count) != 0) {
+        msgpack_sbuffer_destroy(&buf);
+        return DISCOD_INVALID;
     }
     msgpack_unpacked storage;
     char err[DC_ERR_LEN];
