@@ -429,6 +429,16 @@ static void s_decide(writer_t *self, dc_write_op_t *op, outcome_t *out, int64_t 
 
 /*==== Persisting and applying ====*/
 
+/* Writes the sequence counters into the open transaction. Returns 0 or -1. */
+static int s_save_seqs(writer_t *self)
+{
+    if (dc_store_meta_set(self->store, "change_seq", self->change_seq) != 0 ||
+        dc_store_meta_set(self->store, "lease_seq", self->lease_seq) != 0 ||
+        dc_store_meta_set(self->store, "event_seq", self->event_seq) != 0)
+        return -1;
+    return 0;
+}
+
 static int s_persist(writer_t *self)
 {
     if (dc_store_begin(self->store) != 0)
@@ -472,11 +482,7 @@ static int s_persist(writer_t *self)
         }
     }
     if (rc == 0)
-        rc = dc_store_meta_set(self->store, "change_seq", self->change_seq);
-    if (rc == 0)
-        rc = dc_store_meta_set(self->store, "lease_seq", self->lease_seq);
-    if (rc == 0)
-        rc = dc_store_meta_set(self->store, "event_seq", self->event_seq);
+        rc = s_save_seqs(self);
     dc_failpoint("slow-commit");
     dc_failpoint("before-commit");
     if (rc == 0)
@@ -857,11 +863,7 @@ static void s_rebuild_database(writer_t *self)
     if (rc == 0)
         rc = dc_store_meta_set(self->store, "epoch", self->ctx->epoch);
     if (rc == 0)
-        rc = dc_store_meta_set(self->store, "change_seq", self->change_seq);
-    if (rc == 0)
-        rc = dc_store_meta_set(self->store, "lease_seq", self->lease_seq);
-    if (rc == 0)
-        rc = dc_store_meta_set(self->store, "event_seq", self->event_seq);
+        rc = s_save_seqs(self);
     if (rc == 0)
         rc = dc_store_commit(self->store);
     if (rc != 0) {
