@@ -27,6 +27,7 @@ void dc_config_defaults(dc_config_t *c)
     c->lease_max_ttl_ms = 86400000;
     c->lease_grace_ms = 3000;
     c->probe = true;
+    c->datagram = true;
     c->probe_ipc = c->probe_tcp = true;
     c->probe_interval_ms = 1000;
     c->probe_failures = 2;
@@ -221,6 +222,8 @@ static int s_apply(dc_config_t *c, const char *key, const char *value, const cha
     }
     if (!strcmp(key, "probe"))
         return s_parse_bool(where, value, &c->probe);
+    if (!strcmp(key, "datagram"))
+        return s_parse_bool(where, value, &c->datagram);
     if (!strcmp(key, "ipc-mode")) {
         char *end = NULL;
         unsigned long mode = strtoul(value, &end, 8);
@@ -285,6 +288,7 @@ static const struct {
     {"probe/legacy_ttl_ms", "legacy-ttl-ms"},
     {"server/ipc_mode", "ipc-mode"},
     {"server/ipc_group", "ipc-group"},
+    {"server/datagram", "datagram"},
 };
 
 int dc_config_load_file(dc_config_t *c, const char *path)
@@ -378,6 +382,8 @@ static void s_usage(FILE *out)
             "  --legacy-ttl-ms N        lease-less topics expire N ms after registering (0 = never)\n"
             "  --ipc-mode MODE          permissions of ipc socket files (default 0660)\n"
             "  --ipc-group GROUP        group of ipc socket files (default cortex, if it exists)\n"
+            "  --datagram true|false    answer PING/HEARTBEAT on PATH.hb beside ipc endpoints\n"
+            "                           (default true)\n"
             "  --help                   print this help and exit\n"
             "  --version                print the version and exit\n",
             DC_DEFAULT_ENDPOINT, DC_DEFAULT_EVENTS_ENDPOINT);
@@ -409,6 +415,7 @@ int dc_config_from_args(dc_config_t *c, int argc, char **argv)
         {"legacy-ttl-ms", required_argument, 0, OPT_BASE + 18},
         {"ipc-mode", required_argument, 0, OPT_BASE + 19},
         {"ipc-group", required_argument, 0, OPT_BASE + 20},
+        {"datagram", required_argument, 0, OPT_BASE + 21},
         {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0}};

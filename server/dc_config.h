@@ -28,6 +28,7 @@ typedef struct {
     char *events_endpoint;       /* PUB for registry events; NULL: none */
     uint64_t lease_min_ttl_ms, lease_max_ttl_ms;
     uint64_t lease_grace_ms;     /* extra time a restored lease gets after a restart */
+    bool datagram;               /* the PATH.hb datagram channel beside ipc endpoints */
     bool probe;                  /* check the endpoints of lease-less registrations */
     bool probe_ipc, probe_tcp;   /* which schemes */
     uint64_t probe_interval_ms;

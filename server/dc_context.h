@@ -27,6 +27,7 @@ typedef struct {
     atomic_uint_fast64_t deduplicated; /* retried writes answered from the request_id cache */
     atomic_uint_fast64_t dropped;      /* frames without a valid envelope */
     atomic_uint_fast64_t heartbeats;
+    atomic_uint_fast64_t datagrams;        /* requests taken on the datagram channel */
     atomic_uint_fast64_t leases_expired;
     atomic_uint_fast64_t topics_expired;   /* removed with their lease */
     atomic_uint_fast64_t endpoints_dead;   /* lease-less topics removed by the prober */

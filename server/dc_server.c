@@ -2,6 +2,7 @@
 #include "dc_server.h"
 #include "dc_clock.h"
 #include "dc_context.h"
+#include "dc_datagram.h"
 #include "dc_envelope.h"
 #include "dc_ipc.h"
 #include "dc_notify.h"
@@ -49,6 +50,7 @@ typedef struct {
     int worker_count;
     zactor_t *writer;
     zactor_t *prober;
+    dc_datagram_t *datagram;
     dc_writer_args_t writer_args;
     zframe_t *idle[DC_MAX_WORKERS]; /* identities of idle workers (a stack) */
     int idle_count;
@@ -249,6 +251,14 @@ static int s_front_setup(front_t *self)
             return -1;
         self->worker_count++;
     }
+    const char *ipc_paths[DC_MAX_ENDPOINTS];
+    int ipc_count = 0;
+    for (int i = 0; i < config->endpoint_count; i++)
+        if (dc_ipc_path(config->endpoints[i]))
+            ipc_paths[ipc_count++] = dc_ipc_path(config->endpoints[i]);
+    if (config->datagram && ipc_count > 0 &&
+        !(self->datagram = dc_datagram_new(ctx, ipc_paths, ipc_count)))
+        return -1;
     if (config->probe || config->legacy_ttl_ms) {
         self->prober = zactor_new(dc_prober_actor, ctx);
         if (!self->prober)
@@ -260,6 +270,7 @@ static int s_front_setup(front_t *self)
 static void s_front_teardown(front_t *self)
 {
     zactor_destroy(&self->prober);
+    dc_datagram_destroy(&self->datagram);
     for (int i = 0; i < self->worker_count; i++)
         zactor_destroy(&self->workers[i]);
     /* The writer finishes what is queued; its replies go nowhere now. */

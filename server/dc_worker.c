@@ -168,6 +168,7 @@ static void s_handle_stats(worker_t *self, zmsg_t **route, dc_request_t *req)
         {"leases", dc_leases_count(self->ctx->leases)},
         {"nodes", dc_nodes_count(self->ctx->nodes)},
         {"heartbeats", atomic_load(&s->heartbeats)},
+        {"datagrams", atomic_load(&s->datagrams)},
         {"leases_expired", atomic_load(&s->leases_expired)},
         {"topics_expired", atomic_load(&s->topics_expired)},
         {"endpoints_dead", atomic_load(&s->endpoints_dead)},

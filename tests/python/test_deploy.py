@@ -79,6 +79,9 @@ def test_ipc_socket_mode_and_group_keep_non_members_out(make_daemon, short_tmp):
     # nobody in group nogroup may talk to the daemon; nobody in another group may not.
     assert run_as(65534, 65534, d.endpoint) == "pong"
     assert run_as(65534, 1, d.endpoint) == "refused"
+    # So is the datagram channel beside it.
+    hb = os.stat(d.socket_path + ".hb")
+    assert oct(hb.st_mode & 0o777) == "0o660" and hb.st_gid == 65534
     # The events socket is protected the same way.
     ev = os.stat(d.events[len("ipc://"):])
     assert oct(ev.st_mode & 0o777) == "0o660" and ev.st_gid == 65534
