@@ -18,6 +18,7 @@
 
 #define DISCOD_MAX_ENDPOINTS 16
 
+#include "discod_datagram.h"
 #include "discod_internal.h"
 
 struct discod_client {
@@ -31,6 +32,10 @@ struct discod_client {
     bool no_wait;     /* the current daemon has no WAIT_TOPIC */
     uint64_t epoch;
     uint64_t next_request_id;
+    /* The datagram channel of the current endpoint, when it has one; after a
+     * failure it is not tried again before datagram_retry_ms. */
+    discod__datagram_t *datagram;
+    uint64_t datagram_retry_ms;
     char message[DC_MAX_MESSAGE_LEN + 1];
 };
 
@@ -178,6 +183,7 @@ void discod_client_destroy(discod_client_t **client_p)
         return;
     discod_client_t *c = *client_p;
     s_close_socket(c);
+    discod__datagram_close(&c->datagram);
     if (c->zmq)
         zmq_ctx_term(c->zmq);
     for (size_t i = 0; i < c->endpoint_count; i++)
@@ -270,6 +276,67 @@ static int s_exchange(discod_client_t *c, const void *body, size_t size, int tim
     return 0;
 }
 
+static void s_note_message(discod_client_t *c, const dc_reply_view_t *view)
+{
+    size_t n = view->message.len < DC_MAX_MESSAGE_LEN ? view->message.len : DC_MAX_MESSAGE_LEN;
+    memcpy(c->message, view->message.ptr ? view->message.ptr : "", n);
+    c->message[n] = 0;
+}
+
+/* A datagram waits at most this long: a local daemon answers in
+ * microseconds, and the ROUTER path (with its retries) takes over. */
+#define DISCOD_DATAGRAM_TIMEOUT_MS 500
+/* After the channel failed, the ROUTER alone is used this long. */
+#define DISCOD_DATAGRAM_BACKOFF_MS 5000
+
+discod_result_t discod__call_datagram(discod_client_t *c, dc_request_t *req,
+                                      dc_reply_view_t *view)
+{
+    if (c->options.protocol == DISCOD_PROTOCOL_LEGACY || c->protocol == 1)
+        return DISCOD_UNSUPPORTED;
+    const char *endpoint = c->endpoints[c->current];
+    if (c->datagram && strcmp(discod__datagram_endpoint(c->datagram), endpoint) != 0)
+        discod__datagram_close(&c->datagram); /* failed over */
+    if (!c->datagram) {
+        if (s_now_ms() < c->datagram_retry_ms || strncmp(endpoint, "ipc://", 6) != 0)
+            return DISCOD_UNSUPPORTED;
+        c->datagram = discod__datagram_open(endpoint);
+        if (!c->datagram) {
+            c->datagram_retry_ms = s_now_ms() + DISCOD_DATAGRAM_BACKOFF_MS;
+            return DISCOD_UNSUPPORTED;
+        }
+    }
+    req->version = 2;
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init(&buf);
+    if (dc_request_encode(req, &buf) != 0) {
+        msgpack_sbuffer_destroy(&buf);
+        return DISCOD_NOMEM;
+    }
+    unsigned char reply[2048];
+    int timeout = c->options.timeout_ms < DISCOD_DATAGRAM_TIMEOUT_MS ? c->options.timeout_ms
+                                                                     : DISCOD_DATAGRAM_TIMEOUT_MS;
+    ssize_t size = discod__datagram_exchange(c->datagram, buf.data, buf.size, reply,
+                                             sizeof reply, timeout);
+    msgpack_sbuffer_destroy(&buf);
+    char err[DC_ERR_LEN];
+    if (size < 0 || dc_reply_decode(view, reply, (size_t)size, err) != 0) {
+        discod__datagram_close(&c->datagram);
+        c->datagram_retry_ms = s_now_ms() + DISCOD_DATAGRAM_BACKOFF_MS;
+        return DISCOD_UNSUPPORTED;
+    }
+    if (view->version < 2 || view->status < 0 || view->status > DC_STATUS_ERROR) {
+        dc_reply_view_release(view);
+        discod__datagram_close(&c->datagram);
+        c->datagram_retry_ms = s_now_ms() + DISCOD_DATAGRAM_BACKOFF_MS;
+        return DISCOD_UNSUPPORTED;
+    }
+    s_note_message(c, view);
+    c->protocol = 2;
+    c->epoch = view->epoch;
+    return (discod_result_t)view->status;
+}
+
 /* Sends req (encoding it for the daemon's protocol) with Lazy Pirate retries.
  * try_timeout_ms <= 0 means the client's timeout. On DISCOD_OK-or-status
  * results *view is filled and the caller must release it; the return value is
@@ -306,9 +373,7 @@ discod_result_t discod__call(discod_client_t *c, dc_request_t *req, int try_time
             snprintf(c->message, sizeof c->message, "%s", err);
             return DISCOD_PROTOCOL;
         }
-        size_t n = view->message.len < DC_MAX_MESSAGE_LEN ? view->message.len : DC_MAX_MESSAGE_LEN;
-        memcpy(c->message, view->message.ptr ? view->message.ptr : "", n);
-        c->message[n] = 0;
+        s_note_message(c, view);
         if (view->version >= 2) {
             c->protocol = 2;
             c->epoch = view->epoch;

@@ -184,7 +184,10 @@ discod_result_t discod_heartbeat(discod_client_t *c, uint64_t lease_id, uint64_t
     if (discod_client_protocol(c) == 1)
         return DISCOD_UNSUPPORTED;
     dc_reply_view_t view;
-    discod_result_t r = discod__call(c, &req, 0, 0, &view);
+    /* Heartbeats are frequent: by datagram when the daemon offers it. */
+    discod_result_t r = discod__call_datagram(c, &req, &view);
+    if (r < 0)
+        r = discod__call(c, &req, 0, 0, &view);
     if (r < 0)
         return r;
     if (view.version < 2)

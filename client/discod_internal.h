@@ -15,6 +15,11 @@
  * nothing to release. */
 discod_result_t discod__call(discod_client_t *c, dc_request_t *req, int try_timeout_ms, int tries,
                              dc_reply_view_t *view);
+/* Sends req (PING or HEARTBEAT) once on the current endpoint's datagram
+ * channel. A result >= 0 is the reply's status (*view to be released); a
+ * negative one means there is no channel right now: use discod__call. */
+discod_result_t discod__call_datagram(discod_client_t *c, dc_request_t *req,
+                                      dc_reply_view_t *view);
 /* discod__call for callers that need only the status. */
 discod_result_t discod__call_status(discod_client_t *c, dc_request_t *req);
 

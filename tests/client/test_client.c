@@ -8,7 +8,9 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -242,6 +244,59 @@ static void test_leases_metadata_nodes(daemon_proc_t *d)
     discod_client_destroy(&c);
 }
 
+static uint64_t s_stat(discod_client_t *admin, const char *name)
+{
+    discod_stat_t *stats = NULL;
+    size_t n = 0;
+    uint64_t value = UINT64_MAX;
+    CHECK(discod_stats(admin, &stats, &n) == DISCOD_OK);
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(stats[i].name, name))
+            value = stats[i].value;
+    discod_stats_free(stats, n);
+    return value;
+}
+
+/* Heartbeats travel by datagram when the daemon offers the channel, fall back
+ * to the ROUTER when it is gone, and come back to it after a restart. */
+static void test_heartbeat_by_datagram(daemon_proc_t *d)
+{
+    discod_client_t *c = s_client(d->endpoint, 1000, 2);
+    discod_client_t *admin = s_client(d->endpoint, 1000, 2);
+    discod_topic_t t = s_topic("/dgram", "dg");
+    discod_register_opts_t opts = {0, 60000, NULL, 0};
+    uint64_t lease = 0, ttl = 0;
+    CHECK(discod_register_ex(c, &t, &opts, &lease) == DISCOD_OK);
+    uint64_t datagrams = s_stat(admin, "datagrams"), beats = s_stat(admin, "heartbeats");
+    for (int i = 0; i < 5; i++)
+        CHECK(discod_heartbeat(c, lease, &ttl) == DISCOD_OK && ttl == 60000);
+    CHECK(discod_heartbeat(c, lease + 77, &ttl) == DISCOD_NOT_FOUND);
+    CHECK(strstr(discod_client_last_message(c), "not found") != NULL);
+    CHECK(s_stat(admin, "datagrams") == datagrams + 6);
+    CHECK(s_stat(admin, "heartbeats") == beats + 6);
+
+    /* The channel's file is gone: a new client heartbeats through the ROUTER. */
+    char path[300];
+    snprintf(path, sizeof path, "%s.hb", d->endpoint + strlen("ipc://"));
+    CHECK(unlink(path) == 0);
+    discod_client_t *late = s_client(d->endpoint, 1000, 2);
+    datagrams = s_stat(admin, "datagrams");
+    beats = s_stat(admin, "heartbeats");
+    CHECK(discod_heartbeat(late, lease, &ttl) == DISCOD_OK && ttl == 60000);
+    CHECK(s_stat(admin, "datagrams") == datagrams);
+    CHECK(s_stat(admin, "heartbeats") == beats + 1);
+
+    /* A restart breaks the old client's channel: that heartbeat still
+     * succeeds (through the ROUTER), with the lease restored. */
+    CHECK(daemon_proc_stop(d, SIGTERM) == 0);
+    CHECK(daemon_proc_start(d) == 0);
+    CHECK(discod_heartbeat(c, lease, &ttl) == DISCOD_OK);
+    CHECK(discod_heartbeat(late, lease, &ttl) == DISCOD_OK);
+    discod_client_destroy(&c);
+    discod_client_destroy(&late);
+    discod_client_destroy(&admin);
+}
+
 static void test_held_wait_is_used(daemon_proc_t *d)
 {
     discod_client_t *c = s_client(d->endpoint, 2000, 2);
@@ -332,6 +387,7 @@ int main(int argc, char **argv)
     test_wait_survives_restart(&d);
     test_leases_metadata_nodes(&d);
     test_held_wait_is_used(&d);
+    test_heartbeat_by_datagram(&d);
     test_session_survives_restart(&d);
     CHECK(daemon_proc_stop(&d, SIGTERM) == 0);
     char cmd[300];
