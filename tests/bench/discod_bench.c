@@ -8,7 +8,8 @@
  *                [--seconds S] [--rate R] [--topics N] [--leases N] [--json]
  *
  * Workloads: ping, lookup, register (durable), mixed (90% lookup), heartbeat
- * (--leases leases renewed at 1 Hz each), wait (wake-up latency after the
+ * (--leases leases renewed at 1 Hz each), heartbeat-datagram (the same, on
+ * the datagram channel PATH.hb of an ipc endpoint), wait (wake-up latency after the
  * registration is acknowledged), list-under-load (lookup p99 while another
  * client LISTs --topics topics in a loop, against the same lookups alone).
  * Speed targets live in BENCHMARKS.md, never in tests. */
@@ -18,12 +19,15 @@
 
 #include <getopt.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -174,6 +178,45 @@ static int s_call(void *sock, const void *body, size_t size, uint64_t *lease)
     return status;
 }
 
+/* A unix datagram socket connected to the daemon's datagram channel. */
+static int s_datagram_socket(void)
+{
+    struct sockaddr_un addr = {.sun_family = AF_UNIX}, self = {.sun_family = AF_UNIX};
+    if (strncmp(s_opt.endpoint, "ipc://", 6) != 0 ||
+        snprintf(addr.sun_path, sizeof addr.sun_path, "%s.hb", s_opt.endpoint + 6) >=
+            (int)sizeof addr.sun_path) {
+        fprintf(stderr, "discod-bench: the datagram channel needs an ipc:// endpoint\n");
+        exit(2);
+    }
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&self, sizeof(sa_family_t)) != 0 ||
+        connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+        fprintf(stderr, "discod-bench: cannot reach %s\n", addr.sun_path);
+        exit(1);
+    }
+    return fd;
+}
+
+/* One exchange on the datagram channel: the reply's status, or -1. */
+static int s_datagram_call(int fd, const void *body, size_t size)
+{
+    if (send(fd, body, size, 0) < 0)
+        return -1;
+    struct pollfd p = {fd, POLLIN, 0};
+    if (poll(&p, 1, 2000) != 1)
+        return -1;
+    char reply[2048];
+    ssize_t got = recv(fd, reply, sizeof reply, 0);
+    dc_reply_view_t v;
+    char err[DC_ERR_LEN];
+    int status = -1;
+    if (got > 0 && dc_reply_decode(&v, reply, (size_t)got, err) == 0) {
+        status = (int)v.status;
+        dc_reply_view_release(&v);
+    }
+    return status;
+}
+
 /* Registers n topics named PREFIX/i through one pipelined DEALER. */
 static void s_prefill(const char *prefix, int n, uint64_t lease_ttl, uint64_t *leases_out)
 {
@@ -264,6 +307,7 @@ static void *s_worker(void *arg)
 {
     worker_t *w = arg;
     void *sock = s_socket(ZMQ_REQ);
+    int datagram = !strcmp(w->mode, "heartbeat-datagram") ? s_datagram_socket() : -1;
     unsigned int seed = (unsigned int)(w->index * 7919 + 17);
     uint64_t start = s_now_us();
     for (uint64_t i = 0; !atomic_load(&s_stop); i++) {
@@ -284,7 +328,7 @@ static void *s_worker(void *arg)
             snprintf(name, sizeof name, "/bench/reg/%" PRIu64 "/%d/%" PRIu64, s_run_id, w->index,
                      i);
             s_topic_request(&r, name, 0);
-        } else if (!strcmp(mode, "heartbeat")) {
+        } else if (!strncmp(mode, "heartbeat", 9)) {
             dc_request_init(&r, DC_CMD_HEARTBEAT);
             r.version = 2;
             r.present = DC_REQ_LEASE_ID;
@@ -297,9 +341,14 @@ static void *s_worker(void *arg)
         msgpack_sbuffer buf;
         s_encode(&r, &buf);
         uint64_t t0 = s_now_us();
-        int status = s_call(sock, buf.data, buf.size, NULL);
+        int status = datagram >= 0 ? s_datagram_call(datagram, buf.data, buf.size)
+                                   : s_call(sock, buf.data, buf.size, NULL);
         uint64_t took = s_now_us() - t0;
         msgpack_sbuffer_destroy(&buf);
+        if (status < 0 && datagram >= 0) {
+            w->errors++;
+            continue;
+        }
         if (status < 0) {
             w->errors++;
             zmq_close(sock);
@@ -311,6 +360,8 @@ static void *s_worker(void *arg)
         s_add(&w->samples, took);
     }
     zmq_close(sock);
+    if (datagram >= 0)
+        close(datagram);
     return NULL;
 }
 
@@ -446,7 +497,8 @@ int main(int argc, char **argv)
         case 'j': s_opt.json = true; break;
         default:
             fprintf(stderr, "usage: discod-bench --endpoint EP [--pid PID] --workload "
-                            "ping|lookup|register|mixed|heartbeat|wait|list-under-load\n"
+                            "ping|lookup|register|mixed|heartbeat|heartbeat-datagram|wait|\n"
+                            "       list-under-load\n"
                             "       [--clients N] [--seconds S] [--rate R] [--topics N] "
                             "[--leases N] [--json]\n");
             return opt == 'h' ? 0 : 2;
@@ -473,12 +525,12 @@ int main(int argc, char **argv)
         snprintf(r.extra, sizeof r.extra,
                  s_opt.json ? "\"fsyncs_per_registration\":%.3f" : "fsyncs/registration %.3f",
                  writes ? (double)commits / (double)writes : 0.0);
-    } else if (!strcmp(w, "heartbeat")) {
+    } else if (!strcmp(w, "heartbeat") || !strcmp(w, "heartbeat-datagram")) {
         s_lease_ids = calloc((size_t)s_opt.leases, sizeof *s_lease_ids);
         s_prefill("/bench/lease", s_opt.leases, 30000, s_lease_ids);
         /* Every lease renewed once a second, spread over the clients. */
         s_opt.rate = (double)s_opt.leases / s_opt.clients;
-        s_run("heartbeat", s_opt.clients, s_opt.seconds, &r, NULL);
+        s_run(w, s_opt.clients, s_opt.seconds, &r, NULL);
         snprintf(r.extra, sizeof r.extra,
                  s_opt.json ? "\"leases\":%d" : "%d leases at 1 Hz", s_opt.leases);
     } else if (!strcmp(w, "wait")) {
