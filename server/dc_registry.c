@@ -3,6 +3,7 @@
 #include "dc_registry.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +13,7 @@ struct dc_registry {
     size_t bucket_count; /* a power of two */
     size_t count;
     dc_entry_t *head, *tail;
+    atomic_uint_fast64_t generation; /* +1 per change, under the write lock */
 };
 
 static uint64_t s_hash(const char *p, size_t n)
@@ -122,7 +124,15 @@ static bool s_matches(const dc_entry_t *e, const dc_filter_t *f)
 
 size_t dc_registry_snapshot(dc_registry_t *self, const dc_filter_t *filter, dc_entry_t ***out)
 {
+    return dc_registry_snapshot_at(self, filter, out, NULL);
+}
+
+size_t dc_registry_snapshot_at(dc_registry_t *self, const dc_filter_t *filter, dc_entry_t ***out,
+                               uint64_t *generation)
+{
     pthread_rwlock_rdlock(&self->lock);
+    if (generation)
+        *generation = dc_registry_generation(self);
     size_t capacity = self->count ? self->count : 1;
     dc_entry_t **entries = malloc(capacity * sizeof *entries);
     if (!entries) {
@@ -143,6 +153,11 @@ void dc_registry_release_snapshot(dc_entry_t **entries, size_t count)
     for (size_t i = 0; i < count; i++)
         dc_entry_unref(&entries[i]);
     free(entries);
+}
+
+uint64_t dc_registry_generation(dc_registry_t *self)
+{
+    return atomic_load_explicit(&self->generation, memory_order_acquire);
 }
 
 size_t dc_registry_count(dc_registry_t *self)
@@ -195,6 +210,7 @@ int dc_registry_put(dc_registry_t *self, dc_entry_t *e)
             e->next->prev = e;
         else
             self->tail = e;
+        atomic_fetch_add_explicit(&self->generation, 1, memory_order_release);
         pthread_rwlock_unlock(&self->lock);
         dc_entry_unref(&old);
         return 0;
@@ -211,6 +227,7 @@ int dc_registry_put(dc_registry_t *self, dc_entry_t *e)
         self->head = e;
     self->tail = e;
     self->count++;
+    atomic_fetch_add_explicit(&self->generation, 1, memory_order_release);
     pthread_rwlock_unlock(&self->lock);
     return 0;
 }
@@ -234,6 +251,7 @@ int dc_registry_remove(dc_registry_t *self, dc_str_t name)
     else
         self->tail = e->prev;
     self->count--;
+    atomic_fetch_add_explicit(&self->generation, 1, memory_order_release);
     pthread_rwlock_unlock(&self->lock);
     dc_entry_unref(&e);
     return 0;

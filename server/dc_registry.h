@@ -30,7 +30,14 @@ dc_entry_t *dc_registry_lookup(dc_registry_t *self, dc_str_t name);
  * the references (dc_registry_release_snapshot does both). Returns the count,
  * or (size_t)-1 when out of memory. */
 size_t dc_registry_snapshot(dc_registry_t *self, const dc_filter_t *filter, dc_entry_t ***out);
+/* The same, also telling the generation the snapshot shows. */
+size_t dc_registry_snapshot_at(dc_registry_t *self, const dc_filter_t *filter, dc_entry_t ***out,
+                               uint64_t *generation);
 void dc_registry_release_snapshot(dc_entry_t **entries, size_t count);
+
+/* Any thread: a counter that rises with every put and remove, so a reply
+ * built from a snapshot is still right while it has not moved. */
+uint64_t dc_registry_generation(dc_registry_t *self);
 
 size_t dc_registry_count(dc_registry_t *self);
 

@@ -22,6 +22,8 @@ static void test_basic(void)
     CHECK(dc_registry_put(r, s_entry("/b", "n2", "T2")) == 0);
     CHECK(dc_registry_put(r, s_entry("/c", "n1", "T1")) == 0);
     CHECK(dc_registry_count(r) == 3);
+    uint64_t g3 = dc_registry_generation(r);
+    CHECK(g3 == 3);
 
     dc_entry_t *e = dc_registry_lookup(r, dc_str_from("/b"));
     CHECK(e && strcmp(e->topic.publisher_node.ptr, "n2") == 0);
@@ -31,8 +33,10 @@ static void test_basic(void)
     dc_entry_unref(&e);
     CHECK(e == NULL);
     dc_entry_t **all = NULL;
-    size_t n = dc_registry_snapshot(r, NULL, &all);
+    uint64_t generation = 0;
+    size_t n = dc_registry_snapshot_at(r, NULL, &all, &generation);
     CHECK(n == 3);
+    CHECK(generation == g3 + 1); /* a replacement is a change too */
     CHECK(n == 3 && strcmp(all[1]->topic.name.ptr, "/b") == 0 &&
           strcmp(all[1]->topic.publisher_node.ptr, "n3") == 0);
     dc_registry_release_snapshot(all, n);
@@ -52,6 +56,7 @@ static void test_basic(void)
 
     CHECK(dc_registry_remove(r, dc_str_from("/a")) == 0);
     CHECK(dc_registry_remove(r, dc_str_from("/a")) == -1);
+    CHECK(dc_registry_generation(r) == g3 + 2); /* a failed remove changes nothing */
     CHECK(dc_registry_lookup(r, dc_str_from("/a")) == NULL);
     CHECK(dc_registry_count(r) == 2);
     dc_registry_destroy(&r);
