@@ -9,6 +9,7 @@
 
 #include "dc_config.h"
 #include "dc_lease.h"
+#include "dc_list_cache.h"
 #include "dc_node.h"
 #include "dc_registry.h"
 
@@ -41,6 +42,7 @@ typedef struct {
     dc_registry_t *registry;
     dc_leases_t *leases;
     dc_nodes_t *nodes;
+    dc_list_cache_t *list_cache; /* unfiltered LIST replies (workers) */
     uint64_t epoch;
     int workers;            /* worker threads actually started */
     uint64_t started_at_ms; /* wall clock */

@@ -494,7 +494,8 @@ dc_server_t *dc_server_new(const dc_config_t *config)
     ctx->registry = dc_registry_new();
     ctx->leases = dc_leases_new();
     ctx->nodes = dc_nodes_new();
-    if (!self->store || !ctx->registry || !ctx->leases || !ctx->nodes) {
+    ctx->list_cache = dc_list_cache_new();
+    if (!self->store || !ctx->registry || !ctx->leases || !ctx->nodes || !ctx->list_cache) {
         dc_server_destroy(&self);
         return NULL;
     }
@@ -565,6 +566,7 @@ void dc_server_destroy(dc_server_t **self_p)
     dc_registry_destroy(&self->ctx.registry);
     dc_leases_destroy(&self->ctx.leases);
     dc_nodes_destroy(&self->ctx.nodes);
+    dc_list_cache_destroy(&self->ctx.list_cache);
     free(self->restored_ids);
     free(self->restored_expiries);
     dc_info("discod stopped");

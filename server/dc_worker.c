@@ -103,14 +103,46 @@ int dc_worker_quick_reply(dc_context_t *ctx, const dc_request_t *req, msgpack_sb
     return rc;
 }
 
+/* Encodes r into buf and sends it without a copy; unfiltered LISTs keep it in
+ * the cache for the next LIST of an unchanged registry. */
+static void s_answer_list(worker_t *self, zmsg_t **route, const dc_reply_t *r, bool cacheable,
+                          uint64_t generation)
+{
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init(&buf);
+    dc_shared_reply_t *reply = NULL;
+    if (dc_reply_encode(r, &buf) == 0) {
+        if (cacheable)
+            reply = dc_list_cache_put(self->ctx->list_cache, r->version, generation, &buf);
+        else
+            reply = dc_list_cache_detached(&buf);
+    }
+    msgpack_sbuffer_destroy(&buf);
+    if (!reply) {
+        s_error(self, route, r->version, "Out of memory listing topics");
+        return;
+    }
+    dc_shared_reply_route_send(route, &reply, 'A', self->backend);
+}
+
 static void s_handle_list(worker_t *self, zmsg_t **route, dc_request_t *req)
 {
     DC_STAT_INC(self->ctx, lists);
     dc_filter_t filter = {req->filter_prefix, req->filter_message_type,
                           req->filter_publisher_node, req->filter_metadata};
     bool filtered = req->version >= 2 && (req->present & DC_REQ_FILTER);
+    if (!filtered) {
+        dc_shared_reply_t *kept = dc_list_cache_get(
+            self->ctx->list_cache, req->version, dc_registry_generation(self->ctx->registry));
+        if (kept) {
+            dc_shared_reply_route_send(route, &kept, 'A', self->backend);
+            return;
+        }
+    }
     dc_entry_t **entries = NULL;
-    size_t n = dc_registry_snapshot(self->ctx->registry, filtered ? &filter : NULL, &entries);
+    uint64_t generation = 0;
+    size_t n = dc_registry_snapshot_at(self->ctx->registry, filtered ? &filter : NULL, &entries,
+                                       &generation);
     if (n == (size_t)-1) {
         s_error(self, route, req->version, "Out of memory listing topics");
         return;
@@ -139,7 +171,7 @@ static void s_handle_list(worker_t *self, zmsg_t **route, dc_request_t *req)
     r.topics = blobs;
     r.topic_count = n;
     r.topic_metadata = any_metadata ? metadata : NULL;
-    s_answer(self, route, &r, 'A');
+    s_answer_list(self, route, &r, !filtered, generation);
     free(blobs);
     free(metadata);
     dc_registry_release_snapshot(entries, n);

@@ -363,3 +363,44 @@ def test_default_database_location_is_created(short_tmp):
     assert d.request({"command": 1, "topic_info": topic_blob("/x")})["status"] == 0
     d.stop()
     assert os.path.exists(os.path.join(short_tmp, "state", "discod", "registry.db"))
+
+
+def test_list_reply_is_reused_only_while_the_registry_is_unchanged(daemon):
+    """Unfiltered LISTs are answered from a kept reply while nothing changed:
+    every kind of change must show in the very next LIST, in both shapes."""
+    def list_raw(v):
+        body = {"command": 4, "topic_name": None}
+        if v == 2:
+            body["v"] = 2
+        return daemon.request_raw(pack(body))
+
+    def names(raw):
+        return [msgpack.unpackb(t, raw=False)["name"]
+                for t in msgpack.unpackb(raw, raw=False).get("topics", [])]
+
+    for i in range(300):
+        assert register(daemon, f"/c/{i}")["status"] == 0
+    v1, v2 = list_raw(1), list_raw(2)
+    assert list_raw(1) == v1 and list_raw(2) == v2  # unchanged registry, same bytes
+    assert "v" not in msgpack.unpackb(v1, raw=False) and msgpack.unpackb(v2)["v"] == 2
+    assert names(v1) == names(v2) == [f"/c/{i}" for i in range(300)]
+
+    assert register(daemon, "/c/new")["status"] == 0                       # added
+    assert names(list_raw(1))[-1] == "/c/new" and names(list_raw(2))[-1] == "/c/new"
+    assert daemon.request({"command": 2, "topic_name": "/c/5"})["status"] == 0  # removed
+    assert "/c/5" not in names(list_raw(1)) and "/c/5" not in names(list_raw(2))
+    # Replaced in place by the same node: new fields, same position.
+    assert register(daemon, "/c/7", message_type="Changed")["status"] == 0
+    topics = [msgpack.unpackb(t, raw=False) for t in
+              msgpack.unpackb(list_raw(2), raw=False)["topics"]]
+    assert topics[6]["name"] == "/c/7" and topics[6]["message_type"] == "Changed"
+    # A lease running out removes its topic from the next LIST too.
+    r = daemon.request({"command": 1, "v": 2, "lease_ttl_ms": 300,
+                        "topic_info": topic_blob("/c/leased")})
+    assert r["status"] == 0 and "/c/leased" in names(list_raw(1))
+    time.sleep(1.6)
+    assert "/c/leased" not in names(list_raw(1))
+    # Filtered LISTs are never answered from the kept reply.
+    r = daemon.request({"command": 4, "v": 2, "filter": {"prefix": "/c/new"}})
+    assert [msgpack.unpackb(t)["name"] for t in r["topics"]] == ["/c/new"]
+    assert names(list_raw(2)) == names(list_raw(1)) and len(names(list_raw(1))) == 300
