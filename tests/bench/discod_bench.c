@@ -121,9 +121,9 @@ static double s_rss_mb(int pid)
     return mb;
 }
 
-static void *s_socket(int type)
+static void *s_socket_in(void *ctx, int type)
 {
-    void *s = zmq_socket(s_ctx, type);
+    void *s = zmq_socket(ctx, type);
     int linger = 0, timeout = 10000, hwm = 100000;
     zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(s, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
@@ -131,6 +131,11 @@ static void *s_socket(int type)
     zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_connect(s, s_opt.endpoint);
     return s;
+}
+
+static void *s_socket(int type)
+{
+    return s_socket_in(s_ctx, type);
 }
 
 /* Encodes a request; the caller frees buf. */
@@ -306,7 +311,10 @@ static void s_pace(uint64_t start, uint64_t i)
 static void *s_worker(void *arg)
 {
     worker_t *w = arg;
-    void *sock = s_socket(ZMQ_REQ);
+    /* The lister stands for another process: its own context, so its 1 MB
+     * replies do not queue behind the lookups' in our I/O thread. */
+    void *own_ctx = !strcmp(w->mode, "list") ? zmq_ctx_new() : NULL;
+    void *sock = s_socket_in(own_ctx ? own_ctx : s_ctx, ZMQ_REQ);
     int datagram = !strcmp(w->mode, "heartbeat-datagram") ? s_datagram_socket() : -1;
     unsigned int seed = (unsigned int)(w->index * 7919 + 17);
     uint64_t start = s_now_us();
@@ -352,7 +360,7 @@ static void *s_worker(void *arg)
         if (status < 0) {
             w->errors++;
             zmq_close(sock);
-            sock = s_socket(ZMQ_REQ);
+            sock = s_socket_in(own_ctx ? own_ctx : s_ctx, ZMQ_REQ);
             continue;
         }
         if (status != 0 && strcmp(mode, "lookup") != 0)
@@ -360,6 +368,8 @@ static void *s_worker(void *arg)
         s_add(&w->samples, took);
     }
     zmq_close(sock);
+    if (own_ctx)
+        zmq_ctx_term(own_ctx);
     if (datagram >= 0)
         close(datagram);
     return NULL;

@@ -74,6 +74,7 @@ row d "$discod_pid" --workload register --clients 1
 row d "$discod_pid" --workload mixed --clients 8 --topics 1000
 row d "$discod_pid" --workload wait --clients 1
 row d "$discod_pid" --workload heartbeat --clients 4 --leases 10000
+row d "$discod_pid" --workload heartbeat-datagram --clients 4 --leases 10000
 
 echo
 echo "## Restart with 100,000 topics"
