@@ -222,16 +222,7 @@ static void s_submit_write(worker_t *self, zmsg_t **route, dc_request_t *req, dc
 {
     op->route = *route;
     *route = NULL;
-    op->version = req->version;
-    bool v2 = req->version >= 2;
-    op->has_request_id = v2 && (req->present & DC_REQ_REQUEST_ID);
-    op->request_id = req->request_id;
-    /* Lease keys mean something only to clients that declared protocol 2. */
-    op->has_lease_id = v2 && (req->present & DC_REQ_LEASE_ID);
-    op->lease_id = req->lease_id;
-    op->has_lease_ttl = v2 && (req->present & DC_REQ_LEASE_TTL);
-    op->lease_ttl_ms = req->lease_ttl_ms;
-    op->timeout_ms = req->timeout_ms;
+    dc_write_op_take_request_keys(op, req);
     if (zsock_send(self->writes, "p", op) != 0) {
         zmsg_t *back = op->route;
         op->route = NULL;
@@ -242,67 +233,30 @@ static void s_submit_write(worker_t *self, zmsg_t **route, dc_request_t *req, dc
     zsock_send(self->backend, "s", "R");
 }
 
-static void s_handle_register(worker_t *self, zmsg_t **route, dc_request_t *req)
+/* REGISTER and UNREGISTER usually go from the front straight to the writer;
+ * they come here when the front could not build or hand on the op. */
+static void s_handle_topic_write(worker_t *self, zmsg_t **route, dc_request_t *req)
 {
-    if (!(req->present & DC_REQ_TOPIC_INFO)) {
-        s_error(self, route, req->version, "Missing topic_info in register request");
-        return;
-    }
-    const void *meta = NULL;
-    size_t meta_size = 0;
-    msgpack_sbuffer meta_buf;
-    msgpack_sbuffer_init(&meta_buf);
-    if (req->version >= 2 && req->metadata) {
-        msgpack_packer pk;
-        msgpack_packer_init(&pk, &meta_buf, msgpack_sbuffer_write);
-        msgpack_pack_object(&pk, *req->metadata);
-        meta = meta_buf.data;
-        meta_size = meta_buf.size;
-    }
-    dc_write_op_t *op = calloc(1, sizeof *op);
-    if (op) {
-        op->kind = DC_OP_REGISTER;
-        op->entry = dc_entry_new(&req->topic, 0, 0, meta, meta_size);
-    }
-    msgpack_sbuffer_destroy(&meta_buf);
-    if (!op || !op->entry) {
-        free(op);
-        s_error(self, route, req->version, "Out of memory");
-        return;
-    }
-    s_submit_write(self, route, req, op);
+    const char *problem = NULL;
+    dc_write_op_t *op = req->command == DC_CMD_REGISTER_TOPIC
+                            ? dc_write_op_register(req, &problem)
+                            : dc_write_op_unregister(req, &problem);
+    if (!op)
+        s_error(self, route, req->version, problem);
+    else
+        s_submit_write(self, route, req, op);
 }
 
-/* Hands a named op (UNREGISTER, WAIT, UNREGISTER_NODE) to the writer. */
+/* Hands a named op (WAIT, UNREGISTER_NODE) to the writer. */
 static void s_submit_named(worker_t *self, zmsg_t **route, dc_request_t *req, dc_op_kind_t kind,
                            dc_str_t name)
 {
-    dc_write_op_t *op = calloc(1, sizeof *op);
-    if (op)
-        op->kind = kind;
-    if (op)
-        op->name = dc_str_dup(name);
-    if (!op || !op->name) {
-        free(op);
+    dc_write_op_t *op = dc_write_op_named(kind, name);
+    if (!op) {
         s_error(self, route, req->version, "Out of memory");
         return;
     }
-    op->name_len = name.len;
     s_submit_write(self, route, req, op);
-}
-
-static void s_handle_unregister(worker_t *self, zmsg_t **route, dc_request_t *req)
-{
-    dc_str_t name = {NULL, 0};
-    if ((req->present & DC_REQ_TOPIC_NAME) && req->topic_name.len)
-        name = req->topic_name;
-    else if (req->present & DC_REQ_TOPIC_INFO)
-        name = req->topic.name;
-    if (!name.len) {
-        s_error(self, route, req->version, "Missing topic name in unregister request");
-        return;
-    }
-    s_submit_named(self, route, req, DC_OP_UNREGISTER, name);
 }
 
 static void s_handle_wait(worker_t *self, zmsg_t **route, dc_request_t *req)
@@ -515,10 +469,8 @@ static void s_handle(worker_t *self, zmsg_t *msg)
         s_handle_list(self, &msg, &req);
         break;
     case DC_CMD_REGISTER_TOPIC:
-        s_handle_register(self, &msg, &req);
-        break;
     case DC_CMD_UNREGISTER_TOPIC:
-        s_handle_unregister(self, &msg, &req);
+        s_handle_topic_write(self, &msg, &req);
         break;
     case DC_CMD_STATS:
         s_handle_stats(self, &msg, &req);

@@ -7,6 +7,7 @@
 
 #include "dc_entry.h"
 #include "dc_node.h"
+#include "dc_request.h"
 #include <czmq.h>
 
 typedef enum {
@@ -35,6 +36,19 @@ typedef struct {
     char *address;       /* REMOVE_DEAD: the address found dead */
     const char *reason;  /* REMOVE_DEAD: static string */
 } dc_write_op_t;
+
+/* Copies the keys every write carries (version, request_id, lease keys,
+ * timeout) from the request. */
+void dc_write_op_take_request_keys(dc_write_op_t *op, const dc_request_t *req);
+
+/* An op of kind on a copy of name, nothing else set. NULL: out of memory. */
+dc_write_op_t *dc_write_op_named(dc_op_kind_t kind, dc_str_t name);
+
+/* The REGISTER / UNREGISTER op for a decoded request, its request keys
+ * taken; NULL with the ERROR message in *problem. Used by the workers and by
+ * the front, which hands these two straight to the writer. */
+dc_write_op_t *dc_write_op_register(const dc_request_t *req, const char **problem);
+dc_write_op_t *dc_write_op_unregister(const dc_request_t *req, const char **problem);
 
 static inline void dc_write_op_destroy(dc_write_op_t **op_p)
 {
