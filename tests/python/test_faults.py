@@ -174,3 +174,37 @@ def test_slow_disk_delays_writes_not_lookups(make_daemon):
     assert took >= 0.35  # the write waited for its (slow) commit...
     assert len(lookups) > 20  # ...while lookups went on being answered
     assert sorted(lookups)[len(lookups) // 2] < 0.1
+
+
+def test_writes_piling_up_behind_a_slow_disk_never_block_lookups(make_daemon):
+    """3,000 pipelined registrations against commits of 1.5 s: more than the
+    writer's queue holds, so the front hands the overflow to the workers
+    instead of waiting. Lookups are answered meanwhile, every registration
+    is acknowledged once, and all of them are there afterwards."""
+    import zmq
+    d = make_daemon()
+    os.environ["DISCOD_FAILPOINT"] = "slow-commit:1500"
+    try:
+        d.start()
+    finally:
+        del os.environ["DISCOD_FAILPOINT"]
+    assert register(d, "/probe")["status"] == 0
+    dealer = d.ctx.socket(zmq.DEALER)
+    dealer.setsockopt(zmq.LINGER, 0)
+    dealer.setsockopt(zmq.SNDHWM, 0)
+    dealer.connect(d.endpoint)
+    n = 3000
+    for i in range(n):
+        dealer.send_multipart([b"", msgpack.packb({"command": 1, "topic_info":
+                                                   topic_blob(f"/pile/{i}")})])
+    time.sleep(0.3)
+    t0 = time.time()
+    assert lookup(d, "/probe") == 0
+    assert time.time() - t0 < 1.0  # a blocked front would wait for a 1.5 s commit
+    dealer.setsockopt(zmq.RCVTIMEO, 30000)
+    statuses = [msgpack.unpackb(dealer.recv_multipart()[1])["status"] for _ in range(n)]
+    assert statuses == [0] * n
+    dealer.close()
+    names = d.request({"command": 4}, timeout_ms=30000)["topics"]
+    assert len(names) == n + 1
+    assert "writer queue full: a worker takes this write" in d.read_log()
