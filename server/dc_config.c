@@ -17,6 +17,7 @@ void dc_config_defaults(dc_config_t *c)
 {
     memset(c, 0, sizeof *c);
     c->workers = 0;
+    c->io_threads = 1;
     c->sync = DC_SYNC_FULL;
     c->log_level = DC_LOG_INFO;
     c->max_message_size = 1024 * 1024;
@@ -134,6 +135,12 @@ static int s_apply(dc_config_t *c, const char *key, const char *value, const cha
         if (s_parse_int(where, value, 0, 256, &n))
             return -1;
         c->workers = (int)n;
+        return 0;
+    }
+    if (!strcmp(key, "io-threads")) {
+        if (s_parse_int(where, value, 1, 16, &n))
+            return -1;
+        c->io_threads = (int)n;
         return 0;
     }
     if (!strcmp(key, "sync")) {
@@ -269,6 +276,7 @@ static const struct {
 } s_file_keys[] = {
     {"server/address", "address"},
     {"server/workers", "workers"},
+    {"server/io_threads", "io-threads"},
     {"server/max_message_size", "max-message-size"},
     {"server/max_topics", "max-topics"},
     {"server/allow_remote_shutdown", "allow-remote-shutdown"},
@@ -363,6 +371,7 @@ static void s_usage(FILE *out)
             "                           (default %s)\n"
             "  --db PATH                SQLite database (default: see README)\n"
             "  --workers N              worker threads, 0 = one per core (default 0)\n"
+            "  --io-threads N           ZeroMQ I/O threads (default 1)\n"
             "  --sync full|normal       SQLite synchronous mode for commits (default full)\n"
             "  --log-level LEVEL        DEBUG|INFO|WARNING|ERROR (default INFO)\n"
             "  --max-message-size B     largest accepted request in bytes (default 1048576)\n"
@@ -416,6 +425,7 @@ int dc_config_from_args(dc_config_t *c, int argc, char **argv)
         {"ipc-mode", required_argument, 0, OPT_BASE + 19},
         {"ipc-group", required_argument, 0, OPT_BASE + 20},
         {"datagram", required_argument, 0, OPT_BASE + 21},
+        {"io-threads", required_argument, 0, OPT_BASE + 22},
         {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0}};

@@ -18,6 +18,7 @@ typedef struct {
     int endpoint_count;
     char *db_path;
     int workers;                 /* 0: one per core */
+    int io_threads;              /* ZeroMQ I/O threads */
     dc_sync_t sync;
     dc_log_level_t log_level;
     int64_t max_message_size;    /* ZMQ_MAXMSGSIZE on the front sockets */

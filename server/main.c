@@ -38,6 +38,8 @@ int main(int argc, char **argv)
     if (config.config_file)
         dc_info("configuration read from %s", config.config_file);
 
+    /* Before the first socket: czmq creates its context then. */
+    zsys_set_io_threads((size_t)config.io_threads);
     dc_server_t *server = dc_server_new(&config);
     if (!server) {
         dc_error("discod could not start");

@@ -36,7 +36,7 @@ int main(int argc, char **argv)
     CHECK(c.endpoint_count == 1 && strcmp(c.endpoints[0], DC_DEFAULT_ENDPOINT) == 0);
     CHECK(c.sync == DC_SYNC_FULL && c.workers == 0 && c.max_message_size == 1048576);
     CHECK(c.db_path && strstr(c.db_path, "registry.db"));
-    CHECK(c.datagram);
+    CHECK(c.datagram && c.io_threads == 1);
     dc_config_clear(&c);
 
     const char *file = s_write("good.conf", "# comment\n"
@@ -45,6 +45,7 @@ int main(int argc, char **argv)
                                             "    address = \"tcp://127.0.0.1:7777\"\n"
                                             "    workers = 3\n"
                                             "    datagram = false\n"
+                                            "    io_threads = 2\n"
                                             "store\n"
                                             "    path = \"/tmp/x.db\"\n"
                                             "    sync = normal\n"
@@ -54,7 +55,7 @@ int main(int argc, char **argv)
     CHECK(s_parse(&c, 3, with_file) == 0);
     CHECK(c.endpoint_count == 2 && strcmp(c.endpoints[1], "tcp://127.0.0.1:7777") == 0);
     CHECK(c.workers == 3 && c.sync == DC_SYNC_NORMAL && c.log_level == DC_LOG_DEBUG);
-    CHECK(!c.datagram);
+    CHECK(!c.datagram && c.io_threads == 2);
     CHECK(strcmp(c.db_path, "/tmp/x.db") == 0);
     dc_config_clear(&c);
 
@@ -75,6 +76,7 @@ int main(int argc, char **argv)
         "server\n  address = \"ipc:///x\"\n",  /* bad indent: syntax error */
         "server\n    workers = \"2\n",        /* unterminated quote: syntax error */
         "server\n    datagram = sometimes\n",  /* bad bool */
+        "server\n    io_threads = 0\n",        /* out of range */
     };
     for (size_t i = 0; i < sizeof bad_files / sizeof bad_files[0]; i++) {
         const char *bad = s_write("bad.conf", bad_files[i]);
