@@ -11,7 +11,9 @@
  * (--leases leases renewed at 1 Hz each), heartbeat-datagram (the same, on
  * the datagram channel PATH.hb of an ipc endpoint), wait (wake-up latency after the
  * registration is acknowledged), list-under-load (lookup p99 while another
- * client LISTs --topics topics in a loop, against the same lookups alone).
+ * client LISTs --topics topics in a loop, against the same lookups alone;
+ * --lister-endpoint points the lister at another daemon, to tell what the
+ * shared machine costs from what the shared daemon costs).
  * Speed targets live in BENCHMARKS.md, never in tests. */
 #include "dc_protocol.h"
 #include "dc_reply.h"
@@ -33,6 +35,7 @@
 
 typedef struct {
     const char *endpoint;
+    const char *lister_endpoint; /* list-under-load: where the lister LISTs (default: endpoint) */
     const char *workload;
     int clients;
     double seconds;
@@ -48,7 +51,7 @@ typedef struct {
     size_t count, cap;
 } samples_t;
 
-static options_t s_opt = {NULL, "lookup", 8, 5, 0, 1000, 10000, 0, false};
+static options_t s_opt = {.workload = "lookup", .clients = 8, .seconds = 5, .topics = 1000, .leases = 10000};
 static void *s_ctx;
 static atomic_int s_stop;
 static atomic_int s_listing; /* list-under-load: the lister is running */
@@ -121,7 +124,7 @@ static double s_rss_mb(int pid)
     return mb;
 }
 
-static void *s_socket_in(void *ctx, int type)
+static void *s_socket_to(void *ctx, int type, const char *endpoint)
 {
     void *s = zmq_socket(ctx, type);
     int linger = 0, timeout = 10000, hwm = 100000;
@@ -129,8 +132,13 @@ static void *s_socket_in(void *ctx, int type)
     zmq_setsockopt(s, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
     zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
-    zmq_connect(s, s_opt.endpoint);
+    zmq_connect(s, endpoint);
     return s;
+}
+
+static void *s_socket_in(void *ctx, int type)
+{
+    return s_socket_to(ctx, type, s_opt.endpoint);
 }
 
 static void *s_socket(int type)
@@ -314,7 +322,8 @@ static void *s_worker(void *arg)
     /* The lister stands for another process: its own context, so its 1 MB
      * replies do not queue behind the lookups' in our I/O thread. */
     void *own_ctx = !strcmp(w->mode, "list") ? zmq_ctx_new() : NULL;
-    void *sock = s_socket_in(own_ctx ? own_ctx : s_ctx, ZMQ_REQ);
+    const char *endpoint = own_ctx && s_opt.lister_endpoint ? s_opt.lister_endpoint : s_opt.endpoint;
+    void *sock = s_socket_to(own_ctx ? own_ctx : s_ctx, ZMQ_REQ, endpoint);
     int datagram = !strcmp(w->mode, "heartbeat-datagram") ? s_datagram_socket() : -1;
     unsigned int seed = (unsigned int)(w->index * 7919 + 17);
     uint64_t start = s_now_us();
@@ -360,7 +369,7 @@ static void *s_worker(void *arg)
         if (status < 0) {
             w->errors++;
             zmq_close(sock);
-            sock = s_socket_in(own_ctx ? own_ctx : s_ctx, ZMQ_REQ);
+            sock = s_socket_to(own_ctx ? own_ctx : s_ctx, ZMQ_REQ, endpoint);
             continue;
         }
         if (status != 0 && strcmp(mode, "lookup") != 0)
@@ -492,6 +501,7 @@ int main(int argc, char **argv)
         {"rate", required_argument, 0, 'r'},     {"topics", required_argument, 0, 't'},
         {"leases", required_argument, 0, 'l'},   {"pid", required_argument, 0, 'p'},
         {"json", no_argument, 0, 'j'},           {"help", no_argument, 0, 'h'},
+        {"lister-endpoint", required_argument, 0, 'L'},
         {0, 0, 0, 0}};
     int opt;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
@@ -505,12 +515,14 @@ int main(int argc, char **argv)
         case 'l': s_opt.leases = atoi(optarg); break;
         case 'p': s_opt.pid = atoi(optarg); break;
         case 'j': s_opt.json = true; break;
+        case 'L': s_opt.lister_endpoint = optarg; break;
         default:
             fprintf(stderr, "usage: discod-bench --endpoint EP [--pid PID] --workload "
                             "ping|lookup|register|mixed|heartbeat|heartbeat-datagram|wait|\n"
                             "       list-under-load\n"
                             "       [--clients N] [--seconds S] [--rate R] [--topics N] "
-                            "[--leases N] [--json]\n");
+                            "[--leases N] [--json]\n"
+                            "       [--lister-endpoint EP] (list-under-load: LIST another daemon)\n");
             return opt == 'h' ? 0 : 2;
         }
     }

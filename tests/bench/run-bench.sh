@@ -67,14 +67,17 @@ echo "${floor_row/| ping |/| floor: ping |}"
 row d "$discod_pid" --workload ping --clients 8
 lookup_row=$(row d "$discod_pid" --workload lookup --clients 8 --topics 1000)
 echo "$lookup_row"
-row d "$discod_pid" --workload list-under-load --clients 1 --topics 10000
+list_row=$(row d "$discod_pid" --workload list-under-load --clients 1 --topics 10000)
+echo "$list_row"
 register8=$(row d "$discod_pid" --workload register --clients 8)
 echo "$register8"
 row d "$discod_pid" --workload register --clients 1
 row d "$discod_pid" --workload mixed --clients 8 --topics 1000
 row d "$discod_pid" --workload wait --clients 1
-row d "$discod_pid" --workload heartbeat --clients 4 --leases 10000
-row d "$discod_pid" --workload heartbeat-datagram --clients 4 --leases 10000
+hb_row=$(row d "$discod_pid" --workload heartbeat --clients 4 --leases 10000)
+echo "$hb_row"
+hb_dgram_row=$(row d "$discod_pid" --workload heartbeat-datagram --clients 4 --leases 10000)
+echo "$hb_dgram_row"
 
 echo
 echo "## Restart with 100,000 topics"
@@ -143,3 +146,8 @@ echo "- daemon CPU per lookup / floor CPU per ping: $(awk "BEGIN {printf \"%.2f\
 echo "- lookup throughput / floor: $(awk "BEGIN {printf \"%.2f\", $lookup_tp / $floor_tp}")"
 echo "- lookup throughput / etcd range reads: $(awk "BEGIN {printf \"%.1f\", $lookup_tp / $range_tp}")"
 echo "- durable registrations (8 clients) / etcd leased puts: $(awk "BEGIN {printf \"%.1f\", $reg_tp / $put_tp}"); fsyncs per registration: $fsyncs"
+# Each client waits for the fsync of its commit: 8 clients can never do more
+# than 8 per fsync latency, whatever the daemon does.
+echo "- ceiling for 8 closed-loop clients waiting one ${sync_us} us fsync each: $(awk "BEGIN {printf \"%.0f/s = %.1fx etcd\", 8e6 / $sync_us, 8e6 / $sync_us / $put_tp}")"
+echo "- lookup p99 under a LIST loop / alone: $(echo "$list_row" | sed 's/.*ratio \([0-9.]*\).*/\1/')"
+echo "- daemon CPU for 10,000 leases at 1 Hz: $(num "$hb_row" 9)% of a core through ZeroMQ, $(num "$hb_dgram_row" 9)% on the datagram channel"
