@@ -13,6 +13,7 @@ import os
 import random
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -40,10 +41,24 @@ def sample(pid):
     return rss, fds, threads
 
 
+def datagram_call(sock, body, errors):
+    """One exchange on the datagram channel; None after a timeout."""
+    sock.send(body)
+    try:
+        return msgpack.unpackb(sock.recv(65536), raw=False)
+    except socket.timeout:
+        errors.append("datagram timeout")
+        return None
+
+
 def client(endpoint, n, stop, errors):
     ctx = zmq.Context.instance()
     rnd = random.Random(n)
     lease = None
+    dgram = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    dgram.bind("")
+    dgram.connect(endpoint[len("ipc://"):] + ".hb")
+    dgram.settimeout(5)
     while not stop.is_set():
         s = ctx.socket(zmq.REQ)
         s.setsockopt(zmq.LINGER, 0)
@@ -78,6 +93,18 @@ def client(endpoint, n, stop, errors):
                     s.send(b"\xdd\xff\xff\xff\xff")  # a lie about its size
                     s.recv()
                     continue
+                elif k < 0.92:
+                    # The datagram channel: heartbeats, and now and then junk.
+                    if lease is not None and k < 0.91:
+                        r = datagram_call(dgram, pack({"command": 6, "v": 2, "lease_id": lease}),
+                                          errors)
+                        if r is not None and r["status"] == 1:
+                            lease = None
+                    else:
+                        r = datagram_call(dgram, b"\xc1" + bytes(rnd.randrange(2000)), errors)
+                        if r is not None and r["status"] != 3:
+                            errors.append("junk datagram not refused")
+                    continue
                 else:
                     body = {"command": 9, "v": 2}
                 s.send(pack(body))
@@ -90,6 +117,7 @@ def client(endpoint, n, stop, errors):
             errors.append("timeout")
         finally:
             s.close()
+    dgram.close()
 
 
 def main():
