@@ -152,7 +152,10 @@ DISCOD_EXPORT discod_result_t discod_lookup_ex(discod_client_t *c, const char *n
                                                size_t *metadata_count);
 
 /* Renews a lease; *ttl_ms (when not NULL) gets its TTL. DISCOD_NOT_FOUND: the
- * lease is gone (expired, revoked, or unknown): register again. */
+ * lease is gone (expired, revoked, or unknown): register again. On an ipc
+ * endpoint it goes by datagram to PATH.hb when the daemon offers it (one
+ * attempt, 500 ms at most), otherwise, or after any failure, as a normal
+ * request with the client's retries. */
 DISCOD_EXPORT discod_result_t discod_heartbeat(discod_client_t *c, uint64_t lease_id,
                                                uint64_t *ttl_ms);
 
