@@ -11,6 +11,7 @@ import time
 
 import msgpack
 import pytest
+import zmq
 
 from conftest import Daemon, topic_blob
 
@@ -21,6 +22,15 @@ def register(d, name, **kw):
 
 def lookup(d, name):
     return d.request({"command": 3, "topic_name": name})["status"]
+
+
+def start_with_failpoint(d, spec):
+    """Starts d with DISCOD_FAILPOINT=spec (a slow disk, say) in its environment."""
+    os.environ["DISCOD_FAILPOINT"] = spec
+    try:
+        d.start()
+    finally:
+        del os.environ["DISCOD_FAILPOINT"]
 
 
 @pytest.fixture
@@ -108,11 +118,7 @@ def test_read_only_database_serves_reads_and_recovers(short_tmp):
 
 def test_shutdown_finishes_in_flight_writes(make_daemon):
     d = make_daemon()
-    os.environ["DISCOD_FAILPOINT"] = "slow-commit:700"
-    try:
-        d.start()
-    finally:
-        del os.environ["DISCOD_FAILPOINT"]
+    start_with_failpoint(d, "slow-commit:700")
     result = {}
     t = threading.Thread(target=lambda: result.update(r=register(d, "/in-flight")))
     t.start()
@@ -149,11 +155,7 @@ def test_database_deleted_while_running_is_recreated(daemon):
 
 def test_slow_disk_delays_writes_not_lookups(make_daemon):
     d = make_daemon()
-    os.environ["DISCOD_FAILPOINT"] = "slow-commit:400"
-    try:
-        d.start()
-    finally:
-        del os.environ["DISCOD_FAILPOINT"]
+    start_with_failpoint(d, "slow-commit:400")
     register(d, "/hot")
     done = threading.Event()
     lookups = []
@@ -181,13 +183,8 @@ def test_writes_piling_up_behind_a_slow_disk_never_block_lookups(make_daemon):
     writer's queue holds, so the front hands the overflow to the workers
     instead of waiting. Lookups are answered meanwhile, every registration
     is acknowledged once, and all of them are there afterwards."""
-    import zmq
     d = make_daemon()
-    os.environ["DISCOD_FAILPOINT"] = "slow-commit:1500"
-    try:
-        d.start()
-    finally:
-        del os.environ["DISCOD_FAILPOINT"]
+    start_with_failpoint(d, "slow-commit:1500")
     assert register(d, "/probe")["status"] == 0
     dealer = d.ctx.socket(zmq.DEALER)
     dealer.setsockopt(zmq.LINGER, 0)
