@@ -140,3 +140,17 @@ def test_bad_datagram_setting_is_refused(make_daemon):
     d = make_daemon()
     d.start("--datagram", "maybe", wait=False)
     assert d.proc.wait(timeout=10) != 0
+
+
+def test_random_datagrams_never_hurt(daemon):
+    import random
+    rnd = random.Random(20261125)
+    lease = register_leased(daemon, "/dg/fuzz", 60000)
+    s = dgram_socket(daemon)
+    for _ in range(500):
+        body = bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 64)))
+        r = dgram_call(s, body)
+        assert r["status"] in (0, 1, 3)  # a random body may even be a valid PING
+    assert dgram_call(s, {"command": 6, "v": 2, "lease_id": lease})["status"] == 0
+    assert exists(daemon, "/dg/fuzz")
+    assert daemon.proc.poll() is None
