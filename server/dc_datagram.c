@@ -53,10 +53,8 @@ int dc_datagram_path(const char *ipc_path, char *out, size_t size)
     return n < 0 || (size_t)n >= limit ? -1 : 0;
 }
 
-/* Encodes the answer to one datagram into out. Only PING and HEARTBEAT
- * travel here; everything else is told to use the ROUTER. */
-static void s_answer(dc_context_t *ctx, const unsigned char *data, size_t size, bool truncated,
-                     msgpack_sbuffer *out)
+void dc_datagram_answer(dc_context_t *ctx, const unsigned char *data, size_t size,
+                        bool truncated, msgpack_sbuffer *out)
 {
     DC_STAT_INC(ctx, requests);
     DC_STAT_INC(ctx, datagrams);
@@ -106,7 +104,7 @@ static void s_serve(channel_t *self, int n)
         struct msghdr *h = &self->in[i].msg_hdr;
         msgpack_sbuffer *reply = &self->replies[replies];
         msgpack_sbuffer_clear(reply);
-        s_answer(self->ctx, self->requests[i], self->in[i].msg_len,
+        dc_datagram_answer(self->ctx, self->requests[i], self->in[i].msg_len,
                  (h->msg_flags & MSG_TRUNC) != 0, reply);
         if (h->msg_namelen <= sizeof(sa_family_t))
             continue; /* nowhere to send the reply */

@@ -15,6 +15,8 @@
 
 #include "dc_context.h"
 
+#include <msgpack.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct dc_datagram dc_datagram_t;
@@ -22,6 +24,12 @@ typedef struct dc_datagram dc_datagram_t;
 /* The datagram socket path of an ipc socket path: "PATH.hb". Returns 0, or
  * -1 when it does not fit out or a unix socket address. */
 int dc_datagram_path(const char *ipc_path, char *out, size_t size);
+
+/* Appends the reply to one datagram body to out: PING and HEARTBEAT are
+ * answered, anything else (another command, bad msgpack, a body that arrived
+ * truncated) gets ERROR. Any thread; exposed for the fuzz target. */
+void dc_datagram_answer(dc_context_t *ctx, const unsigned char *data, size_t size,
+                        bool truncated, msgpack_sbuffer *out);
 
 /* Binds PATH.hb beside each of the ipc socket paths (the caller owns those
  * endpoints, so a file already there is stale and replaced), gives each the
