@@ -453,7 +453,8 @@ static void s_wait_workload(result_t *r)
 {
     void *waiter = s_socket(ZMQ_DEALER);
     void *registrar = s_socket(ZMQ_REQ);
-    uint64_t end = s_now_us() + (uint64_t)(s_opt.seconds * 1e6);
+    double cpu0 = s_cpu(s_opt.pid);
+    uint64_t t0 = s_now_us(), end = t0 + (uint64_t)(s_opt.seconds * 1e6);
     for (int i = 0; s_now_us() < end; i++) {
         char name[128];
         snprintf(name, sizeof name, "/bench/wait/%" PRIu64 "/%d", s_run_id, i);
@@ -488,7 +489,10 @@ static void s_wait_workload(result_t *r)
         }
         s_add(&r->all, woke > acked ? woke - acked : 0);
     }
-    r->seconds = s_opt.seconds;
+    /* CPU per sample: a held WAIT and the registration that wakes it. */
+    r->seconds = (double)(s_now_us() - t0) / 1e6;
+    r->cpu = s_cpu(s_opt.pid) - cpu0;
+    r->rss = s_rss_mb(s_opt.pid);
     zmq_close(waiter);
     zmq_close(registrar);
 }
