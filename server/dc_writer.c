@@ -1080,14 +1080,17 @@ void dc_writer_actor(zsock_t *pipe, void *arg)
         do {
             n = s_drain(self, batch, 0);
             /* Fewer ops than recent batches held: the other writers' requests
-             * are most likely on their way. Waiting a moment (1 ms at most)
-             * for them lets them share this commit's fsync. A lone writer
-             * never waits. */
+             * are most likely on their way. Waiting a moment for them lets
+             * them share this commit's fsync. A lone writer never waits, and
+             * nobody waits long: the gathering ends 1 ms after it began (one
+             * more poll may add up to 1 ms), however the ops trickle in. */
             size_t expected = 0;
             for (int i = 0; i < 4; i++)
                 if (self->recent[i] > expected)
                     expected = self->recent[i];
-            while (n > 0 && running && expected > 1 && n < expected) {
+            uint64_t gather_start = dc_mono_us();
+            while (n > 0 && running && expected > 1 && n < expected &&
+                   dc_mono_us() - gather_start < 1000) {
                 size_t before = n;
                 n = s_drain(self, batch, n);
                 if (n == before)
