@@ -135,10 +135,10 @@ static bool s_to_writer(front_t *self, int index, zmq_msg_t *frames, int count,
                         const dc_request_t *req)
 {
     const char *problem = NULL;
-    dc_write_op_t *op = req->command == DC_CMD_REGISTER_TOPIC ? dc_write_op_register(req, &problem)
-                                                              : dc_write_op_unregister(req, &problem);
+    dc_write_op_t *op = dc_write_op_topic(req, &problem);
     if (!op)
         return false;
+    dc_write_op_take_request_keys(op, req);
     zmsg_t *route = zmsg_new();
     unsigned char i8 = (unsigned char)index;
     zmsg_addmem(route, &i8, 1);

@@ -238,9 +238,7 @@ static void s_submit_write(worker_t *self, zmsg_t **route, dc_request_t *req, dc
 static void s_handle_topic_write(worker_t *self, zmsg_t **route, dc_request_t *req)
 {
     const char *problem = NULL;
-    dc_write_op_t *op = req->command == DC_CMD_REGISTER_TOPIC
-                            ? dc_write_op_register(req, &problem)
-                            : dc_write_op_unregister(req, &problem);
+    dc_write_op_t *op = dc_write_op_topic(req, &problem);
     if (!op)
         s_error(self, route, req->version, problem);
     else

@@ -1,5 +1,6 @@
 /* dc_write_op.c: building write ops from decoded requests (see the .h). */
 #include "dc_write_op.h"
+#include "dc_protocol.h"
 
 #include <stdlib.h>
 
@@ -32,7 +33,7 @@ dc_write_op_t *dc_write_op_named(dc_op_kind_t kind, dc_str_t name)
     return op;
 }
 
-dc_write_op_t *dc_write_op_register(const dc_request_t *req, const char **problem)
+static dc_write_op_t *s_register(const dc_request_t *req, const char **problem)
 {
     if (!(req->present & DC_REQ_TOPIC_INFO)) {
         *problem = "Missing topic_info in register request";
@@ -60,11 +61,10 @@ dc_write_op_t *dc_write_op_register(const dc_request_t *req, const char **proble
         *problem = "Out of memory";
         return NULL;
     }
-    dc_write_op_take_request_keys(op, req);
     return op;
 }
 
-dc_write_op_t *dc_write_op_unregister(const dc_request_t *req, const char **problem)
+static dc_write_op_t *s_unregister(const dc_request_t *req, const char **problem)
 {
     dc_str_t name = {NULL, 0};
     if ((req->present & DC_REQ_TOPIC_NAME) && req->topic_name.len)
@@ -76,10 +76,17 @@ dc_write_op_t *dc_write_op_unregister(const dc_request_t *req, const char **prob
         return NULL;
     }
     dc_write_op_t *op = dc_write_op_named(DC_OP_UNREGISTER, name);
-    if (!op) {
+    if (!op)
         *problem = "Out of memory";
-        return NULL;
-    }
-    dc_write_op_take_request_keys(op, req);
     return op;
+}
+
+dc_write_op_t *dc_write_op_topic(const dc_request_t *req, const char **problem)
+{
+    if (req->command == DC_CMD_REGISTER_TOPIC)
+        return s_register(req, problem);
+    if (req->command == DC_CMD_UNREGISTER_TOPIC)
+        return s_unregister(req, problem);
+    *problem = "Not a topic write";
+    return NULL;
 }

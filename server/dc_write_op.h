@@ -44,11 +44,10 @@ void dc_write_op_take_request_keys(dc_write_op_t *op, const dc_request_t *req);
 /* An op of kind on a copy of name, nothing else set. NULL: out of memory. */
 dc_write_op_t *dc_write_op_named(dc_op_kind_t kind, dc_str_t name);
 
-/* The REGISTER / UNREGISTER op for a decoded request, its request keys
- * taken; NULL with the ERROR message in *problem. Used by the workers and by
- * the front, which hands these two straight to the writer. */
-dc_write_op_t *dc_write_op_register(const dc_request_t *req, const char **problem);
-dc_write_op_t *dc_write_op_unregister(const dc_request_t *req, const char **problem);
+/* The op for a decoded REGISTER or UNREGISTER (request keys not yet taken);
+ * NULL with the ERROR message in *problem. Used by the workers and by the
+ * front, which hands these two straight to the writer. */
+dc_write_op_t *dc_write_op_topic(const dc_request_t *req, const char **problem);
 
 static inline void dc_write_op_destroy(dc_write_op_t **op_p)
 {
