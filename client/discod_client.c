@@ -289,6 +289,15 @@ static void s_note_message(discod_client_t *c, const dc_reply_view_t *view)
 /* After the channel failed, the ROUTER alone is used this long. */
 #define DISCOD_DATAGRAM_BACKOFF_MS 5000
 
+/* The channel failed: close it (a late reply goes with it) and use the
+ * ROUTER alone for a while. */
+static discod_result_t s_datagram_failed(discod_client_t *c)
+{
+    discod__datagram_close(&c->datagram);
+    c->datagram_retry_ms = s_now_ms() + DISCOD_DATAGRAM_BACKOFF_MS;
+    return DISCOD_UNSUPPORTED;
+}
+
 discod_result_t discod__call_datagram(discod_client_t *c, dc_request_t *req,
                                       dc_reply_view_t *view)
 {
@@ -301,10 +310,8 @@ discod_result_t discod__call_datagram(discod_client_t *c, dc_request_t *req,
         if (s_now_ms() < c->datagram_retry_ms || strncmp(endpoint, "ipc://", 6) != 0)
             return DISCOD_UNSUPPORTED;
         c->datagram = discod__datagram_open(endpoint);
-        if (!c->datagram) {
-            c->datagram_retry_ms = s_now_ms() + DISCOD_DATAGRAM_BACKOFF_MS;
-            return DISCOD_UNSUPPORTED;
-        }
+        if (!c->datagram)
+            return s_datagram_failed(c);
     }
     req->version = 2;
     msgpack_sbuffer buf;
@@ -320,16 +327,11 @@ discod_result_t discod__call_datagram(discod_client_t *c, dc_request_t *req,
                                              sizeof reply, timeout);
     msgpack_sbuffer_destroy(&buf);
     char err[DC_ERR_LEN];
-    if (size < 0 || dc_reply_decode(view, reply, (size_t)size, err) != 0) {
-        discod__datagram_close(&c->datagram);
-        c->datagram_retry_ms = s_now_ms() + DISCOD_DATAGRAM_BACKOFF_MS;
-        return DISCOD_UNSUPPORTED;
-    }
+    if (size < 0 || dc_reply_decode(view, reply, (size_t)size, err) != 0)
+        return s_datagram_failed(c);
     if (view->version < 2 || view->status < 0 || view->status > DC_STATUS_ERROR) {
         dc_reply_view_release(view);
-        discod__datagram_close(&c->datagram);
-        c->datagram_retry_ms = s_now_ms() + DISCOD_DATAGRAM_BACKOFF_MS;
-        return DISCOD_UNSUPPORTED;
+        return s_datagram_failed(c);
     }
     s_note_message(c, view);
     c->protocol = 2;

@@ -74,8 +74,8 @@ static int s_wait(int fd, short events, int64_t deadline)
     }
 }
 
-ssize_t discod__datagram_exchange(discod__datagram_t *d, const void *body, size_t size,
-                                  void *reply, size_t max, int timeout_ms)
+ssize_t discod__datagram_exchange(discod__datagram_t *d, const void *body, size_t size, void *reply,
+                                  size_t max, int timeout_ms)
 {
     int64_t deadline = s_now_ms() + timeout_ms;
     /* A full daemon queue makes send wait (within the deadline), not fail. */

@@ -20,8 +20,8 @@ const char *discod__datagram_endpoint(const discod__datagram_t *d);
 /* Sends one request body and waits up to timeout_ms for the reply, which is
  * copied into reply (at most max bytes). Returns the reply's size, or -1:
  * the channel failed and must be closed (a late reply then goes with it). */
-ssize_t discod__datagram_exchange(discod__datagram_t *d, const void *body, size_t size,
-                                  void *reply, size_t max, int timeout_ms);
+ssize_t discod__datagram_exchange(discod__datagram_t *d, const void *body, size_t size, void *reply,
+                                  size_t max, int timeout_ms);
 
 void discod__datagram_close(discod__datagram_t **d_p);
 

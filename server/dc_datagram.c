@@ -53,8 +53,8 @@ int dc_datagram_path(const char *ipc_path, char *out, size_t size)
     return n < 0 || (size_t)n >= limit ? -1 : 0;
 }
 
-void dc_datagram_answer(dc_context_t *ctx, const unsigned char *data, size_t size,
-                        bool truncated, msgpack_sbuffer *out)
+void dc_datagram_answer(dc_context_t *ctx, const unsigned char *data, size_t size, bool truncated,
+                        msgpack_sbuffer *out)
 {
     DC_STAT_INC(ctx, requests);
     DC_STAT_INC(ctx, datagrams);
@@ -105,7 +105,7 @@ static void s_serve(channel_t *self, int n)
         msgpack_sbuffer *reply = &self->replies[replies];
         msgpack_sbuffer_clear(reply);
         dc_datagram_answer(self->ctx, self->requests[i], self->in[i].msg_len,
-                 (h->msg_flags & MSG_TRUNC) != 0, reply);
+                           (h->msg_flags & MSG_TRUNC) != 0, reply);
         if (h->msg_namelen <= sizeof(sa_family_t))
             continue; /* nowhere to send the reply */
         self->out_iov[replies] = (struct iovec){reply->data, reply->size};

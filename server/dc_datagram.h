@@ -28,8 +28,8 @@ int dc_datagram_path(const char *ipc_path, char *out, size_t size);
 /* Appends the reply to one datagram body to out: PING and HEARTBEAT are
  * answered, anything else (another command, bad msgpack, a body that arrived
  * truncated) gets ERROR. Any thread; exposed for the fuzz target. */
-void dc_datagram_answer(dc_context_t *ctx, const unsigned char *data, size_t size,
-                        bool truncated, msgpack_sbuffer *out);
+void dc_datagram_answer(dc_context_t *ctx, const unsigned char *data, size_t size, bool truncated,
+                        msgpack_sbuffer *out);
 
 /* Binds PATH.hb beside each of the ipc socket paths (the caller owns those
  * endpoints, so a file already there is stale and replaced), gives each the
