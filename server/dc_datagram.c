@@ -144,8 +144,10 @@ static void *s_run(void *arg)
         if (n > 0)
             s_serve(self, n);
         else if (n < 0 && errno != EINTR && errno != EAGAIN && !atomic_load(&self->stopping)) {
+            /* Out of memory or buffers, say: the channel pauses, it does
+             * not end (clients use the ROUTER meanwhile). */
             dc_error("datagram channel %s: %s", self->path, strerror(errno));
-            break;
+            usleep(100 * 1000);
         }
     }
     return NULL;
