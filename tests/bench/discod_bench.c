@@ -35,6 +35,7 @@
 
 typedef struct {
     const char *endpoint;
+    uint64_t lease_ttl_ms; /* heartbeat workloads: the leases' TTL */
     const char *lister_endpoint; /* list-under-load: where the lister LISTs (default: endpoint) */
     const char *workload;
     int clients;
@@ -51,7 +52,8 @@ typedef struct {
     size_t count, cap;
 } samples_t;
 
-static options_t s_opt = {.workload = "lookup", .clients = 8, .seconds = 5, .topics = 1000, .leases = 10000};
+static options_t s_opt = {.workload = "lookup", .clients = 8, .seconds = 5, .topics = 1000, .leases = 10000,
+                          .lease_ttl_ms = 3000};
 static void *s_ctx;
 static atomic_int s_stop;
 static atomic_int s_listing; /* list-under-load: the lister is running */
@@ -506,6 +508,7 @@ int main(int argc, char **argv)
         {"leases", required_argument, 0, 'l'},   {"pid", required_argument, 0, 'p'},
         {"json", no_argument, 0, 'j'},           {"help", no_argument, 0, 'h'},
         {"lister-endpoint", required_argument, 0, 'L'},
+        {"lease-ttl-ms", required_argument, 0, 'T'},
         {0, 0, 0, 0}};
     int opt;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
@@ -520,13 +523,15 @@ int main(int argc, char **argv)
         case 'p': s_opt.pid = atoi(optarg); break;
         case 'j': s_opt.json = true; break;
         case 'L': s_opt.lister_endpoint = optarg; break;
+        case 'T': s_opt.lease_ttl_ms = strtoull(optarg, NULL, 10); break;
         default:
             fprintf(stderr, "usage: discod-bench --endpoint EP [--pid PID] --workload "
                             "ping|lookup|register|mixed|heartbeat|heartbeat-datagram|wait|\n"
                             "       list-under-load\n"
                             "       [--clients N] [--seconds S] [--rate R] [--topics N] "
                             "[--leases N] [--json]\n"
-                            "       [--lister-endpoint EP] (list-under-load: LIST another daemon)\n");
+                            "       [--lister-endpoint EP] (list-under-load: LIST another daemon)\n"
+                            "       [--lease-ttl-ms N] (heartbeat workloads, default 3000)\n");
             return opt == 'h' ? 0 : 2;
         }
     }
@@ -553,7 +558,8 @@ int main(int argc, char **argv)
                  writes ? (double)commits / (double)writes : 0.0);
     } else if (!strcmp(w, "heartbeat") || !strcmp(w, "heartbeat-datagram")) {
         s_lease_ids = calloc((size_t)s_opt.leases, sizeof *s_lease_ids);
-        s_prefill("/bench/lease", s_opt.leases, 30000, s_lease_ids);
+        /* 1 Hz is TTL/3 for the default 3 s TTL, the rate a session renews at. */
+        s_prefill("/bench/lease", s_opt.leases, s_opt.lease_ttl_ms, s_lease_ids);
         /* Every lease renewed once a second, spread over the clients. */
         s_opt.rate = (double)s_opt.leases / s_opt.clients;
         s_run(w, s_opt.clients, s_opt.seconds, &r, NULL);
