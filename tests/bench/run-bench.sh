@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the whole benchmark suite in one go (under 5 minutes) and prints
+# Runs the whole benchmark suite in one go (under 5 minutes: about 4) and prints
 # BENCHMARKS.md-ready tables: discod next to its floor (a ROUTER doing no work)
 # and next to etcd (Debian's etcd-server, loaded through its HTTP gateway with
 # wrk), all measured in this run on this machine.
@@ -62,22 +62,43 @@ echo
 echo "| workload | clients | throughput | p50 us | p99 us | p999 us | daemon CPU us/req | daemon CPU | RSS MB | notes |"
 echo "|---|---|---|---|---|---|---|---|---|---|"
 row() { "$bench" --endpoint "ipc://$work/$1.sock" --pid "$2" --seconds "$seconds" "${@:3}"; }
-floor_row=$(row f "$floor_pid" --workload ping --clients 8)
-echo "${floor_row/| ping |/| floor: ping |}"
-row d "$discod_pid" --workload ping --clients 8
-lookup_row=$(row d "$discod_pid" --workload lookup --clients 8 --topics 1000)
-echo "$lookup_row"
-list_row=$(row d "$discod_pid" --workload list-under-load --clients 1 --topics 10000)
-echo "$list_row"
+num() { echo "$1" | awk -F'|' "{print \$$2}" | sed 's/[^0-9.]//g'; }
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+# The floor and discod take turns, BENCH_ROUNDS times: the machine's speed
+# drifts within a minute, so each ratio compares neighbours, and the report
+# gives the median round.
+rounds=${BENCH_ROUNDS:-3}
+cpu_ratios=(); tp_ratios=(); lookup_tps=()
+for round in $(seq "$rounds"); do
+  floor_row=$(row f "$floor_pid" --workload ping --clients 8)
+  echo "${floor_row/| ping |/| floor: ping (round $round) |}"
+  ping_row=$(row d "$discod_pid" --workload ping --clients 8)
+  echo "${ping_row/| ping |/| ping (round $round) |}"
+  lookup_row=$(row d "$discod_pid" --workload lookup --clients 8 --topics 1000)
+  echo "${lookup_row/| lookup |/| lookup (round $round) |}"
+  cpu_ratios+=("$(awk "BEGIN {printf \"%.2f\", $(num "$lookup_row" 8) / $(num "$floor_row" 8)}")")
+  tp_ratios+=("$(awk "BEGIN {printf \"%.2f\", $(num "$lookup_row" 4) / $(num "$floor_row" 4)}")")
+  lookup_tps+=("$(num "$lookup_row" 4)")
+done
+list_ratios=()
+for round in $(seq "$rounds"); do
+  list_row=$(row d "$discod_pid" --workload list-under-load --clients 1 --topics 10000)
+  echo "${list_row/| list-under-load |/| list-under-load (round $round) |}"
+  list_ratios+=("$(echo "$list_row" | sed 's/.*ratio \([0-9.]*\).*/\1/')")
+done
 register8=$(row d "$discod_pid" --workload register --clients 8)
 echo "$register8"
 row d "$discod_pid" --workload register --clients 1
 row d "$discod_pid" --workload mixed --clients 8 --topics 1000
 row d "$discod_pid" --workload wait --clients 1
-hb_row=$(row d "$discod_pid" --workload heartbeat --clients 4 --leases 10000)
-echo "$hb_row"
-hb_dgram_row=$(row d "$discod_pid" --workload heartbeat-datagram --clients 4 --leases 10000)
-echo "$hb_dgram_row"
+hb_cpu=(); hb_dgram_cpu=()
+for round in $(seq "$rounds"); do
+  hb_row=$(row d "$discod_pid" --workload heartbeat --clients 4 --leases 10000)
+  echo "${hb_row/| heartbeat |/| heartbeat (round $round) |}"
+  hb_dgram_row=$(row d "$discod_pid" --workload heartbeat-datagram --clients 4 --leases 10000)
+  echo "${hb_dgram_row/| heartbeat-datagram |/| heartbeat-datagram (round $round) |}"
+  hb_cpu+=("$(num "$hb_row" 9)"); hb_dgram_cpu+=("$(num "$hb_dgram_row" 9)")
+done
 
 echo
 echo "## Restart with 100,000 topics"
@@ -137,17 +158,15 @@ etcd_row "leased put" put.lua /v3/kv/put
 echo
 echo "## Ratios (this run)"
 echo
-num() { echo "$1" | awk -F'|' "{print \$$2}" | sed 's/[^0-9.]//g'; }
-floor_cpu=$(num "$floor_row" 8); lookup_cpu=$(num "$lookup_row" 8)
-floor_tp=$(num "$floor_row" 4); lookup_tp=$(num "$lookup_row" 4); reg_tp=$(num "$register8" 4)
+reg_tp=$(num "$register8" 4); lookup_tp=$(median "${lookup_tps[@]}")
 range_tp=$(cat "$work/range.lua.rps"); put_tp=$(cat "$work/put.lua.rps")
 fsyncs=$(echo "$register8" | sed 's/.*fsyncs\/registration \([0-9.]*\).*/\1/')
-echo "- daemon CPU per lookup / floor CPU per ping: $(awk "BEGIN {printf \"%.2f\", $lookup_cpu / $floor_cpu}")"
-echo "- lookup throughput / floor: $(awk "BEGIN {printf \"%.2f\", $lookup_tp / $floor_tp}")"
-echo "- lookup throughput / etcd range reads: $(awk "BEGIN {printf \"%.1f\", $lookup_tp / $range_tp}")"
+echo "- daemon CPU per lookup / floor CPU per ping: $(median "${cpu_ratios[@]}") (median of rounds: ${cpu_ratios[*]})"
+echo "- lookup throughput / floor: $(median "${tp_ratios[@]}") (median of rounds: ${tp_ratios[*]})"
+echo "- lookup throughput (median round) / etcd range reads: $(awk "BEGIN {printf \"%.1f\", $lookup_tp / $range_tp}")"
 echo "- durable registrations (8 clients) / etcd leased puts: $(awk "BEGIN {printf \"%.1f\", $reg_tp / $put_tp}"); fsyncs per registration: $fsyncs"
 # Each client waits for the fsync of its commit: 8 clients can never do more
 # than 8 per fsync latency, whatever the daemon does.
 echo "- ceiling for 8 closed-loop clients waiting one ${sync_us} us fsync each: $(awk "BEGIN {printf \"%.0f/s = %.1fx etcd\", 8e6 / $sync_us, 8e6 / $sync_us / $put_tp}")"
-echo "- lookup p99 under a LIST loop / alone: $(echo "$list_row" | sed 's/.*ratio \([0-9.]*\).*/\1/')"
-echo "- daemon CPU for 10,000 leases at 1 Hz: $(num "$hb_row" 9)% of a core through ZeroMQ, $(num "$hb_dgram_row" 9)% on the datagram channel"
+echo "- lookup p99 under a LIST loop / alone: $(median "${list_ratios[@]}") (median of rounds: ${list_ratios[*]})"
+echo "- daemon CPU for 10,000 leases at 1 Hz, % of a core (median of rounds): $(median "${hb_dgram_cpu[@]}") on the datagram channel (${hb_dgram_cpu[*]}), $(median "${hb_cpu[@]}") through ZeroMQ (${hb_cpu[*]})"
