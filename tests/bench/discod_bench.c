@@ -232,17 +232,19 @@ static int s_datagram_call(int fd, const void *body, size_t size)
     return status;
 }
 
-/* Registers n topics named PREFIX/i through one pipelined DEALER. */
-static void s_prefill(const char *prefix, int n, uint64_t lease_ttl, uint64_t *leases_out)
+/* Sends n requests through one pipelined DEALER (build fills request i,
+ * using name as its storage); *leases_out[i] gets each reply's lease_id. */
+typedef void build_fn(int i, dc_request_t *r, char *name, size_t name_size, const void *arg);
+
+static void s_pipeline(int n, build_fn *build, const void *arg, uint64_t *leases_out)
 {
     void *dealer = s_socket(ZMQ_DEALER);
     int sent = 0, received = 0, window = 256;
     while (received < n) {
         while (sent < n && sent - received < window) {
             char name[128];
-            snprintf(name, sizeof name, "%s/%d", prefix, sent);
             dc_request_t r;
-            s_topic_request(&r, name, lease_ttl);
+            build(sent, &r, name, sizeof name, arg);
             msgpack_sbuffer buf;
             s_encode(&r, &buf);
             zmq_send(dealer, "", 0, ZMQ_SNDMORE);
@@ -254,7 +256,7 @@ static void s_prefill(const char *prefix, int n, uint64_t lease_ttl, uint64_t *l
         zmq_msg_init(&empty);
         zmq_msg_init(&body);
         if (zmq_msg_recv(&empty, dealer, 0) < 0 || zmq_msg_recv(&body, dealer, 0) < 0) {
-            fprintf(stderr, "discod-bench: prefill timed out\n");
+            fprintf(stderr, "discod-bench: pipelined requests timed out\n");
             exit(1);
         }
         if (leases_out) {
@@ -270,6 +272,35 @@ static void s_prefill(const char *prefix, int n, uint64_t lease_ttl, uint64_t *l
         received++;
     }
     zmq_close(dealer);
+}
+
+typedef struct {
+    const char *prefix;
+    uint64_t lease_ttl;
+} prefill_t;
+
+static void s_build_register(int i, dc_request_t *r, char *name, size_t name_size, const void *arg)
+{
+    const prefill_t *p = arg;
+    snprintf(name, name_size, "%s/%d", p->prefix, i);
+    s_topic_request(r, name, p->lease_ttl);
+}
+
+/* Registers n topics named PREFIX/i (with a lease each when lease_ttl). */
+static void s_prefill(const char *prefix, int n, uint64_t lease_ttl, uint64_t *leases_out)
+{
+    prefill_t p = {prefix, lease_ttl};
+    s_pipeline(n, s_build_register, &p, leases_out);
+}
+
+static void s_build_revoke(int i, dc_request_t *r, char *name, size_t name_size, const void *arg)
+{
+    (void)name;
+    (void)name_size;
+    dc_request_init(r, DC_CMD_REVOKE_LEASE);
+    r->version = 2;
+    r->present = DC_REQ_LEASE_ID;
+    r->lease_id = ((const uint64_t *)arg)[i];
 }
 
 /* The daemon's counter named key (protocol 2 STATS), or 0. */
@@ -563,6 +594,9 @@ int main(int argc, char **argv)
         /* Every lease renewed once a second, spread over the clients. */
         s_opt.rate = (double)s_opt.leases / s_opt.clients;
         s_run(w, s_opt.clients, s_opt.seconds, &r, NULL);
+        /* Measured; now revoke them, so they do not expire (10,000 removals)
+         * in the middle of whatever is measured next. */
+        s_pipeline(s_opt.leases, s_build_revoke, s_lease_ids, NULL);
         snprintf(r.extra, sizeof r.extra,
                  s_opt.json ? "\"leases\":%d" : "%d leases at 1 Hz", s_opt.leases);
     } else if (!strcmp(w, "wait")) {
