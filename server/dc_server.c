@@ -126,6 +126,18 @@ static void s_from_writer(front_t *self)
 
 #define DC_MAX_FRAMES 16
 
+/* [endpoint index][frames[0..count-1] copied]: a route for the writer, or a
+ * whole request for a worker. The frames stay open. */
+static zmsg_t *s_routed(int index, zmq_msg_t *frames, int count)
+{
+    zmsg_t *msg = zmsg_new();
+    unsigned char i8 = (unsigned char)index;
+    zmsg_addmem(msg, &i8, 1);
+    for (int i = 0; i < count; i++)
+        zmsg_addmem(msg, zmq_msg_data(&frames[i]), zmq_msg_size(&frames[i]));
+    return msg;
+}
+
 /* Hands a decoded REGISTER or UNREGISTER straight to the writer (no worker
  * hop: one thread wake-up and one decode fewer per write). Returns false,
  * leaving the frames alone, when a worker should take it instead: a request
@@ -139,12 +151,7 @@ static bool s_to_writer(front_t *self, int index, zmq_msg_t *frames, int count,
     if (!op)
         return false;
     dc_write_op_take_request_keys(op, req);
-    zmsg_t *route = zmsg_new();
-    unsigned char i8 = (unsigned char)index;
-    zmsg_addmem(route, &i8, 1);
-    for (int i = 0; i < count - 1; i++)
-        zmsg_addmem(route, zmq_msg_data(&frames[i]), zmq_msg_size(&frames[i]));
-    op->route = route;
+    op->route = s_routed(index, frames, count - 1); /* all but the body */
     if (zmq_send(zsock_resolve(self->writes), &op, sizeof op, ZMQ_DONTWAIT) != (int)sizeof op) {
         dc_debug("writer queue full: a worker takes this write");
         dc_write_op_destroy(&op);
@@ -225,13 +232,9 @@ static bool s_from_client(front_t *self, int index)
             return true;
     }
     /* To a worker: [endpoint index][envelope...][""][body...]. */
-    zmsg_t *msg = zmsg_new();
-    unsigned char i8 = (unsigned char)index;
-    zmsg_addmem(msg, &i8, 1);
-    for (int i = 0; i < count; i++) {
-        zmsg_addmem(msg, zmq_msg_data(&frames[i]), zmq_msg_size(&frames[i]));
+    zmsg_t *msg = s_routed(index, frames, count);
+    for (int i = 0; i < count; i++)
         zmq_msg_close(&frames[i]);
-    }
     self->in_flight++;
     s_dispatch(self, msg);
     return true;
