@@ -1,0 +1,322 @@
+/* dc_record.c: the change record codec (see the .h). */
+#include "dc_record.h"
+#include "dc_protocol.h"
+
+#include <stdio.h>
+#include <string.h>
+
+const char *dc_reason_name(dc_reason_t reason)
+{
+    switch (reason) {
+    case DC_REASON_UNREGISTERED:
+        return "unregistered";
+    case DC_REASON_REVOKED:
+        return "revoked";
+    case DC_REASON_EXPIRED:
+        return "expired";
+    case DC_REASON_ENDPOINT_DEAD:
+        return "endpoint-dead";
+    case DC_REASON_LEGACY_TTL:
+        return "legacy-ttl";
+    case DC_REASON_NONE:
+        break;
+    }
+    return "registered";
+}
+
+/*==== Encoding ====*/
+
+void dc_record_begin(msgpack_packer *pk, size_t count)
+{
+    msgpack_pack_array(pk, 2);
+    msgpack_pack_uint64(pk, DC_RECORD_VERSION);
+    msgpack_pack_array(pk, count);
+}
+
+static void s_pack_str(msgpack_packer *pk, dc_str_t s)
+{
+    dc_mp_pack_str(pk, s.ptr ? s.ptr : "", s.ptr ? s.len : 0);
+}
+
+static void s_pack_bin(msgpack_packer *pk, const uint8_t *data, size_t size)
+{
+    if (!data) {
+        msgpack_pack_nil(pk);
+        return;
+    }
+    msgpack_pack_bin(pk, size);
+    msgpack_pack_bin_body(pk, data, size);
+}
+
+void dc_record_pack(msgpack_packer *pk, const dc_rec_t *c)
+{
+    switch (c->kind) {
+    case DC_REC_TOPIC_PUT:
+        msgpack_pack_array(pk, 10);
+        msgpack_pack_uint64(pk, c->kind);
+        s_pack_str(pk, c->topic.name);
+        s_pack_str(pk, c->topic.address);
+        s_pack_str(pk, c->topic.message_type);
+        msgpack_pack_uint64(pk, c->topic.fingerprint);
+        s_pack_str(pk, c->topic.publisher_node);
+        msgpack_pack_uint64(pk, c->create_seq);
+        msgpack_pack_uint64(pk, c->lease_id);
+        msgpack_pack_uint64(pk, c->at_ms);
+        s_pack_bin(pk, c->metadata, c->metadata_size);
+        return;
+    case DC_REC_TOPIC_REMOVE:
+    case DC_REC_NODE_REMOVE:
+        msgpack_pack_array(pk, 3);
+        msgpack_pack_uint64(pk, c->kind);
+        s_pack_str(pk, c->topic.name);
+        msgpack_pack_uint64(pk, c->reason);
+        return;
+    case DC_REC_LEASE_GRANT:
+        msgpack_pack_array(pk, 4);
+        msgpack_pack_uint64(pk, c->kind);
+        msgpack_pack_uint64(pk, c->lease_id);
+        msgpack_pack_uint64(pk, c->ttl_ms);
+        msgpack_pack_uint64(pk, c->at_ms);
+        return;
+    case DC_REC_LEASE_REMOVE:
+        msgpack_pack_array(pk, 3);
+        msgpack_pack_uint64(pk, c->kind);
+        msgpack_pack_uint64(pk, c->lease_id);
+        msgpack_pack_uint64(pk, c->reason);
+        return;
+    case DC_REC_NODE_PUT:
+        msgpack_pack_array(pk, 6);
+        msgpack_pack_uint64(pk, c->kind);
+        s_pack_str(pk, c->topic.name);
+        s_pack_str(pk, c->text);
+        s_pack_bin(pk, c->capabilities, c->capabilities_size);
+        s_pack_bin(pk, c->metadata, c->metadata_size);
+        msgpack_pack_uint64(pk, c->lease_id);
+        return;
+    case DC_REC_LEASE_RENEW:
+        msgpack_pack_array(pk, 3);
+        msgpack_pack_uint64(pk, c->kind);
+        msgpack_pack_uint64(pk, c->lease_id);
+        msgpack_pack_uint64(pk, c->at_ms);
+        return;
+    case DC_REC_EPOCH:
+        msgpack_pack_array(pk, 2);
+        msgpack_pack_uint64(pk, c->kind);
+        msgpack_pack_uint64(pk, c->value);
+        return;
+    case DC_REC_REQUEST:
+        msgpack_pack_array(pk, 6);
+        msgpack_pack_uint64(pk, c->kind);
+        msgpack_pack_uint64(pk, c->value);
+        msgpack_pack_uint64(pk, (uint64_t)c->status);
+        s_pack_str(pk, c->text);
+        msgpack_pack_uint64(pk, c->lease_id);
+        msgpack_pack_uint64(pk, c->ttl_ms);
+        return;
+    case DC_REC_SEQS:
+        msgpack_pack_array(pk, 4);
+        msgpack_pack_uint64(pk, c->kind);
+        for (int i = 0; i < 3; i++)
+            msgpack_pack_uint64(pk, c->seqs[i]);
+        return;
+    }
+}
+
+/*==== Decoding ====*/
+
+/* Field i of change array a. */
+#define FIELD(i) (&a->ptr[(i)])
+
+static int s_str(const msgpack_object *o, dc_str_t *out, size_t max, bool allow_empty,
+                 const char *what, char *err)
+{
+    return dc_mp_get_str(o, out, max, allow_empty, what, err);
+}
+
+/* A nil (when allowed) or a bin holding exactly one msgpack object of type. */
+static int s_nested(const msgpack_object *o, msgpack_object_type type, bool allow_nil,
+                    const uint8_t **data, size_t *size, const char *what, char *err)
+{
+    *data = NULL;
+    *size = 0;
+    if (o->type == MSGPACK_OBJECT_NIL && allow_nil)
+        return 0;
+    if (o->type != MSGPACK_OBJECT_BIN) {
+        snprintf(err, DC_ERR_LEN, "record: %s must be bin", what);
+        return -1;
+    }
+    msgpack_unpacked inner;
+    char why[DC_ERR_LEN];
+    if (dc_mp_unpack(&inner, o->via.bin.ptr, o->via.bin.size, why) != 0) {
+        snprintf(err, DC_ERR_LEN, "record: %s is not msgpack", what);
+        return -1;
+    }
+    bool ok = inner.data.type == type;
+    if (ok && type == MSGPACK_OBJECT_ARRAY)
+        for (uint32_t i = 0; i < inner.data.via.array.size; i++)
+            ok = ok && inner.data.via.array.ptr[i].type == MSGPACK_OBJECT_STR;
+    msgpack_unpacked_destroy(&inner);
+    if (!ok) {
+        snprintf(err, DC_ERR_LEN, "record: %s has the wrong shape", what);
+        return -1;
+    }
+    *data = (const uint8_t *)o->via.bin.ptr;
+    *size = o->via.bin.size;
+    return 0;
+}
+
+static int s_reason(const msgpack_object *o, dc_reason_t *out, char *err)
+{
+    uint64_t v;
+    if (dc_mp_get_uint(o, &v, "record: reason", err) != 0)
+        return -1;
+    if (v == DC_REASON_NONE || v > DC_REASON_MAX) {
+        snprintf(err, DC_ERR_LEN, "record: unknown reason %llu", (unsigned long long)v);
+        return -1;
+    }
+    *out = (dc_reason_t)v;
+    return 0;
+}
+
+/* Fields each kind needs at least (index 0 is the kind). */
+static uint32_t s_min_fields(uint64_t kind)
+{
+    static const uint32_t min[] = {0, 10, 3, 4, 3, 6, 3, 3, 2, 6, 4};
+    return kind < sizeof min / sizeof min[0] ? min[kind] : 0;
+}
+
+static int s_change(const msgpack_object *o, dc_rec_t *c, char *err)
+{
+    memset(c, 0, sizeof *c);
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size == 0) {
+        snprintf(err, DC_ERR_LEN, "record: a change must be a non-empty array");
+        return -1;
+    }
+    const msgpack_object_array *a = &o->via.array;
+    uint64_t kind;
+    if (dc_mp_get_uint(FIELD(0), &kind, "record: kind", err) != 0)
+        return -1;
+    uint32_t need = s_min_fields(kind);
+    if (need == 0) {
+        snprintf(err, DC_ERR_LEN, "record: unknown change kind %llu", (unsigned long long)kind);
+        return -1;
+    }
+    if (a->size < need) {
+        snprintf(err, DC_ERR_LEN, "record: change kind %llu needs %u fields",
+                 (unsigned long long)kind, need);
+        return -1;
+    }
+    c->kind = (dc_rec_kind_t)kind;
+    switch (c->kind) {
+    case DC_REC_TOPIC_PUT:
+        if (s_str(FIELD(1), &c->topic.name, DC_MAX_NAME_LEN, false, "record: name", err) ||
+            s_str(FIELD(2), &c->topic.address, DC_MAX_ADDRESS_LEN, false, "record: address",
+                  err) ||
+            s_str(FIELD(3), &c->topic.message_type, DC_MAX_TYPE_LEN, true, "record: type", err) ||
+            dc_mp_get_uint(FIELD(4), &c->topic.fingerprint, "record: fingerprint", err) ||
+            s_str(FIELD(5), &c->topic.publisher_node, DC_MAX_NODE_LEN, true, "record: node",
+                  err) ||
+            dc_mp_get_uint(FIELD(6), &c->create_seq, "record: create_seq", err) ||
+            dc_mp_get_uint(FIELD(7), &c->lease_id, "record: lease_id", err) ||
+            dc_mp_get_uint(FIELD(8), &c->at_ms, "record: registered_at", err) ||
+            s_nested(FIELD(9), MSGPACK_OBJECT_MAP, true, &c->metadata, &c->metadata_size,
+                     "metadata", err))
+            return -1;
+        return 0;
+    case DC_REC_TOPIC_REMOVE:
+    case DC_REC_NODE_REMOVE:
+        if (s_str(FIELD(1), &c->topic.name,
+                  c->kind == DC_REC_TOPIC_REMOVE ? DC_MAX_NAME_LEN : DC_MAX_NODE_LEN, false,
+                  "record: name", err) ||
+            s_reason(FIELD(2), &c->reason, err))
+            return -1;
+        return 0;
+    case DC_REC_LEASE_GRANT:
+        if (dc_mp_get_uint(FIELD(1), &c->lease_id, "record: lease_id", err) ||
+            dc_mp_get_uint(FIELD(2), &c->ttl_ms, "record: ttl_ms", err) ||
+            dc_mp_get_uint(FIELD(3), &c->at_ms, "record: granted_at", err))
+            return -1;
+        if (c->lease_id == 0 || c->ttl_ms == 0) {
+            snprintf(err, DC_ERR_LEN, "record: a lease needs an id and a TTL");
+            return -1;
+        }
+        return 0;
+    case DC_REC_LEASE_REMOVE:
+        if (dc_mp_get_uint(FIELD(1), &c->lease_id, "record: lease_id", err) ||
+            s_reason(FIELD(2), &c->reason, err))
+            return -1;
+        return 0;
+    case DC_REC_NODE_PUT:
+        if (s_str(FIELD(1), &c->topic.name, DC_MAX_NODE_LEN, false, "record: node name", err) ||
+            s_str(FIELD(2), &c->text, DC_MAX_MESSAGE_LEN, true, "record: description", err) ||
+            s_nested(FIELD(3), MSGPACK_OBJECT_ARRAY, false, &c->capabilities,
+                     &c->capabilities_size, "capabilities", err) ||
+            s_nested(FIELD(4), MSGPACK_OBJECT_MAP, true, &c->metadata, &c->metadata_size,
+                     "metadata", err) ||
+            dc_mp_get_uint(FIELD(5), &c->lease_id, "record: lease_id", err))
+            return -1;
+        return 0;
+    case DC_REC_LEASE_RENEW:
+        if (dc_mp_get_uint(FIELD(1), &c->lease_id, "record: lease_id", err) ||
+            dc_mp_get_uint(FIELD(2), &c->at_ms, "record: renewed_at", err))
+            return -1;
+        return 0;
+    case DC_REC_EPOCH:
+        return dc_mp_get_uint(FIELD(1), &c->value, "record: epoch", err);
+    case DC_REC_REQUEST: {
+        uint64_t status;
+        if (dc_mp_get_uint(FIELD(1), &c->value, "record: request_id", err) ||
+            dc_mp_get_uint(FIELD(2), &status, "record: status", err) ||
+            s_str(FIELD(3), &c->text, DC_MAX_MESSAGE_LEN, true, "record: message", err) ||
+            dc_mp_get_uint(FIELD(4), &c->lease_id, "record: lease_id", err) ||
+            dc_mp_get_uint(FIELD(5), &c->ttl_ms, "record: ttl_ms", err))
+            return -1;
+        if (status > DC_STATUS_ERROR) {
+            snprintf(err, DC_ERR_LEN, "record: unknown status %llu", (unsigned long long)status);
+            return -1;
+        }
+        c->status = (int)status;
+        return 0;
+    }
+    case DC_REC_SEQS:
+        for (int i = 0; i < 3; i++)
+            if (dc_mp_get_uint(FIELD(1 + i), &c->seqs[i], "record: seq", err))
+                return -1;
+        return 0;
+    }
+    return -1;
+}
+
+int dc_record_decode(const void *data, size_t size, int (*fn)(void *arg, const dc_rec_t *c),
+                     void *arg, char *err)
+{
+    msgpack_unpacked u;
+    char why[DC_ERR_LEN];
+    if (dc_mp_unpack(&u, data, size, why) != 0) {
+        snprintf(err, DC_ERR_LEN, "record: not msgpack (%.100s)", why);
+        return -1;
+    }
+    const msgpack_object *top = &u.data;
+    int rc = -1;
+    uint64_t version = 0;
+    if (top->type != MSGPACK_OBJECT_ARRAY || top->via.array.size != 2 ||
+        top->via.array.ptr[1].type != MSGPACK_OBJECT_ARRAY)
+        snprintf(err, DC_ERR_LEN, "record: expected [version, [changes]]");
+    else if (dc_mp_get_uint(&top->via.array.ptr[0], &version, "record: version", err) != 0)
+        ;
+    else if (version != DC_RECORD_VERSION)
+        snprintf(err, DC_ERR_LEN, "record: version %llu, this build reads %d",
+                 (unsigned long long)version, DC_RECORD_VERSION);
+    else
+        rc = 0;
+    const msgpack_object_array *changes = rc == 0 ? &top->via.array.ptr[1].via.array : NULL;
+    dc_rec_t c;
+    for (uint32_t i = 0; rc == 0 && i < changes->size; i++)
+        rc = s_change(&changes->ptr[i], &c, err);
+    for (uint32_t i = 0; rc == 0 && i < changes->size; i++) {
+        s_change(&changes->ptr[i], &c, err);
+        rc = fn(arg, &c);
+    }
+    msgpack_unpacked_destroy(&u);
+    return rc;
+}
