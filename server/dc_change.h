@@ -1,31 +1,70 @@
-/* dc_change.h: one registry change, the unit of durability and (later) of
- * replication: a backup that applies the same changes in seq order holds the
- * same registry. The writer persists a batch of them in one transaction and
- * applies them to memory in the same order. */
+/* dc_change.h: one registry change as the daemon holds it: the record of
+ * proto/dc_record.h with the topic or node already built (reference-counted),
+ * and a batch of them.
+ *
+ * The writer decides changes (dc_decide), persists a batch in one SQLite
+ * transaction (dc_persist), then applies it to memory (dc_apply). Loading the
+ * database, restoring a snapshot and (in a cluster) applying a replicated
+ * record produce the same changes and go through the same dc_apply. */
 #ifndef DC_CHANGE_H
 #define DC_CHANGE_H
 
 #include "dc_entry.h"
 #include "dc_node.h"
-
-typedef enum {
-    DC_CHANGE_TOPIC_PUT = 1,    /* insert or replace entry->topic.name */
-    DC_CHANGE_TOPIC_REMOVE = 2, /* remove entry->topic.name */
-    DC_CHANGE_LEASE_PUT = 3,    /* create lease_id with lease_ttl_ms */
-    DC_CHANGE_LEASE_REMOVE = 4, /* remove lease_id */
-    DC_CHANGE_NODE_PUT = 5,     /* insert or replace node->name */
-    DC_CHANGE_NODE_REMOVE = 6   /* remove node->name */
-} dc_change_kind_t;
+#include "dc_record.h"
 
 typedef struct {
-    uint64_t seq;
-    dc_change_kind_t kind;
-    dc_entry_t *entry;  /* TOPIC_*: the new entry, or the one removed (one reference) */
-    dc_node_t *node;    /* NODE_*: likewise */
-    uint64_t lease_id, lease_ttl_ms; /* LEASE_* */
-    bool replaces;      /* a PUT over an existing topic or node */
-    const char *reason; /* registered, unregistered, revoked, expired, endpoint-dead, ... */
-    uint64_t event_seq; /* 0: publishes no event */
+    dc_rec_kind_t kind;
+    dc_reason_t reason;  /* *_REMOVE */
+    dc_entry_t *entry;   /* TOPIC_PUT: the new entry (one reference) */
+    dc_node_t *node;     /* NODE_PUT: the new node (one reference) */
+    char *name;          /* TOPIC_REMOVE, NODE_REMOVE: the name (owned) */
+    uint64_t lease_id;   /* LEASE_*, REQUEST */
+    uint64_t ttl_ms;     /* LEASE_GRANT, REQUEST */
+    uint64_t at_ms;      /* LEASE_GRANT, LEASE_RENEW: wall clock */
+    uint64_t value;      /* EPOCH: the epoch; REQUEST: the request_id */
+    int status;          /* REQUEST */
+    char *text;          /* REQUEST: the reply's message (owned) */
+    uint64_t seqs[3];    /* SEQS */
 } dc_change_t;
+
+/* A growable array of changes, in order. */
+typedef struct {
+    dc_change_t *items;
+    size_t count, cap;
+} dc_changes_t;
+
+/* Appends a zeroed change of kind. Returns it, or NULL when out of memory. */
+dc_change_t *dc_changes_add(dc_changes_t *self, dc_rec_kind_t kind);
+
+/* Drops every change's references and empties the batch (keeps capacity). */
+void dc_changes_clear(dc_changes_t *self);
+
+/* Frees the batch's memory. */
+void dc_changes_free(dc_changes_t *self);
+
+/* Drops the references c holds. */
+void dc_change_release(dc_change_t *c);
+
+/* The record view of c (borrowing c's strings and bytes). */
+void dc_change_to_rec(const dc_change_t *c, dc_rec_t *r);
+
+/* Builds a change from a decoded record change (copying what it needs).
+ * Returns 0, or -1 when out of memory. */
+int dc_change_from_rec(dc_change_t *c, const dc_rec_t *r);
+
+/* Encodes a batch as one record into buf. Returns 0, or -1 when out of memory. */
+int dc_changes_encode(const dc_changes_t *self, msgpack_sbuffer *buf);
+
+/* Decodes a record from untrusted bytes into self (appending). Returns 0, or
+ * -1 with err set (self unchanged). */
+int dc_changes_decode(dc_changes_t *self, const void *data, size_t size, char *err);
+
+/* Does this kind of change publish an event (and take an event seq)? */
+static inline bool dc_change_eventful(dc_rec_kind_t kind)
+{
+    return kind == DC_REC_TOPIC_PUT || kind == DC_REC_TOPIC_REMOVE || kind == DC_REC_NODE_PUT ||
+           kind == DC_REC_NODE_REMOVE;
+}
 
 #endif

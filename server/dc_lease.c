@@ -135,6 +135,7 @@ dc_lease_t *dc_lease_new(uint64_t id, uint64_t ttl_ms, uint64_t expires_mono_ms,
     l->expires_mono_ms = expires_mono_ms;
     l->renewed_wall_ms = renewed_wall_ms;
     l->saved_wall_ms = renewed_wall_ms;
+    l->checkpoint_wall_ms = renewed_wall_ms;
     return l;
 }
 
@@ -175,6 +176,15 @@ dc_lease_t *dc_leases_find(dc_leases_t *self, uint64_t id)
     dc_lease_t *l = s_find(self, id);
     pthread_mutex_unlock(&self->lock);
     return l;
+}
+
+void dc_leases_each(dc_leases_t *self, void (*fn)(void *arg, dc_lease_t *l), void *arg)
+{
+    pthread_mutex_lock(&self->lock);
+    for (size_t b = 0; b < self->bucket_count; b++)
+        for (dc_lease_t *l = self->buckets[b]; l; l = l->hash_next)
+            fn(arg, l);
+    pthread_mutex_unlock(&self->lock);
 }
 
 uint64_t dc_leases_expiry(dc_leases_t *self, uint64_t id)

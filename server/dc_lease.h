@@ -20,7 +20,10 @@ struct dc_lease {
     uint64_t expires_mono_ms;
     uint64_t renewed_wall_ms;
     bool dirty; /* renewed since the writer last saved renewed_wall_ms */
-    uint64_t saved_wall_ms; /* the renewal time last queued for saving */
+    uint64_t saved_wall_ms; /* the renewal time last queued for checkpointing */
+    /* Writer only: the durable renewal time (the grant, or the last
+     * LEASE_RENEW checkpoint applied): what a restart restores from. */
+    uint64_t checkpoint_wall_ms;
     /* Writer only: names attached (topics; may hold stale names, checked
      * against the registry when used) and the node, if any. */
     char **topics;
@@ -58,6 +61,10 @@ void dc_leases_remove(dc_leases_t *self, uint64_t id);
 /* Writer only: remembers that topic name is attached to l (no duplicates of
  * the last name). Returns 0, or -1 when out of memory. */
 int dc_lease_attach_topic(dc_lease_t *l, const char *name);
+
+/* Writer only: calls fn for every lease under the table mutex (fn may change
+ * the lease's renewal fields, nothing else of the table). */
+void dc_leases_each(dc_leases_t *self, void (*fn)(void *arg, dc_lease_t *l), void *arg);
 
 /* Writer only: the expiry time of lease id under the mutex (0 if gone). */
 uint64_t dc_leases_expiry(dc_leases_t *self, uint64_t id);

@@ -82,7 +82,7 @@ dc_probe_t dc_prober_tcp(const char *endpoint)
     return result;
 }
 
-static void s_report_dead(prober_t *self, const dc_entry_t *e, const char *reason)
+static void s_report_dead(prober_t *self, const dc_entry_t *e, dc_reason_t reason)
 {
     dc_write_op_t *op = calloc(1, sizeof *op);
     if (!op)
@@ -97,7 +97,7 @@ static void s_report_dead(prober_t *self, const dc_entry_t *e, const char *reaso
         return;
     }
     dc_info("topic %s: endpoint %s %s; removing it", e->topic.name.ptr, e->topic.address.ptr,
-            strcmp(reason, "legacy-ttl") == 0 ? "outlived legacy_ttl_ms" : "is dead");
+            reason == DC_REASON_LEGACY_TTL ? "outlived legacy_ttl_ms" : "is dead");
 }
 
 static void s_probe_all(prober_t *self)
@@ -116,7 +116,7 @@ static void s_probe_all(prober_t *self)
         const char *name = e->topic.name.ptr;
         if (config->legacy_ttl_ms && e->registered_at_ms &&
             now - e->registered_at_ms > config->legacy_ttl_ms) {
-            s_report_dead(self, e, "legacy-ttl");
+            s_report_dead(self, e, DC_REASON_LEGACY_TTL);
             continue;
         }
         if (!config->probe)
@@ -131,7 +131,7 @@ static void s_probe_all(prober_t *self)
         if (result == DC_PROBE_DEAD) {
             count++;
             if (count >= config->probe_failures) {
-                s_report_dead(self, e, "endpoint-dead");
+                s_report_dead(self, e, DC_REASON_ENDPOINT_DEAD);
                 count = 0;
             }
         } else

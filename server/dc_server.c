@@ -6,6 +6,7 @@
 #include "dc_envelope.h"
 #include "dc_ipc.h"
 #include "dc_notify.h"
+#include "dc_persist.h"
 #include "dc_log.h"
 #include "dc_protocol.h"
 #include "dc_prober.h"
@@ -34,9 +35,7 @@ struct dc_server {
     dc_store_t *store;
     zactor_t *front;
     bool stopped;
-    /* Leases restored at start: ids and monotonic expiry times, for the writer. */
-    uint64_t *restored_ids, *restored_expiries;
-    size_t restored_count, restored_cap;
+    dc_state_t state; /* loaded here, then the writer's alone */
 };
 
 /*==== The front thread ====*/
@@ -275,9 +274,7 @@ static int s_front_setup(front_t *self)
     }
     self->writer_args.ctx = ctx;
     self->writer_args.store = self->server->store;
-    self->writer_args.restored_ids = self->server->restored_ids;
-    self->writer_args.restored_expiries = self->server->restored_expiries;
-    self->writer_args.restored_count = self->server->restored_count;
+    self->writer_args.state = &self->server->state;
     self->writer = zactor_new(dc_writer_actor, &self->writer_args);
     char *status = self->writer ? zstr_recv(self->writer) : NULL;
     bool ready = status && streq(status, "READY");
@@ -441,73 +438,44 @@ static void s_front_actor(zsock_t *pipe, void *arg)
 
 /*==== Lifecycle ====*/
 
-static int s_load_topic(void *arg, const dc_stored_topic_t *t)
+/* A restored lease lives until its last checkpointed renewal + TTL + grace,
+ * counted in wall time: however often the daemon restarts, a lease nobody
+ * renews is gone by then (the grace is not granted afresh at each start). */
+static void s_restore_lease(void *arg, dc_lease_t *l)
 {
     dc_server_t *self = arg;
-    dc_lease_t *lease = t->lease_id ? dc_leases_find(self->ctx.leases, t->lease_id) : NULL;
-    /* A topic whose lease is gone is treated like a lease-less one (probed). */
-    dc_entry_t *e = dc_entry_new(&t->topic, t->create_seq, lease ? t->lease_id : 0, t->metadata,
-                                 t->metadata_size);
-    if (!e)
-        return -1;
-    e->registered_at_ms = t->registered_at_ms;
-    if (lease && dc_lease_attach_topic(lease, e->topic.name.ptr) != 0) {
-        dc_entry_unref(&e);
-        return -1;
-    }
-    if (dc_registry_put(self->ctx.registry, e) != 0) {
-        dc_entry_unref(&e);
-        return -1;
-    }
-    return 0;
+    uint64_t now_wall = dc_wall_ms();
+    uint64_t end_wall = l->checkpoint_wall_ms + l->ttl_ms + self->ctx.config->lease_grace_ms;
+    l->expires_mono_ms = dc_mono_ms() + (end_wall > now_wall ? end_wall - now_wall : 0);
+    l->renewed_wall_ms = l->saved_wall_ms = l->checkpoint_wall_ms;
 }
 
-/* A restored lease lives until its last saved renewal + TTL + grace, counted
- * in wall time: however often the daemon restarts, a lease nobody renews is
- * gone by then (the grace is not granted afresh at each start). */
-static int s_load_lease(void *arg, uint64_t id, uint64_t ttl_ms, uint64_t renewed_at_ms)
+/* Loads the database into the state, then raises the epoch (a change like
+ * any other). Returns 0, or -1 when the database cannot be read. */
+static int s_load(dc_server_t *self)
 {
-    dc_server_t *self = arg;
-    uint64_t now_wall = dc_wall_ms(), now_mono = dc_mono_ms();
-    uint64_t end_wall = renewed_at_ms + ttl_ms + self->ctx.config->lease_grace_ms;
-    uint64_t expires = now_mono + (end_wall > now_wall ? end_wall - now_wall : 0);
-    dc_lease_t *l = dc_lease_new(id, ttl_ms, expires, renewed_at_ms);
-    if (!l)
+    dc_context_t *ctx = &self->ctx;
+    dc_state_t *state = &self->state;
+    *state = (dc_state_t){.registry = ctx->registry,
+                          .leases = ctx->leases,
+                          .nodes = ctx->nodes,
+                          .dedup = dc_dedup_new(),
+                          .stats = &ctx->stats};
+    if (!state->dedup || dc_persist_load(self->store, state, dc_mono_ms()) != 0)
         return -1;
-    if (self->restored_count == self->restored_cap) {
-        size_t cap = self->restored_cap ? self->restored_cap * 2 : 64;
-        uint64_t *ids = realloc(self->restored_ids, cap * sizeof *ids);
-        if (ids)
-            self->restored_ids = ids;
-        uint64_t *exp = realloc(self->restored_expiries, cap * sizeof *exp);
-        if (exp)
-            self->restored_expiries = exp;
-        if (!ids || !exp) {
-            free(l);
-            return -1;
-        }
-        self->restored_cap = cap;
-    }
-    self->restored_ids[self->restored_count] = id;
-    self->restored_expiries[self->restored_count++] = expires;
-    dc_leases_add(self->ctx.leases, l);
+    dc_leases_each(ctx->leases, s_restore_lease, self);
+    dc_changes_t batch = {0};
+    dc_change_t *c = dc_changes_add(&batch, DC_REC_EPOCH);
+    if (!c)
+        return -1;
+    c->value = state->epoch + 1;
+    if (dc_persist_batch(self->store, state, &batch) != 0)
+        dc_error("cannot persist the epoch (%s): database not writable, serving reads only",
+                 dc_store_errmsg(self->store));
+    dc_apply(state, c, dc_mono_ms(), NULL);
+    dc_changes_free(&batch);
+    ctx->epoch = state->epoch;
     return 0;
-}
-
-static int s_load_node(void *arg, const dc_stored_node_t *n)
-{
-    dc_server_t *self = arg;
-    dc_lease_t *lease = n->lease_id ? dc_leases_find(self->ctx.leases, n->lease_id) : NULL;
-    dc_node_t *node = dc_node_from_parts(n->name, n->description, n->capabilities,
-                                         n->capabilities_size, n->metadata, n->metadata_size,
-                                         lease ? n->lease_id : 0);
-    if (!node)
-        return -1;
-    if (lease) {
-        free(lease->node);
-        lease->node = strdup(node->name);
-    }
-    return dc_nodes_put(self->ctx.nodes, node);
 }
 
 dc_server_t *dc_server_new(const dc_config_t *config)
@@ -542,17 +510,12 @@ dc_server_t *dc_server_new(const dc_config_t *config)
         dc_server_destroy(&self);
         return NULL;
     }
-    if (dc_store_load_leases(self->store, s_load_lease, self) != 0 ||
-        dc_store_load_topics(self->store, s_load_topic, self) != 0 ||
-        dc_store_load_nodes(self->store, s_load_node, self) != 0) {
+    if (s_load(self) != 0) {
         dc_error("cannot load the registry from %s: %s", config->db_path,
                  dc_store_errmsg(self->store));
         dc_server_destroy(&self);
         return NULL;
     }
-    if (dc_store_bump_epoch(self->store, &ctx->epoch) != 0)
-        dc_error("cannot persist the epoch (%s): database not writable, serving reads only",
-                 dc_store_errmsg(self->store));
     uint64_t load_ms = dc_mono_ms() - t0;
 
     self->front = zactor_new(s_front_actor, self);
@@ -610,8 +573,7 @@ void dc_server_destroy(dc_server_t **self_p)
     dc_leases_destroy(&self->ctx.leases);
     dc_nodes_destroy(&self->ctx.nodes);
     dc_list_cache_destroy(&self->ctx.list_cache);
-    free(self->restored_ids);
-    free(self->restored_expiries);
+    dc_dedup_destroy(&self->state.dedup);
     dc_info("discod stopped");
     free(self);
     *self_p = NULL;

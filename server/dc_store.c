@@ -29,6 +29,7 @@ struct dc_store {
     sqlite3_stmt *touch_lease;
     sqlite3_stmt *put_node;
     sqlite3_stmt *delete_node;
+    sqlite3_stmt *put_request;
     char errmsg[256];
 };
 
@@ -63,6 +64,16 @@ static const char *s_migrations[] = {
     "  metadata BLOB,"
     "  lease_id INTEGER NOT NULL DEFAULT 0"
     ") WITHOUT ROWID;",
+    /* 4: the answers to requests with a request_id (dc_dedup), one row per
+     * table slot, so a retry after a restart is still answered once. */
+    "CREATE TABLE requests ("
+    "  slot INTEGER PRIMARY KEY,"
+    "  request_id INTEGER NOT NULL,"
+    "  status INTEGER NOT NULL,"
+    "  message TEXT NOT NULL,"
+    "  lease_id INTEGER NOT NULL,"
+    "  lease_ttl_ms INTEGER NOT NULL"
+    ");",
 };
 
 static void s_set_error(dc_store_t *self, const char *what)
@@ -269,6 +280,9 @@ static int s_open_file(dc_store_t *self, dc_sync_t sync, uint64_t max_size, bool
          "INSERT OR REPLACE INTO nodes (name, description, capabilities, metadata, lease_id)"
          " VALUES (?1, ?2, ?3, ?4, ?5)"},
         {offsetof(dc_store_t, delete_node), "DELETE FROM nodes WHERE name = ?1"},
+        {offsetof(dc_store_t, put_request),
+         "INSERT OR REPLACE INTO requests (slot, request_id, status, message, lease_id,"
+         " lease_ttl_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"},
     };
     for (size_t i = 0; rc == SQLITE_OK && i < sizeof more / sizeof more[0]; i++)
         rc = sqlite3_prepare_v2(self->db, more[i].sql, -1,
@@ -288,6 +302,8 @@ static void s_close(dc_store_t *self)
     sqlite3_finalize(self->touch_lease);
     sqlite3_finalize(self->put_node);
     sqlite3_finalize(self->delete_node);
+    sqlite3_finalize(self->put_request);
+    self->put_request = NULL;
     self->put_topic = self->delete_topic = self->meta_set = NULL;
     self->put_lease = self->delete_lease = self->touch_lease = NULL;
     self->put_node = self->delete_node = NULL;
@@ -436,18 +452,6 @@ uint64_t dc_store_meta_get(dc_store_t *self, const char *key)
     return value;
 }
 
-int dc_store_bump_epoch(dc_store_t *self, uint64_t *epoch)
-{
-    *epoch = dc_store_meta_get(self, "epoch") + 1;
-    if (dc_store_begin(self) != 0)
-        return -1;
-    if (dc_store_meta_set(self, "epoch", *epoch) != 0 || dc_store_commit(self) != 0) {
-        dc_store_rollback(self);
-        return -1;
-    }
-    return 0;
-}
-
 int dc_store_load_topics(dc_store_t *self, int (*fn)(void *arg, const dc_stored_topic_t *t),
                          void *arg)
 {
@@ -505,6 +509,48 @@ static int s_step_reset(dc_store_t *self, sqlite3_stmt *stmt, const char *what)
     sqlite3_reset(stmt);
     sqlite3_clear_bindings(stmt);
     return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int dc_store_put_request(dc_store_t *self, uint64_t slot, const dc_stored_request_t *r)
+{
+    sqlite3_stmt *s = self->put_request;
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)slot);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)r->request_id);
+    sqlite3_bind_int(s, 3, r->status);
+    sqlite3_bind_text(s, 4, r->message, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 5, (sqlite3_int64)r->lease_id);
+    sqlite3_bind_int64(s, 6, (sqlite3_int64)r->lease_ttl_ms);
+    return s_step_reset(self, s, "put request");
+}
+
+int dc_store_load_requests(dc_store_t *self,
+                           int (*fn)(void *arg, const dc_stored_request_t *r), void *arg)
+{
+    sqlite3_stmt *stmt = NULL;
+    if (sqlite3_prepare_v2(self->db,
+                           "SELECT request_id, status, message, lease_id, lease_ttl_ms"
+                           " FROM requests ORDER BY slot",
+                           -1, &stmt, NULL) != SQLITE_OK) {
+        s_set_error(self, "load requests");
+        return -1;
+    }
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        dc_stored_request_t r = {(uint64_t)sqlite3_column_int64(stmt, 0),
+                                 sqlite3_column_int(stmt, 1),
+                                 (const char *)sqlite3_column_text(stmt, 2),
+                                 (uint64_t)sqlite3_column_int64(stmt, 3),
+                                 (uint64_t)sqlite3_column_int64(stmt, 4)};
+        if (!r.message || r.status < 0 || r.status > 3)
+            continue;
+        if (fn(arg, &r) != 0)
+            break;
+    }
+    bool failed = rc != SQLITE_ROW && rc != SQLITE_DONE;
+    if (failed)
+        s_set_error(self, "load requests");
+    sqlite3_finalize(stmt);
+    return failed ? -1 : 0;
 }
 
 int dc_store_put_topic(dc_store_t *self, const dc_stored_topic_t *t)

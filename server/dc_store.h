@@ -13,7 +13,7 @@
 typedef struct dc_store dc_store_t;
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define DC_STORE_SCHEMA_VERSION 3
+#define DC_STORE_SCHEMA_VERSION 4
 
 /* A stored topic, as handed to the load callback (views valid during it). */
 typedef struct {
@@ -36,6 +36,14 @@ typedef struct {
     uint64_t lease_id;
 } dc_stored_node_t;
 
+/* A stored request answer (dc_dedup); message valid during the call. */
+typedef struct {
+    uint64_t request_id;
+    int status;
+    const char *message;
+    uint64_t lease_id, lease_ttl_ms;
+} dc_stored_request_t;
+
 /* Opens (creating the directory and the file when missing) and migrates the
  * database. A corrupt or unreadable file is renamed to PATH.corrupt-TIMESTAMP
  * and a fresh one is created, unless on_corrupt is DC_CORRUPT_REFUSE.
@@ -45,11 +53,6 @@ dc_store_t *dc_store_open(const char *path, dc_sync_t sync, dc_on_corrupt_t on_c
 
 /* Closes the connection (checkpointing the WAL); safe on NULL and twice. */
 void dc_store_destroy(dc_store_t **self_p);
-
-/* Raises the persisted boot counter by one and returns the new value in
- * *epoch. When the database cannot be written, *epoch is still the stored
- * value + 1 (kept in memory) and -1 is returned. */
-int dc_store_bump_epoch(dc_store_t *self, uint64_t *epoch);
 
 /* Calls fn for every stored topic in creation order; stops when fn returns
  * non-zero. Returns 0, or -1 on a SQLite error. */
@@ -75,6 +78,8 @@ int dc_store_touch_lease(dc_store_t *self, uint64_t id, uint64_t renewed_at_ms);
 int dc_store_delete_lease(dc_store_t *self, uint64_t id);
 int dc_store_put_node(dc_store_t *self, const dc_stored_node_t *n);
 int dc_store_delete_node(dc_store_t *self, const char *name);
+/* Stores a request answer in table slot (replacing the slot's). */
+int dc_store_put_request(dc_store_t *self, uint64_t slot, const dc_stored_request_t *r);
 
 /* Loaders, called at start. Each returns 0, or -1 on a SQLite error. */
 int dc_store_load_leases(dc_store_t *self,
@@ -82,6 +87,8 @@ int dc_store_load_leases(dc_store_t *self,
                          void *arg);
 int dc_store_load_nodes(dc_store_t *self, int (*fn)(void *arg, const dc_stored_node_t *n),
                         void *arg);
+int dc_store_load_requests(dc_store_t *self,
+                           int (*fn)(void *arg, const dc_stored_request_t *r), void *arg);
 
 /* The last SQLite error message (borrowed). */
 const char *dc_store_errmsg(dc_store_t *self);

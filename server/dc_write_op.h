@@ -7,6 +7,7 @@
 
 #include "dc_entry.h"
 #include "dc_node.h"
+#include "dc_record.h"
 #include "dc_request.h"
 #include <czmq.h>
 
@@ -34,7 +35,7 @@ typedef struct {
     char *name;          /* NUL-terminated */
     uint32_t name_len;
     char *address;       /* REMOVE_DEAD: the address found dead */
-    const char *reason;  /* REMOVE_DEAD: static string */
+    dc_reason_t reason;  /* REMOVE_DEAD: endpoint-dead or legacy-ttl */
 } dc_write_op_t;
 
 /* Copies the keys every write carries (version, request_id, lease keys,

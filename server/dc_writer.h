@@ -1,35 +1,30 @@
-/* dc_writer.h: the writer thread (czmq actor): the only code that changes the
- * registry, the leases or the nodes, and the only user of the database after
+/* dc_writer.h: the writer thread (czmq actor): the one thread that changes
+ * the applied state (dc_apply.h) and the only user of the database after
  * start.
  *
- * Ops arrive from workers (and the prober) as dc_write_op_t pointers. The
- * writer takes every op that is waiting (group commit), decides each against
- * the current state plus the changes earlier in the same batch, writes the
- * changes in one SQLite transaction, and only after COMMIT returns applies
- * them to memory, publishes their events, wakes held WAITs and sends the
+ * Write ops arrive from the front, the workers and the prober as
+ * dc_write_op_t pointers. The writer takes every op that is waiting (group
+ * commit), decides each against the state plus the batch so far
+ * (dc_decide), writes the batch's changes in one SQLite transaction
+ * (dc_persist), and only after COMMIT returns applies them (dc_apply), which
+ * publishes their events and wakes held WAITs (dc_events), then sends the
  * replies. So an acknowledged write is durable, and 8 clients registering at
  * once share one fsync.
  *
- * It also runs the timers: lease expiry, WAIT time-outs, and saving lease
- * renewals (once a second, one transaction for all of them, so heartbeats cost
- * no fsync each).
- *
- * Every accepted change is one dc_change_t with a sequence number: the unit a
- * backup daemon will one day apply in the same order. */
+ * It also runs the timers: lease expiry (a decided change like any other),
+ * WAIT time-outs, and renewal checkpoints (once a second, one LEASE_RENEW
+ * change per lease whose saved renewal is TTL/2 old, all in one commit). */
 #ifndef DC_WRITER_H
 #define DC_WRITER_H
 
-#include "dc_context.h"
+#include "dc_apply.h"
 #include "dc_store.h"
 #include <czmq.h>
 
 typedef struct {
     dc_context_t *ctx;
     dc_store_t *store; /* used by the writer thread alone while it runs */
-    /* Leases restored at start (already in ctx->leases): their expiry times. */
-    const uint64_t *restored_ids;
-    const uint64_t *restored_expiries;
-    size_t restored_count;
+    dc_state_t *state; /* likewise: loaded by the server, changed by the writer alone */
 } dc_writer_args_t;
 
 /* Actor body: zactor_new(dc_writer_actor, args). After the start signal it

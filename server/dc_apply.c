@@ -1,0 +1,287 @@
+/* dc_apply.c: applying changes to the in-memory state (see the .h). */
+#include "dc_apply.h"
+#include "dc_log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define STAT(state, field)                                                                    \
+    do {                                                                                      \
+        if ((state)->stats)                                                                   \
+            atomic_fetch_add_explicit(&(state)->stats->field, 1, memory_order_relaxed);       \
+    } while (0)
+
+static void s_tell(const dc_observer_t *observer, const dc_applied_t *a)
+{
+    if (observer && observer->applied)
+        observer->applied(observer->arg, a);
+}
+
+static void s_topic_put(dc_state_t *state, dc_change_t *c, const dc_observer_t *observer,
+                        dc_applied_t *a)
+{
+    dc_entry_t *e = c->entry;
+    if (!e)
+        return;
+    if (observer) {
+        dc_info("REGISTER topic %s address %s node %s type %s fingerprint %llu lease %llu "
+                "(seq %llu)",
+                e->topic.name.ptr, e->topic.address.ptr, e->topic.publisher_node.ptr,
+                e->topic.message_type.ptr, (unsigned long long)e->topic.fingerprint,
+                (unsigned long long)e->lease_id, (unsigned long long)state->change_seq);
+        STAT(state, registrations);
+    }
+    if (e->lease_id) {
+        dc_lease_t *l = dc_leases_find(state->leases, e->lease_id);
+        if (!l)
+            e->lease_id = 0; /* its lease is gone: a lease-less topic (probed) */
+        else if (dc_lease_attach_topic(l, e->topic.name.ptr) != 0)
+            dc_error("out of memory attaching %s to lease %llu", e->topic.name.ptr,
+                     (unsigned long long)e->lease_id);
+    }
+    a->replaces = dc_registry_peek(state->registry, e->topic.name) != NULL;
+    /* The registry takes the change's reference; e stays valid while the
+     * observer runs (this thread alone removes entries). */
+    c->entry = NULL;
+    if (dc_registry_put(state->registry, e) != 0) {
+        dc_error("out of memory: topic %s not applied", e->topic.name.ptr);
+        dc_entry_unref(&e);
+        return;
+    }
+    a->entry = e;
+    s_tell(observer, a);
+}
+
+static void s_topic_remove(dc_state_t *state, dc_change_t *c, const dc_observer_t *observer,
+                           dc_applied_t *a)
+{
+    dc_str_t name = dc_str_from(c->name ? c->name : "");
+    dc_entry_t *e = dc_registry_peek(state->registry, name);
+    if (!e)
+        return;
+    if (observer) {
+        dc_info("UNREGISTER topic %s (%s, seq %llu)", e->topic.name.ptr,
+                dc_reason_name(c->reason), (unsigned long long)state->change_seq);
+        if (c->reason == DC_REASON_UNREGISTERED)
+            STAT(state, unregistrations);
+        else if (c->reason == DC_REASON_EXPIRED)
+            STAT(state, topics_expired);
+        else if (c->reason == DC_REASON_ENDPOINT_DEAD || c->reason == DC_REASON_LEGACY_TTL)
+            STAT(state, endpoints_dead);
+    }
+    dc_entry_t *held = dc_entry_ref(e);
+    dc_registry_remove(state->registry, name);
+    a->entry = held;
+    s_tell(observer, a);
+    dc_entry_unref(&held);
+}
+
+static void s_node_put(dc_state_t *state, dc_change_t *c, const dc_observer_t *observer,
+                       dc_applied_t *a)
+{
+    dc_node_t *n = c->node;
+    if (!n)
+        return;
+    if (observer)
+        dc_info("REGISTER node %s lease %llu (seq %llu)", n->name,
+                (unsigned long long)n->lease_id, (unsigned long long)state->change_seq);
+    if (n->lease_id) {
+        dc_lease_t *l = dc_leases_find(state->leases, n->lease_id);
+        if (!l)
+            n->lease_id = 0;
+        else {
+            free(l->node);
+            l->node = strdup(n->name);
+        }
+    }
+    a->replaces = dc_nodes_peek(state->nodes, dc_str_from(n->name)) != NULL;
+    c->node = NULL;
+    dc_node_t *held = dc_node_ref(n);
+    if (dc_nodes_put(state->nodes, n) != 0) {
+        dc_error("out of memory: node %s not applied", n->name);
+        dc_node_unref(&held);
+        dc_node_unref(&n);
+        return;
+    }
+    a->node = held;
+    s_tell(observer, a);
+    dc_node_unref(&held);
+}
+
+static void s_node_remove(dc_state_t *state, dc_change_t *c, const dc_observer_t *observer,
+                          dc_applied_t *a)
+{
+    dc_str_t name = dc_str_from(c->name ? c->name : "");
+    dc_node_t *n = dc_nodes_peek(state->nodes, name);
+    if (!n)
+        return;
+    if (observer)
+        dc_info("UNREGISTER node %s (%s, seq %llu)", n->name, dc_reason_name(c->reason),
+                (unsigned long long)state->change_seq);
+    dc_node_t *held = dc_node_ref(n);
+    dc_nodes_remove(state->nodes, name);
+    a->node = held;
+    s_tell(observer, a);
+    dc_node_unref(&held);
+}
+
+void dc_apply(dc_state_t *state, dc_change_t *c, uint64_t now_mono_ms,
+              const dc_observer_t *observer)
+{
+    state->change_seq++;
+    dc_applied_t a = {.change = c};
+    if (dc_change_eventful(c->kind))
+        a.event_seq = ++state->event_seq;
+    switch (c->kind) {
+    case DC_REC_TOPIC_PUT:
+        s_topic_put(state, c, observer, &a);
+        return;
+    case DC_REC_TOPIC_REMOVE:
+        s_topic_remove(state, c, observer, &a);
+        return;
+    case DC_REC_NODE_PUT:
+        s_node_put(state, c, observer, &a);
+        return;
+    case DC_REC_NODE_REMOVE:
+        s_node_remove(state, c, observer, &a);
+        return;
+    case DC_REC_LEASE_GRANT: {
+        if (c->lease_id > state->lease_seq)
+            state->lease_seq = c->lease_id;
+        if (dc_leases_find(state->leases, c->lease_id))
+            return; /* granted already (a replayed record) */
+        dc_lease_t *l = dc_lease_new(c->lease_id, c->ttl_ms, now_mono_ms + c->ttl_ms, c->at_ms);
+        if (!l) {
+            dc_error("out of memory creating lease %llu", (unsigned long long)c->lease_id);
+            return;
+        }
+        dc_leases_add(state->leases, l);
+        if (observer)
+            dc_debug("lease %llu granted (ttl %llu ms)", (unsigned long long)c->lease_id,
+                     (unsigned long long)c->ttl_ms);
+        a.lease = l;
+        s_tell(observer, &a);
+        return;
+    }
+    case DC_REC_LEASE_REMOVE:
+        if (observer) {
+            dc_info("lease %llu %s", (unsigned long long)c->lease_id, dc_reason_name(c->reason));
+            if (c->reason == DC_REASON_EXPIRED)
+                STAT(state, leases_expired);
+        }
+        dc_leases_remove(state->leases, c->lease_id);
+        s_tell(observer, &a);
+        return;
+    case DC_REC_LEASE_RENEW: {
+        dc_lease_t *l = dc_leases_find(state->leases, c->lease_id);
+        if (l && c->at_ms > l->checkpoint_wall_ms)
+            l->checkpoint_wall_ms = c->at_ms;
+        return;
+    }
+    case DC_REC_EPOCH:
+        state->epoch = c->value;
+        s_tell(observer, &a);
+        return;
+    case DC_REC_REQUEST:
+        if (dc_dedup_put(state->dedup, c->value, c->status, c->text, c->lease_id, c->ttl_ms) != 0)
+            dc_error("out of memory recording request %llu", (unsigned long long)c->value);
+        return;
+    case DC_REC_SEQS:
+        state->change_seq = c->seqs[0];
+        state->lease_seq = c->seqs[1];
+        state->event_seq = c->seqs[2];
+        return;
+    }
+}
+
+void dc_state_seqs_after(const dc_state_t *state, const dc_changes_t *batch, uint64_t seqs[3])
+{
+    seqs[0] = state->change_seq + batch->count;
+    seqs[1] = state->lease_seq;
+    seqs[2] = state->event_seq;
+    for (size_t i = 0; i < batch->count; i++) {
+        const dc_change_t *c = &batch->items[i];
+        if (dc_change_eventful(c->kind))
+            seqs[2]++;
+        if (c->kind == DC_REC_LEASE_GRANT && c->lease_id > seqs[1])
+            seqs[1] = c->lease_id;
+        if (c->kind == DC_REC_SEQS)
+            memcpy(seqs, c->seqs, sizeof c->seqs);
+    }
+}
+
+/*==== Dump ====*/
+
+typedef struct {
+    dc_changes_t *out;
+    int rc;
+} dump_t;
+
+static void s_dump_lease(void *arg, dc_lease_t *l)
+{
+    dump_t *d = arg;
+    dc_change_t *c = d->rc == 0 ? dc_changes_add(d->out, DC_REC_LEASE_GRANT) : NULL;
+    if (!c) {
+        d->rc = -1;
+        return;
+    }
+    c->lease_id = l->id;
+    c->ttl_ms = l->ttl_ms;
+    c->at_ms = l->checkpoint_wall_ms;
+}
+
+int dc_state_dump(const dc_state_t *state, dc_changes_t *out)
+{
+    dump_t d = {out, 0};
+    dc_change_t *c = dc_changes_add(out, DC_REC_EPOCH);
+    if (!c)
+        return -1;
+    c->value = state->epoch;
+    dc_leases_each(state->leases, s_dump_lease, &d);
+    dc_entry_t **entries = NULL;
+    size_t n = dc_registry_snapshot(state->registry, NULL, &entries);
+    if (n == (size_t)-1)
+        return -1;
+    for (size_t i = 0; i < n && d.rc == 0; i++) {
+        c = dc_changes_add(out, DC_REC_TOPIC_PUT);
+        if (c)
+            c->entry = dc_entry_ref(entries[i]);
+        else
+            d.rc = -1;
+    }
+    dc_registry_release_snapshot(entries, n);
+    dc_node_t **nodes = NULL;
+    n = d.rc == 0 ? dc_nodes_find(state->nodes, (dc_str_t){NULL, 0}, &nodes) : 0;
+    if (n == (size_t)-1)
+        return -1;
+    for (size_t i = 0; i < n && d.rc == 0; i++) {
+        c = dc_changes_add(out, DC_REC_NODE_PUT);
+        if (c)
+            c->node = dc_node_ref(nodes[i]);
+        else
+            d.rc = -1;
+    }
+    if (nodes)
+        dc_nodes_release(nodes, n);
+    for (size_t i = 0; i < DC_DEDUP_SLOTS && d.rc == 0; i++) {
+        const dc_dedup_entry_t *r = dc_dedup_at(state->dedup, i);
+        if (!r->message)
+            continue;
+        c = dc_changes_add(out, DC_REC_REQUEST);
+        if (!c || !(c->text = strdup(r->message))) {
+            d.rc = -1;
+            break;
+        }
+        c->value = r->request_id;
+        c->status = r->status;
+        c->lease_id = r->lease_id;
+        c->ttl_ms = r->lease_ttl_ms;
+    }
+    c = d.rc == 0 ? dc_changes_add(out, DC_REC_SEQS) : NULL;
+    if (!c)
+        return -1;
+    c->seqs[0] = state->change_seq;
+    c->seqs[1] = state->lease_seq;
+    c->seqs[2] = state->event_seq;
+    return 0;
+}

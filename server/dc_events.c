@@ -1,0 +1,276 @@
+/* dc_events.c: the event stream and held WAITs (see the .h). */
+#include "dc_events.h"
+#include "dc_ipc.h"
+#include "dc_log.h"
+#include "dc_protocol.h"
+#include "dc_reply_send.h"
+#include "dc_timers.h"
+
+#include <string.h>
+#include <unistd.h>
+
+/* WAIT_TOPIC: the default and the longest hold. */
+#define DC_WAIT_DEFAULT_MS 30000
+#define DC_WAIT_MAX_MS 3600000
+
+typedef struct waiter {
+    uint64_t id;
+    zmsg_t *route;
+    int version;
+    struct waiter *next;
+} waiter_t;
+
+struct dc_events {
+    dc_context_t *ctx;
+    zsock_t *replies; /* borrowed: the writer's PUSH to the front */
+    zsock_t *pub;     /* NULL: no event stream */
+    zhashx_t *waiters; /* topic name -> waiter_t list */
+    dc_timers_t timeouts; /* id: waiter id, name: topic */
+    uint64_t next_id;
+    size_t count;
+};
+
+dc_events_t *dc_events_new(dc_context_t *ctx, zsock_t *replies)
+{
+    dc_events_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->ctx = ctx;
+    self->replies = replies;
+    self->waiters = zhashx_new();
+    if (!self->waiters) {
+        dc_events_destroy(&self);
+        return NULL;
+    }
+    const char *endpoint = ctx->config->events_endpoint;
+    if (!endpoint)
+        return self;
+    const char *path = dc_ipc_path(endpoint);
+    if (path && dc_ipc_prepare(path) != 0) {
+        dc_events_destroy(&self);
+        return NULL;
+    }
+    self->pub = zsock_new(ZMQ_PUB);
+    if (!self->pub || zsock_bind(self->pub, "%s", endpoint) < 0) {
+        dc_error("cannot bind the events endpoint %s: %s", endpoint, zmq_strerror(zmq_errno()));
+        zsock_destroy(&self->pub);
+        dc_events_destroy(&self);
+        return NULL;
+    }
+    const dc_config_t *config = ctx->config;
+    if (path && dc_ipc_secure(path, config->ipc_mode, config->ipc_group,
+                              config->ipc_group_explicit) != 0) {
+        dc_events_destroy(&self);
+        return NULL;
+    }
+    return self;
+}
+
+void dc_events_destroy(dc_events_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    dc_events_t *self = *self_p;
+    if (self->waiters)
+        dc_events_flush(self);
+    zhashx_destroy(&self->waiters);
+    dc_timers_free(&self->timeouts);
+    if (self->pub) {
+        zsock_destroy(&self->pub);
+        const char *path = dc_ipc_path(self->ctx->config->events_endpoint);
+        if (path && path[0] != '@')
+            unlink(path);
+    }
+    free(self);
+    *self_p = NULL;
+}
+
+/*==== The event stream ====*/
+
+static void s_publish(dc_events_t *self, const dc_applied_t *a)
+{
+    const dc_change_t *c = a->change;
+    bool voluntary = c->reason == DC_REASON_UNREGISTERED || c->reason == DC_REASON_REVOKED;
+    const char *name;
+    switch (c->kind) {
+    case DC_REC_TOPIC_PUT:
+        name = a->replaces ? "topic.updated" : "topic.added";
+        break;
+    case DC_REC_TOPIC_REMOVE:
+        name = voluntary ? "topic.removed" : "topic.expired";
+        break;
+    case DC_REC_NODE_PUT:
+        name = "node.added";
+        break;
+    case DC_REC_NODE_REMOVE:
+        name = voluntary ? "node.removed" : "node.expired";
+        break;
+    default:
+        return;
+    }
+    const dc_entry_t *e = a->entry;
+    bool topic = e != NULL;
+    bool metadata = topic && e->metadata.data;
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init(&buf);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 5 + metadata);
+    dc_mp_pack_str(&pk, "seq", 3);
+    msgpack_pack_uint64(&pk, a->event_seq);
+    dc_mp_pack_str(&pk, "reason", 6);
+    dc_mp_pack_str(&pk, dc_reason_name(c->reason), (size_t)-1);
+    dc_mp_pack_str(&pk, "epoch", 5);
+    msgpack_pack_uint64(&pk, self->ctx->epoch);
+    dc_mp_pack_str(&pk, "lease_id", 8);
+    msgpack_pack_uint64(&pk, topic ? e->lease_id : a->node->lease_id);
+    if (topic) {
+        dc_mp_pack_str(&pk, "topic_info", 10);
+        msgpack_pack_bin(&pk, e->blob.size);
+        msgpack_pack_bin_body(&pk, e->blob.data, e->blob.size);
+        if (metadata) {
+            dc_mp_pack_str(&pk, "metadata", 8);
+            msgpack_sbuffer_write(&buf, (const char *)e->metadata.data, e->metadata.size);
+        }
+    } else {
+        dc_mp_pack_str(&pk, "node", 4);
+        dc_node_pack(a->node, &pk, NULL, 0);
+    }
+    zmsg_t *msg = zmsg_new();
+    zmsg_addstr(msg, name);
+    zmsg_addmem(msg, buf.data, buf.size);
+    zmsg_send(&msg, self->pub);
+    msgpack_sbuffer_destroy(&buf);
+    DC_STAT_INC(self->ctx, events);
+}
+
+/*==== Held WAITs ====*/
+
+static void s_answer(dc_events_t *self, waiter_t *w, const dc_entry_t *e)
+{
+    dc_reply_t r;
+    memset(&r, 0, sizeof r);
+    r.version = w->version;
+    r.epoch = self->ctx->epoch;
+    if (e) {
+        r.status = DC_STATUS_OK;
+        r.topic_info = e->blob;
+        r.metadata = e->metadata;
+    } else {
+        r.status = DC_STATUS_NOT_FOUND;
+        r.message = "Timed out waiting for the topic";
+    }
+    zframe_t *frame = dc_reply_frame(&r);
+    if (frame)
+        dc_reply_route_send(&w->route, &frame, 'A', self->replies);
+    zmsg_destroy(&w->route);
+}
+
+static void s_count_changed(dc_events_t *self)
+{
+    atomic_store(&self->ctx->stats.waiters, self->count);
+}
+
+/* Answers every WAIT held for e's name. */
+static void s_wake(dc_events_t *self, const dc_entry_t *e)
+{
+    if (self->count == 0)
+        return;
+    waiter_t *w = zhashx_lookup(self->waiters, e->topic.name.ptr);
+    if (!w)
+        return;
+    zhashx_delete(self->waiters, e->topic.name.ptr);
+    while (w) {
+        waiter_t *next = w->next;
+        s_answer(self, w, e);
+        free(w);
+        self->count--;
+        w = next;
+    }
+    s_count_changed(self);
+}
+
+void dc_events_applied(dc_events_t *self, const dc_applied_t *a)
+{
+    if (self->pub && a->event_seq && (a->entry || a->node))
+        s_publish(self, a);
+    if (a->change->kind == DC_REC_TOPIC_PUT && a->entry)
+        s_wake(self, a->entry);
+}
+
+void dc_events_wait(dc_events_t *self, dc_write_op_t *op, uint64_t now)
+{
+    /* Only applied state answers a WAIT; a registration still in the batch
+     * wakes it once applied. */
+    dc_entry_t *e = dc_registry_peek(self->ctx->registry, (dc_str_t){op->name, op->name_len});
+    waiter_t *w = calloc(1, sizeof *w);
+    if (!w) {
+        dc_error("out of memory holding a WAIT for %s", op->name);
+        return;
+    }
+    w->route = op->route;
+    w->version = op->version;
+    op->route = NULL;
+    if (e) {
+        s_answer(self, w, e);
+        free(w);
+        return;
+    }
+    uint64_t timeout = op->timeout_ms ? op->timeout_ms : DC_WAIT_DEFAULT_MS;
+    if (timeout > DC_WAIT_MAX_MS)
+        timeout = DC_WAIT_MAX_MS;
+    w->id = ++self->next_id;
+    if (dc_timers_push(&self->timeouts, now + timeout, w->id, op->name) != 0) {
+        s_answer(self, w, NULL);
+        free(w);
+        return;
+    }
+    w->next = zhashx_lookup(self->waiters, op->name);
+    zhashx_update(self->waiters, op->name, w);
+    self->count++;
+    s_count_changed(self);
+}
+
+void dc_events_expire(dc_events_t *self, uint64_t now)
+{
+    dc_timer_t t;
+    while (dc_timers_pop_due(&self->timeouts, now, &t)) {
+        waiter_t *head = zhashx_lookup(self->waiters, t.name);
+        waiter_t **link = &head;
+        while (*link && (*link)->id != t.id)
+            link = &(*link)->next;
+        waiter_t *w = *link;
+        if (w) { /* else answered already */
+            *link = w->next;
+            if (head)
+                zhashx_update(self->waiters, t.name, head);
+            else
+                zhashx_delete(self->waiters, t.name);
+            s_answer(self, w, NULL);
+            free(w);
+            self->count--;
+            s_count_changed(self);
+        }
+        free(t.name);
+    }
+}
+
+uint64_t dc_events_next_deadline(const dc_events_t *self)
+{
+    return dc_timers_next(&self->timeouts);
+}
+
+void dc_events_flush(dc_events_t *self)
+{
+    for (waiter_t *w = zhashx_first(self->waiters); w; w = zhashx_next(self->waiters)) {
+        while (w) {
+            waiter_t *next = w->next;
+            s_answer(self, w, NULL);
+            free(w);
+            w = next;
+        }
+    }
+    zhashx_purge(self->waiters);
+    self->count = 0;
+    s_count_changed(self);
+}

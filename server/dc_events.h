@@ -1,0 +1,44 @@
+/* dc_events.h: what applying a change tells the world: the registry event
+ * stream (a PUB socket) and the WAITs held until a topic appears.
+ *
+ * dc_events_applied is the observer dc_apply calls, so every member of a
+ * cluster publishes the same events with the same seqs and wakes its own
+ * waiters, whichever member decided the change.
+ *
+ * Design notes: owned and used by the writer thread alone; replies to held
+ * WAITs go out on the writer's PUSH socket to the front (borrowed). */
+#ifndef DC_EVENTS_H
+#define DC_EVENTS_H
+
+#include "dc_apply.h"
+#include "dc_write_op.h"
+
+#include <czmq.h>
+
+typedef struct dc_events dc_events_t;
+
+/* Binds the events endpoint of ctx's config (none when it is NULL). Returns
+ * NULL after logging why it could not. */
+dc_events_t *dc_events_new(dc_context_t *ctx, zsock_t *replies);
+
+/* Answers every held WAIT (NOT_FOUND), closes the PUB socket and unlinks its
+ * ipc file. Safe on NULL and twice. */
+void dc_events_destroy(dc_events_t **self_p);
+
+/* The observer for dc_apply: publishes a's event, wakes WAITs for a new topic. */
+void dc_events_applied(dc_events_t *self, const dc_applied_t *a);
+
+/* A WAIT_TOPIC op: answered now when the topic is registered, otherwise held
+ * (taking the op's route) until it is or its time-out passes. */
+void dc_events_wait(dc_events_t *self, dc_write_op_t *op, uint64_t now_mono_ms);
+
+/* Answers the held WAITs whose time ran out (NOT_FOUND). */
+void dc_events_expire(dc_events_t *self, uint64_t now_mono_ms);
+
+/* When the next held WAIT times out (UINT64_MAX: none). */
+uint64_t dc_events_next_deadline(const dc_events_t *self);
+
+/* Answers every held WAIT with NOT_FOUND (the daemon is stopping). */
+void dc_events_flush(dc_events_t *self);
+
+#endif
