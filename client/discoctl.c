@@ -19,7 +19,8 @@
 enum { EXIT_NOT_FOUND = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3, EXIT_REFUSED = 4 };
 
 static const char *s_usage_text =
-    "Usage: discoctl [-e|--endpoint EP]... [--timeout-ms N] [--retries N] COMMAND [ARGS]\n"
+    "Usage: discoctl [-e|--endpoint EP]... [--timeout-ms N] [--retries N] [--prefer-local]\n"
+    "                COMMAND [ARGS]\n"
     "\n"
     "Commands:\n"
     "  ping                               check that the daemon answers\n"
@@ -38,9 +39,14 @@ static const char *s_usage_text =
     "  register-node NAME [--description D] [--capability C]... [--meta K=V]...\n"
     "                [--ttl-ms N]         register a node\n"
     "  unregister-node NAME               remove a node\n"
+    "  members [--json]                   the cluster's members, each -e asked in turn\n"
+    "  member add ID HOST:PORT | member remove ID | member transfer [ID]\n"
+    "                                     change the cluster's membership or leader\n"
     "\n"
     "The endpoint defaults to $DISCOD_ENDPOINT, else " DISCOD_DEFAULT_ENDPOINT ".\n"
-    "Several -e give failover order. Exit codes: 0 ok, 1 not found, 2 usage,\n"
+    "Several -e give failover order (--prefer-local: this computer's member first).\n"
+    "Replies name the cluster member that answered (ping, --json outputs).\n"
+    "Exit codes: 0 ok, 1 not found, 2 usage,\n"
     "3 daemon unreachable, 4 refused by the daemon.\n"
     "'discoctl COMMAND --help' shows one command.\n";
 
@@ -70,6 +76,14 @@ static const struct {
                       "                       [--meta K=V]... [--ttl-ms N]\n"
                       "  Registers a node; with --ttl-ms keeps it alive until interrupted.\n"},
     {"unregister-node", "discoctl unregister-node NAME\n  Removes a node.\n"},
+    {"members", "discoctl members [--json]\n"
+                "  Asks every -e endpoint (one per member) for the cluster as it sees it and\n"
+                "  prints each member: id, Raft address, voting, role, leader, reachable, and\n"
+                "  the term, commit and applied index of the members that answered.\n"},
+    {"member", "discoctl member add ID HOST:PORT | member remove ID | member transfer [ID]\n"
+               "  add: a new voter (start it first with --cluster-join); remove: a member;\n"
+               "  transfer: hand leadership to ID (default: any voter). Admin requests:\n"
+               "  the daemon takes them on ipc endpoints.\n"},
 };
 
 static int s_exit_code(discod_result_t r)
@@ -299,6 +313,127 @@ static int s_expect_args(const command_args_t *a, int n, const char *command)
             fprintf(stderr, "discoctl %s: expected %d argument(s)\n%s", command, n,
                     s_commands[i].usage);
     return -1;
+}
+
+/*==== The cluster ====*/
+
+typedef struct {
+    discod_member_t m;
+    bool answered; /* it answered itself: term/commit/applied are its own */
+    uint64_t term;
+    const char *endpoint;
+} member_row_t;
+
+/* Asks each endpoint alone, so each member reports its own indexes. */
+static int s_members(const char *const *endpoints, size_t count, const discod_options_t *base,
+                     bool json)
+{
+    member_row_t rows[16];
+    size_t row_count = 0;
+    bool any = false;
+    discod_options_t options = *base;
+    options.retries = 1;
+    options.prefer_local = 0;
+    for (size_t e = 0; e < count; e++) {
+        discod_client_t *c = discod_client_new_multi(&endpoints[e], 1, &options);
+        discod_member_t *members = NULL;
+        size_t n = 0;
+        discod_result_t r = c ? discod_members(c, &members, &n) : DISCOD_NOMEM;
+        if (r != DISCOD_OK) {
+            fprintf(stderr, "discoctl: %s: %s\n", endpoints[e], discod_strerror(r));
+            discod_client_destroy(&c);
+            continue;
+        }
+        any = true;
+        uint64_t self = discod_client_member(c);
+        for (size_t i = 0; i < n; i++) {
+            size_t k = 0;
+            while (k < row_count && rows[k].m.id != members[i].id)
+                k++;
+            bool mine = members[i].id == self;
+            if (k == row_count && row_count < 16) {
+                rows[row_count] = (member_row_t){members[i], false, 0, NULL};
+                members[i].address = members[i].voting = members[i].role = NULL;
+                row_count++;
+            } else if (k < row_count && mine) {
+                free(rows[k].m.address);
+                free(rows[k].m.voting);
+                free(rows[k].m.role);
+                rows[k].m = members[i];
+                members[i].address = members[i].voting = members[i].role = NULL;
+            } else
+                continue;
+            if (mine) {
+                rows[k].answered = true;
+                rows[k].term = discod_client_term(c);
+                rows[k].endpoint = endpoints[e];
+            }
+        }
+        if (n == 0 && !json)
+            printf("%s: standalone (no cluster)\n", endpoints[e]);
+        discod_members_free(members, n);
+        discod_client_destroy(&c);
+    }
+    if (json)
+        putchar('[');
+    else if (row_count)
+        printf("%-4s %-22s %-7s %-9s %-6s %-9s %-6s %-8s %-8s %s\n", "ID", "ADDRESS", "VOTING",
+               "ROLE", "LEADER", "REACHABLE", "TERM", "COMMIT", "APPLIED", "ENDPOINT");
+    for (size_t k = 0; k < row_count; k++) {
+        const member_row_t *r = &rows[k];
+        if (json) {
+            printf("%s{\"id\":%" PRIu64 ",\"address\":", k ? "," : "", r->m.id);
+            s_json_string(r->m.address);
+            fputs(",\"voting\":", stdout);
+            s_json_string(r->m.voting);
+            fputs(",\"role\":", stdout);
+            s_json_string(r->m.role);
+            printf(",\"leader\":%" PRIu64 ",\"reachable\":%s,\"answered\":%s", r->m.leader,
+                   r->m.reachable ? "true" : "false", r->answered ? "true" : "false");
+            if (r->answered)
+                printf(",\"term\":%" PRIu64 ",\"commit_index\":%" PRIu64
+                       ",\"applied_index\":%" PRIu64,
+                       r->term, r->m.commit_index, r->m.applied_index);
+            putchar('}');
+        } else if (r->answered)
+            printf("%-4" PRIu64 " %-22s %-7s %-9s %-6" PRIu64 " %-9s %-6" PRIu64 " %-8" PRIu64
+                   " %-8" PRIu64 " %s\n",
+                   r->m.id, r->m.address, r->m.voting, r->m.role, r->m.leader,
+                   r->m.reachable ? "yes" : "no", r->term, r->m.commit_index,
+                   r->m.applied_index, r->endpoint);
+        else
+            printf("%-4" PRIu64 " %-22s %-7s %-9s %-6" PRIu64 " %-9s %-6s %-8s %-8s %s\n",
+                   r->m.id, r->m.address, r->m.voting, r->m.role, r->m.leader,
+                   r->m.reachable ? "yes" : "no", "-", "-", "-", "(not asked or no answer)");
+        free(r->m.address);
+        free(r->m.voting);
+        free(r->m.role);
+    }
+    if (json)
+        puts("]");
+    return any ? 0 : EXIT_UNREACHABLE;
+}
+
+static int s_member_change(discod_client_t *c, const command_args_t *a)
+{
+    const char *what = a->positional_count ? a->positional[0] : "";
+    uint64_t id = 0;
+    bool add = !strcmp(what, "add"), remove = !strcmp(what, "remove"),
+         transfer = !strcmp(what, "transfer");
+    int want = add ? 3 : remove ? 2 : 1;
+    if ((!add && !remove && !transfer) || (transfer && a->positional_count > 2) ||
+        (!transfer && a->positional_count != want) ||
+        (a->positional_count > 1 && (s_parse_u64(a->positional[1], &id) || !id))) {
+        fprintf(stderr, "discoctl member: expected add ID HOST:PORT, remove ID or transfer [ID]\n");
+        return EXIT_USAGE;
+    }
+    discod_result_t r = add      ? discod_member_add(c, id, a->positional[2])
+                        : remove ? discod_member_remove(c, id)
+                                 : discod_member_transfer(c, id);
+    if (r != DISCOD_OK)
+        return s_fail(c, "member", r);
+    printf("%s\n", discod_client_last_message(c));
+    return 0;
 }
 
 /*==== Kept-alive registrations, nodes, watch ====*/
@@ -594,6 +729,7 @@ int main(int argc, char **argv)
     static const struct option globals[] = {{"endpoint", required_argument, 0, 'e'},
                                             {"timeout-ms", required_argument, 0, 't'},
                                             {"retries", required_argument, 0, 'r'},
+                                            {"prefer-local", no_argument, 0, 'L'},
                                             {"help", no_argument, 0, 'h'},
                                             {0, 0, 0, 0}};
     int opt;
@@ -623,6 +759,7 @@ int main(int argc, char **argv)
             else
                 options.retries = (int)v;
             break;
+        case 'L': options.prefer_local = 1; break;
         case 'h': fputs(s_usage_text, stdout); return 0;
         default:
             fprintf(stderr, "discoctl: unknown or incomplete option '%s'\n%s", argv[optind - 1],
@@ -663,6 +800,10 @@ int main(int argc, char **argv)
             exit_code = EXIT_USAGE;
         else if ((r = discod_ping(c)) != DISCOD_OK)
             exit_code = s_fail(c, "ping", r);
+        else if (discod_client_member(c))
+            printf("pong from %s (protocol %d, member %" PRIu64 ", term %" PRIu64 ")\n",
+                   discod_client_endpoint(c), discod_client_protocol(c), discod_client_member(c),
+                   discod_client_term(c));
         else
             printf("pong from %s (protocol %d)\n", discod_client_endpoint(c),
                    discod_client_protocol(c));
@@ -760,6 +901,13 @@ int main(int argc, char **argv)
             exit_code = s_fail(c, "unregister", r);
         else
             printf("%s\n", discod_client_last_message(c));
+    } else if (!strcmp(command, "members")) {
+        if ((rc = s_expect_args(&a, 0, command)))
+            exit_code = EXIT_USAGE;
+        else
+            exit_code = s_members(endpoints, endpoint_count, &options, a.json);
+    } else if (!strcmp(command, "member")) {
+        exit_code = s_member_change(c, &a);
     } else if (!strcmp(command, "stats")) {
         discod_stat_t *stats = NULL;
         size_t n = 0;

@@ -6,7 +6,10 @@
 #include "dc_reply.h"
 #include "dc_request.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -21,6 +24,12 @@
 #include "discod_datagram.h"
 #include "discod_internal.h"
 
+static void s_order_local_first(discod_client_t *c);
+
+/* prefer_local: how long after failing over the client tries its own
+ * computer's member again. */
+#define DISCOD_HOME_AFTER_MS 10000
+
 struct discod_client {
     void *zmq;
     void *sock;
@@ -31,6 +40,8 @@ struct discod_client {
     int protocol;     /* of the current endpoint: 0 unknown, 1 legacy, 2 */
     bool no_wait;     /* the current daemon has no WAIT_TOPIC */
     uint64_t epoch;
+    uint64_t member, term; /* who answered last (cluster) */
+    uint64_t failed_over_at; /* prefer_local: when we left endpoint 0 */
     uint64_t next_request_id;
     /* The datagram channel of the current endpoint, when it has one; after a
      * failure it is not tried again before datagram_retry_ms. */
@@ -90,6 +101,7 @@ void discod_options_init(discod_options_t *o)
     o->retries = 3;
     o->protocol = DISCOD_PROTOCOL_AUTO;
     o->poll_interval_ms = 200;
+    o->prefer_local = 0;
 }
 
 static uint64_t s_now_ms(void)
@@ -155,6 +167,8 @@ discod_client_t *discod_client_new_multi(const char *const *endpoints, size_t co
         }
     }
     c->endpoint_count = count;
+    if (c->options.prefer_local)
+        s_order_local_first(c);
     c->next_request_id = s_random_u64();
     return c;
 }
@@ -202,6 +216,16 @@ uint64_t discod_client_epoch(const discod_client_t *c)
     return c->epoch;
 }
 
+uint64_t discod_client_member(const discod_client_t *c)
+{
+    return c->member;
+}
+
+uint64_t discod_client_term(const discod_client_t *c)
+{
+    return c->term;
+}
+
 int discod_client_protocol(const discod_client_t *c)
 {
     return c->protocol;
@@ -210,6 +234,53 @@ int discod_client_protocol(const discod_client_t *c)
 const char *discod_client_endpoint(const discod_client_t *c)
 {
     return c->endpoints[c->current];
+}
+
+/* How local an endpoint is: 0 ipc (this computer), 1 tcp on a loopback or
+ * local interface address, 2 anything else. */
+static int s_locality(const char *endpoint)
+{
+    if (!strncmp(endpoint, "ipc://", 6))
+        return 0;
+    char host[256];
+    const char *start = endpoint + 6;
+    const char *colon = strrchr(start, ':');
+    size_t n = colon ? (size_t)(colon - start) : strlen(start);
+    if (n >= sizeof host)
+        return 2;
+    memcpy(host, start, n);
+    host[n] = 0;
+    if (!strcmp(host, "localhost") || !strncmp(host, "127.", 4) || !strcmp(host, "[::1]"))
+        return 1;
+    struct ifaddrs *ifs = NULL;
+    int locality = 2;
+    if (getifaddrs(&ifs) == 0) {
+        for (struct ifaddrs *i = ifs; i && locality == 2; i = i->ifa_next) {
+            char text[INET6_ADDRSTRLEN] = "";
+            if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET)
+                inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, text,
+                          sizeof text);
+            if (text[0] && !strcmp(text, host))
+                locality = 1;
+        }
+        freeifaddrs(ifs);
+    }
+    return locality;
+}
+
+/* prefer_local: a stable sort of the endpoints, most local first. */
+static void s_order_local_first(discod_client_t *c)
+{
+    for (size_t i = 1; i < c->endpoint_count; i++) {
+        char *e = c->endpoints[i];
+        int rank = s_locality(e);
+        size_t j = i;
+        while (j > 0 && s_locality(c->endpoints[j - 1]) > rank) {
+            c->endpoints[j] = c->endpoints[j - 1];
+            j--;
+        }
+        c->endpoints[j] = e;
+    }
 }
 
 static int s_open_socket(discod_client_t *c)
@@ -233,7 +304,22 @@ static void s_reset(discod_client_t *c)
 {
     s_close_socket(c);
     if (c->endpoint_count > 1) {
+        if (c->current == 0)
+            c->failed_over_at = s_now_ms();
         c->current = (c->current + 1) % c->endpoint_count;
+        c->protocol = 0;
+        c->no_wait = false;
+    }
+}
+
+/* prefer_local: back to the local member a while after failing over. */
+static void s_maybe_go_home(discod_client_t *c)
+{
+    if (c->options.prefer_local && c->current != 0 &&
+        s_now_ms() - c->failed_over_at >= DISCOD_HOME_AFTER_MS) {
+        s_close_socket(c);
+        discod__datagram_close(&c->datagram);
+        c->current = 0;
         c->protocol = 0;
         c->no_wait = false;
     }
@@ -353,6 +439,8 @@ discod_result_t discod__call(discod_client_t *c, dc_request_t *req, int try_time
     c->message[0] = 0;
     bool legacy_fallback_done = false;
     for (int attempt = 0; attempt < tries; attempt++) {
+        if (attempt == 0)
+            s_maybe_go_home(c);
         int version = (c->options.protocol == DISCOD_PROTOCOL_LEGACY || c->protocol == 1) ? 1 : 2;
         req->version = version;
         msgpack_sbuffer buf;
@@ -379,6 +467,8 @@ discod_result_t discod__call(discod_client_t *c, dc_request_t *req, int try_time
         if (view->version >= 2) {
             c->protocol = 2;
             c->epoch = view->epoch;
+            c->member = view->member_id;
+            c->term = view->term;
         } else if (version == 2) {
             /* A daemon that knows only Cortex part 1. If it choked on the
              * protocol 2 keys, say it again the legacy way (not a retry). */

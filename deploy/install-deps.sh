@@ -5,7 +5,7 @@ set -euo pipefail
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 PACKAGES=(build-essential cmake pkg-config
-          libzmq3-dev libczmq-dev libmsgpack-dev libsqlite3-dev
+          libzmq3-dev libczmq-dev libmsgpack-dev libsqlite3-dev libraft-dev libuv1-dev
           python3-zmq python3-msgpack python3-pytest)
 missing=()
 for p in "${PACKAGES[@]}"; do

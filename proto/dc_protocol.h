@@ -21,6 +21,10 @@ typedef enum {
     DC_CMD_UNREGISTER_NODE = 11,
     DC_CMD_GET_NODE = 12,
     DC_CMD_FIND_NODES = 13,
+    DC_CMD_MEMBERS = 14,         /* the cluster's members as this member sees them */
+    DC_CMD_MEMBER_ADD = 15,      /* member_id, member_address: add a voter */
+    DC_CMD_MEMBER_REMOVE = 16,   /* member_id */
+    DC_CMD_MEMBER_TRANSFER = 17, /* member_id (0: any): hand leadership over */
     DC_CMD_SHUTDOWN = 99
 } dc_command_t;
 

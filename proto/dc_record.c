@@ -114,10 +114,17 @@ void dc_record_pack(msgpack_packer *pk, const dc_rec_t *c)
         msgpack_pack_uint64(pk, c->ttl_ms);
         return;
     case DC_REC_SEQS:
-        msgpack_pack_array(pk, 4);
+        msgpack_pack_array(pk, 5);
         msgpack_pack_uint64(pk, c->kind);
         for (int i = 0; i < 3; i++)
             msgpack_pack_uint64(pk, c->seqs[i]);
+        msgpack_pack_uint64(pk, c->value);
+        return;
+    case DC_REC_MEMBER:
+        msgpack_pack_array(pk, 3);
+        msgpack_pack_uint64(pk, c->kind);
+        msgpack_pack_uint64(pk, c->value);
+        s_pack_str(pk, c->text);
         return;
     }
 }
@@ -181,11 +188,11 @@ static int s_reason(const msgpack_object *o, dc_reason_t *out, char *err)
 /* Fields each kind needs at least (index 0 is the kind). */
 static uint32_t s_min_fields(uint64_t kind)
 {
-    static const uint32_t min[] = {0, 10, 3, 4, 3, 6, 3, 3, 2, 6, 4};
+    static const uint32_t min[] = {0, 10, 3, 4, 3, 6, 3, 3, 2, 6, 4, 3};
     return kind < sizeof min / sizeof min[0] ? min[kind] : 0;
 }
 
-static int s_change(const msgpack_object *o, dc_rec_t *c, char *err)
+int dc_record_decode_change(const msgpack_object *o, dc_rec_t *c, char *err)
 {
     memset(c, 0, sizeof *c);
     if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size == 0) {
@@ -282,6 +289,16 @@ static int s_change(const msgpack_object *o, dc_rec_t *c, char *err)
         for (int i = 0; i < 3; i++)
             if (dc_mp_get_uint(FIELD(1 + i), &c->seqs[i], "record: seq", err))
                 return -1;
+        /* The Raft index came with the cluster (a fifth field). */
+        return a->size > 4 ? dc_mp_get_uint(FIELD(4), &c->value, "record: index", err) : 0;
+    case DC_REC_MEMBER:
+        if (dc_mp_get_uint(FIELD(1), &c->value, "record: member id", err) ||
+            s_str(FIELD(2), &c->text, 256, true, "record: member endpoint", err))
+            return -1;
+        if (c->value == 0) {
+            snprintf(err, DC_ERR_LEN, "record: member id 0");
+            return -1;
+        }
         return 0;
     }
     return -1;
@@ -312,9 +329,9 @@ int dc_record_decode(const void *data, size_t size, int (*fn)(void *arg, const d
     const msgpack_object_array *changes = rc == 0 ? &top->via.array.ptr[1].via.array : NULL;
     dc_rec_t c;
     for (uint32_t i = 0; rc == 0 && i < changes->size; i++)
-        rc = s_change(&changes->ptr[i], &c, err);
+        rc = dc_record_decode_change(&changes->ptr[i], &c, err);
     for (uint32_t i = 0; rc == 0 && i < changes->size; i++) {
-        s_change(&changes->ptr[i], &c, err);
+        dc_record_decode_change(&changes->ptr[i], &c, err);
         rc = fn(arg, &c);
     }
     msgpack_unpacked_destroy(&u);

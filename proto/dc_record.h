@@ -31,7 +31,9 @@ typedef enum {
     DC_REC_LEASE_RENEW = 7,  /* lease_id, at_ms: a renewal checkpoint */
     DC_REC_EPOCH = 8,        /* value: the new epoch */
     DC_REC_REQUEST = 9,      /* value (request_id), status, text (message), lease_id, ttl_ms */
-    DC_REC_SEQS = 10         /* seqs: change, lease and event counters (snapshots) */
+    DC_REC_SEQS = 10,        /* seqs: change, lease and event counters (snapshots);
+                                value: the Raft index the snapshot holds (0: none) */
+    DC_REC_MEMBER = 11       /* value (member id), text (its forwarding endpoint; "" forgets it) */
 } dc_rec_kind_t;
 
 /* Why something was removed. Numbers are part of the record format. */
@@ -79,5 +81,10 @@ void dc_record_pack(msgpack_packer *pk, const dc_rec_t *c);
  * or fn's non-zero result, which stops the walk. */
 int dc_record_decode(const void *data, size_t size, int (*fn)(void *arg, const dc_rec_t *c),
                      void *arg, char *err);
+
+/* Decodes and validates one change (an element of a record's change array,
+ * or a change embedded elsewhere). Views point into o. Returns 0, or -1 with
+ * err set. */
+int dc_record_decode_change(const msgpack_object *o, dc_rec_t *c, char *err);
 
 #endif

@@ -12,8 +12,9 @@ int dc_reply_encode(const dc_reply_t *r, msgpack_sbuffer *out)
     bool v2 = r->version >= 2;
     uint32_t n = 2 + !!r->topic_info.data + (r->topic_count > 0);
     if (v2)
-        n += 2 + (r->has_lease ? 2 : 0) + !!r->stats + !!r->reason +
-             (r->topic_metadata && r->topic_count > 0) + !!r->metadata.data + !!r->nodes.data;
+        n += 2 + (r->member_id ? 2 : 0) + (r->has_lease ? 2 : 0) + !!r->stats + !!r->reason +
+             (r->topic_metadata && r->topic_count > 0) + !!r->metadata.data + !!r->nodes.data +
+             !!r->members.data;
     int rc = msgpack_pack_map(&pk, n);
     dc_mp_pack_str(&pk, "status", 6);
     rc |= msgpack_pack_int(&pk, r->status);
@@ -37,6 +38,12 @@ int dc_reply_encode(const dc_reply_t *r, msgpack_sbuffer *out)
         rc |= msgpack_pack_uint64(&pk, DC_PROTOCOL_VERSION);
         dc_mp_pack_str(&pk, "epoch", 5);
         rc |= msgpack_pack_uint64(&pk, r->epoch);
+        if (r->member_id) {
+            dc_mp_pack_str(&pk, "member", 6);
+            rc |= msgpack_pack_uint64(&pk, r->member_id);
+            dc_mp_pack_str(&pk, "term", 4);
+            rc |= msgpack_pack_uint64(&pk, r->term);
+        }
         if (r->has_lease) {
             dc_mp_pack_str(&pk, "lease_id", 8);
             rc |= msgpack_pack_uint64(&pk, r->lease_id);
@@ -63,6 +70,10 @@ int dc_reply_encode(const dc_reply_t *r, msgpack_sbuffer *out)
         if (r->nodes.data) {
             dc_mp_pack_str(&pk, "nodes", 5);
             rc |= msgpack_sbuffer_write(out, (const char *)r->nodes.data, r->nodes.size);
+        }
+        if (r->members.data) {
+            dc_mp_pack_str(&pk, "members", 7);
+            rc |= msgpack_sbuffer_write(out, (const char *)r->members.data, r->members.size);
         }
         if (r->topic_metadata && r->topic_count > 0) {
             dc_mp_pack_str(&pk, "topic_metadata", 14);
@@ -114,6 +125,12 @@ int dc_reply_decode(dc_reply_view_t *v, const void *data, size_t size, char *err
             v->version = o->via.u64 >= 2 ? 2 : 1;
         } else if (dc_mp_key_is(k, "epoch") && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
             v->epoch = o->via.u64;
+        } else if (dc_mp_key_is(k, "members") && o->type == MSGPACK_OBJECT_ARRAY) {
+            v->members = o;
+        } else if (dc_mp_key_is(k, "member") && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+            v->member_id = o->via.u64;
+        } else if (dc_mp_key_is(k, "term") && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+            v->term = o->via.u64;
         } else if (dc_mp_key_is(k, "lease_id") && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
             v->lease_id = o->via.u64;
             v->has_lease = true;

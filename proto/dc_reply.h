@@ -29,6 +29,8 @@ typedef struct {
     /* Protocol 2 (encoded only when version >= 2). */
     int version;
     uint64_t epoch;
+    uint64_t member_id, term; /* cluster: the answering member and its term (0: standalone) */
+    dc_blob_t members;        /* MEMBERS: a pre-encoded array of member maps, or absent */
     bool has_lease;
     uint64_t lease_id, lease_ttl_ms;
     const dc_stat_t *stats;
@@ -52,6 +54,8 @@ typedef struct {
     const msgpack_object *topics;    /* array of bin, or NULL */
     int version;                     /* 2 when the daemon sent "v" */
     uint64_t epoch;
+    uint64_t member_id, term;        /* cluster member that answered (0: standalone) */
+    const msgpack_object *members;   /* MEMBERS: array of member maps, or NULL */
     bool has_lease;
     uint64_t lease_id, lease_ttl_ms;
     const msgpack_object *stats;     /* map, or NULL */

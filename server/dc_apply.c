@@ -2,6 +2,7 @@
 #include "dc_apply.h"
 #include "dc_log.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -125,6 +126,29 @@ static void s_node_remove(dc_state_t *state, dc_change_t *c, const dc_observer_t
     dc_node_unref(&held);
 }
 
+static void s_member(dc_state_t *state, const dc_change_t *c)
+{
+    int i = 0;
+    while (i < state->member_count && state->members[i].id != c->value)
+        i++;
+    const char *endpoint = c->text ? c->text : "";
+    if (!*endpoint) { /* forgotten */
+        if (i < state->member_count)
+            state->members[i] = state->members[--state->member_count];
+        return;
+    }
+    if (i == state->member_count) {
+        if (state->member_count == DC_MAX_MEMBERS) {
+            dc_warn("member %llu not recorded: %d members already", (unsigned long long)c->value,
+                    DC_MAX_MEMBERS);
+            return;
+        }
+        state->member_count++;
+    }
+    state->members[i].id = c->value;
+    snprintf(state->members[i].endpoint, sizeof state->members[i].endpoint, "%s", endpoint);
+}
+
 void dc_apply(dc_state_t *state, dc_change_t *c, uint64_t now_mono_ms,
               const dc_observer_t *observer)
 {
@@ -190,8 +214,42 @@ void dc_apply(dc_state_t *state, dc_change_t *c, uint64_t now_mono_ms,
         state->change_seq = c->seqs[0];
         state->lease_seq = c->seqs[1];
         state->event_seq = c->seqs[2];
+        state->applied_index = c->value;
+        return;
+    case DC_REC_MEMBER:
+        s_member(state, c);
+        s_tell(observer, &a);
         return;
     }
+}
+
+const char *dc_state_member_endpoint(const dc_state_t *state, uint64_t id)
+{
+    for (int i = 0; i < state->member_count; i++)
+        if (state->members[i].id == id)
+            return state->members[i].endpoint;
+    return NULL;
+}
+
+void dc_state_reset(dc_state_t *state)
+{
+    dc_entry_t **entries = NULL;
+    size_t n = dc_registry_snapshot(state->registry, NULL, &entries);
+    for (size_t i = 0; n != (size_t)-1 && i < n; i++)
+        dc_registry_remove(state->registry, entries[i]->topic.name);
+    if (n != (size_t)-1)
+        dc_registry_release_snapshot(entries, n);
+    dc_node_t **nodes = NULL;
+    n = dc_nodes_find(state->nodes, (dc_str_t){NULL, 0}, &nodes);
+    for (size_t i = 0; n != (size_t)-1 && i < n; i++)
+        dc_nodes_remove(state->nodes, dc_str_from(nodes[i]->name));
+    if (n != (size_t)-1)
+        dc_nodes_release(nodes, n);
+    dc_leases_clear(state->leases);
+    dc_dedup_clear(state->dedup);
+    state->member_count = 0;
+    state->change_seq = state->lease_seq = state->event_seq = state->epoch = 0;
+    state->applied_index = 0;
 }
 
 void dc_state_seqs_after(const dc_state_t *state, const dc_changes_t *batch, uint64_t seqs[3])
@@ -277,11 +335,20 @@ int dc_state_dump(const dc_state_t *state, dc_changes_t *out)
         c->lease_id = r->lease_id;
         c->ttl_ms = r->lease_ttl_ms;
     }
+    for (int i = 0; i < state->member_count && d.rc == 0; i++) {
+        c = dc_changes_add(out, DC_REC_MEMBER);
+        if (!c || !(c->text = strdup(state->members[i].endpoint))) {
+            d.rc = -1;
+            break;
+        }
+        c->value = state->members[i].id;
+    }
     c = d.rc == 0 ? dc_changes_add(out, DC_REC_SEQS) : NULL;
     if (!c)
         return -1;
     c->seqs[0] = state->change_seq;
     c->seqs[1] = state->lease_seq;
     c->seqs[2] = state->event_seq;
+    c->value = state->applied_index;
     return 0;
 }

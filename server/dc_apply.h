@@ -18,6 +18,12 @@
 #include "dc_context.h"
 #include "dc_dedup.h"
 
+/* What a member told the others about itself (MEMBER changes). */
+typedef struct {
+    uint64_t id;
+    char endpoint[257]; /* where followers forward writes to it */
+} dc_member_info_t;
+
 typedef struct {
     dc_registry_t *registry;
     dc_leases_t *leases;
@@ -28,6 +34,9 @@ typedef struct {
     uint64_t lease_seq;  /* highest lease id granted */
     uint64_t event_seq;  /* seq of the last event */
     uint64_t epoch;
+    uint64_t applied_index; /* cluster: the Raft index of the last record applied */
+    dc_member_info_t members[DC_MAX_MEMBERS];
+    int member_count;
 } dc_state_t;
 
 /* What an applied change did, for the observer (views valid during the call). */
@@ -53,13 +62,21 @@ typedef struct {
 void dc_apply(dc_state_t *state, dc_change_t *c, uint64_t now_mono_ms,
               const dc_observer_t *observer);
 
+/* Empties state (registry, leases, nodes, answers, members, counters), as
+ * before restoring a snapshot. */
+void dc_state_reset(dc_state_t *state);
+
+/* The forwarding endpoint member id announced, or NULL. */
+const char *dc_state_member_endpoint(const dc_state_t *state, uint64_t id);
+
 /* The counters state will hold after applying batch (for saving them in the
  * batch's own transaction): change, lease and event seq. */
 void dc_state_seqs_after(const dc_state_t *state, const dc_changes_t *batch, uint64_t seqs[3]);
 
 /* Appends to out the changes that rebuild state from empty: the epoch, the
  * leases (with their checkpointed renewal times), topics in LIST order,
- * nodes, request answers, and last the counters. Returns 0, or -1 when out
+ * nodes, request answers, members, and last the counters (with the Raft
+ * index). Returns 0, or -1 when out
  * of memory. */
 int dc_state_dump(const dc_state_t *state, dc_changes_t *out);
 

@@ -114,6 +114,7 @@ int dc_change_from_rec(dc_change_t *c, const dc_rec_t *r)
         c->name = dc_str_dup(r->topic.name);
         return c->name ? 0 : -1;
     case DC_REC_REQUEST:
+    case DC_REC_MEMBER:
         c->text = dc_str_dup(r->text);
         return c->text ? 0 : -1;
     default:

@@ -22,9 +22,10 @@ typedef struct {
     uint64_t lease_id;   /* LEASE_*, REQUEST */
     uint64_t ttl_ms;     /* LEASE_GRANT, REQUEST */
     uint64_t at_ms;      /* LEASE_GRANT, LEASE_RENEW: wall clock */
-    uint64_t value;      /* EPOCH: the epoch; REQUEST: the request_id */
+    uint64_t value;      /* EPOCH: the epoch; REQUEST: the request_id; MEMBER: its id;
+                            SEQS: the Raft index */
     int status;          /* REQUEST */
-    char *text;          /* REQUEST: the reply's message (owned) */
+    char *text;          /* REQUEST: the reply's message; MEMBER: its endpoint (owned) */
     uint64_t seqs[3];    /* SEQS */
 } dc_change_t;
 

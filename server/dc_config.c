@@ -4,6 +4,7 @@
 #include "discod_version.h"
 
 #include <czmq.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
 #include <getopt.h>
@@ -35,6 +36,16 @@ void dc_config_defaults(dc_config_t *c)
     c->legacy_ttl_ms = 0;
     c->ipc_mode = 0660;
     c->ipc_group = strdup("cortex"); /* used only when the group exists */
+    c->election_timeout_ms = 400;
+    c->snapshot_threshold = 4096;
+}
+
+const dc_member_config_t *dc_config_self(const dc_config_t *c)
+{
+    for (int i = 0; c->member_id && i < c->member_count; i++)
+        if (c->members[i].id == c->member_id)
+            return &c->members[i];
+    return NULL;
 }
 
 void dc_config_clear(dc_config_t *c)
@@ -45,6 +56,9 @@ void dc_config_clear(dc_config_t *c)
     free(c->events_endpoint);
     free(c->ipc_group);
     free(c->config_file);
+    for (int i = 0; i < c->member_count; i++)
+        free(c->members[i].address);
+    free(c->cluster_dir);
     memset(c, 0, sizeof *c);
 }
 
@@ -112,6 +126,39 @@ static int s_add_endpoint(dc_config_t *c, const char *where, const char *ep)
         return -1;
     }
     c->endpoints[c->endpoint_count++] = strdup(ep);
+    return 0;
+}
+
+/* ID=HOST:PORT: a member of the cluster. */
+static int s_add_member(dc_config_t *c, const char *where, const char *value)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long long id = strtoull(value, &end, 10);
+    const char *address = end && *end == '=' ? end + 1 : NULL;
+    const char *colon = address ? strrchr(address, ':') : NULL;
+    char *port_end = NULL;
+    long port = colon ? strtol(colon + 1, &port_end, 10) : 0;
+    if (!address || errno || id == 0 || !isdigit((unsigned char)*value) || colon == address ||
+        !colon || !port_end || *port_end || port < 1 || port > 65535 ||
+        strlen(address) > 200) {
+        fprintf(stderr, "discod: %s: '%s' is not ID=HOST:PORT (ID a number from 1)\n", where,
+                value);
+        return -1;
+    }
+    for (int i = 0; i < c->member_count; i++) {
+        if (c->members[i].id == id || !strcmp(c->members[i].address, address)) {
+            fprintf(stderr, "discod: %s: member %llu or address %s is listed twice\n", where, id,
+                    address);
+            return -1;
+        }
+    }
+    if (c->member_count == DC_MAX_MEMBERS) {
+        fprintf(stderr, "discod: %s: more than %d members\n", where, DC_MAX_MEMBERS);
+        return -1;
+    }
+    c->members[c->member_count].id = id;
+    c->members[c->member_count++].address = strdup(address);
     return 0;
 }
 
@@ -218,6 +265,9 @@ static int s_apply(dc_config_t *c, const char *key, const char *value, const cha
         {"probe-interval-ms", offsetof(dc_config_t, probe_interval_ms), 50, INT32_MAX},
         {"probe-failures", offsetof(dc_config_t, probe_failures), 1, 100},
         {"legacy-ttl-ms", offsetof(dc_config_t, legacy_ttl_ms), 0, INT64_MAX / 4},
+        {"member-id", offsetof(dc_config_t, member_id), 1, INT64_MAX},
+        {"election-timeout-ms", offsetof(dc_config_t, election_timeout_ms), 50, 60000},
+        {"snapshot-threshold", offsetof(dc_config_t, snapshot_threshold), 16, INT32_MAX},
     };
     for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++) {
         if (!strcmp(key, numbers[i].key)) {
@@ -229,6 +279,15 @@ static int s_apply(dc_config_t *c, const char *key, const char *value, const cha
     }
     if (!strcmp(key, "probe"))
         return s_parse_bool(where, value, &c->probe);
+    if (!strcmp(key, "cluster-member"))
+        return s_add_member(c, where, value);
+    if (!strcmp(key, "cluster-dir")) {
+        free(c->cluster_dir);
+        c->cluster_dir = *value ? strdup(value) : NULL;
+        return 0;
+    }
+    if (!strcmp(key, "cluster-join"))
+        return s_parse_bool(where, value, &c->cluster_join);
     if (!strcmp(key, "datagram"))
         return s_parse_bool(where, value, &c->datagram);
     if (!strcmp(key, "ipc-mode")) {
@@ -297,6 +356,12 @@ static const struct {
     {"server/ipc_mode", "ipc-mode"},
     {"server/ipc_group", "ipc-group"},
     {"server/datagram", "datagram"},
+    {"cluster/member_id", "member-id"},
+    {"cluster/member", "cluster-member"},
+    {"cluster/dir", "cluster-dir"},
+    {"cluster/join", "cluster-join"},
+    {"cluster/election_timeout_ms", "election-timeout-ms"},
+    {"cluster/snapshot_threshold", "snapshot-threshold"},
 };
 
 int dc_config_load_file(dc_config_t *c, const char *path)
@@ -393,6 +458,15 @@ static void s_usage(FILE *out)
             "  --ipc-group GROUP        group of ipc socket files (default cortex, if it exists)\n"
             "  --datagram true|false    answer PING/HEARTBEAT on PATH.hb beside ipc endpoints\n"
             "                           (default true)\n"
+            "Cluster (all optional: without them discod runs standalone):\n"
+            "  --member-id N            this member's id (one of the --cluster-member ids)\n"
+            "  --cluster-member ID=HOST:PORT  a member's Raft peer address; repeat for each\n"
+            "                           member, this one included\n"
+            "  --cluster-dir PATH       the Raft log and snapshots (default: DB.raft)\n"
+            "  --cluster-join           start empty and wait to be added (discoctl member add)\n"
+            "                           instead of bootstrapping a new cluster\n"
+            "  --election-timeout-ms N  Raft election timeout (default 400)\n"
+            "  --snapshot-threshold N   log entries between snapshots (default 4096)\n"
             "  --help                   print this help and exit\n"
             "  --version                print the version and exit\n",
             DC_DEFAULT_ENDPOINT, DC_DEFAULT_EVENTS_ENDPOINT);
@@ -426,6 +500,12 @@ int dc_config_from_args(dc_config_t *c, int argc, char **argv)
         {"ipc-group", required_argument, 0, OPT_BASE + 20},
         {"datagram", required_argument, 0, OPT_BASE + 21},
         {"io-threads", required_argument, 0, OPT_BASE + 22},
+        {"member-id", required_argument, 0, OPT_BASE + 23},
+        {"cluster-member", required_argument, 0, OPT_BASE + 24},
+        {"cluster-dir", required_argument, 0, OPT_BASE + 25},
+        {"cluster-join", no_argument, 0, OPT_BASE + 26},
+        {"election-timeout-ms", required_argument, 0, OPT_BASE + 27},
+        {"snapshot-threshold", required_argument, 0, OPT_BASE + 28},
         {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0}};
@@ -457,8 +537,9 @@ int dc_config_from_args(dc_config_t *c, int argc, char **argv)
     }
     if (config_path && dc_config_load_file(c, config_path) != 0)
         return -1;
-    /* Pass 2: flags on top. Addresses on the command line replace the file's. */
-    bool flag_addresses = false;
+    /* Pass 2: flags on top. Addresses and members on the command line replace
+     * the file's. */
+    bool flag_addresses = false, flag_members = false;
     optind = 1;
     while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
         const struct option *o = NULL;
@@ -473,6 +554,12 @@ int dc_config_from_args(dc_config_t *c, int argc, char **argv)
             c->endpoint_count = 0;
             flag_addresses = true;
         }
+        if (opt == OPT_BASE + 24 && !flag_members) {
+            for (int i = 0; i < c->member_count; i++)
+                free(c->members[i].address);
+            c->member_count = 0;
+            flag_members = true;
+        }
         char where[64];
         snprintf(where, sizeof where, "--%s", o->name);
         const char *key = opt == 'a' ? "address" : o->name;
@@ -483,6 +570,19 @@ int dc_config_from_args(dc_config_t *c, int argc, char **argv)
         c->endpoints[c->endpoint_count++] = strdup(DC_DEFAULT_ENDPOINT);
     if (!c->db_path)
         c->db_path = dc_config_default_db_path();
+    if (c->member_count > 0 && !dc_config_self(c)) {
+        fprintf(stderr, "discod: a cluster needs --member-id, one of the --cluster-member ids\n");
+        return -1;
+    }
+    if (c->member_id && !c->member_count) {
+        fprintf(stderr, "discod: --member-id needs the members (--cluster-member ID=HOST:PORT)\n");
+        return -1;
+    }
+    if (c->member_id && !c->cluster_dir) {
+        size_t n = strlen(c->db_path) + 8;
+        c->cluster_dir = malloc(n);
+        snprintf(c->cluster_dir, n, "%s.raft", c->db_path);
+    }
     if (c->lease_min_ttl_ms > c->lease_max_ttl_ms) {
         fprintf(stderr, "discod: lease min TTL (%llu ms) is above the max (%llu ms)\n",
                 (unsigned long long)c->lease_min_ttl_ms, (unsigned long long)c->lease_max_ttl_ms);

@@ -9,6 +9,14 @@
 #include <stdint.h>
 
 #define DC_MAX_ENDPOINTS 8
+/* Members of a cluster at most (Raft voters plus standbys). */
+#define DC_MAX_MEMBERS 9
+
+/* One member of a cluster: its id and its Raft peer address (HOST:PORT). */
+typedef struct {
+    uint64_t id;
+    char *address;
+} dc_member_config_t;
 
 typedef enum { DC_SYNC_FULL = 0, DC_SYNC_NORMAL } dc_sync_t;
 typedef enum { DC_CORRUPT_MOVE_ASIDE = 0, DC_CORRUPT_REFUSE } dc_on_corrupt_t;
@@ -39,7 +47,18 @@ typedef struct {
     char *ipc_group;             /* group of ipc socket files; NULL: leave as created */
     bool ipc_group_explicit;     /* configured (must exist), not the "cortex" default */
     char *config_file;           /* the file that was read, or NULL */
+    /* Cluster (member_id 0: standalone, none of the rest is used). */
+    uint64_t member_id;
+    dc_member_config_t members[DC_MAX_MEMBERS]; /* this one included */
+    int member_count;
+    char *cluster_dir;           /* the Raft log and snapshots; default DB.raft */
+    bool cluster_join;           /* never bootstrap: wait to be added */
+    uint64_t election_timeout_ms;
+    uint64_t snapshot_threshold; /* log entries between snapshots */
 } dc_config_t;
+
+/* This member's entry in c->members, or NULL (standalone). */
+const dc_member_config_t *dc_config_self(const dc_config_t *c);
 
 /* Fills c with the built-in defaults. The caller must dc_config_clear(c). */
 void dc_config_defaults(dc_config_t *c);

@@ -2,8 +2,10 @@
  * the boot epoch, counters, and the inproc endpoint names that connect them.
  *
  * Design notes: everything here is written before the threads start and only
- * read afterwards, except the registry (its own lock) and the counters
- * (atomics, relaxed: they are statistics, not synchronisation). */
+ * read afterwards, except the registry (its own lock), the counters (atomics,
+ * relaxed: they are statistics, not synchronisation), the cluster status
+ * (see dc_cluster_status_t) and, in a cluster, the epoch (an atomic written
+ * by the cluster thread when an EPOCH change is applied, read for replies). */
 #ifndef DC_CONTEXT_H
 #define DC_CONTEXT_H
 
@@ -13,6 +15,7 @@
 #include "dc_node.h"
 #include "dc_registry.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 
 typedef struct {
@@ -37,19 +40,47 @@ typedef struct {
     atomic_uint_fast64_t events;           /* events published */
 } dc_stats_t;
 
+/* One member as the cluster thread last saw it (for MEMBERS and STATS). */
+typedef struct {
+    uint64_t id;
+    char address[208]; /* Raft peer address */
+    int role;          /* RAFT_VOTER, RAFT_STANDBY or RAFT_SPARE */
+    bool reachable;    /* heard from lately (as seen from this member) */
+    uint64_t match_index; /* leader's view: replicated up to here (0: unknown) */
+} dc_member_view_t;
+
+/* Role codes in dc_cluster_status_t.role. */
+enum { DC_ROLE_STANDALONE = 0, DC_ROLE_FOLLOWER, DC_ROLE_CANDIDATE, DC_ROLE_LEADER };
+
+/* The cluster as its thread last saw it. Written by the cluster thread only;
+ * readers take the scalars with relaxed loads (each is meaningful alone) and
+ * the member list under the mutex. All zero when standalone. */
+typedef struct {
+    atomic_uint_fast64_t member_id;
+    atomic_uint_fast64_t term;
+    atomic_uint_fast64_t leader_id; /* 0: no leader known */
+    atomic_uint_fast64_t commit_index;
+    atomic_uint_fast64_t applied_index;
+    atomic_int role;
+    pthread_mutex_t lock; /* guards the two below */
+    dc_member_view_t members[DC_MAX_MEMBERS];
+    int member_count;
+} dc_cluster_status_t;
+
 typedef struct {
     const dc_config_t *config;
     dc_registry_t *registry;
     dc_leases_t *leases;
     dc_nodes_t *nodes;
     dc_list_cache_t *list_cache; /* unfiltered LIST replies (workers) */
-    uint64_t epoch;
+    atomic_uint_fast64_t epoch; /* written at start, and by the cluster thread */
     int workers;            /* worker threads actually started */
     uint64_t started_at_ms; /* wall clock */
     uint64_t watchdog_ms;   /* systemd's WatchdogSec, 0: none */
     atomic_uint_fast64_t writer_beat_ms; /* monotonic time of the writer's last loop */
     bool endpoint_is_tcp[DC_MAX_ENDPOINTS];
     dc_stats_t stats;
+    dc_cluster_status_t cluster;
     /* inproc names, unique per server so several can share a process. */
     char backend_endpoint[64]; /* front ROUTER <-> worker DEALERs */
     char writes_endpoint[64];  /* worker PUSH -> writer PULL */
@@ -58,5 +89,14 @@ typedef struct {
 
 #define DC_STAT_INC(ctx, field) \
     atomic_fetch_add_explicit(&(ctx)->stats.field, 1, memory_order_relaxed)
+
+/* Sets what every protocol 2 reply says of the daemon: its epoch and, in a
+ * cluster, the answering member and its Raft term. */
+static inline void dc_context_stamp(dc_context_t *ctx, dc_reply_t *r)
+{
+    r->epoch = atomic_load_explicit(&ctx->epoch, memory_order_relaxed);
+    r->member_id = atomic_load_explicit(&ctx->cluster.member_id, memory_order_relaxed);
+    r->term = atomic_load_explicit(&ctx->cluster.term, memory_order_relaxed);
+}
 
 #endif

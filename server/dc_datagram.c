@@ -90,7 +90,7 @@ void dc_datagram_answer(dc_context_t *ctx, const unsigned char *data, size_t siz
         r.status = DC_STATUS_ERROR;
         r.message = problem;
         r.version = 2;
-        r.epoch = ctx->epoch;
+        dc_context_stamp(ctx, &r);
         dc_reply_encode(&r, out);
     }
 }

@@ -233,8 +233,9 @@ static void s_register(dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *out)
     e->create_seq = cur ? cur->create_seq : d->state->change_seq + d->batch->count;
     e->lease_id = lease_id;
     e->registered_at_ms = d->now_wall;
-    c->entry = e;
-    op->entry = NULL;
+    /* The op keeps its reference: a cluster leader that loses its term
+     * decides the op again. */
+    c->entry = dc_entry_ref(e);
     if (!cur)
         d->net_new++;
     out->changed = true;
@@ -277,8 +278,7 @@ static void s_register_node(dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *ou
     }
     dc_node_t *n = op->node;
     n->lease_id = lease_id;
-    c->node = n;
-    op->node = NULL;
+    c->node = dc_node_ref(n);
     out->changed = true;
     s_say(out, DC_STATUS_OK, "Registered node: %s", n->name);
 }
@@ -326,6 +326,12 @@ void dc_decide(dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *out)
         break;
     case DC_OP_WAIT:
         s_say(out, DC_STATUS_ERROR, "WAIT is not a write");
+        break;
+    case DC_OP_MEMBER_ADD:
+    case DC_OP_MEMBER_REMOVE:
+    case DC_OP_MEMBER_TRANSFER:
+        s_say(out, DC_STATUS_ERROR, "Not a cluster member: membership changes need a cluster "
+                                    "(--member-id and --cluster-member)");
         break;
     }
     if (out->changed && op->has_request_id) {

@@ -41,8 +41,9 @@ void dc_decider_init(dc_decider_t *d, const dc_state_t *state, const dc_config_t
  * fills out with that answer and returns true. */
 bool dc_decide_answered(const dc_decider_t *d, uint64_t request_id, dc_outcome_t *out);
 
-/* Decides a write op (any kind but WAIT), taking its entry or node when they
- * become changes, and fills out. A write that changes something and carries
+/* Decides a write op (any kind but WAIT) and fills out. Its entry or node,
+ * when they become changes, are shared with the change (the op keeps its
+ * reference, so it can be decided again). A write that changes something and carries
  * a request_id also records its answer (a REQUEST change). */
 void dc_decide(dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *out);
 

@@ -121,7 +121,7 @@ static void s_publish(dc_events_t *self, const dc_applied_t *a)
     dc_mp_pack_str(&pk, "reason", 6);
     dc_mp_pack_str(&pk, dc_reason_name(c->reason), (size_t)-1);
     dc_mp_pack_str(&pk, "epoch", 5);
-    msgpack_pack_uint64(&pk, self->ctx->epoch);
+    msgpack_pack_uint64(&pk, atomic_load(&self->ctx->epoch));
     dc_mp_pack_str(&pk, "lease_id", 8);
     msgpack_pack_uint64(&pk, topic ? e->lease_id : a->node->lease_id);
     if (topic) {
@@ -151,7 +151,7 @@ static void s_answer(dc_events_t *self, waiter_t *w, const dc_entry_t *e)
     dc_reply_t r;
     memset(&r, 0, sizeof r);
     r.version = w->version;
-    r.epoch = self->ctx->epoch;
+    dc_context_stamp(self->ctx, &r);
     if (e) {
         r.status = DC_STATUS_OK;
         r.topic_info = e->blob;

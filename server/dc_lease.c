@@ -13,7 +13,26 @@ struct dc_leases {
     /* Leases renewed since the writer last saved them (ids). */
     uint64_t *dirty;
     size_t dirty_count, dirty_cap;
+    /* Leases renewed since their renewals were last passed to the leader. */
+    bool forwarding;
+    uint64_t *forward;
+    size_t forward_count, forward_cap;
 };
+
+/* Appends id to a growable id list. Out of memory: the id is dropped. */
+static bool s_push_id(uint64_t **list, size_t *count, size_t *cap, uint64_t id)
+{
+    if (*count == *cap) {
+        size_t grown_cap = *cap ? *cap * 2 : 256;
+        uint64_t *grown = realloc(*list, grown_cap * sizeof *grown);
+        if (!grown)
+            return false;
+        *list = grown;
+        *cap = grown_cap;
+    }
+    (*list)[(*count)++] = id;
+    return true;
+}
 
 static size_t s_bucket(const dc_leases_t *self, uint64_t id)
 {
@@ -59,6 +78,7 @@ void dc_leases_destroy(dc_leases_t **self_p)
     }
     free(self->buckets);
     free(self->dirty);
+    free(self->forward);
     pthread_mutex_destroy(&self->lock);
     free(self);
     *self_p = NULL;
@@ -88,20 +108,12 @@ uint64_t dc_leases_heartbeat(dc_leases_t *self, uint64_t id, uint64_t now_mono_m
          * restored TTL + grace. */
         if (!l->dirty && now_wall_ms - l->saved_wall_ms >= l->ttl_ms / 2) {
             l->saved_wall_ms = now_wall_ms;
-            if (self->dirty_count == self->dirty_cap) {
-                size_t cap = self->dirty_cap ? self->dirty_cap * 2 : 256;
-                uint64_t *grown = realloc(self->dirty, cap * sizeof *grown);
-                if (grown) {
-                    self->dirty = grown;
-                    self->dirty_cap = cap;
-                }
-            }
             /* Out of memory only delays saving the renewal to disk. */
-            if (self->dirty_count < self->dirty_cap) {
-                self->dirty[self->dirty_count++] = id;
-                l->dirty = true;
-            }
+            l->dirty = s_push_id(&self->dirty, &self->dirty_count, &self->dirty_cap, id);
         }
+        if (self->forwarding && !l->fwd_pending)
+            l->fwd_pending =
+                s_push_id(&self->forward, &self->forward_count, &self->forward_cap, id);
     }
     pthread_mutex_unlock(&self->lock);
     return ttl;
@@ -176,6 +188,48 @@ dc_lease_t *dc_leases_find(dc_leases_t *self, uint64_t id)
     dc_lease_t *l = s_find(self, id);
     pthread_mutex_unlock(&self->lock);
     return l;
+}
+
+void dc_leases_set_forwarding(dc_leases_t *self, bool on)
+{
+    pthread_mutex_lock(&self->lock);
+    self->forwarding = on;
+    pthread_mutex_unlock(&self->lock);
+}
+
+size_t dc_leases_take_forward(dc_leases_t *self, uint64_t **ids)
+{
+    pthread_mutex_lock(&self->lock);
+    size_t n = 0;
+    *ids = self->forward_count ? malloc(self->forward_count * sizeof **ids) : NULL;
+    for (size_t i = 0; *ids && i < self->forward_count; i++) {
+        dc_lease_t *l = s_find(self, self->forward[i]);
+        if (l) {
+            l->fwd_pending = false;
+            (*ids)[n++] = l->id;
+        }
+    }
+    if (*ids || !self->forward_count)
+        self->forward_count = 0;
+    pthread_mutex_unlock(&self->lock);
+    return n;
+}
+
+void dc_leases_clear(dc_leases_t *self)
+{
+    pthread_mutex_lock(&self->lock);
+    for (size_t b = 0; b < self->bucket_count; b++) {
+        dc_lease_t *l = self->buckets[b];
+        self->buckets[b] = NULL;
+        while (l) {
+            dc_lease_t *next = l->hash_next;
+            s_lease_free(l);
+            l = next;
+        }
+    }
+    self->count = 0;
+    self->dirty_count = self->forward_count = 0;
+    pthread_mutex_unlock(&self->lock);
 }
 
 void dc_leases_each(dc_leases_t *self, void (*fn)(void *arg, dc_lease_t *l), void *arg)

@@ -30,6 +30,7 @@ struct dc_lease {
     size_t topic_count, topic_cap;
     char *node;
     uint64_t heap_deadline; /* expiry check time queued in the writer's heap */
+    bool fwd_pending;       /* renewed since its renewal was last passed to the leader */
     dc_lease_t *hash_next;
 };
 
@@ -61,6 +62,17 @@ void dc_leases_remove(dc_leases_t *self, uint64_t id);
 /* Writer only: remembers that topic name is attached to l (no duplicates of
  * the last name). Returns 0, or -1 when out of memory. */
 int dc_lease_attach_topic(dc_lease_t *l, const char *name);
+
+/* Cluster thread: while on, every renewal is also queued to be passed on to
+ * the leader (a follower's heartbeats are the leader's to count). */
+void dc_leases_set_forwarding(dc_leases_t *self, bool on);
+
+/* Cluster thread: takes the ids renewed since the last call (while
+ * forwarding). *ids is malloc'd (caller frees); returns the count. */
+size_t dc_leases_take_forward(dc_leases_t *self, uint64_t **ids);
+
+/* Writer only: removes and frees every lease. */
+void dc_leases_clear(dc_leases_t *self);
 
 /* Writer only: calls fn for every lease under the table mutex (fn may change
  * the lease's renewal fields, nothing else of the table). */

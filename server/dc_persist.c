@@ -42,15 +42,18 @@ static int s_write(dc_store_t *store, const dc_change_t *c)
         dc_stored_request_t r = {c->value, c->status, c->text, c->lease_id, c->ttl_ms};
         return dc_store_put_request(store, dc_dedup_slot(c->value), &r);
     }
+    case DC_REC_MEMBER:
+        return dc_store_put_member(store, c->value, c->text ? c->text : "");
     case DC_REC_SEQS:
         return 0; /* the counters are written once per transaction */
     }
     return 0;
 }
 
-static int s_write_seqs(dc_store_t *store, const uint64_t seqs[3])
+static int s_write_seqs(dc_store_t *store, const uint64_t seqs[3], uint64_t raft_index)
 {
-    if (dc_store_meta_set(store, "change_seq", seqs[0]) != 0 ||
+    if (dc_store_meta_set(store, "raft_index", raft_index) != 0 ||
+        dc_store_meta_set(store, "change_seq", seqs[0]) != 0 ||
         dc_store_meta_set(store, "lease_seq", seqs[1]) != 0 ||
         dc_store_meta_set(store, "event_seq", seqs[2]) != 0)
         return -1;
@@ -67,7 +70,7 @@ int dc_persist_batch(dc_store_t *store, const dc_state_t *state, const dc_change
     uint64_t seqs[3];
     dc_state_seqs_after(state, batch, seqs);
     if (rc == 0)
-        rc = s_write_seqs(store, seqs);
+        rc = s_write_seqs(store, seqs, state->applied_index);
     dc_failpoint("slow-commit");
     dc_failpoint("before-commit");
     if (rc == 0)
@@ -135,6 +138,15 @@ static int s_load_request(void *arg, const dc_stored_request_t *r)
     return s_replay(arg, &c);
 }
 
+static int s_load_member(void *arg, uint64_t id, const char *endpoint)
+{
+    dc_change_t c = {.kind = DC_REC_MEMBER, .value = id};
+    c.text = strdup(endpoint);
+    if (!c.text)
+        return -1;
+    return s_replay(arg, &c);
+}
+
 int dc_persist_load(dc_store_t *store, dc_state_t *state, uint64_t now_mono_ms)
 {
     load_t l = {state, now_mono_ms};
@@ -143,12 +155,14 @@ int dc_persist_load(dc_store_t *store, dc_state_t *state, uint64_t now_mono_ms)
     if (dc_store_load_leases(store, s_load_lease, &l) != 0 ||
         dc_store_load_topics(store, s_load_topic, &l) != 0 ||
         dc_store_load_nodes(store, s_load_node, &l) != 0 ||
-        dc_store_load_requests(store, s_load_request, &l) != 0)
+        dc_store_load_requests(store, s_load_request, &l) != 0 ||
+        dc_store_load_members(store, s_load_member, &l) != 0)
         return -1;
     dc_change_t seqs = {.kind = DC_REC_SEQS,
                         .seqs = {dc_store_meta_get(store, "change_seq"),
                                  dc_store_meta_get(store, "lease_seq"),
-                                 dc_store_meta_get(store, "event_seq")}};
+                                 dc_store_meta_get(store, "event_seq")},
+                        .value = dc_store_meta_get(store, "raft_index")};
     s_replay(&l, &seqs);
     return 0;
 }
@@ -159,11 +173,13 @@ int dc_persist_rebuild(dc_store_t *store, const dc_state_t *state)
     int rc = dc_state_dump(state, &all);
     if (rc == 0)
         rc = dc_store_begin(store);
+    if (rc == 0)
+        rc = dc_store_clear(store);
     for (size_t i = 0; rc == 0 && i < all.count; i++)
         rc = s_write(store, &all.items[i]);
     uint64_t seqs[3] = {state->change_seq, state->lease_seq, state->event_seq};
     if (rc == 0)
-        rc = s_write_seqs(store, seqs);
+        rc = s_write_seqs(store, seqs, state->applied_index);
     if (rc == 0)
         rc = dc_store_commit(store);
     if (rc != 0)

@@ -14,6 +14,7 @@
 #include "dc_worker.h"
 #include "dc_write_op.h"
 #include "dc_writer.h"
+#include "dc_cluster.h"
 #include "discod_version.h"
 
 #include <czmq.h>
@@ -275,7 +276,9 @@ static int s_front_setup(front_t *self)
     self->writer_args.ctx = ctx;
     self->writer_args.store = self->server->store;
     self->writer_args.state = &self->server->state;
-    self->writer = zactor_new(dc_writer_actor, &self->writer_args);
+    /* A cluster member's writer runs Raft; standalone, the plain writer. */
+    self->writer = zactor_new(ctx->config->member_id ? dc_cluster_actor : dc_writer_actor,
+                              &self->writer_args);
     char *status = self->writer ? zstr_recv(self->writer) : NULL;
     bool ready = status && streq(status, "READY");
     zstr_free(&status);
@@ -463,6 +466,12 @@ static int s_load(dc_server_t *self)
                           .stats = &ctx->stats};
     if (!state->dedup || dc_persist_load(self->store, state, dc_mono_ms()) != 0)
         return -1;
+    if (ctx->config->member_id) {
+        /* A member's epoch is the cluster's (replicated); leases live from
+         * now until a leader counts them (a new leader gives each a TTL). */
+        atomic_store(&ctx->epoch, state->epoch);
+        return 0;
+    }
     dc_leases_each(ctx->leases, s_restore_lease, self);
     dc_changes_t batch = {0};
     dc_change_t *c = dc_changes_add(&batch, DC_REC_EPOCH);
@@ -474,7 +483,7 @@ static int s_load(dc_server_t *self)
                  dc_store_errmsg(self->store));
     dc_apply(state, c, dc_mono_ms(), NULL);
     dc_changes_free(&batch);
-    ctx->epoch = state->epoch;
+    atomic_store(&ctx->epoch, state->epoch);
     return 0;
 }
 
@@ -493,6 +502,7 @@ dc_server_t *dc_server_new(const dc_config_t *config)
     snprintf(ctx->replies_endpoint, sizeof ctx->replies_endpoint, "inproc://discod-replies-%p",
              (void *)self);
     ctx->watchdog_ms = dc_notify_watchdog_ms();
+    pthread_mutex_init(&ctx->cluster.lock, NULL);
     atomic_store(&ctx->writer_beat_ms, dc_mono_ms());
     ctx->workers = config->workers > 0 ? config->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (ctx->workers < 1)
@@ -500,8 +510,10 @@ dc_server_t *dc_server_new(const dc_config_t *config)
     if (ctx->workers > DC_MAX_WORKERS)
         ctx->workers = DC_MAX_WORKERS;
     uint64_t t0 = dc_mono_ms();
-    self->store = dc_store_open(config->db_path, config->sync, config->on_corrupt,
-                                config->db_max_size);
+    /* In a cluster the Raft log is the durable record and the database a
+     * copy: committed without an fsync each (WAL, synchronous=NORMAL). */
+    self->store = dc_store_open(config->db_path, config->member_id ? DC_SYNC_NORMAL : config->sync,
+                                config->on_corrupt, config->db_max_size);
     ctx->registry = dc_registry_new();
     ctx->leases = dc_leases_new();
     ctx->nodes = dc_nodes_new();
@@ -534,13 +546,13 @@ dc_server_t *dc_server_new(const dc_config_t *config)
     }
     char notice[128];
     snprintf(notice, sizeof notice, "READY=1\nSTATUS=serving %zu topic(s), epoch %llu",
-             dc_registry_count(ctx->registry), (unsigned long long)ctx->epoch);
+             dc_registry_count(ctx->registry), (unsigned long long)atomic_load(&ctx->epoch));
     dc_notify(notice);
     dc_info("discod %s started: endpoints [%s], database %s (synchronous=%s), workers %d, "
             "epoch %llu, %zu topic(s), %zu lease(s), %zu node(s) loaded in %llu ms",
             DISCOD_VERSION, endpoints, config->db_path,
-            config->sync == DC_SYNC_FULL ? "FULL" : "NORMAL", ctx->workers,
-            (unsigned long long)ctx->epoch, dc_registry_count(ctx->registry),
+            config->sync == DC_SYNC_FULL && !config->member_id ? "FULL" : "NORMAL", ctx->workers,
+            (unsigned long long)atomic_load(&ctx->epoch), dc_registry_count(ctx->registry),
             dc_leases_count(ctx->leases), dc_nodes_count(ctx->nodes), (unsigned long long)load_ms);
     return self;
 }
@@ -574,6 +586,7 @@ void dc_server_destroy(dc_server_t **self_p)
     dc_nodes_destroy(&self->ctx.nodes);
     dc_list_cache_destroy(&self->ctx.list_cache);
     dc_dedup_destroy(&self->state.dedup);
+    pthread_mutex_destroy(&self->ctx.cluster.lock);
     dc_info("discod stopped");
     free(self);
     *self_p = NULL;

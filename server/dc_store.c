@@ -30,6 +30,8 @@ struct dc_store {
     sqlite3_stmt *put_node;
     sqlite3_stmt *delete_node;
     sqlite3_stmt *put_request;
+    sqlite3_stmt *put_member;
+    sqlite3_stmt *delete_member;
     char errmsg[256];
 };
 
@@ -74,6 +76,10 @@ static const char *s_migrations[] = {
     "  lease_id INTEGER NOT NULL,"
     "  lease_ttl_ms INTEGER NOT NULL"
     ");",
+    /* 5: what cluster members announced (MEMBER changes), and the Raft index
+     * this copy of the registry holds. */
+    "CREATE TABLE members (id INTEGER PRIMARY KEY, endpoint TEXT NOT NULL);"
+    "INSERT INTO meta (key, value) VALUES ('raft_index', 0);",
 };
 
 static void s_set_error(dc_store_t *self, const char *what)
@@ -283,6 +289,9 @@ static int s_open_file(dc_store_t *self, dc_sync_t sync, uint64_t max_size, bool
         {offsetof(dc_store_t, put_request),
          "INSERT OR REPLACE INTO requests (slot, request_id, status, message, lease_id,"
          " lease_ttl_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"},
+        {offsetof(dc_store_t, put_member),
+         "INSERT OR REPLACE INTO members (id, endpoint) VALUES (?1, ?2)"},
+        {offsetof(dc_store_t, delete_member), "DELETE FROM members WHERE id = ?1"},
     };
     for (size_t i = 0; rc == SQLITE_OK && i < sizeof more / sizeof more[0]; i++)
         rc = sqlite3_prepare_v2(self->db, more[i].sql, -1,
@@ -303,7 +312,9 @@ static void s_close(dc_store_t *self)
     sqlite3_finalize(self->put_node);
     sqlite3_finalize(self->delete_node);
     sqlite3_finalize(self->put_request);
-    self->put_request = NULL;
+    sqlite3_finalize(self->put_member);
+    sqlite3_finalize(self->delete_member);
+    self->put_request = self->put_member = self->delete_member = NULL;
     self->put_topic = self->delete_topic = self->meta_set = NULL;
     self->put_lease = self->delete_lease = self->touch_lease = NULL;
     self->put_node = self->delete_node = NULL;
@@ -521,6 +532,48 @@ int dc_store_put_request(dc_store_t *self, uint64_t slot, const dc_stored_reques
     sqlite3_bind_int64(s, 5, (sqlite3_int64)r->lease_id);
     sqlite3_bind_int64(s, 6, (sqlite3_int64)r->lease_ttl_ms);
     return s_step_reset(self, s, "put request");
+}
+
+int dc_store_put_member(dc_store_t *self, uint64_t id, const char *endpoint)
+{
+    if (!*endpoint) {
+        sqlite3_bind_int64(self->delete_member, 1, (sqlite3_int64)id);
+        return s_step_reset(self, self->delete_member, "delete member");
+    }
+    sqlite3_bind_int64(self->put_member, 1, (sqlite3_int64)id);
+    sqlite3_bind_text(self->put_member, 2, endpoint, -1, SQLITE_STATIC);
+    return s_step_reset(self, self->put_member, "put member");
+}
+
+int dc_store_load_members(dc_store_t *self,
+                          int (*fn)(void *arg, uint64_t id, const char *endpoint), void *arg)
+{
+    sqlite3_stmt *stmt = NULL;
+    if (sqlite3_prepare_v2(self->db, "SELECT id, endpoint FROM members ORDER BY id", -1, &stmt,
+                           NULL) != SQLITE_OK) {
+        s_set_error(self, "load members");
+        return -1;
+    }
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        const char *endpoint = (const char *)sqlite3_column_text(stmt, 1);
+        if (endpoint && fn(arg, (uint64_t)sqlite3_column_int64(stmt, 0), endpoint) != 0)
+            break;
+    }
+    bool failed = rc != SQLITE_ROW && rc != SQLITE_DONE;
+    if (failed)
+        s_set_error(self, "load members");
+    sqlite3_finalize(stmt);
+    return failed ? -1 : 0;
+}
+
+int dc_store_clear(dc_store_t *self)
+{
+    return s_exec(self, "DELETE FROM topics; DELETE FROM leases; DELETE FROM nodes;"
+                        " DELETE FROM requests; DELETE FROM members;"
+                        " UPDATE meta SET value = 0") == SQLITE_OK
+               ? 0
+               : -1;
 }
 
 int dc_store_load_requests(dc_store_t *self,

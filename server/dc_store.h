@@ -13,7 +13,7 @@
 typedef struct dc_store dc_store_t;
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define DC_STORE_SCHEMA_VERSION 4
+#define DC_STORE_SCHEMA_VERSION 5
 
 /* A stored topic, as handed to the load callback (views valid during it). */
 typedef struct {
@@ -78,6 +78,10 @@ int dc_store_touch_lease(dc_store_t *self, uint64_t id, uint64_t renewed_at_ms);
 int dc_store_delete_lease(dc_store_t *self, uint64_t id);
 int dc_store_put_node(dc_store_t *self, const dc_stored_node_t *n);
 int dc_store_delete_node(dc_store_t *self, const char *name);
+/* Stores what member id announced ("" removes it). */
+int dc_store_put_member(dc_store_t *self, uint64_t id, const char *endpoint);
+/* Empties every table and zeroes the counters (inside a transaction). */
+int dc_store_clear(dc_store_t *self);
 /* Stores a request answer in table slot (replacing the slot's). */
 int dc_store_put_request(dc_store_t *self, uint64_t slot, const dc_stored_request_t *r);
 
@@ -87,6 +91,8 @@ int dc_store_load_leases(dc_store_t *self,
                          void *arg);
 int dc_store_load_nodes(dc_store_t *self, int (*fn)(void *arg, const dc_stored_node_t *n),
                         void *arg);
+int dc_store_load_members(dc_store_t *self,
+                          int (*fn)(void *arg, uint64_t id, const char *endpoint), void *arg);
 int dc_store_load_requests(dc_store_t *self,
                            int (*fn)(void *arg, const dc_stored_request_t *r), void *arg);
 

@@ -3,6 +3,7 @@
 #include "dc_clock.h"
 #include "dc_envelope.h"
 #include "dc_log.h"
+#include "dc_members.h"
 #include "dc_protocol.h"
 #include "dc_reply_send.h"
 #include "dc_request.h"
@@ -29,7 +30,7 @@ static void s_reply_init(dc_reply_t *r, const worker_t *self, int version, int s
     r->status = status;
     r->message = message;
     r->version = version;
-    r->epoch = self->ctx->epoch;
+    dc_context_stamp(self->ctx, r);
 }
 
 /* Sends reply r along route; kind 'A' normally, 'S' for "then stop". */
@@ -60,7 +61,7 @@ int dc_worker_quick_reply(dc_context_t *ctx, const dc_request_t *req, msgpack_sb
     dc_reply_t r;
     memset(&r, 0, sizeof r);
     r.version = req->version;
-    r.epoch = ctx->epoch;
+    dc_context_stamp(ctx, &r);
     dc_entry_t *e = NULL;
     char message[DC_MAX_NAME_LEN + 32];
     if (req->command == DC_CMD_PING) {
@@ -103,6 +104,14 @@ int dc_worker_quick_reply(dc_context_t *ctx, const dc_request_t *req, msgpack_sb
     return rc;
 }
 
+/* What a kept LIST reply is valid for: the registry's generation, and in a
+ * cluster the Raft term the reply carries (terms only rise, so the key does
+ * too, and the cache keeps the newest). */
+static uint64_t s_list_key(uint64_t term, uint64_t generation)
+{
+    return term << 40 | (generation & ((1ULL << 40) - 1));
+}
+
 /* Encodes r into buf and sends it without a copy; unfiltered LISTs keep it in
  * the cache for the next LIST of an unchanged registry. */
 static void s_answer_list(worker_t *self, zmsg_t **route, const dc_reply_t *r, bool cacheable,
@@ -113,7 +122,8 @@ static void s_answer_list(worker_t *self, zmsg_t **route, const dc_reply_t *r, b
     dc_shared_reply_t *reply = NULL;
     if (dc_reply_encode(r, &buf) == 0) {
         if (cacheable)
-            reply = dc_list_cache_put(self->ctx->list_cache, r->version, generation, &buf);
+            reply = dc_list_cache_put(self->ctx->list_cache, r->version,
+                                      s_list_key(r->term, generation), &buf);
         else
             reply = dc_list_cache_detached(&buf);
     }
@@ -132,8 +142,10 @@ static void s_handle_list(worker_t *self, zmsg_t **route, dc_request_t *req)
                           req->filter_publisher_node, req->filter_metadata};
     bool filtered = req->version >= 2 && (req->present & DC_REQ_FILTER);
     if (!filtered) {
-        dc_shared_reply_t *kept = dc_list_cache_get(
-            self->ctx->list_cache, req->version, dc_registry_generation(self->ctx->registry));
+        dc_shared_reply_t *kept =
+            dc_list_cache_get(self->ctx->list_cache, req->version,
+                              s_list_key(atomic_load(&self->ctx->cluster.term),
+                                         dc_registry_generation(self->ctx->registry)));
         if (kept) {
             dc_shared_reply_route_send(route, &kept, 'A', self->backend);
             return;
@@ -180,10 +192,11 @@ static void s_handle_list(worker_t *self, zmsg_t **route, dc_request_t *req)
 static void s_handle_stats(worker_t *self, zmsg_t **route, dc_request_t *req)
 {
     dc_stats_t *s = &self->ctx->stats;
+    dc_cluster_status_t *c = &self->ctx->cluster;
     uint64_t commits = atomic_load(&s->commits);
     dc_stat_t stats[] = {
         {"topics", dc_registry_count(self->ctx->registry)},
-        {"epoch", self->ctx->epoch},
+        {"epoch", atomic_load(&self->ctx->epoch)},
         {"uptime_ms", dc_wall_ms() - self->ctx->started_at_ms},
         {"requests", atomic_load(&s->requests)},
         {"errors", atomic_load(&s->errors)},
@@ -207,6 +220,13 @@ static void s_handle_stats(worker_t *self, zmsg_t **route, dc_request_t *req)
         {"waits", atomic_load(&s->waits)},
         {"waiters", atomic_load(&s->waiters)},
         {"events", atomic_load(&s->events)},
+        /* The cluster (member 0 and role 0 when standalone). */
+        {"member", atomic_load(&c->member_id)},
+        {"role", (uint64_t)atomic_load(&c->role)},
+        {"leader", atomic_load(&c->leader_id)},
+        {"term", atomic_load(&c->term)},
+        {"commit_index", atomic_load(&c->commit_index)},
+        {"applied_index", atomic_load(&c->applied_index)},
     };
     dc_reply_t r;
     /* STATS is a protocol 2 command: its answer always carries the v2 keys. */
@@ -398,6 +418,57 @@ static void s_handle_shutdown(worker_t *self, zmsg_t **route, dc_request_t *req,
     s_answer(self, route, &r, 'S');
 }
 
+static void s_handle_members(worker_t *self, zmsg_t **route)
+{
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init(&buf);
+    if (dc_members_encode(self->ctx, &buf) != 0) {
+        msgpack_sbuffer_destroy(&buf);
+        s_error(self, route, 2, "Out of memory");
+        return;
+    }
+    dc_reply_t r;
+    s_reply_init(&r, self, 2, DC_STATUS_OK, "");
+    r.members = (dc_blob_t){(const uint8_t *)buf.data, buf.size};
+    s_answer(self, route, &r, 'A');
+    msgpack_sbuffer_destroy(&buf);
+}
+
+/* MEMBER_ADD, MEMBER_REMOVE, MEMBER_TRANSFER: admin requests, refused on tcp
+ * endpoints like SHUTDOWN; the cluster thread carries them out. */
+static void s_handle_member_change(worker_t *self, zmsg_t **route, dc_request_t *req,
+                                   int endpoint)
+{
+    if (self->ctx->endpoint_is_tcp[endpoint] && !self->ctx->config->allow_remote_shutdown) {
+        dc_warn("membership change refused on tcp endpoint %s",
+                self->ctx->config->endpoints[endpoint]);
+        s_error(self, route, 2,
+                "Membership changes are refused on tcp endpoints (allow_remote_shutdown is off)");
+        return;
+    }
+    bool add = req->command == DC_CMD_MEMBER_ADD;
+    if (!(req->present & DC_REQ_MEMBER_ID) ||
+        (req->command != DC_CMD_MEMBER_TRANSFER && req->member_id == 0)) {
+        s_error(self, route, 2, "Missing member_id (a member id from 1)");
+        return;
+    }
+    if (add && !(req->present & DC_REQ_MEMBER_ADDRESS)) {
+        s_error(self, route, 2, "Missing member_address (HOST:PORT) in member add request");
+        return;
+    }
+    dc_write_op_t *op = calloc(1, sizeof *op);
+    if (!op || (add && !(op->address = dc_str_dup(req->member_address)))) {
+        free(op);
+        s_error(self, route, 2, "Out of memory");
+        return;
+    }
+    op->kind = add                                       ? DC_OP_MEMBER_ADD
+               : req->command == DC_CMD_MEMBER_REMOVE ? DC_OP_MEMBER_REMOVE
+                                                         : DC_OP_MEMBER_TRANSFER;
+    op->member_id = req->member_id;
+    s_submit_write(self, route, req, op);
+}
+
 /* msg: [endpoint index][envelope...][""][body...]. Always answers or hands
  * the request on, so the front hears from this worker exactly once. */
 static void s_handle(worker_t *self, zmsg_t *msg)
@@ -494,6 +565,14 @@ static void s_handle(worker_t *self, zmsg_t *msg)
         break;
     case DC_CMD_SHUTDOWN:
         s_handle_shutdown(self, &msg, &req, endpoint);
+        break;
+    case DC_CMD_MEMBERS:
+        s_handle_members(self, &msg);
+        break;
+    case DC_CMD_MEMBER_ADD:
+    case DC_CMD_MEMBER_REMOVE:
+    case DC_CMD_MEMBER_TRANSFER:
+        s_handle_member_change(self, &msg, &req, endpoint);
         break;
     default: {
         char message[64];

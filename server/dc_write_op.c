@@ -2,7 +2,9 @@
 #include "dc_write_op.h"
 #include "dc_protocol.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 void dc_write_op_take_request_keys(dc_write_op_t *op, const dc_request_t *req)
 {
@@ -89,4 +91,178 @@ dc_write_op_t *dc_write_op_topic(const dc_request_t *req, const char **problem)
         return s_unregister(req, problem);
     *problem = "Not a topic write";
     return NULL;
+}
+
+/*==== Forwarding: a write op as bytes, between cluster members ====*/
+
+#define DC_OP_FORMAT 1
+
+static void s_pack_opt(msgpack_packer *pk, bool has, uint64_t value)
+{
+    if (has)
+        msgpack_pack_uint64(pk, value);
+    else
+        msgpack_pack_nil(pk);
+}
+
+static void s_pack_cstr(msgpack_packer *pk, const char *s)
+{
+    if (s)
+        dc_mp_pack_str(pk, s, (size_t)-1);
+    else
+        msgpack_pack_nil(pk);
+}
+
+int dc_write_op_encode(const dc_write_op_t *op, msgpack_sbuffer *buf)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, buf, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 13);
+    msgpack_pack_uint64(&pk, DC_OP_FORMAT);
+    msgpack_pack_uint64(&pk, (uint64_t)op->kind);
+    msgpack_pack_uint64(&pk, (uint64_t)(op->version > 0 ? op->version : 1));
+    s_pack_opt(&pk, op->has_request_id, op->request_id);
+    s_pack_opt(&pk, op->has_lease_id, op->lease_id);
+    s_pack_opt(&pk, op->has_lease_ttl, op->lease_ttl_ms);
+    msgpack_pack_uint64(&pk, op->timeout_ms);
+    s_pack_cstr(&pk, op->name);
+    s_pack_cstr(&pk, op->address);
+    msgpack_pack_uint64(&pk, op->reason);
+    dc_rec_t r;
+    memset(&r, 0, sizeof r);
+    if (op->entry) {
+        r.kind = DC_REC_TOPIC_PUT;
+        r.topic = op->entry->topic;
+        r.metadata = op->entry->metadata.data;
+        r.metadata_size = op->entry->metadata.size;
+        dc_record_pack(&pk, &r);
+    } else if (op->node) {
+        r.kind = DC_REC_NODE_PUT;
+        r.topic.name = dc_str_from(op->node->name);
+        r.text = dc_str_from(op->node->description);
+        r.capabilities = op->node->capabilities_blob.data;
+        r.capabilities_size = op->node->capabilities_blob.size;
+        r.metadata = op->node->metadata.data;
+        r.metadata_size = op->node->metadata.size;
+        dc_record_pack(&pk, &r);
+    } else
+        msgpack_pack_nil(&pk);
+    msgpack_pack_uint64(&pk, op->member_id);
+    msgpack_pack_uint64(&pk, op->origin);
+    return buf->data ? 0 : -1;
+}
+
+static int s_opt(const msgpack_object *o, bool *has, uint64_t *value, const char *what, char *err)
+{
+    *has = o->type != MSGPACK_OBJECT_NIL;
+    return *has ? dc_mp_get_uint(o, value, what, err) : 0;
+}
+
+/* A nil, or a str of up to max bytes copied into *out. */
+static int s_cstr(const msgpack_object *o, char **out, uint32_t *len, size_t max, const char *what,
+                  char *err)
+{
+    if (o->type == MSGPACK_OBJECT_NIL)
+        return 0;
+    dc_str_t s;
+    if (dc_mp_get_str(o, &s, max, false, what, err) != 0)
+        return -1;
+    *out = dc_str_dup(s);
+    if (len)
+        *len = s.len;
+    if (!*out) {
+        snprintf(err, DC_ERR_LEN, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+dc_write_op_t *dc_write_op_decode(const void *data, size_t size, char *err)
+{
+    err[0] = 0;
+    msgpack_unpacked u;
+    if (dc_mp_unpack(&u, data, size, err) != 0)
+        return NULL;
+    const msgpack_object *top = &u.data;
+    dc_write_op_t *op = calloc(1, sizeof *op);
+    uint64_t format = 0, kind = 0, version = 0, reason = 0;
+    const msgpack_object *f = top->type == MSGPACK_OBJECT_ARRAY ? top->via.array.ptr : NULL;
+    int rc = -1;
+    if (!op)
+        snprintf(err, DC_ERR_LEN, "out of memory");
+    else if (!f || top->via.array.size < 13)
+        snprintf(err, DC_ERR_LEN, "forwarded op: expected an array of 13");
+    else if (dc_mp_get_uint(&f[0], &format, "forwarded op: format", err) != 0)
+        ;
+    else if (format != DC_OP_FORMAT)
+        snprintf(err, DC_ERR_LEN, "forwarded op: format %llu, this build reads %d",
+                 (unsigned long long)format, DC_OP_FORMAT);
+    else if (dc_mp_get_uint(&f[1], &kind, "forwarded op: kind", err) ||
+             dc_mp_get_uint(&f[2], &version, "forwarded op: version", err) ||
+             s_opt(&f[3], &op->has_request_id, &op->request_id, "forwarded op: request_id",
+                   err) ||
+             s_opt(&f[4], &op->has_lease_id, &op->lease_id, "forwarded op: lease_id", err) ||
+             s_opt(&f[5], &op->has_lease_ttl, &op->lease_ttl_ms, "forwarded op: ttl", err) ||
+             dc_mp_get_uint(&f[6], &op->timeout_ms, "forwarded op: timeout", err) ||
+             s_cstr(&f[7], &op->name, &op->name_len, DC_MAX_NAME_LEN, "forwarded op: name",
+                    err) ||
+             s_cstr(&f[8], &op->address, NULL, DC_MAX_ADDRESS_LEN, "forwarded op: address",
+                    err) ||
+             dc_mp_get_uint(&f[9], &reason, "forwarded op: reason", err) ||
+             dc_mp_get_uint(&f[11], &op->member_id, "forwarded op: member_id", err) ||
+             dc_mp_get_uint(&f[12], &op->origin, "forwarded op: origin", err))
+        ;
+    else if (kind > DC_OP_MEMBER_TRANSFER || kind == DC_OP_WAIT || version > 255 ||
+             reason > DC_REASON_MAX)
+        snprintf(err, DC_ERR_LEN, "forwarded op: kind %llu cannot be forwarded",
+                 (unsigned long long)kind);
+    else
+        rc = 0;
+    if (rc == 0) {
+        op->kind = (dc_op_kind_t)kind;
+        op->version = (int)version;
+        op->reason = (dc_reason_t)reason;
+        dc_rec_t r;
+        bool has_change = f[10].type != MSGPACK_OBJECT_NIL;
+        if (has_change && dc_record_decode_change(&f[10], &r, err) != 0)
+            rc = -1;
+        else if (op->kind == DC_OP_REGISTER) {
+            if (!has_change || r.kind != DC_REC_TOPIC_PUT) {
+                snprintf(err, DC_ERR_LEN, "forwarded op: REGISTER without its topic");
+                rc = -1;
+            } else if (!(op->entry = dc_entry_new(&r.topic, 0, 0, r.metadata, r.metadata_size)))
+                rc = -1;
+        } else if (op->kind == DC_OP_REGISTER_NODE) {
+            char *name = NULL, *description = NULL;
+            if (!has_change || r.kind != DC_REC_NODE_PUT) {
+                snprintf(err, DC_ERR_LEN, "forwarded op: REGISTER_NODE without its node");
+                rc = -1;
+            } else if (!(name = dc_str_dup(r.topic.name)) ||
+                       !(description = dc_str_dup(r.text)) ||
+                       !(op->node = dc_node_from_parts(name, description, r.capabilities,
+                                                       r.capabilities_size, r.metadata,
+                                                       r.metadata_size, 0)))
+                rc = -1;
+            free(name);
+            free(description);
+        } else if (op->kind >= DC_OP_MEMBER_ADD) {
+            if (op->kind == DC_OP_MEMBER_ADD && (!op->address || !op->member_id)) {
+                snprintf(err, DC_ERR_LEN, "forwarded op: MEMBER_ADD needs an id and an address");
+                rc = -1;
+            }
+        } else if (!op->name && op->kind != DC_OP_REVOKE_LEASE) {
+            snprintf(err, DC_ERR_LEN, "forwarded op: a name is needed");
+            rc = -1;
+        } else if (op->kind == DC_OP_REMOVE_DEAD && !op->address) {
+            snprintf(err, DC_ERR_LEN, "forwarded op: REMOVE_DEAD needs the address");
+            rc = -1;
+        }
+    }
+    msgpack_unpacked_destroy(&u);
+    if (rc != 0) {
+        if (!err[0])
+            snprintf(err, DC_ERR_LEN, "out of memory");
+        dc_write_op_destroy(&op);
+    }
+    return op;
 }

@@ -18,7 +18,10 @@ typedef enum {
     DC_OP_REGISTER_NODE,   /* node */
     DC_OP_UNREGISTER_NODE, /* name */
     DC_OP_WAIT,            /* name, timeout_ms */
-    DC_OP_REMOVE_DEAD      /* name, address, reason: from the prober, no reply */
+    DC_OP_REMOVE_DEAD,     /* name, address, reason: from the prober, no reply */
+    DC_OP_MEMBER_ADD,      /* member_id, address (HOST:PORT): a new voter */
+    DC_OP_MEMBER_REMOVE,   /* member_id */
+    DC_OP_MEMBER_TRANSFER  /* member_id (0: any voter): hand leadership over */
 } dc_op_kind_t;
 
 typedef struct {
@@ -34,7 +37,9 @@ typedef struct {
     dc_node_t *node;     /* REGISTER_NODE: the new node (one reference) */
     char *name;          /* NUL-terminated */
     uint32_t name_len;
-    char *address;       /* REMOVE_DEAD: the address found dead */
+    char *address;       /* REMOVE_DEAD: the address found dead; MEMBER_ADD: HOST:PORT */
+    uint64_t member_id;  /* MEMBER_* */
+    uint64_t origin;     /* cluster: the member the request came in at (0: unknown) */
     dc_reason_t reason;  /* REMOVE_DEAD: endpoint-dead or legacy-ttl */
 } dc_write_op_t;
 
@@ -49,6 +54,15 @@ dc_write_op_t *dc_write_op_named(dc_op_kind_t kind, dc_str_t name);
  * NULL with the ERROR message in *problem. Used by the workers and by the
  * front, which hands these two straight to the writer. */
 dc_write_op_t *dc_write_op_topic(const dc_request_t *req, const char **problem);
+
+/* Forwarding (cluster): the op as bytes, everything but its route. Appends
+ * to buf; returns 0, or -1 when out of memory. */
+int dc_write_op_encode(const dc_write_op_t *op, msgpack_sbuffer *buf);
+
+/* An op from a peer's bytes (validated like a client request: bounds,
+ * types, the kinds that may be forwarded), without a route. NULL with err
+ * set when the bytes are refused. Caller destroys the op. */
+dc_write_op_t *dc_write_op_decode(const void *data, size_t size, char *err);
 
 static inline void dc_write_op_destroy(dc_write_op_t **op_p)
 {

@@ -51,7 +51,7 @@ static void s_applied(void *arg, const dc_applied_t *a)
         dc_timers_push(&self->lease_checks, a->lease->expires_mono_ms, a->lease->id, NULL) != 0)
         dc_error("out of memory: lease %llu will not expire", (unsigned long long)a->lease->id);
     if (a->change->kind == DC_REC_EPOCH)
-        self->ctx->epoch = a->change->value;
+        atomic_store(&self->ctx->epoch, a->change->value);
 }
 
 /* Persists and applies the batch, then empties it. Returns true when it is
@@ -96,7 +96,7 @@ static void s_reply(writer_t *self, dc_write_op_t *op, dc_outcome_t *out, bool s
     r.status = out->status;
     r.message = out->message;
     r.version = op->version;
-    r.epoch = self->ctx->epoch;
+    dc_context_stamp(self->ctx, &r);
     r.has_lease = out->has_lease;
     r.lease_id = out->lease_id;
     r.lease_ttl_ms = out->lease_ttl_ms;

@@ -93,6 +93,9 @@ typedef struct {
     int retries;             /* tries per call, >= 1; default 3 */
     discod_protocol_t protocol;
     int poll_interval_ms;    /* wait_for_topic polling against legacy daemons; default 200 */
+    int prefer_local;        /* cluster: try this computer's member first (ipc endpoints,
+                                then tcp ones on a local address), and go back to it
+                                10 s after failing over; default 0 (the order given) */
 } discod_options_t;
 
 /* Fills o with the defaults. */
@@ -118,6 +121,10 @@ DISCOD_EXPORT void discod_client_destroy(discod_client_t **client_p);
 DISCOD_EXPORT const char *discod_client_last_message(const discod_client_t *c);
 /* The daemon's epoch from the last protocol 2 reply (0: not known yet). */
 DISCOD_EXPORT uint64_t discod_client_epoch(const discod_client_t *c);
+/* The cluster member that sent the last protocol 2 reply (0: standalone or
+ * not known) and its Raft term. */
+DISCOD_EXPORT uint64_t discod_client_member(const discod_client_t *c);
+DISCOD_EXPORT uint64_t discod_client_term(const discod_client_t *c);
 /* 2 when the current endpoint speaks protocol 2, 1 for legacy, 0 unknown. */
 DISCOD_EXPORT int discod_client_protocol(const discod_client_t *c);
 /* The endpoint the client is talking to now (borrowed). */
@@ -258,6 +265,34 @@ DISCOD_EXPORT uint64_t discod_session_lease_id(discod_session_t *s);
 DISCOD_EXPORT uint64_t discod_session_reregistrations(discod_session_t *s);
 /* Stops the thread, revokes the lease (best effort), frees; nulls *s_p. */
 DISCOD_EXPORT void discod_session_destroy(discod_session_t **s_p);
+
+/* A cluster member as the answering member sees it (strings owned). */
+typedef struct {
+    uint64_t id;
+    char *address;      /* its Raft peer address, HOST:PORT */
+    char *voting;       /* "voter", "standby" or "spare" */
+    char *role;         /* "leader", "follower", "candidate" */
+    uint64_t leader;    /* the leader's id as this member knows it (0: none) */
+    int reachable;      /* heard from lately, as seen from the answering member */
+    uint64_t match_index; /* the leader's view of its log (0: unknown) */
+    uint64_t commit_index, applied_index; /* the answering member's own; 0 for others */
+} discod_member_t;
+
+/* Protocol 2. On DISCOD_OK *out is a malloc'd array of *count members (0 when
+ * the daemon is standalone); free it with discod_members_free. Which member
+ * answered: discod_client_member(). */
+DISCOD_EXPORT discod_result_t discod_members(discod_client_t *c, discod_member_t **out,
+                                             size_t *count);
+DISCOD_EXPORT void discod_members_free(discod_member_t *members, size_t count);
+
+/* Membership changes (admin; refused on tcp endpoints unless the daemon
+ * allows remote shutdown). add: a new voter at HOST:PORT, started with
+ * --cluster-join; remove: a member; transfer: hand leadership to id (0: any
+ * voter). DISCOD_OK once done; DISCOD_ERROR with the reason otherwise. */
+DISCOD_EXPORT discod_result_t discod_member_add(discod_client_t *c, uint64_t id,
+                                                const char *address);
+DISCOD_EXPORT discod_result_t discod_member_remove(discod_client_t *c, uint64_t id);
+DISCOD_EXPORT discod_result_t discod_member_transfer(discod_client_t *c, uint64_t id);
 
 #ifdef __cplusplus
 }

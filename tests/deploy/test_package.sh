@@ -23,7 +23,7 @@ grep -q 'libdiscod.so.0$' <<<"$contents"
 grep -q 'pkgconfig/discod.pc$' <<<"$contents"
 check
 info=$(dpkg-deb -I "$deb")
-grep -q "Depends: libzmq5, libczmq4, libmsgpackc2, libsqlite3-0, adduser" <<<"$info"
+grep -q "Depends: libzmq5, libczmq4, libmsgpackc2, libsqlite3-0, libraft2, libuv1, adduser" <<<"$info"
 dpkg-deb -e "$deb" "$work/control"
 grep -qx /etc/discod/discod.conf "$work/control/conffiles"
 grep -q "adduser --system" "$work/control/postinst"

@@ -77,6 +77,16 @@ int main(int argc, char **argv)
         "server\n    workers = \"2\n",        /* unterminated quote: syntax error */
         "server\n    datagram = sometimes\n",  /* bad bool */
         "server\n    io_threads = 0\n",        /* out of range */
+        "cluster\n    member = \"1=host\"\n",   /* no port */
+        "cluster\n    member = \"x=host:1\"\n", /* no id */
+        "cluster\n    member = \"0=host:1\"\n", /* id 0 */
+        "cluster\n    member = \"1=host:70000\"\n", /* bad port */
+        "cluster\n    member = \"1=a:1\"\n    member = \"1=b:2\"\n", /* id twice */
+        "cluster\n    member = \"1=a:1\"\n    member = \"2=a:1\"\n", /* address twice */
+        "cluster\n    member_id = 3\n    member = \"1=a:1\"\n", /* not a member */
+        "cluster\n    member_id = 1\n",          /* no members */
+        "cluster\n    member = \"1=a:1\"\n",   /* members without member_id */
+        "cluster\n    election_timeout_ms = 10\n", /* out of range */
     };
     for (size_t i = 0; i < sizeof bad_files / sizeof bad_files[0]; i++) {
         const char *bad = s_write("bad.conf", bad_files[i]);
@@ -96,6 +106,33 @@ int main(int argc, char **argv)
     char *bad_level[] = {"discod", "--log-level", "LOUD", NULL};
     CHECK(s_parse(&c, 3, bad_level) == -1);
     dc_config_clear(&c);
+    /* A cluster: flags, file, and flags replacing the file's members. */
+    const char *cluster = s_write("cluster.conf", "store\n"
+                                                  "    path = \"/tmp/c.db\"\n"
+                                                  "cluster\n"
+                                                  "    member_id = 2\n"
+                                                  "    member = \"1=10.0.0.1:7400\"\n"
+                                                  "    member = \"2=10.0.0.2:7400\"\n"
+                                                  "    member = \"3=robot-c.local:7400\"\n");
+    char *file_cluster[] = {"discod", "--config", (char *)cluster, NULL};
+    CHECK(s_parse(&c, 3, file_cluster) == 0);
+    CHECK(c.member_id == 2 && c.member_count == 3 && c.members[2].id == 3);
+    CHECK(!strcmp(c.members[2].address, "robot-c.local:7400"));
+    CHECK(dc_config_self(&c) && !strcmp(dc_config_self(&c)->address, "10.0.0.2:7400"));
+    CHECK(c.cluster_dir && !strcmp(c.cluster_dir, "/tmp/c.db.raft") && !c.cluster_join);
+    CHECK(c.election_timeout_ms == 400);
+    dc_config_clear(&c);
+    char *flag_cluster[] = {"discod", "--config", (char *)cluster, "--member-id", "5",
+                            "--cluster-member", "5=127.0.0.1:9", "--cluster-join",
+                            "--cluster-dir", "/tmp/r", NULL};
+    CHECK(s_parse(&c, 10, flag_cluster) == 0);
+    CHECK(c.member_id == 5 && c.member_count == 1 && c.cluster_join);
+    CHECK(!strcmp(c.cluster_dir, "/tmp/r"));
+    dc_config_clear(&c);
+    char *standalone[] = {"discod", NULL};
+    CHECK(s_parse(&c, 1, standalone) == 0 && c.member_id == 0 && !dc_config_self(&c));
+    dc_config_clear(&c);
+
     char *help[] = {"discod", "--help", NULL};
     CHECK(s_parse(&c, 2, help) == 1);
     dc_config_clear(&c);

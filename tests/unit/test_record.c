@@ -53,7 +53,7 @@ static void test_round_trip(void)
     dc_mp_pack_str(&pk, "camera", 6);
     dc_mp_pack_str(&pk, "lidar", 5);
 
-    dc_rec_t recs[10];
+    dc_rec_t recs[11];
     memset(recs, 0, sizeof recs);
     recs[0] = (dc_rec_t){.kind = DC_REC_TOPIC_PUT,
                          .topic = {dc_str_from("/cam"), dc_str_from("ipc:///tmp/cam"),
@@ -81,13 +81,15 @@ static void test_round_trip(void)
     recs[8] = (dc_rec_t){.kind = DC_REC_REQUEST, .value = UINT64_MAX, .status = 2,
                          .text = dc_str_from("Topic /x already registered by n"), .lease_id = 4,
                          .ttl_ms = 900};
-    recs[9] = (dc_rec_t){.kind = DC_REC_SEQS, .seqs = {10, 20, 30}};
+    recs[9] = (dc_rec_t){.kind = DC_REC_SEQS, .seqs = {10, 20, 30}, .value = 41};
+    recs[10] = (dc_rec_t){.kind = DC_REC_MEMBER, .value = 3,
+                          .text = dc_str_from("tcp://10.1.1.3:40000")};
     msgpack_sbuffer buf;
-    s_pack(&buf, recs, 10);
+    s_pack(&buf, recs, 11);
     seen_t seen = {0};
     char err[DC_ERR_LEN] = "";
     CHECK(dc_record_decode(buf.data, buf.size, s_collect, &seen, err) == 0);
-    CHECK(seen.count == 10);
+    CHECK(seen.count == 11);
     const dc_rec_t *r = seen.seen;
     CHECK(r[0].kind == DC_REC_TOPIC_PUT && !strcmp(seen.names[0], "/cam"));
     CHECK(r[0].topic.fingerprint == 0xfedcba9876543210ULL && r[0].create_seq == 7 &&
@@ -104,7 +106,8 @@ static void test_round_trip(void)
     CHECK(r[7].kind == DC_REC_EPOCH && r[7].value == 12);
     CHECK(r[8].value == UINT64_MAX && r[8].status == 2 && r[8].lease_id == 4 &&
           r[8].ttl_ms == 900);
-    CHECK(r[9].seqs[0] == 10 && r[9].seqs[1] == 20 && r[9].seqs[2] == 30);
+    CHECK(r[9].seqs[0] == 10 && r[9].seqs[1] == 20 && r[9].seqs[2] == 30 && r[9].value == 41);
+    CHECK(r[10].kind == DC_REC_MEMBER && r[10].value == 3);
     msgpack_sbuffer_destroy(&buf);
     CHECK(!strcmp(dc_reason_name(DC_REASON_LEGACY_TTL), "legacy-ttl"));
     CHECK(!strcmp(dc_reason_name(DC_REASON_UNREGISTERED), "unregistered"));

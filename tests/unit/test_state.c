@@ -21,8 +21,11 @@ typedef struct {
 static void s_init(fixture_t *f)
 {
     memset(f, 0, sizeof *f);
-    f->s = (dc_state_t){dc_registry_new(), dc_leases_new(), dc_nodes_new(), dc_dedup_new(),
-                        &f->stats, 0, 0, 0, 0};
+    f->s = (dc_state_t){.registry = dc_registry_new(),
+                        .leases = dc_leases_new(),
+                        .nodes = dc_nodes_new(),
+                        .dedup = dc_dedup_new(),
+                        .stats = &f->stats};
 }
 
 static void s_fini(fixture_t *f)
@@ -297,7 +300,11 @@ static void s_populate(fixture_t *f)
     CHECK(s_decide(f, &batch, node, &out) == DC_STATUS_OK);
     dc_change_t *epoch = dc_changes_add(&batch, DC_REC_EPOCH);
     epoch->value = 4;
+    dc_change_t *member = dc_changes_add(&batch, DC_REC_MEMBER);
+    member->value = 2;
+    member->text = strdup("tcp://10.0.0.2:40001");
     s_apply_all(f, &batch, NULL);
+    f->s.applied_index = 77;
     dc_changes_free(&batch);
 }
 
@@ -319,6 +326,17 @@ static void test_snapshot_restore(void)
     CHECK(b.s.epoch == 4 && b.s.change_seq == a.s.change_seq && b.s.event_seq == a.s.event_seq &&
           b.s.lease_seq == a.s.lease_seq);
     CHECK(dc_leases_find(b.s.leases, 1)->node != NULL); /* attachments rebuilt too */
+    CHECK(b.s.applied_index == 77 &&
+          !strcmp(dc_state_member_endpoint(&b.s, 2), "tcp://10.0.0.2:40001"));
+    /* A reset state is empty, and restoring into it gives the same again. */
+    dc_state_reset(&b.s);
+    CHECK(dc_registry_count(b.s.registry) == 0 && dc_leases_count(b.s.leases) == 0 &&
+          dc_nodes_count(b.s.nodes) == 0 && b.s.member_count == 0 && b.s.epoch == 0 &&
+          dc_dedup_find(b.s.dedup, 1000) == NULL);
+    CHECK(!s_same(&a, &b));
+    CHECK(dc_changes_decode(&changes, snap.data, snap.size, err) == 0);
+    s_apply_all(&b, &changes, NULL);
+    CHECK(s_same(&a, &b));
     dc_entry_t **x = NULL, **y = NULL;
     size_t n = dc_registry_snapshot(a.s.registry, NULL, &x);
     size_t m = dc_registry_snapshot(b.s.registry, NULL, &y);
@@ -370,6 +388,10 @@ static void test_persist(void)
     renew->at_ms = 9999;
     dc_change_t *epoch = dc_changes_add(&batch, DC_REC_EPOCH);
     epoch->value = 3;
+    dc_change_t *member = dc_changes_add(&batch, DC_REC_MEMBER);
+    member->value = 3;
+    member->text = strdup("tcp://127.0.0.1:5");
+    a.s.applied_index = 12;
     CHECK(dc_persist_batch(store, &a.s, &batch) == 0);
     s_apply_all(&a, &batch, NULL);
     CHECK(dc_leases_find(a.s.leases, 1)->checkpoint_wall_ms == 9999);
@@ -380,6 +402,7 @@ static void test_persist(void)
     CHECK(dc_persist_load(store, &b.s, 1000) == 0);
     CHECK(s_same(&a, &b));
     CHECK(b.s.epoch == 3 && dc_registry_count(b.s.registry) == 9);
+    CHECK(b.s.applied_index == 12 && dc_state_member_endpoint(&b.s, 3) != NULL);
     CHECK(dc_dedup_find(b.s.dedup, 505) != NULL);
 
     /* A rebuild into a fresh file holds it all too. */

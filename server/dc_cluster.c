@@ -1,0 +1,1250 @@
+/* dc_cluster.c: a cluster member's writer: Raft, proposals, forwarding,
+ * leases on the leader (see the .h). */
+#include "dc_cluster.h"
+#include "dc_clock.h"
+#include "dc_decide.h"
+#include "dc_events.h"
+#include "dc_fsm.h"
+#include "dc_log.h"
+#include "dc_peer_link.h"
+#include "dc_persist.h"
+#include "dc_protocol.h"
+#include "dc_reply_send.h"
+#include "dc_timers.h"
+
+#include <errno.h>
+#include <raft.h>
+#include <raft/uv.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <uv.h>
+
+/* Ops decided into one proposal at most. */
+#define DC_MAX_BATCH 512
+/* The loop's timer: expiry checks, forwarded renewals, status, deadlines. */
+#define DC_TICK_MS 50
+/* A write not answered by then gets ERROR (a Cortex client waits 5 s). */
+#define DC_WRITE_DEADLINE_MS 4500
+/* How often renewal checkpoints are proposed (leader). */
+#define DC_CHECKPOINT_MS 1000
+
+/*==== Ops waiting for the cluster ====*/
+
+/* A write op on its way through the cluster. */
+typedef struct cop {
+    dc_write_op_t *op;
+    uint64_t deadline;    /* monotonic: answer ERROR then */
+    uint64_t fwd_id;      /* follower: the id it was forwarded under */
+    uint64_t index;       /* answer once this member has applied this index */
+    uint64_t resend_at;   /* follower: forwarded to a leader that changed since; sent
+                             again then unless its answer came (0: not due) */
+    dc_outcome_t out;
+    zframe_t *peer;       /* leader: the follower that forwarded it (identity) */
+    uint64_t peer_fwd_id; /* leader: that follower's id for it */
+    struct cop *next;
+} cop_t;
+
+typedef struct {
+    cop_t *head, *tail;
+    size_t count;
+} cop_list_t;
+
+static void s_push(cop_list_t *l, cop_t *c)
+{
+    c->next = NULL;
+    if (l->tail)
+        l->tail->next = c;
+    else
+        l->head = c;
+    l->tail = c;
+    l->count++;
+}
+
+static cop_t *s_pop(cop_list_t *l)
+{
+    cop_t *c = l->head;
+    if (c) {
+        l->head = c->next;
+        if (!l->head)
+            l->tail = NULL;
+        l->count--;
+        c->next = NULL;
+    }
+    return c;
+}
+
+/* Puts every op of from in front of to (from ends up empty). */
+static void s_prepend(cop_list_t *to, cop_list_t *from)
+{
+    if (!from->head)
+        return;
+    from->tail->next = to->head;
+    if (!to->tail)
+        to->tail = from->tail;
+    to->head = from->head;
+    to->count += from->count;
+    *from = (cop_list_t){0};
+}
+
+/*==== The member ====*/
+
+typedef struct {
+    dc_context_t *ctx;
+    const dc_config_t *config;
+    dc_store_t *store;
+    dc_state_t *state;
+    zsock_t *pipe;
+    zsock_t *pull;    /* write ops from the front, workers and the prober */
+    zsock_t *replies; /* answers to the front */
+    zsock_t *router;  /* followers' forwarded ops (bound on this member's host) */
+    zsock_t *dealer;  /* to the leader's router, or NULL */
+    char endpoint[257];        /* where our router listens (announced when leading) */
+    char dealer_endpoint[257]; /* where the dealer is connected */
+    uint64_t dealer_leader;    /* the leader the dealer talks to */
+    dc_events_t *events;
+    dc_observer_t observer;
+    dc_fsm_t fsm;
+
+    uv_loop_t loop;
+    bool loop_ready, handles_ready;
+    uv_poll_t pipe_poll, pull_poll, router_poll;
+    uv_poll_t *dealer_poll; /* its own allocation: a closing handle is never reused */
+    uv_prepare_t prepare;
+    uv_timer_t tick;
+    struct raft raft;
+    struct raft_io io;
+    dc_peer_link_t *link;
+    bool io_ready, raft_ready, raft_closing;
+
+    cop_list_t queue;  /* to decide (leader) or to forward (follower) */
+    cop_list_t sent;   /* follower: forwarded, awaiting the leader's answer */
+    cop_list_t retry;  /* follower: the peer said "not leader"; forwarded again next tick */
+    cop_list_t parked; /* follower: answered by the leader, waiting to be applied here */
+    uint64_t next_fwd_id;
+
+    struct raft_apply apply_req;
+    bool in_flight;
+    cop_t *flight[DC_MAX_BATCH]; /* the ops of the proposal in flight */
+    size_t flight_count;
+    dc_changes_t batch; /* decided, not yet proposed (also the leader's own changes) */
+
+    bool leader;
+    dc_timers_t lease_checks; /* leader: expiry checks, id: lease id */
+    uint64_t last_tick_ms;
+    uint64_t next_checkpoint_ms;
+    uint64_t next_rebuild_ms;
+
+    cop_t *changing;              /* the membership change under way, or NULL */
+    struct raft_change change;
+    struct raft_transfer member_transfer;
+
+    bool stopping;
+    struct raft_transfer transfer;
+    bool transferring;
+    uint64_t stop_deadline;
+} cluster_t;
+
+static void s_pump(cluster_t *self);
+
+/*==== Answers ====*/
+
+/* [status, message, has_lease, lease_id, lease_ttl_ms, index]: the leader's
+ * answer to a forwarded op. */
+static void s_pack_answer(msgpack_sbuffer *buf, const dc_outcome_t *out, uint64_t index)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, buf, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 6);
+    msgpack_pack_int(&pk, out->status);
+    dc_mp_pack_str(&pk, out->message, (size_t)-1);
+    if (out->has_lease)
+        msgpack_pack_true(&pk);
+    else
+        msgpack_pack_false(&pk);
+    msgpack_pack_uint64(&pk, out->lease_id);
+    msgpack_pack_uint64(&pk, out->lease_ttl_ms);
+    msgpack_pack_uint64(&pk, index);
+}
+
+static int s_unpack_answer(const void *data, size_t size, dc_outcome_t *out, uint64_t *index)
+{
+    msgpack_unpacked u;
+    char err[DC_ERR_LEN];
+    if (dc_mp_unpack(&u, data, size, err) != 0)
+        return -1;
+    const msgpack_object *a = &u.data;
+    int rc = -1;
+    dc_str_t message;
+    if (a->type == MSGPACK_OBJECT_ARRAY && a->via.array.size >= 6) {
+        const msgpack_object *f = a->via.array.ptr;
+        uint64_t status;
+        if (dc_mp_get_uint(&f[0], &status, "status", err) == 0 && status <= DC_STATUS_ERROR &&
+            dc_mp_get_str(&f[1], &message, sizeof out->message - 1, true, "message", err) == 0 &&
+            f[2].type == MSGPACK_OBJECT_BOOLEAN &&
+            dc_mp_get_uint(&f[3], &out->lease_id, "lease_id", err) == 0 &&
+            dc_mp_get_uint(&f[4], &out->lease_ttl_ms, "ttl", err) == 0 &&
+            dc_mp_get_uint(&f[5], index, "index", err) == 0) {
+            out->status = (int)status;
+            memcpy(out->message, message.ptr, message.len);
+            out->message[message.len] = 0;
+            out->has_lease = f[2].via.boolean;
+            rc = 0;
+        }
+    }
+    msgpack_unpacked_destroy(&u);
+    return rc;
+}
+
+/* Sends an op's answer (to the client through the front, or to the follower
+ * that forwarded it) and frees it. */
+static void s_finish(cluster_t *self, cop_t *c)
+{
+    dc_outcome_t *out = &c->out;
+    if (out->status == DC_STATUS_ERROR)
+        DC_STAT_INC(self->ctx, errors);
+    if (c->peer) {
+        msgpack_sbuffer buf;
+        msgpack_sbuffer_init(&buf);
+        s_pack_answer(&buf, out, c->index);
+        zmsg_t *msg = zmsg_new();
+        zmsg_append(msg, &c->peer);
+        zmsg_addstr(msg, "A");
+        zmsg_addmem(msg, &c->peer_fwd_id, sizeof c->peer_fwd_id);
+        zmsg_addmem(msg, buf.data, buf.size);
+        zmsg_send(&msg, self->router);
+        msgpack_sbuffer_destroy(&buf);
+    } else if (c->op->route) {
+        dc_reply_t r;
+        memset(&r, 0, sizeof r);
+        r.status = out->status;
+        r.message = out->message;
+        r.version = c->op->version;
+        dc_context_stamp(self->ctx, &r);
+        r.has_lease = out->has_lease;
+        r.lease_id = out->lease_id;
+        r.lease_ttl_ms = out->lease_ttl_ms;
+        zframe_t *frame = dc_reply_frame(&r);
+        if (frame)
+            dc_reply_route_send(&c->op->route, &frame, 'A', self->replies);
+    }
+    zframe_destroy(&c->peer);
+    dc_write_op_destroy(&c->op);
+    free(c);
+}
+
+static void s_fail(cluster_t *self, cop_t *c, const char *message)
+{
+    c->out.status = DC_STATUS_ERROR;
+    c->out.has_lease = false;
+    snprintf(c->out.message, sizeof c->out.message, "%s", message);
+    s_finish(self, c);
+}
+
+/* Answers an op the leader has answered, now or once applied here. */
+static void s_answer_when_applied(cluster_t *self, cop_t *c)
+{
+    if (c->index <= self->state->applied_index)
+        s_finish(self, c);
+    else
+        s_push(&self->parked, c);
+}
+
+/* Answers the parked ops whose index has been applied here. */
+static void s_release_parked(cluster_t *self)
+{
+    cop_list_t keep = {0};
+    cop_t *c;
+    while ((c = s_pop(&self->parked))) {
+        if (c->index <= self->state->applied_index || self->stopping)
+            s_finish(self, c);
+        else
+            s_push(&keep, c);
+    }
+    self->parked = keep;
+}
+
+/*==== Applying (every member) ====*/
+
+static void s_applied(void *arg, const dc_applied_t *a)
+{
+    cluster_t *self = arg;
+    dc_events_applied(self->events, a);
+    if (a->change->kind == DC_REC_LEASE_GRANT && a->lease && self->leader)
+        dc_timers_push(&self->lease_checks, a->lease->expires_mono_ms, a->lease->id, NULL);
+    if (a->change->kind == DC_REC_EPOCH)
+        atomic_store(&self->ctx->epoch, a->change->value);
+}
+
+/*==== Proposing (leader) ====*/
+
+static void s_apply_done(struct raft_apply *req, int status, void *result)
+{
+    (void)result;
+    cluster_t *self = req->data;
+    self->in_flight = false;
+    size_t n = self->flight_count;
+    self->flight_count = 0;
+    if (status == 0) {
+        for (size_t i = 0; i < n; i++) {
+            self->flight[i]->index = req->index;
+            s_finish(self, self->flight[i]);
+        }
+    } else {
+        /* Not committed under this leadership (it may still be, under the
+         * next leader): ops go round again, request_ids keep that safe. */
+        dc_info("proposal of %zu write(s) ended without commit: %s", n, raft_strerror(status));
+        cop_list_t again = {0};
+        for (size_t i = 0; i < n; i++) {
+            cop_t *c = self->flight[i];
+            if (c->peer) {
+                zmsg_t *msg = zmsg_new();
+                zmsg_append(msg, &c->peer);
+                zmsg_addstr(msg, "N");
+                zmsg_addmem(msg, &c->peer_fwd_id, sizeof c->peer_fwd_id);
+                zmsg_send(&msg, self->router);
+                dc_write_op_destroy(&c->op);
+                free(c);
+            } else
+                s_push(&again, c);
+        }
+        s_prepend(&self->queue, &again);
+    }
+    s_pump(self);
+}
+
+/*==== Membership (leader) ====*/
+
+static void s_change_done(struct raft_change *req, int status);
+
+static void s_member_answer(cluster_t *self, int status, const char *fmt, uint64_t id,
+                            const char *detail)
+{
+    cop_t *c = self->changing;
+    self->changing = NULL;
+    c->out.status = status;
+    snprintf(c->out.message, sizeof c->out.message, fmt, (unsigned long long)id, detail);
+    c->index = self->state->applied_index;
+    dc_info("membership: %s", c->out.message);
+    s_finish(self, c);
+}
+
+static void s_change_done(struct raft_change *req, int status)
+{
+    cluster_t *self = req->data;
+    cop_t *c = self->changing;
+    if (!c)
+        return;
+    if (status != 0) {
+        s_member_answer(self, DC_STATUS_ERROR, "Membership change for member %llu failed: %s",
+                        c->op->member_id, raft_strerror(status));
+        return;
+    }
+    if (c->op->kind == DC_OP_MEMBER_ADD && c->out.changed == false) {
+        /* Added as a spare: now make it a voter (the leader first brings its
+         * log up to date). */
+        c->out.changed = true;
+        int rc = raft_assign(&self->raft, &self->change, c->op->member_id, RAFT_VOTER,
+                             s_change_done);
+        if (rc != 0)
+            s_member_answer(self, DC_STATUS_ERROR, "Member %llu added but not a voter: %s",
+                            c->op->member_id, raft_strerror(rc));
+        return;
+    }
+    s_member_answer(self, DC_STATUS_OK,
+                    c->op->kind == DC_OP_MEMBER_ADD ? "Member %llu added as a voter%s"
+                                                    : "Member %llu removed%s",
+                    c->op->member_id, "");
+}
+
+static void s_transfer_done(struct raft_transfer *req)
+{
+    cluster_t *self = req->data;
+    raft_id leader = 0;
+    const char *address = NULL;
+    raft_leader(&self->raft, &leader, &address);
+    char detail[64];
+    snprintf(detail, sizeof detail, "%llu", (unsigned long long)leader);
+    if (leader && leader != self->config->member_id)
+        s_member_answer(self, DC_STATUS_OK, "Leadership handed over (asked for %llu, leader %s)",
+                        self->changing->op->member_id, detail);
+    else
+        s_member_answer(self, DC_STATUS_ERROR,
+                        "Leadership not handed over (asked for %llu, leader %s)",
+                        self->changing->op->member_id, detail);
+}
+
+/* Starts a membership change (one at a time); answers at once on refusal. */
+static void s_member_op(cluster_t *self, cop_t *c)
+{
+    if (self->changing) {
+        s_fail(self, c, "A membership change is under way: try again when it is done");
+        return;
+    }
+    self->changing = c;
+    c->out.changed = false;
+    self->change.data = self;
+    int rc;
+    dc_write_op_t *op = c->op;
+    if (op->kind == DC_OP_MEMBER_ADD)
+        rc = raft_add(&self->raft, &self->change, op->member_id, op->address, s_change_done);
+    else if (op->kind == DC_OP_MEMBER_REMOVE)
+        rc = raft_remove(&self->raft, &self->change, op->member_id, s_change_done);
+    else if (op->member_id == self->config->member_id) {
+        s_member_answer(self, DC_STATUS_OK, "Member %llu leads already%s", op->member_id, "");
+        return;
+    } else {
+        self->member_transfer.data = self;
+        rc = raft_transfer(&self->raft, &self->member_transfer, op->member_id, s_transfer_done);
+    }
+    if (rc != 0)
+        s_member_answer(self, DC_STATUS_ERROR, "Membership change for member %llu refused: %s",
+                        op->member_id, raft_strerror(rc));
+}
+
+/* Decides what is queued and proposes it with the leader's own changes. */
+static void s_propose(cluster_t *self)
+{
+    if (self->in_flight || (!self->queue.head && self->batch.count == 0))
+        return;
+    dc_decider_t d;
+    dc_decider_init(&d, self->state, self->config, &self->batch, dc_mono_ms(), dc_wall_ms());
+    size_t n = 0;
+    cop_t *c;
+    while (n < DC_MAX_BATCH && (c = s_pop(&self->queue))) {
+        if (c->op->kind >= DC_OP_MEMBER_ADD) {
+            s_member_op(self, c);
+            continue;
+        }
+        if (c->op->has_request_id && dc_decide_answered(&d, c->op->request_id, &c->out)) {
+            c->out.changed = false;
+            DC_STAT_INC(self->ctx, deduplicated);
+        } else
+            dc_decide(&d, c->op, &c->out);
+        self->flight[n++] = c;
+    }
+    if (self->batch.count == 0) { /* nothing changes: answer now */
+        for (size_t i = 0; i < n; i++) {
+            self->flight[i]->index = self->state->applied_index;
+            s_finish(self, self->flight[i]);
+        }
+        return;
+    }
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    struct raft_buffer buf = {NULL, 0};
+    if (dc_changes_encode(&self->batch, &sb) != 0 || dc_fsm_frame(sb.data, sb.size, &buf) != 0)
+        buf.base = NULL;
+    msgpack_sbuffer_destroy(&sb);
+    size_t changes = self->batch.count;
+    dc_changes_clear(&self->batch);
+    self->apply_req.data = self;
+    int rc = buf.base ? raft_apply(&self->raft, &self->apply_req, &buf, 1, s_apply_done)
+                      : RAFT_NOMEM;
+    if (rc != 0) {
+        raft_free(buf.base);
+        dc_warn("cannot propose %zu change(s): %s", changes, raft_strerror(rc));
+        cop_list_t again = {0};
+        for (size_t i = 0; i < n; i++)
+            s_push(&again, self->flight[i]);
+        s_prepend(&self->queue, &again);
+        return;
+    }
+    self->in_flight = true;
+    self->flight_count = n;
+    atomic_fetch_add_explicit(&self->ctx->stats.commits, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&self->ctx->stats.batched_writes, changes, memory_order_relaxed);
+}
+
+/*==== Forwarding (follower) ====*/
+
+static void s_dealer_readable(uv_poll_t *handle, int status, int events);
+
+static void s_free_handle(uv_handle_t *handle)
+{
+    free(handle);
+}
+
+static void s_dealer_close(cluster_t *self)
+{
+    if (self->dealer_poll) {
+        uv_close((uv_handle_t *)self->dealer_poll, s_free_handle);
+        self->dealer_poll = NULL;
+    }
+    zsock_destroy(&self->dealer);
+    self->dealer_endpoint[0] = 0;
+    self->dealer_leader = 0;
+}
+
+/* The leader changed: ops forwarded to the old one are sent again shortly,
+ * unless its answer comes first (a live old leader answers within
+ * milliseconds, "A" or "N"; a dead one never does). Resending at once would
+ * apply twice what the old leader had committed. */
+#define DC_RESEND_AFTER_MS 300
+
+static void s_resend_later(cluster_t *self)
+{
+    uint64_t at = dc_mono_ms() + DC_RESEND_AFTER_MS;
+    for (cop_t *c = self->sent.head; c; c = c->next)
+        if (!c->resend_at)
+            c->resend_at = at;
+}
+
+/* Connects the dealer to the leader's announced endpoint. Returns false when
+ * the leader is unknown. */
+static bool s_dealer_for(cluster_t *self, uint64_t leader)
+{
+    const char *endpoint = dc_state_member_endpoint(self->state, leader);
+    if (!endpoint)
+        return false;
+    if (self->dealer && self->dealer_leader == leader && !strcmp(self->dealer_endpoint, endpoint))
+        return true;
+    if (self->dealer) {
+        dc_info("forwarding writes to member %llu at %s now", (unsigned long long)leader,
+                endpoint);
+        s_dealer_close(self);
+    }
+    s_resend_later(self);
+    self->dealer = zsock_new(ZMQ_DEALER);
+    if (!self->dealer)
+        return false;
+    zsock_set_linger(self->dealer, 0);
+    zsock_set_sndhwm(self->dealer, 10000);
+    if (zsock_connect(self->dealer, "%s", endpoint) != 0) {
+        dc_warn("cannot connect to the leader's endpoint %s", endpoint);
+        zsock_destroy(&self->dealer);
+        return false;
+    }
+    snprintf(self->dealer_endpoint, sizeof self->dealer_endpoint, "%s", endpoint);
+    self->dealer_leader = leader;
+    self->dealer_poll = malloc(sizeof *self->dealer_poll);
+    if (self->dealer_poll) {
+        uv_poll_init(&self->loop, self->dealer_poll, zsock_fd(self->dealer));
+        self->dealer_poll->data = self;
+        uv_poll_start(self->dealer_poll, UV_READABLE, s_dealer_readable);
+    }
+    return true;
+}
+
+static void s_forward(cluster_t *self)
+{
+    raft_id leader = 0;
+    const char *address = NULL;
+    raft_leader(&self->raft, &leader, &address);
+    if (!leader || leader == self->config->member_id || !s_dealer_for(self, leader))
+        return;
+    cop_t *c;
+    while ((c = s_pop(&self->queue))) {
+        msgpack_sbuffer buf;
+        msgpack_sbuffer_init(&buf);
+        if (dc_write_op_encode(c->op, &buf) != 0) {
+            msgpack_sbuffer_destroy(&buf);
+            s_fail(self, c, "Out of memory");
+            continue;
+        }
+        c->fwd_id = ++self->next_fwd_id;
+        c->resend_at = 0;
+        zmsg_t *msg = zmsg_new();
+        zmsg_addstr(msg, "F");
+        zmsg_addmem(msg, &c->fwd_id, sizeof c->fwd_id);
+        zmsg_addmem(msg, buf.data, buf.size);
+        msgpack_sbuffer_destroy(&buf);
+        if (zmsg_send(&msg, self->dealer) != 0) {
+            zmsg_destroy(&msg);
+            cop_list_t back = {0};
+            s_push(&back, c);
+            s_prepend(&self->queue, &back);
+            return;
+        }
+        s_push(&self->sent, c);
+    }
+}
+
+/* Removes the sent op forwarded as fwd_id, or NULL. */
+static cop_t *s_take_sent(cluster_t *self, uint64_t fwd_id)
+{
+    cop_t **link = &self->sent.head, *prev = NULL;
+    while (*link && (*link)->fwd_id != fwd_id) {
+        prev = *link;
+        link = &(*link)->next;
+    }
+    cop_t *c = *link;
+    if (!c)
+        return NULL;
+    *link = c->next;
+    if (self->sent.tail == c)
+        self->sent.tail = prev;
+    self->sent.count--;
+    c->next = NULL;
+    return c;
+}
+
+/* The leader's answers: ["A", fwd_id, answer] or ["N", fwd_id]. */
+static void s_from_leader(cluster_t *self)
+{
+    zmsg_t *msg;
+    while (self->dealer && (zsock_events(self->dealer) & ZMQ_POLLIN) &&
+           (msg = zmsg_recv(self->dealer))) {
+        zframe_t *kind = zmsg_first(msg), *id = zmsg_next(msg), *body = zmsg_next(msg);
+        uint64_t fwd_id = 0;
+        if (kind && id && zframe_size(id) == sizeof fwd_id)
+            memcpy(&fwd_id, zframe_data(id), sizeof fwd_id);
+        cop_t *c = fwd_id ? s_take_sent(self, fwd_id) : NULL;
+        if (c && zframe_streq(kind, "A") && body &&
+            s_unpack_answer(zframe_data(body), zframe_size(body), &c->out, &c->index) == 0)
+            s_answer_when_applied(self, c);
+        else if (c)
+            s_push(&self->retry, c); /* "N", or an answer we cannot read: again */
+        zmsg_destroy(&msg);
+    }
+}
+
+static void s_dealer_readable(uv_poll_t *handle, int status, int events)
+{
+    (void)status;
+    (void)events;
+    cluster_t *self = handle->data;
+    s_from_leader(self);
+    s_pump(self);
+}
+
+/* Forwarded ops and renewals from followers: ["F", fwd_id, op] or ["R", ids]. */
+static void s_from_followers(cluster_t *self)
+{
+    zmsg_t *msg;
+    while ((zsock_events(self->router) & ZMQ_POLLIN) && (msg = zmsg_recv(self->router))) {
+        zframe_t *peer = zmsg_pop(msg);
+        zframe_t *kind = zmsg_first(msg), *arg = zmsg_next(msg), *body = zmsg_next(msg);
+        uint64_t fwd_id = 0;
+        if (kind && zframe_streq(kind, "R") && arg && self->leader) {
+            /* Renewals a follower took: the lease lives on here too. */
+            size_t n = zframe_size(arg) / sizeof(uint64_t);
+            uint64_t now = dc_mono_ms(), wall = dc_wall_ms();
+            for (size_t i = 0; i < n; i++) {
+                uint64_t lease;
+                memcpy(&lease, zframe_data(arg) + i * sizeof lease, sizeof lease);
+                dc_leases_heartbeat(self->state->leases, lease, now, wall);
+            }
+        } else if (kind && zframe_streq(kind, "F") && arg && body &&
+                   zframe_size(arg) == sizeof fwd_id) {
+            memcpy(&fwd_id, zframe_data(arg), sizeof fwd_id);
+            char err[DC_ERR_LEN];
+            dc_write_op_t *op =
+                self->leader ? dc_write_op_decode(zframe_data(body), zframe_size(body), err)
+                             : NULL;
+            cop_t *c = calloc(1, sizeof *c);
+            if (c) {
+                c->peer = peer;
+                peer = NULL;
+                c->peer_fwd_id = fwd_id;
+                c->deadline = dc_mono_ms() + DC_WRITE_DEADLINE_MS;
+            }
+            if (c && !self->leader) { /* we lost it since: the follower asks again */
+                zmsg_t *no = zmsg_new();
+                zmsg_append(no, &c->peer);
+                zmsg_addstr(no, "N");
+                zmsg_addmem(no, &fwd_id, sizeof fwd_id);
+                zmsg_send(&no, self->router);
+                free(c);
+            } else if (c && !op) {
+                dc_warn("a forwarded write was refused: %s", err);
+                c->op = calloc(1, sizeof *c->op);
+                if (c->op) {
+                    c->index = self->state->applied_index;
+                    s_fail(self, c, "The leader could not read the forwarded write");
+                } else {
+                    zframe_destroy(&c->peer);
+                    free(c);
+                }
+            } else if (c) {
+                c->op = op;
+                s_push(&self->queue, c);
+            } else
+                dc_write_op_destroy(&op);
+        }
+        zframe_destroy(&peer);
+        zmsg_destroy(&msg);
+    }
+}
+
+/*==== The loop's inputs ====*/
+
+static void s_shutdown(cluster_t *self);
+
+/* Write ops from this member's front, workers and prober. */
+static void s_from_local(cluster_t *self)
+{
+    while (zsock_events(self->pull) & ZMQ_POLLIN) {
+        void *ptr = NULL;
+        if (zsock_recv(self->pull, "p", &ptr) != 0 || !ptr)
+            break;
+        dc_write_op_t *op = ptr;
+        if (op->kind == DC_OP_WAIT) {
+            dc_events_wait(self->events, op, dc_mono_ms());
+            dc_write_op_destroy(&op);
+            continue;
+        }
+        cop_t *c = calloc(1, sizeof *c);
+        if (!c) {
+            dc_write_op_destroy(&op);
+            continue;
+        }
+        c->op = op;
+        if (!op->origin)
+            op->origin = self->config->member_id;
+        c->deadline = dc_mono_ms() + DC_WRITE_DEADLINE_MS;
+        if (self->stopping)
+            s_fail(self, c, "Shutting down");
+        else
+            s_push(&self->queue, c);
+    }
+}
+
+static void s_from_pipe(cluster_t *self)
+{
+    while (zsock_events(self->pipe) & ZMQ_POLLIN) {
+        char *command = zstr_recv(self->pipe);
+        if (!command || streq(command, "$TERM")) {
+            zstr_free(&command);
+            s_shutdown(self);
+            return;
+        }
+        if (streq(command, "FLUSH"))
+            dc_events_flush(self->events);
+        zstr_free(&command);
+    }
+}
+
+/* Takes whatever the sockets hold and moves the work along. ZeroMQ's
+ * descriptors signal edges, so every wake-up drains every socket. */
+static void s_drain(cluster_t *self)
+{
+    if (self->raft_closing)
+        return;
+    s_from_pipe(self);
+    if (self->raft_closing)
+        return;
+    s_from_local(self);
+    s_from_followers(self);
+    s_from_leader(self);
+    s_pump(self);
+}
+
+static void s_became_leader(cluster_t *self);
+static void s_stepped_down(cluster_t *self);
+
+static void s_pump(cluster_t *self)
+{
+    if (self->raft_closing)
+        return;
+    bool leads = raft_state(&self->raft) == RAFT_LEADER;
+    if (leads && !self->leader)
+        s_became_leader(self);
+    else if (!leads && self->leader)
+        s_stepped_down(self);
+    if (self->leader)
+        s_propose(self);
+    else
+        s_forward(self);
+    s_release_parked(self);
+}
+
+static void s_readable(uv_poll_t *handle, int status, int events)
+{
+    (void)status;
+    (void)events;
+    s_drain(handle->data);
+}
+
+static void s_before_poll(uv_prepare_t *handle)
+{
+    s_drain(handle->data);
+}
+
+/*==== Roles, leases, status: the tick ====*/
+
+static void s_schedule_lease(void *arg, dc_lease_t *l)
+{
+    cluster_t *self = arg;
+    /* A new leader cannot know when the lease was last renewed elsewhere:
+     * every lease gets a full TTL from now. */
+    l->expires_mono_ms = dc_mono_ms() + l->ttl_ms;
+    dc_timers_push(&self->lease_checks, l->expires_mono_ms, l->id, NULL);
+}
+
+static void s_became_leader(cluster_t *self)
+{
+    self->leader = true;
+    dc_info("member %llu leads now (term %llu)", (unsigned long long)self->config->member_id,
+            (unsigned long long)self->raft.current_term);
+    dc_leases_set_forwarding(self->state->leases, false);
+    dc_timers_free(&self->lease_checks);
+    dc_leases_each(self->state->leases, s_schedule_lease, self);
+    /* Ops the old leader refused are ours now; those it may still answer
+     * wait a moment for that answer. */
+    s_prepend(&self->queue, &self->retry);
+    s_resend_later(self);
+    s_dealer_close(self);
+    /* A fresh cluster's first epoch, and where followers reach us. */
+    if (self->state->epoch == 0) {
+        dc_change_t *c = dc_changes_add(&self->batch, DC_REC_EPOCH);
+        if (c)
+            c->value = 1;
+    }
+    const char *announced = dc_state_member_endpoint(self->state, self->config->member_id);
+    if (!announced || strcmp(announced, self->endpoint) != 0) {
+        dc_change_t *c = dc_changes_add(&self->batch, DC_REC_MEMBER);
+        if (c) {
+            c->value = self->config->member_id;
+            c->text = strdup(self->endpoint);
+        }
+    }
+}
+
+static void s_stepped_down(cluster_t *self)
+{
+    self->leader = false;
+    dc_info("member %llu no longer leads", (unsigned long long)self->config->member_id);
+    dc_timers_free(&self->lease_checks);
+    dc_leases_set_forwarding(self->state->leases, true);
+    dc_changes_clear(&self->batch); /* our own changes: the next leader decides again */
+}
+
+/* Leader: leases whose time ran out are ended (a change like any other). */
+static void s_expire_leases(cluster_t *self, uint64_t now, uint64_t stalled_ms)
+{
+    dc_decider_t d;
+    dc_decider_init(&d, self->state, self->config, &self->batch, now, dc_wall_ms());
+    dc_timer_t t;
+    size_t ended = 0;
+    while (ended < 64 && dc_timers_pop_due(&self->lease_checks, now, &t)) {
+        dc_lease_t *l = dc_leases_find(self->state->leases, t.id);
+        uint64_t expiry = dc_leases_expiry(self->state->leases, t.id);
+        if (!l || expiry == 0)
+            continue;
+        if (expiry > now) {
+            dc_timers_push(&self->lease_checks, expiry, t.id, NULL);
+            continue;
+        }
+        if (stalled_ms > l->ttl_ms / 2) {
+            /* Our loop did not run for a while: the renewals could not be
+             * counted, so the lease gets a new TTL rather than ending. */
+            dc_warn("loop stalled %llu ms: lease %llu extended, not expired",
+                    (unsigned long long)stalled_ms, (unsigned long long)t.id);
+            dc_leases_heartbeat(self->state->leases, t.id, now, dc_wall_ms());
+            dc_timers_push(&self->lease_checks, now + l->ttl_ms, t.id, NULL);
+            continue;
+        }
+        size_t removed = dc_decide_lease_end(&d, t.id, DC_REASON_EXPIRED);
+        dc_info("lease %llu expired: %zu topic(s) to remove", (unsigned long long)t.id, removed);
+        ended++;
+    }
+}
+
+/* Leader: renewals saved at TTL/2 become LEASE_RENEW checkpoints. */
+static void s_checkpoint(cluster_t *self)
+{
+    uint64_t *ids = NULL, *times = NULL;
+    size_t n = dc_leases_take_dirty(self->state->leases, &ids, &times);
+    for (size_t i = 0; i < n; i++) {
+        dc_change_t *c = dc_changes_add(&self->batch, DC_REC_LEASE_RENEW);
+        if (!c)
+            break;
+        c->lease_id = ids[i];
+        c->at_ms = times[i];
+    }
+    free(ids);
+    free(times);
+}
+
+/* Follower: the renewals taken here go to the leader. */
+static void s_forward_renewals(cluster_t *self)
+{
+    uint64_t *ids = NULL;
+    size_t n = dc_leases_take_forward(self->state->leases, &ids);
+    if (n && self->dealer) {
+        zmsg_t *msg = zmsg_new();
+        zmsg_addstr(msg, "R");
+        zmsg_addmem(msg, ids, n * sizeof *ids);
+        zmsg_send(&msg, self->dealer);
+    }
+    free(ids);
+}
+
+/* Publishes the cluster as seen from here, for STATS and MEMBERS. */
+static void s_publish_status(cluster_t *self)
+{
+    dc_cluster_status_t *st = &self->ctx->cluster;
+    raft_id leader = 0;
+    const char *address = NULL;
+    raft_leader(&self->raft, &leader, &address);
+    int state = raft_state(&self->raft);
+    int role = state == RAFT_LEADER      ? DC_ROLE_LEADER
+               : state == RAFT_CANDIDATE ? DC_ROLE_CANDIDATE
+                                         : DC_ROLE_FOLLOWER;
+    atomic_store(&st->term, self->raft.current_term);
+    atomic_store(&st->leader_id, leader);
+    atomic_store(&st->commit_index, self->raft.commit_index);
+    atomic_store(&st->applied_index, self->state->applied_index);
+    atomic_store(&st->role, role);
+    pthread_mutex_lock(&st->lock);
+    const struct raft_configuration *conf = &self->raft.configuration;
+    st->member_count = 0;
+    for (unsigned i = 0; i < conf->n && st->member_count < DC_MAX_MEMBERS; i++) {
+        dc_member_view_t *m = &st->members[st->member_count++];
+        m->id = conf->servers[i].id;
+        snprintf(m->address, sizeof m->address, "%s", conf->servers[i].address);
+        m->role = conf->servers[i].role;
+        m->match_index = 0;
+        if (m->id == self->config->member_id)
+            m->reachable = true;
+        else if (state == RAFT_LEADER && self->raft.leader_state.progress) {
+            m->reachable = self->raft.leader_state.progress[i].recent_recv;
+            m->match_index = self->raft.leader_state.progress[i].match_index;
+        } else
+            m->reachable = m->id == leader;
+    }
+    pthread_mutex_unlock(&st->lock);
+}
+
+static void s_tick(uv_timer_t *handle)
+{
+    cluster_t *self = handle->data;
+    if (self->raft_closing)
+        return;
+    uint64_t now = dc_mono_ms();
+    uint64_t stalled = self->last_tick_ms && now > self->last_tick_ms + DC_TICK_MS
+                           ? now - self->last_tick_ms - DC_TICK_MS
+                           : 0;
+    self->last_tick_ms = now;
+    atomic_store_explicit(&self->ctx->writer_beat_ms, now, memory_order_relaxed);
+    dc_events_expire(self->events, now);
+    if (self->leader) {
+        s_expire_leases(self, now, stalled);
+        if (now >= self->next_checkpoint_ms) {
+            self->next_checkpoint_ms = now + DC_CHECKPOINT_MS;
+            s_checkpoint(self);
+        }
+    } else
+        s_forward_renewals(self);
+    if (self->fsm.store_stale && now >= self->next_rebuild_ms) {
+        self->next_rebuild_ms = now + 1000;
+        if (dc_store_file_gone(self->store))
+            dc_store_reopen(self->store);
+        self->fsm.store_stale = dc_persist_rebuild(self->store, self->state) != 0;
+        if (!self->fsm.store_stale)
+            dc_info("database copy rewritten from memory");
+    }
+    /* Forwarded ops whose leader changed and that got no answer: again. */
+    cop_list_t keep_sent = {0}, resend = {0};
+    cop_t *due;
+    while ((due = s_pop(&self->sent)))
+        s_push(due->resend_at && now >= due->resend_at ? &resend : &keep_sent, due);
+    self->sent = keep_sent;
+    s_prepend(&self->queue, &resend);
+    /* Ops past their deadline. */
+    cop_list_t *lists[] = {&self->queue, &self->retry, &self->sent};
+    for (int i = 0; i < 3; i++) {
+        cop_list_t keep = {0};
+        cop_t *c;
+        while ((c = s_pop(lists[i]))) {
+            if (now < c->deadline)
+                s_push(&keep, c);
+            else if (lists[i] == &self->sent)
+                s_fail(self, c, "No answer from the cluster leader in time: the write may or "
+                                "may not have been applied");
+            else
+                s_fail(self, c, "No cluster leader: the write was not applied (a majority of "
+                                "members must be up and connected)");
+        }
+        *lists[i] = keep;
+    }
+    s_prepend(&self->queue, &self->retry);
+    s_publish_status(self);
+    if (self->stopping && self->transferring && now >= self->stop_deadline)
+        s_shutdown(self);
+    s_pump(self);
+}
+
+/*==== Start and stop ====*/
+
+static void s_handle_closed(uv_handle_t *handle)
+{
+    (void)handle;
+}
+
+static void s_close_handles(cluster_t *self)
+{
+    if (self->handles_ready) {
+        uv_close((uv_handle_t *)&self->tick, s_handle_closed);
+        uv_close((uv_handle_t *)&self->prepare, s_handle_closed);
+        uv_close((uv_handle_t *)&self->pipe_poll, s_handle_closed);
+        uv_close((uv_handle_t *)&self->pull_poll, s_handle_closed);
+        uv_close((uv_handle_t *)&self->router_poll, s_handle_closed);
+        self->handles_ready = false;
+    }
+    s_dealer_close(self);
+}
+
+static void s_raft_closed(struct raft *r)
+{
+    cluster_t *self = r->data;
+    raft_uv_close(&self->io);
+    self->io_ready = false;
+    s_close_handles(self);
+}
+
+static void s_transferred(struct raft_transfer *req)
+{
+    cluster_t *self = req->data;
+    raft_id leader = 0;
+    const char *address = NULL;
+    raft_leader(&self->raft, &leader, &address);
+    dc_info("leadership handed to member %llu", (unsigned long long)leader);
+    s_shutdown(self);
+}
+
+/* Stops: hands leadership over first when leading, then answers what is
+ * left and closes Raft (the loop ends when every handle is closed). */
+static void s_shutdown(cluster_t *self)
+{
+    if (self->raft_closing)
+        return;
+    if (!self->stopping) {
+        self->stopping = true;
+        if (self->leader && self->raft.configuration.n > 1) {
+            self->transfer.data = self;
+            if (raft_transfer(&self->raft, &self->transfer, 0, s_transferred) == 0) {
+                self->transferring = true;
+                self->stop_deadline = dc_mono_ms() + 2 * self->config->election_timeout_ms;
+                dc_info("stopping: handing leadership over first");
+                return;
+            }
+        }
+    } else if (self->transferring && dc_mono_ms() < self->stop_deadline &&
+               raft_state(&self->raft) == RAFT_LEADER)
+        return; /* s_transferred or the tick comes back */
+    self->raft_closing = true;
+    if (self->changing) {
+        cop_t *pending = self->changing;
+        self->changing = NULL;
+        s_fail(self, pending, "Shutting down: the membership change may or may not be done");
+    }
+    cop_t *c;
+    cop_list_t *lists[] = {&self->queue, &self->retry, &self->sent, &self->parked};
+    for (int i = 0; i < 4; i++)
+        while ((c = s_pop(lists[i])))
+            s_fail(self, c, "Shutting down");
+    dc_events_flush(self->events);
+    raft_close(&self->raft, s_raft_closed);
+}
+
+static int s_mkdirs(const char *path)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    for (char *p = dir + 1; *p; p++) {
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir(dir, 0750) != 0 && errno != EEXIST)
+                return -1;
+            *p = '/';
+        }
+    }
+    return mkdir(dir, 0750) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* The forwarding endpoint: tcp on this member's own host, any free port. */
+static int s_bind_router(cluster_t *self)
+{
+    char host[208];
+    snprintf(host, sizeof host, "%s", dc_config_self(self->config)->address);
+    char *colon = strrchr(host, ':');
+    if (colon)
+        *colon = 0;
+    self->router = zsock_new(ZMQ_ROUTER);
+    if (!self->router)
+        return -1;
+    zsock_set_linger(self->router, 0);
+    zsock_set_maxmsgsize(self->router, (int)self->config->max_message_size + 4096);
+    int port = zsock_bind(self->router, "tcp://%s:*", host);
+    if (port < 0) {
+        dc_error("cannot bind the member channel on %s: %s", host, zmq_strerror(zmq_errno()));
+        return -1;
+    }
+    snprintf(self->endpoint, sizeof self->endpoint, "tcp://%s:%d", host, port);
+    return 0;
+}
+
+/* The peer link's idea of who is a member: the current configuration. */
+static const char *s_member_address(void *arg, uint64_t id)
+{
+    cluster_t *self = arg;
+    const struct raft_configuration *conf = &self->raft.configuration;
+    for (unsigned i = 0; self->raft_ready && i < conf->n; i++)
+        if (conf->servers[i].id == id)
+            return conf->servers[i].address;
+    return NULL;
+}
+
+static int s_start_raft(cluster_t *self)
+{
+    const dc_config_t *config = self->config;
+    const dc_member_config_t *me = dc_config_self(config);
+    if (s_mkdirs(config->cluster_dir) != 0) {
+        dc_error("cannot create the cluster directory %s: %s", config->cluster_dir,
+                 strerror(errno));
+        return -1;
+    }
+    self->link = dc_peer_link_new(&self->loop, config);
+    if (!self->link)
+        return -1;
+    dc_peer_link_set_lookup(self->link, s_member_address, self);
+    int rc = raft_uv_init(&self->io, &self->loop, config->cluster_dir,
+                          dc_peer_link_transport(self->link));
+    if (rc != 0) {
+        dc_error("cannot open the Raft log in %s: %s", config->cluster_dir, self->io.errmsg);
+        return -1;
+    }
+    self->io_ready = true;
+    rc = raft_init(&self->raft, &self->io, &self->fsm.raft, me->id, me->address);
+    if (rc != 0) {
+        dc_error("cannot start Raft: %s", raft_errmsg(&self->raft));
+        return -1;
+    }
+    self->raft.data = self;
+    self->raft_ready = true;
+    raft_set_election_timeout(&self->raft, (unsigned)config->election_timeout_ms);
+    /* Followers learn the commit index from the leader's next message, so a
+     * write forwarded from a follower waits up to two heartbeats before it is
+     * applied there and answered: 5 ms heartbeats (at the default election
+     * timeout) keep that under 10 ms for about 1% of a core per member. */
+    unsigned heartbeat = (unsigned)(config->election_timeout_ms / 80);
+    raft_set_heartbeat_timeout(&self->raft, heartbeat < 5 ? 5 : heartbeat > 50 ? 50 : heartbeat);
+    raft_set_snapshot_threshold(&self->raft, (unsigned)config->snapshot_threshold);
+    raft_set_snapshot_trailing(&self->raft, (unsigned)(config->snapshot_threshold / 4 + 16));
+    raft_set_pre_vote(&self->raft, true);
+    if (!config->cluster_join) {
+        struct raft_configuration conf;
+        raft_configuration_init(&conf);
+        for (int i = 0; i < config->member_count && rc == 0; i++)
+            rc = raft_configuration_add(&conf, config->members[i].id, config->members[i].address,
+                                        RAFT_VOTER);
+        if (rc == 0)
+            rc = raft_bootstrap(&self->raft, &conf);
+        raft_configuration_close(&conf);
+        if (rc == 0)
+            dc_info("bootstrapped a new cluster of %d member(s)", config->member_count);
+        else if (rc != RAFT_CANTBOOTSTRAP) {
+            dc_error("cannot bootstrap the cluster: %s", raft_strerror(rc));
+            return -1;
+        }
+    }
+    dc_fsm_attach(&self->fsm, &self->raft);
+    rc = raft_start(&self->raft);
+    if (rc != 0) {
+        dc_error("cannot start Raft: %s (%s)", raft_strerror(rc), raft_errmsg(&self->raft));
+        return -1;
+    }
+    if (dc_fsm_check_start(&self->fsm) != 0)
+        return -1;
+    return 0;
+}
+
+static void s_poll(cluster_t *self, uv_poll_t *poll, zsock_t *sock)
+{
+    uv_poll_init(&self->loop, poll, zsock_fd(sock));
+    poll->data = self;
+    uv_poll_start(poll, UV_READABLE, s_readable);
+}
+
+static int s_setup(cluster_t *self)
+{
+    if (uv_loop_init(&self->loop) != 0)
+        return -1;
+    self->loop_ready = true;
+    self->pull = zsock_new(ZMQ_PULL);
+    self->replies = zsock_new(ZMQ_PUSH);
+    if (!self->pull || !self->replies ||
+        zsock_bind(self->pull, "%s", self->ctx->writes_endpoint) != 0 ||
+        zsock_connect(self->replies, "%s", self->ctx->replies_endpoint) != 0) {
+        dc_error("cluster: cannot set up its inproc sockets");
+        return -1;
+    }
+    self->events = dc_events_new(self->ctx, self->replies);
+    if (!self->events || s_bind_router(self) != 0)
+        return -1;
+    self->observer = (dc_observer_t){s_applied, self};
+    dc_fsm_init(&self->fsm, self->state, self->store, &self->observer);
+    dc_leases_set_forwarding(self->state->leases, true);
+    if (s_start_raft(self) != 0)
+        return -1;
+    s_poll(self, &self->pipe_poll, self->pipe);
+    s_poll(self, &self->pull_poll, self->pull);
+    s_poll(self, &self->router_poll, self->router);
+    uv_prepare_init(&self->loop, &self->prepare);
+    self->prepare.data = self;
+    uv_prepare_start(&self->prepare, s_before_poll);
+    uv_timer_init(&self->loop, &self->tick);
+    self->tick.data = self;
+    uv_timer_start(&self->tick, s_tick, DC_TICK_MS, DC_TICK_MS);
+    self->handles_ready = true;
+    atomic_store(&self->ctx->cluster.member_id, self->config->member_id);
+    atomic_store(&self->ctx->cluster.role, DC_ROLE_FOLLOWER);
+    dc_info("member %llu: Raft at %s, log in %s, writes forwarded to the leader at %s",
+            (unsigned long long)self->config->member_id, dc_config_self(self->config)->address,
+            self->config->cluster_dir, self->endpoint);
+    return 0;
+}
+
+static void s_teardown(cluster_t *self)
+{
+    if (self->raft_ready && !self->raft_closing) {
+        self->raft_closing = true;
+        raft_close(&self->raft, s_raft_closed);
+    } else if (!self->raft_ready) {
+        if (self->io_ready)
+            raft_uv_close(&self->io);
+        s_close_handles(self);
+    }
+    if (self->loop_ready) {
+        uv_run(&self->loop, UV_RUN_DEFAULT); /* until every handle is closed */
+        if (uv_loop_close(&self->loop) != 0)
+            dc_warn("cluster: the event loop still had handles at close");
+    }
+    dc_peer_link_destroy(&self->link);
+    dc_fsm_close(&self->fsm);
+    dc_events_destroy(&self->events);
+    if (self->dealer)
+        zsock_destroy(&self->dealer);
+    zsock_destroy(&self->router);
+    zsock_destroy(&self->pull);
+    zsock_destroy(&self->replies);
+    dc_timers_free(&self->lease_checks);
+    dc_changes_free(&self->batch);
+}
+
+void dc_cluster_actor(zsock_t *pipe, void *arg)
+{
+    dc_writer_args_t *args = arg;
+    cluster_t *self = calloc(1, sizeof *self);
+    zsock_signal(pipe, 0);
+    if (!self) {
+        zstr_send(pipe, "FAILED");
+        return;
+    }
+    self->ctx = args->ctx;
+    self->config = args->ctx->config;
+    self->store = args->store;
+    self->state = args->state;
+    self->pipe = pipe;
+    if (s_setup(self) != 0) {
+        s_teardown(self);
+        free(self);
+        zstr_send(pipe, "FAILED");
+        return;
+    }
+    zstr_send(pipe, "READY");
+    uv_run(&self->loop, UV_RUN_DEFAULT);
+    s_teardown(self);
+    free(self);
+}

@@ -1,0 +1,72 @@
+/* dc_members.c: the MEMBERS reply (see the .h). */
+#include "dc_members.h"
+
+#include <raft.h>
+
+const char *dc_role_name(int role)
+{
+    switch (role) {
+    case DC_ROLE_FOLLOWER:
+        return "follower";
+    case DC_ROLE_CANDIDATE:
+        return "candidate";
+    case DC_ROLE_LEADER:
+        return "leader";
+    default:
+        return "standalone";
+    }
+}
+
+static const char *s_voting_name(int role)
+{
+    return role == RAFT_VOTER ? "voter" : role == RAFT_STANDBY ? "standby" : "spare";
+}
+
+static void s_key(msgpack_packer *pk, const char *key)
+{
+    dc_mp_pack_str(pk, key, (size_t)-1);
+}
+
+int dc_members_encode(dc_context_t *ctx, msgpack_sbuffer *out)
+{
+    dc_cluster_status_t *st = &ctx->cluster;
+    uint64_t self_id = atomic_load(&st->member_id);
+    uint64_t leader = atomic_load(&st->leader_id);
+    int role = atomic_load(&st->role);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
+    pthread_mutex_lock(&st->lock);
+    msgpack_pack_array(&pk, self_id ? (size_t)st->member_count : 0);
+    for (int i = 0; self_id && i < st->member_count; i++) {
+        const dc_member_view_t *m = &st->members[i];
+        bool me = m->id == self_id;
+        msgpack_pack_map(&pk, me ? 9 : 7);
+        s_key(&pk, "id");
+        msgpack_pack_uint64(&pk, m->id);
+        s_key(&pk, "address");
+        dc_mp_pack_str(&pk, m->address, (size_t)-1);
+        s_key(&pk, "voting");
+        dc_mp_pack_str(&pk, s_voting_name(m->role), (size_t)-1);
+        s_key(&pk, "role");
+        dc_mp_pack_str(&pk,
+                       me ? dc_role_name(role) : m->id == leader ? "leader" : "follower",
+                       (size_t)-1);
+        s_key(&pk, "leader");
+        msgpack_pack_uint64(&pk, leader);
+        s_key(&pk, "reachable");
+        if (m->reachable)
+            msgpack_pack_true(&pk);
+        else
+            msgpack_pack_false(&pk);
+        s_key(&pk, "match_index");
+        msgpack_pack_uint64(&pk, m->match_index);
+        if (me) {
+            s_key(&pk, "commit_index");
+            msgpack_pack_uint64(&pk, atomic_load(&st->commit_index));
+            s_key(&pk, "applied_index");
+            msgpack_pack_uint64(&pk, atomic_load(&st->applied_index));
+        }
+    }
+    pthread_mutex_unlock(&st->lock);
+    return out->data || !self_id ? 0 : -1;
+}

@@ -1,0 +1,186 @@
+/* dc_peer_link.c: the gated Raft transport (see the .h). */
+#include "dc_peer_link.h"
+#include "dc_log.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct dc_peer_link {
+    struct raft_uv_transport outer; /* what raft sees; outer.impl = self */
+    struct raft_uv_transport tcp;   /* libraft's tcp transport, doing the work */
+    const dc_config_t *config;
+    raft_uv_accept_cb accept_cb;
+    raft_uv_transport_close_cb close_cb;
+    const char *(*lookup)(void *arg, uint64_t id);
+    void *lookup_arg;
+    uint64_t refused;
+    char last_refusal[160]; /* to log a repeated refusal once */
+};
+
+static dc_peer_link_t *s_self(struct raft_uv_transport *t)
+{
+    return t->impl;
+}
+
+/* Does ip (text) belong to host (a name or an address)? */
+static bool s_host_matches(const char *host, const char *ip)
+{
+    if (!strcmp(host, ip))
+        return true;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
+    if (getaddrinfo(host, NULL, &hints, &res) != 0)
+        return false;
+    bool match = false;
+    for (struct addrinfo *a = res; a && !match; a = a->ai_next) {
+        char text[INET6_ADDRSTRLEN] = "";
+        if (a->ai_family == AF_INET)
+            inet_ntop(AF_INET, &((struct sockaddr_in *)a->ai_addr)->sin_addr, text, sizeof text);
+        else if (a->ai_family == AF_INET6)
+            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)a->ai_addr)->sin6_addr, text,
+                      sizeof text);
+        match = !strcmp(text, ip);
+    }
+    freeaddrinfo(res);
+    return match;
+}
+
+static void s_closed_stream(uv_handle_t *handle)
+{
+    free(handle);
+}
+
+static void s_refuse(dc_peer_link_t *self, struct uv_stream_s *stream, const char *why)
+{
+    self->refused++;
+    if (strcmp(self->last_refusal, why) != 0) {
+        dc_warn("peer link refused: %s", why);
+        snprintf(self->last_refusal, sizeof self->last_refusal, "%s", why);
+    }
+    uv_close((uv_handle_t *)stream, s_closed_stream);
+}
+
+static void s_accept(struct raft_uv_transport *t, raft_id id, const char *address,
+                     struct uv_stream_s *stream)
+{
+    dc_peer_link_t *self = t->data;
+    const char *member = self->lookup ? self->lookup(self->lookup_arg, id) : NULL;
+    for (int i = 0; !member && i < self->config->member_count; i++)
+        if (self->config->members[i].id == id)
+            member = self->config->members[i].address;
+    char why[160];
+    if (!member || id == self->config->member_id) {
+        snprintf(why, sizeof why, "a peer calling itself member %llu (%.60s) is not a member",
+                 (unsigned long long)id, address);
+        s_refuse(self, stream, why);
+        return;
+    }
+    struct sockaddr_storage peer;
+    int len = sizeof peer;
+    char ip[INET6_ADDRSTRLEN] = "";
+    if (uv_tcp_getpeername((uv_tcp_t *)stream, (struct sockaddr *)&peer, &len) == 0) {
+        if (peer.ss_family == AF_INET)
+            inet_ntop(AF_INET, &((struct sockaddr_in *)&peer)->sin_addr, ip, sizeof ip);
+        else if (peer.ss_family == AF_INET6)
+            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&peer)->sin6_addr, ip, sizeof ip);
+    }
+    char host[256];
+    snprintf(host, sizeof host, "%s", member);
+    char *colon = strrchr(host, ':');
+    if (colon)
+        *colon = 0;
+    if (!ip[0] || !s_host_matches(host, ip)) {
+        snprintf(why, sizeof why, "member %llu connected from %.46s, not from its host %.60s",
+                 (unsigned long long)id, ip[0] ? ip : "an unknown address", host);
+        s_refuse(self, stream, why);
+        return;
+    }
+    self->accept_cb(&self->outer, id, address, stream);
+}
+
+static int s_init(struct raft_uv_transport *t, raft_id id, const char *address)
+{
+    dc_peer_link_t *self = s_self(t);
+    int rc = self->tcp.init(&self->tcp, id, address);
+    if (rc != 0)
+        snprintf(t->errmsg, sizeof t->errmsg, "%s", self->tcp.errmsg);
+    return rc;
+}
+
+static int s_listen(struct raft_uv_transport *t, raft_uv_accept_cb cb)
+{
+    dc_peer_link_t *self = s_self(t);
+    self->accept_cb = cb;
+    int rc = self->tcp.listen(&self->tcp, s_accept);
+    if (rc != 0)
+        snprintf(t->errmsg, sizeof t->errmsg, "%s", self->tcp.errmsg);
+    return rc;
+}
+
+static int s_connect(struct raft_uv_transport *t, struct raft_uv_connect *req, raft_id id,
+                     const char *address, raft_uv_connect_cb cb)
+{
+    dc_peer_link_t *self = s_self(t);
+    return self->tcp.connect(&self->tcp, req, id, address, cb);
+}
+
+static void s_tcp_closed(struct raft_uv_transport *t)
+{
+    dc_peer_link_t *self = t->data;
+    if (self->close_cb)
+        self->close_cb(&self->outer);
+}
+
+static void s_close(struct raft_uv_transport *t, raft_uv_transport_close_cb cb)
+{
+    dc_peer_link_t *self = s_self(t);
+    self->close_cb = cb;
+    self->tcp.close(&self->tcp, s_tcp_closed);
+}
+
+dc_peer_link_t *dc_peer_link_new(uv_loop_t *loop, const dc_config_t *config)
+{
+    dc_peer_link_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->config = config;
+    if (raft_uv_tcp_init(&self->tcp, loop) != 0) {
+        free(self);
+        return NULL;
+    }
+    self->tcp.data = self;
+    self->outer.impl = self;
+    self->outer.init = s_init;
+    self->outer.listen = s_listen;
+    self->outer.connect = s_connect;
+    self->outer.close = s_close;
+    return self;
+}
+
+void dc_peer_link_set_lookup(dc_peer_link_t *self, const char *(*fn)(void *arg, uint64_t id),
+                             void *arg)
+{
+    self->lookup = fn;
+    self->lookup_arg = arg;
+}
+
+struct raft_uv_transport *dc_peer_link_transport(dc_peer_link_t *self)
+{
+    return &self->outer;
+}
+
+uint64_t dc_peer_link_refused(const dc_peer_link_t *self)
+{
+    return self->refused;
+}
+
+void dc_peer_link_destroy(dc_peer_link_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    raft_uv_tcp_close(&(*self_p)->tcp);
+    free(*self_p);
+    *self_p = NULL;
+}

@@ -1,0 +1,123 @@
+"""A cluster of real discod processes for the tests: members on loopback
+(Raft peer links on 127.0.0.1 ports), each with its own ipc endpoint, database
+and Raft directory under one temporary directory."""
+import os
+import socket
+import time
+
+from conftest import Daemon
+
+ROLE_LEADER = 3
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Member(Daemon):
+    def __init__(self, cluster, member_id):
+        super().__init__(cluster.dir, f"m{member_id}")
+        self.cluster = cluster
+        self.id = member_id
+
+    def start(self, *extra, wait=True, **kw):
+        args = ["--member-id", str(self.id), "--election-timeout-ms",
+                str(self.cluster.election_ms)]
+        for mid, address in self.cluster.addresses.items():
+            args += ["--cluster-member", f"{mid}={address}"]
+        return super().start(*args, *self.cluster.extra, *extra, wait=wait, **kw)
+
+    @property
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def cluster_stats(self, timeout_ms=1000):
+        return self.request({"command": 9, "v": 2}, timeout_ms=timeout_ms)["stats"]
+
+    def raft_dir(self):
+        return self.db + ".raft"
+
+
+class Cluster:
+    def __init__(self, directory, size=3, election_ms=300, extra=()):
+        self.dir = directory
+        self.election_ms = election_ms
+        self.extra = list(extra)
+        self.addresses = {i: f"127.0.0.1:{free_port()}" for i in range(1, size + 1)}
+        self.members = {i: Member(self, i) for i in self.addresses}
+
+    def start(self):
+        for m in self.members.values():
+            m.start(wait=False)
+        for m in self.members.values():
+            m.wait_ready()
+        return self
+
+    def stop(self):
+        for m in self.members.values():
+            if m.alive:
+                m.stop()
+
+    def live(self):
+        return [m for m in self.members.values() if m.alive]
+
+    def leader(self, timeout=10.0, among=None):
+        """The member the live members agree leads, once they do."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            seen = {}
+            for m in among or self.live():
+                try:
+                    s = m.cluster_stats(timeout_ms=300)
+                except TimeoutError:
+                    continue
+                seen[m.id] = s
+            leaders = [i for i, s in seen.items() if s["role"] == ROLE_LEADER]
+            if len(leaders) == 1 and all(s["leader"] == leaders[0] for s in seen.values()):
+                return self.members[leaders[0]]
+            time.sleep(0.05)
+        raise AssertionError(f"no agreed leader within {timeout} s")
+
+    def followers(self):
+        leader = self.leader()
+        return [m for m in self.live() if m is not leader]
+
+    def listing(self, member):
+        """Every topic as member holds it (name -> five-key blob, v2)."""
+        r = member.request({"command": 4, "v": 2})
+        return sorted(r.get("topics", []))
+
+    def converged(self, timeout=10.0, members=None):
+        """Waits until members hold the same applied index and registry."""
+        deadline = time.time() + timeout
+        last = None
+        while time.time() < deadline:
+            try:
+                stats = [m.cluster_stats() for m in members or self.live()]
+                applied = {s["applied_index"] for s in stats}
+                lists = [self.listing(m) for m in members or self.live()]
+                last = (applied, [len(x) for x in lists])
+                if len(applied) == 1 and all(x == lists[0] for x in lists):
+                    return lists[0]
+            except TimeoutError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"members did not converge: {last}")
+
+
+def wait_for(predicate, timeout=10.0, interval=0.05):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return None
+
+
+def exists_dir(path):
+    return os.path.isdir(path) and bool(os.listdir(path))

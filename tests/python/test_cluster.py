@@ -1,0 +1,362 @@
+"""A three-member cluster of real discod processes on loopback: replication,
+forwarding from followers, failover under load (kill -9 of the leader),
+leases across a leader change, events with the same seq on every member, a
+wiped member rebuilt from a snapshot, membership changes, and peers that are
+not members. DISCOD_CLUSTER_CYCLES sets the kill cycles (CI runs a few; the
+issue's soak is 50)."""
+import os
+import signal
+import sqlite3
+import subprocess
+import threading
+import time
+
+import msgpack
+import pytest
+import zmq
+
+from cluster import Cluster, free_port, wait_for
+from conftest import DISCOD_BIN, pack, topic_blob
+from cortex_legacy import DiscoveryClient, DiscoveryStatus, TopicInfo
+
+DISCOCTL = os.path.join(os.path.dirname(DISCOD_BIN), "..", "client", "discoctl")
+CYCLES = int(os.environ.get("DISCOD_CLUSTER_CYCLES", "3"))
+
+
+@pytest.fixture
+def cluster(short_tmp):
+    c = Cluster(short_tmp).start()
+    yield c
+    c.stop()
+
+
+def register(member, name, node="n", **extra):
+    body = {"command": 1, "topic_name": None, "topic_info": topic_blob(name, publisher_node=node)}
+    body.update(extra)
+    return member.request(body)
+
+
+def lookup(member, name):
+    return member.request({"command": 3, "topic_name": name})
+
+
+def test_writes_on_any_member_reach_every_member(cluster):
+    leader = cluster.leader()
+    for m in cluster.members.values():
+        r = register(m, f"/from/{m.id}", node=f"n{m.id}")
+        assert r["status"] == 0, r
+        # A client reads its own write on the member it talks to.
+        assert lookup(m, f"/from/{m.id}")["status"] == 0
+    listing = cluster.converged()
+    assert len(listing) == 3
+    # Protocol 2 replies say which member answered, and its term.
+    for m in cluster.members.values():
+        r = m.request({"command": 5, "v": 2})
+        assert r["member"] == m.id and r["term"] >= 1 and r["epoch"] == 1
+    stats = leader.cluster_stats()
+    assert stats["member"] == leader.id and stats["commit_index"] >= stats["applied_index"] > 0
+
+
+def test_unregister_and_owner_rule_through_a_follower(cluster):
+    follower = cluster.followers()[0]
+    assert register(follower, "/owned", node="a")["status"] == 0
+    r = register(follower, "/owned", node="b")
+    assert r["status"] == 2 and "already registered by a" in r["message"]
+    assert follower.request({"command": 2, "topic_name": "/owned"})["status"] == 0
+    assert lookup(follower, "/owned")["status"] == 1
+    cluster.converged()
+
+
+def test_request_id_answered_once_across_members(cluster):
+    a, b = cluster.followers()
+    body = {"command": 1, "topic_name": None, "v": 2, "request_id": 4242,
+            "topic_info": topic_blob("/rid"), "lease_ttl_ms": 60000}
+    first = a.request(body)
+    assert first["status"] == 0 and first["lease_id"] > 0
+    # The same request retried at another member: the same answer, no new lease.
+    again = b.request(body)
+    assert again["lease_id"] == first["lease_id"] and again["message"] == first["message"]
+    assert b.cluster_stats()["leases"] == 1
+
+
+def members_table(cluster):
+    args = [DISCOCTL]
+    for m in cluster.members.values():
+        if m.alive:
+            args += ["-e", m.endpoint]
+    out = subprocess.run(args + ["members", "--json"], capture_output=True, text=True,
+                         timeout=20)
+    assert out.returncode == 0, out.stderr
+    import json
+    return json.loads(out.stdout)
+
+
+def test_discoctl_members_and_transfer(cluster):
+    leader = cluster.leader()
+    rows = members_table(cluster)
+    assert sorted(r["id"] for r in rows) == [1, 2, 3]
+    assert [r["id"] for r in rows if r["role"] == "leader"] == [leader.id]
+    assert all(r["answered"] and r["reachable"] and r["voting"] == "voter" for r in rows)
+    target = cluster.followers()[0]
+    out = subprocess.run([DISCOCTL, "-e", target.endpoint, "member", "transfer", str(target.id)],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert wait_for(lambda: cluster.leader().id == target.id, timeout=10)
+    # A membership change for a member that does not exist is refused clearly.
+    out = subprocess.run([DISCOCTL, "-e", target.endpoint, "member", "remove", "9"],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 4 and "member" in out.stderr.lower()
+
+
+def test_standalone_members_is_empty(make_daemon):
+    d = make_daemon().start()
+    r = d.request({"command": 14, "v": 2})
+    assert r["status"] == 0 and r["members"] == []
+    assert d.stats()["role"] == 0 and d.stats()["member"] == 0
+    r = d.request({"command": 17, "v": 2, "member_id": 0})
+    assert r["status"] == 3 and "cluster" in r["message"]
+
+
+def test_leader_kill_reads_never_fail_and_legacy_writes_wait(cluster):
+    for i in range(20):
+        assert register(cluster.leader(), f"/pre/{i}")["status"] == 0
+    cluster.converged()
+    leader = cluster.leader()
+    survivors = [m for m in cluster.live() if m is not leader]
+    failures, writes, stop = [], [], threading.Event()
+
+    def reader(m):
+        ctx = zmq.Context.instance()
+        while not stop.is_set():
+            sock = ctx.socket(zmq.REQ)
+            sock.setsockopt(zmq.LINGER, 0)
+            sock.setsockopt(zmq.RCVTIMEO, 1000)
+            sock.connect(m.endpoint)
+            sock.send(pack({"command": 3, "topic_name": "/pre/7"}))
+            try:
+                r = msgpack.unpackb(sock.recv(), raw=False)
+                if r["status"] != 0:
+                    failures.append(r)
+            except zmq.Again:
+                failures.append("timeout")
+            sock.close()
+
+    def writer(m):
+        c = DiscoveryClient(m.endpoint, timeout_ms=5000, retries=1)
+        i = 0
+        while not stop.is_set():
+            t0 = time.time()
+            r = c.register_topic(TopicInfo(f"/during/{m.id}/{i}", "ipc:///x", "M", i, "w"))
+            writes.append((r.status, time.time() - t0))
+            i += 1
+        c.close()
+
+    threads = [threading.Thread(target=f, args=(m,)) for m in survivors for f in (reader, writer)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    leader.kill9()
+    new_leader = cluster.leader(timeout=10)
+    assert new_leader is not leader
+    time.sleep(1.0)
+    stop.set()
+    for t in threads:
+        t.join(timeout=20)
+    assert failures == []
+    assert writes and all(status == DiscoveryStatus.OK for status, _ in writes)
+    assert max(seconds for _, seconds in writes) < 5.0
+    leader.start()
+    cluster.converged()
+
+
+def _burst_writer(member, prefix, acked, stop, legacy):
+    """Registers unique names until stopped; records the acknowledged ones."""
+    ctx = zmq.Context.instance()
+    i = 0
+    c = DiscoveryClient(member.endpoint, timeout_ms=5000, retries=1) if legacy else None
+    while not stop.is_set():
+        name = f"{prefix}/{i}"
+        i += 1
+        try:
+            if legacy:
+                r = c.register_topic(TopicInfo(name, "ipc:///x", "M", i, prefix))
+                if r.status == DiscoveryStatus.OK:
+                    acked.append(name)
+                continue
+            body = pack({"command": 1, "topic_name": None, "v": 2, "request_id": hash(name) & 0xFFFFFFFF,
+                         "topic_info": topic_blob(name, publisher_node=prefix)})
+            sock = ctx.socket(zmq.REQ)
+            sock.setsockopt(zmq.LINGER, 0)
+            sock.setsockopt(zmq.RCVTIMEO, 5000)
+            sock.connect(member.endpoint)
+            sock.send(body)
+            r = msgpack.unpackb(sock.recv(), raw=False)
+            sock.close()
+            if r["status"] == 0:
+                acked.append(name)
+        except (TimeoutError, zmq.Again):
+            time.sleep(0.1)
+    if c:
+        c.close()
+
+
+def test_kill9_leader_during_burst_loses_nothing(cluster):
+    acked = []
+    for cycle in range(CYCLES):
+        stop = threading.Event()
+        threads = []
+        for k, m in enumerate(list(cluster.members.values()) * 3):
+            if len(threads) == 8:
+                break
+            prefix = f"/burst/{cycle}/{k}"
+            threads.append(threading.Thread(target=_burst_writer,
+                                            args=(m, prefix, acked, stop, k % 2 == 0)))
+        for t in threads:
+            t.start()
+        time.sleep(0.4)
+        victim = cluster.leader()
+        victim.kill9()
+        time.sleep(0.6)
+        victim.start()
+        time.sleep(0.3)
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+    assert len(acked) > 50
+    listing = cluster.converged(timeout=20)
+    names = {msgpack.unpackb(blob, raw=False)["name"] for blob in listing}
+    missing = [n for n in acked if n not in names]
+    assert missing == []
+    # Every member holds the same registry and has published the same events.
+    seqs = set()
+    for m in cluster.members.values():
+        s = m.cluster_stats()
+        seqs.add((s["applied_index"], s["topics"]))
+    assert len(seqs) == 1
+    cluster.stop()
+    for m in cluster.members.values():
+        db = sqlite3.connect(m.db)
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        rows = db.execute("SELECT count(*) FROM topics").fetchone()[0]
+        db.close()
+        assert rows == len(listing)
+
+
+def test_heartbeating_lease_survives_leader_kill_dead_one_expires(cluster):
+    leader = cluster.leader()
+    follower = [m for m in cluster.live() if m is not leader][0]
+    keepalive = subprocess.Popen(
+        [DISCOCTL, "-e", follower.endpoint, "register", "/alive", "ipc:///x", "M", "--node",
+         "keeper", "--ttl-ms", "1500"], stdout=subprocess.PIPE, text=True)
+    assert "renewing" in keepalive.stdout.readline()
+    dead = register(follower, "/dead", node="ghost", v=2, lease_ttl_ms=1000)
+    assert dead["status"] == 0
+    leader.kill9()
+    t0 = time.time()
+    cluster.leader(timeout=10)
+    # The client that stopped heartbeating loses its topic within TTL + election.
+    gone = wait_for(lambda: lookup(follower, "/dead")["status"] == 1, timeout=8)
+    assert gone and time.time() - t0 < 1.0 + 2 * cluster.election_ms / 1000 + 1.5
+    # The one that keeps heartbeating (to a follower) keeps it.
+    for _ in range(30):
+        assert lookup(follower, "/alive")["status"] == 0
+        time.sleep(0.1)
+    keepalive.send_signal(signal.SIGTERM)
+    assert keepalive.wait(timeout=10) == 0
+    assert wait_for(lambda: lookup(follower, "/alive")["status"] == 1, timeout=5)
+    leader.start()
+
+
+def test_events_have_the_same_seq_on_every_member(cluster):
+    ctx = zmq.Context.instance()
+    subs = []
+    for m in cluster.members.values():
+        s = ctx.socket(zmq.SUB)
+        s.setsockopt(zmq.SUBSCRIBE, b"")
+        s.setsockopt(zmq.RCVTIMEO, 5000)
+        s.connect(m.events)
+        subs.append(s)
+    time.sleep(0.5)  # slow joiners
+    follower = cluster.followers()[0]
+    for i in range(5):
+        assert register(follower, f"/ev/{i}")["status"] == 0
+    assert follower.request({"command": 2, "topic_name": "/ev/0"})["status"] == 0
+    streams = []
+    for s in subs:
+        got = []
+        for _ in range(6):
+            name, body = s.recv_multipart()
+            e = msgpack.unpackb(body, raw=False)
+            got.append((name, e["seq"], msgpack.unpackb(e["topic_info"], raw=False)["name"]))
+        streams.append(got)
+        s.close()
+    assert streams[0] == streams[1] == streams[2]
+    seqs = [seq for _, seq, _ in streams[0]]
+    assert seqs == list(range(seqs[0], seqs[0] + 6))
+
+
+def test_wiped_member_catches_up_from_a_snapshot(short_tmp):
+    c = Cluster(short_tmp, extra=["--snapshot-threshold", "16"]).start()
+    try:
+        leader = c.leader()
+        victim = [m for m in c.live() if m is not leader][0]
+        victim.stop()
+        for i in range(120):
+            assert register(leader, f"/snap/{i}")["status"] == 0
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(victim.db + suffix):
+                os.unlink(victim.db + suffix)
+        subprocess.run(["rm", "-rf", victim.raft_dir()], check=True)
+        victim.start()
+        listing = c.converged(timeout=20)
+        assert len(listing) == 120
+        assert "restored a snapshot" in victim.read_log()
+    finally:
+        c.stop()
+
+
+def test_restart_serves_from_its_copy_before_a_leader_exists(short_tmp):
+    c = Cluster(short_tmp).start()
+    try:
+        for i in range(10):
+            assert register(c.leader(), f"/kept/{i}")["status"] == 0
+        c.converged()
+        c.stop()
+        # One member alone: no quorum, no leader, but it answers from its copy.
+        lone = c.members[1]
+        lone.start()
+        assert len(c.listing(lone)) == 10
+        r = DiscoveryClient(lone.endpoint, timeout_ms=8000, retries=1).register_topic(
+            TopicInfo("/nope", "ipc:///x", "M", 1, "n"))
+        assert r.status == DiscoveryStatus.ERROR and "leader" in r.message
+        assert lookup(lone, "/kept/3")["status"] == 0
+    finally:
+        c.stop()
+
+
+def test_a_peer_that_is_not_a_member_is_refused(cluster, short_tmp):
+    leader = cluster.leader()
+    intruder_addr = f"127.0.0.1:{free_port()}"
+    args = [DISCOD_BIN, "--address", f"ipc://{short_tmp}/x.sock", "--db", f"{short_tmp}/x.db",
+            "--events", "none", "--member-id", "9", "--cluster-member", f"9={intruder_addr}"]
+    for mid, address in cluster.addresses.items():
+        args += ["--cluster-member", f"{mid}={address}"]
+    intruder = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert wait_for(lambda: any("not a member" in m.read_log()
+                                    for m in cluster.members.values()), timeout=10)
+        assert cluster.leader().id == leader.id
+        assert register(leader, "/still-fine")["status"] == 0
+        assert all(m.alive for m in cluster.members.values())
+    finally:
+        intruder.send_signal(signal.SIGTERM)
+        intruder.wait(timeout=10)
+
+
+def test_bad_cluster_flags_are_refused(short_tmp):
+    for flags in (["--member-id", "4", "--cluster-member", "1=127.0.0.1:1"],
+                  ["--cluster-member", "1=127.0.0.1"],
+                  ["--member-id", "1"]):
+        r = subprocess.run([DISCOD_BIN, "--db", f"{short_tmp}/b.db"] + flags,
+                           capture_output=True, text=True, timeout=10)
+        assert r.returncode == 2 and "discod:" in r.stderr
