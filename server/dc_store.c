@@ -78,8 +78,8 @@ static const char *s_migrations[] = {
     ");",
     /* 5: what cluster members announced (MEMBER changes), and the Raft index
      * this copy of the registry holds. */
-    "CREATE TABLE members (id INTEGER PRIMARY KEY, endpoint TEXT NOT NULL);"
-    "INSERT INTO meta (key, value) VALUES ('raft_index', 0);",
+    ("CREATE TABLE members (id INTEGER PRIMARY KEY, endpoint TEXT NOT NULL);"
+     "INSERT INTO meta (key, value) VALUES ('raft_index', 0);"),
 };
 
 static void s_set_error(dc_store_t *self, const char *what)
