@@ -52,7 +52,7 @@ void dc_record_pack(msgpack_packer *pk, const dc_rec_t *c)
 {
     switch (c->kind) {
     case DC_REC_TOPIC_PUT:
-        msgpack_pack_array(pk, 10);
+        msgpack_pack_array(pk, 11);
         msgpack_pack_uint64(pk, c->kind);
         s_pack_str(pk, c->topic.name);
         s_pack_str(pk, c->topic.address);
@@ -63,6 +63,7 @@ void dc_record_pack(msgpack_packer *pk, const dc_rec_t *c)
         msgpack_pack_uint64(pk, c->lease_id);
         msgpack_pack_uint64(pk, c->at_ms);
         s_pack_bin(pk, c->metadata, c->metadata_size);
+        msgpack_pack_uint64(pk, c->value);
         return;
     case DC_REC_TOPIC_REMOVE:
     case DC_REC_NODE_REMOVE:
@@ -229,7 +230,8 @@ int dc_record_decode_change(const msgpack_object *o, dc_rec_t *c, char *err)
             s_nested(FIELD(9), MSGPACK_OBJECT_MAP, true, &c->metadata, &c->metadata_size,
                      "metadata", err))
             return -1;
-        return 0;
+        /* The origin came with the cluster (an eleventh field). */
+        return a->size > 10 ? dc_mp_get_uint(FIELD(10), &c->value, "record: origin", err) : 0;
     case DC_REC_TOPIC_REMOVE:
     case DC_REC_NODE_REMOVE:
         if (s_str(FIELD(1), &c->topic.name,

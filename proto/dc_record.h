@@ -21,7 +21,8 @@
 #define DC_RECORD_VERSION 1
 
 typedef enum {
-    DC_REC_TOPIC_PUT = 1,    /* topic, create_seq, lease_id, at_ms (registered), metadata */
+    DC_REC_TOPIC_PUT = 1,    /* topic, create_seq, lease_id, at_ms (registered), metadata,
+                                value (origin: the member it came in at; 0 standalone) */
     DC_REC_TOPIC_REMOVE = 2, /* topic.name, reason */
     DC_REC_LEASE_GRANT = 3,  /* lease_id, ttl_ms, at_ms (granted, wall clock) */
     DC_REC_LEASE_REMOVE = 4, /* lease_id, reason */

@@ -65,6 +65,7 @@ void dc_change_to_rec(const dc_change_t *c, dc_rec_t *r)
         r->create_seq = e->create_seq;
         r->lease_id = e->lease_id;
         r->at_ms = e->registered_at_ms;
+        r->value = e->origin;
         r->metadata = e->metadata.data;
         r->metadata_size = e->metadata.size;
     }
@@ -98,6 +99,7 @@ int dc_change_from_rec(dc_change_t *c, const dc_rec_t *r)
         if (!c->entry)
             return -1;
         c->entry->registered_at_ms = r->at_ms;
+        c->entry->origin = r->value;
         return 0;
     case DC_REC_NODE_PUT: {
         char *name = dc_str_dup(r->topic.name), *description = dc_str_dup(r->text);

@@ -233,6 +233,7 @@ static void s_register(dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *out)
     e->create_seq = cur ? cur->create_seq : d->state->change_seq + d->batch->count;
     e->lease_id = lease_id;
     e->registered_at_ms = d->now_wall;
+    e->origin = op->origin;
     /* The op keeps its reference: a cluster leader that loses its term
      * decides the op again. */
     c->entry = dc_entry_ref(e);

@@ -18,6 +18,7 @@ struct dc_entry {
     uint64_t create_seq; /* position in LIST order; kept across re-registrations */
     uint64_t lease_id;   /* 0: no lease */
     uint64_t registered_at_ms; /* wall clock of the registration (legacy TTL) */
+    uint64_t origin;     /* cluster: the member the registration came in at (0: standalone) */
     dc_blob_t blob;      /* five-key TopicInfo msgpack */
     dc_blob_t metadata;  /* msgpack map, or {NULL, 0} */
     /* Links owned by the registry, changed only under its write lock. */

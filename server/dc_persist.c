@@ -11,8 +11,9 @@ static int s_write(dc_store_t *store, const dc_change_t *c)
     switch (c->kind) {
     case DC_REC_TOPIC_PUT: {
         const dc_entry_t *e = c->entry;
-        dc_stored_topic_t t = {e->topic,         e->create_seq,    e->lease_id,
-                               e->metadata.data, e->metadata.size, e->registered_at_ms};
+        dc_stored_topic_t t = {e->topic,          e->create_seq,    e->lease_id,
+                               e->metadata.data,  e->metadata.size, e->registered_at_ms,
+                               e->origin};
         return dc_store_put_topic(store, &t);
     }
     case DC_REC_TOPIC_REMOVE:
@@ -110,6 +111,7 @@ static int s_load_topic(void *arg, const dc_stored_topic_t *t)
                   .create_seq = t->create_seq,
                   .lease_id = t->lease_id,
                   .at_ms = t->registered_at_ms,
+                  .value = t->origin,
                   .metadata = t->metadata,
                   .metadata_size = t->metadata_size};
     dc_change_t c;

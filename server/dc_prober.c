@@ -100,6 +100,19 @@ static void s_report_dead(prober_t *self, const dc_entry_t *e, dc_reason_t reaso
             reason == DC_REASON_LEGACY_TTL ? "outlived legacy_ttl_ms" : "is dead");
 }
 
+/* In a cluster an ipc endpoint can be checked only on the computer it lives
+ * on: the member the registration came in at probes it. tcp endpoints are
+ * the leader's to probe (one prober for them). Standalone: all of them. */
+static bool s_mine_to_probe(prober_t *self, const dc_entry_t *e, bool ipc)
+{
+    uint64_t me = atomic_load(&self->ctx->cluster.member_id);
+    if (!me)
+        return true;
+    if (ipc)
+        return e->origin == me;
+    return atomic_load(&self->ctx->cluster.role) == DC_ROLE_LEADER;
+}
+
 static void s_probe_all(prober_t *self)
 {
     const dc_config_t *config = self->ctx->config;
@@ -115,7 +128,7 @@ static void s_probe_all(prober_t *self)
             continue;
         const char *name = e->topic.name.ptr;
         if (config->legacy_ttl_ms && e->registered_at_ms &&
-            now - e->registered_at_ms > config->legacy_ttl_ms) {
+            now - e->registered_at_ms > config->legacy_ttl_ms && s_mine_to_probe(self, e, false)) {
             s_report_dead(self, e, DC_REASON_LEGACY_TTL);
             continue;
         }
@@ -123,6 +136,8 @@ static void s_probe_all(prober_t *self)
             continue;
         dc_probe_t result = DC_PROBE_UNKNOWN;
         const char *path = dc_ipc_path(e->topic.address.ptr);
+        if (!s_mine_to_probe(self, e, path != NULL))
+            continue;
         if (path && config->probe_ipc)
             result = dc_ipc_probe(path);
         else if (!path && config->probe_tcp)

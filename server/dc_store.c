@@ -78,8 +78,9 @@ static const char *s_migrations[] = {
     ");",
     /* 5: what cluster members announced (MEMBER changes), and the Raft index
      * this copy of the registry holds. */
-    ("CREATE TABLE members (id INTEGER PRIMARY KEY, endpoint TEXT NOT NULL);"
-     "INSERT INTO meta (key, value) VALUES ('raft_index', 0);"),
+    "CREATE TABLE members (id INTEGER PRIMARY KEY, endpoint TEXT NOT NULL);"
+    "ALTER TABLE topics ADD COLUMN origin INTEGER NOT NULL DEFAULT 0;"
+    "INSERT INTO meta (key, value) VALUES ('raft_index', 0);",
 };
 
 static void s_set_error(dc_store_t *self, const char *what)
@@ -262,11 +263,11 @@ static int s_open_file(dc_store_t *self, dc_sync_t sync, uint64_t max_size, bool
     /* The tables must look like ours: a foreign SQLite file is "corrupt" too. */
     rc = sqlite3_prepare_v2(self->db,
                             "INSERT INTO topics (name, address, message_type, fingerprint,"
-                            " publisher_node, create_seq, lease_id, metadata, registered_at_ms)"
-                            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+                            " publisher_node, create_seq, lease_id, metadata, registered_at_ms,"
+                            " origin) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
                             " ON CONFLICT(name) DO UPDATE SET address = ?2, message_type = ?3,"
                             " fingerprint = ?4, publisher_node = ?5, lease_id = ?7,"
-                            " metadata = ?8, registered_at_ms = ?9",
+                            " metadata = ?8, registered_at_ms = ?9, origin = ?10",
                             -1, &self->put_topic, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_prepare_v2(self->db, "DELETE FROM topics WHERE name = ?1", -1,
@@ -469,7 +470,7 @@ int dc_store_load_topics(dc_store_t *self, int (*fn)(void *arg, const dc_stored_
     sqlite3_stmt *stmt = NULL;
     int rc = sqlite3_prepare_v2(self->db,
                                 "SELECT name, address, message_type, fingerprint, publisher_node,"
-                                " create_seq, lease_id, metadata, registered_at_ms"
+                                " create_seq, lease_id, metadata, registered_at_ms, origin"
                                 " FROM topics ORDER BY create_seq",
                                 -1, &stmt, NULL);
     if (rc != SQLITE_OK) {
@@ -492,6 +493,7 @@ int dc_store_load_topics(dc_store_t *self, int (*fn)(void *arg, const dc_stored_
         t.metadata = sqlite3_column_blob(stmt, 7);
         t.metadata_size = (size_t)sqlite3_column_bytes(stmt, 7);
         t.registered_at_ms = (uint64_t)sqlite3_column_int64(stmt, 8);
+        t.origin = (uint64_t)sqlite3_column_int64(stmt, 9);
         if (!t.topic.name.ptr || !t.topic.address.ptr || !t.topic.message_type.ptr ||
             !t.topic.publisher_node.ptr)
             continue;
@@ -623,6 +625,7 @@ int dc_store_put_topic(dc_store_t *self, const dc_stored_topic_t *t)
     else
         sqlite3_bind_null(s, 8);
     sqlite3_bind_int64(s, 9, (sqlite3_int64)t->registered_at_ms);
+    sqlite3_bind_int64(s, 10, (sqlite3_int64)t->origin);
     return s_step_reset(self, s, "put topic");
 }
 

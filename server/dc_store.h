@@ -23,6 +23,7 @@ typedef struct {
     const void *metadata; /* msgpack map, or NULL */
     size_t metadata_size;
     uint64_t registered_at_ms; /* wall clock of the last registration */
+    uint64_t origin;           /* cluster: the member it came in at */
 } dc_stored_topic_t;
 
 /* A stored node (views valid during the call they are passed to). */

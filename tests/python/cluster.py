@@ -29,6 +29,7 @@ class Member(Daemon):
                 str(self.cluster.election_ms)]
         for mid, address in self.cluster.addresses.items():
             args += ["--cluster-member", f"{mid}={address}"]
+        kw.setdefault("probe", self.cluster.probe)
         return super().start(*args, *self.cluster.extra, *extra, wait=wait, **kw)
 
     @property
@@ -43,8 +44,9 @@ class Member(Daemon):
 
 
 class Cluster:
-    def __init__(self, directory, size=3, election_ms=300, extra=()):
+    def __init__(self, directory, size=3, election_ms=300, extra=(), probe=False):
         self.dir = directory
+        self.probe = probe
         self.election_ms = election_ms
         self.extra = list(extra)
         self.addresses = {i: f"127.0.0.1:{free_port()}" for i in range(1, size + 1)}

@@ -360,3 +360,44 @@ def test_bad_cluster_flags_are_refused(short_tmp):
         r = subprocess.run([DISCOD_BIN, "--db", f"{short_tmp}/b.db"] + flags,
                            capture_output=True, text=True, timeout=10)
         assert r.returncode == 2 and "discod:" in r.stderr
+
+
+def test_ipc_endpoints_are_probed_by_the_member_they_came_in_at(short_tmp):
+    c = Cluster(short_tmp, probe=True, extra=["--probe-interval-ms", "100"]).start()
+    try:
+        follower = c.followers()[0]
+        # A lease-less registration whose ipc endpoint is gone: only the member it
+        # came in at can know that (another computer has no such socket file).
+        r = follower.request({"command": 1, "topic_name": None, "topic_info": topic_blob(
+            "/gone", address=f"ipc://{short_tmp}/no-such.sock")})
+        assert r["status"] == 0
+        assert wait_for(lambda: lookup(follower, "/gone")["status"] == 1, timeout=10)
+        c.converged()
+        reporters = [m.id for m in c.members.values()
+                     if "topic /gone: endpoint" in m.read_log()]
+        assert reporters == [follower.id]
+    finally:
+        c.stop()
+
+
+def test_example_launch_script(short_tmp):
+    launch = os.path.join(os.path.dirname(__file__), "..", "..", "deploy", "examples",
+                          "cluster", "launch.sh")
+    env = dict(os.environ, DISCOD_BIN=DISCOD_BIN, DISCOCTL_BIN=DISCOCTL)
+    base = str(free_port() // 10 * 10)
+    run = os.path.join(short_tmp, "run")
+    subprocess.run([launch, "start", run, base], check=True, env=env, timeout=30)
+    try:
+        def leader_in_table():
+            out = subprocess.run([launch, "status", run], capture_output=True, text=True,
+                                 env=env, timeout=30)
+            leaders = [line.split()[0] for line in out.stdout.splitlines()
+                       if line.split()[3:4] == ["leader"]]
+            return (leaders[0], out.stdout) if out.returncode == 0 and leaders else None
+        leader, table = wait_for(leader_in_table, timeout=15, interval=0.3)
+        assert table.count("voter") == 3
+        subprocess.run([launch, "kill", run, leader], check=True, env=env, timeout=30)
+        assert wait_for(lambda: (leader_in_table() or (leader,))[0] != leader,
+                        timeout=15, interval=0.3), "no new leader after the kill"
+    finally:
+        subprocess.run([launch, "stop", run], env=env, timeout=30)

@@ -63,7 +63,8 @@ static void test_round_trip(void)
                          .lease_id = 3,
                          .at_ms = 1700000000123ULL,
                          .metadata = (const uint8_t *)s_meta.data,
-                         .metadata_size = s_meta.size};
+                         .metadata_size = s_meta.size,
+                         .value = 2 /* origin */};
     recs[1] = (dc_rec_t){.kind = DC_REC_TOPIC_REMOVE, .topic.name = dc_str_from("/old"),
                          .reason = DC_REASON_ENDPOINT_DEAD};
     recs[2] = (dc_rec_t){.kind = DC_REC_LEASE_GRANT, .lease_id = 3, .ttl_ms = 3000, .at_ms = 5};
@@ -94,7 +95,7 @@ static void test_round_trip(void)
     CHECK(r[0].kind == DC_REC_TOPIC_PUT && !strcmp(seen.names[0], "/cam"));
     CHECK(r[0].topic.fingerprint == 0xfedcba9876543210ULL && r[0].create_seq == 7 &&
           r[0].lease_id == 3 && r[0].at_ms == 1700000000123ULL);
-    CHECK(r[0].metadata_size == s_meta.size);
+    CHECK(r[0].metadata_size == s_meta.size && r[0].value == 2);
     CHECK(r[1].kind == DC_REC_TOPIC_REMOVE && !strcmp(seen.names[1], "/old") &&
           r[1].reason == DC_REASON_ENDPOINT_DEAD);
     CHECK(r[2].lease_id == 3 && r[2].ttl_ms == 3000 && r[2].at_ms == 5);

@@ -376,6 +376,7 @@ static void test_persist(void)
         op->lease_ttl_ms = 1500;
         op->has_request_id = true;
         op->request_id = 500 + (uint64_t)i;
+        op->origin = (uint64_t)i % 3;
         s_decide(&a, &batch, op, &out);
         if (i % 3 == 2) {
             CHECK(dc_persist_batch(store, &a.s, &batch) == 0);
@@ -403,6 +404,7 @@ static void test_persist(void)
     CHECK(s_same(&a, &b));
     CHECK(b.s.epoch == 3 && dc_registry_count(b.s.registry) == 9);
     CHECK(b.s.applied_index == 12 && dc_state_member_endpoint(&b.s, 3) != NULL);
+    CHECK(dc_registry_peek(b.s.registry, dc_str_from("/p/5"))->origin == 2);
     CHECK(dc_dedup_find(b.s.dedup, 505) != NULL);
 
     /* A rebuild into a fresh file holds it all too. */

@@ -28,7 +28,7 @@ static int s_put(dc_store_t *s, int i)
     uint8_t meta = 0x80;
     dc_stored_topic_t t = {{dc_str_from(name), dc_str_from("tcp://127.0.0.1:1"),
                             dc_str_from("T"), dc_str_from("node"), 0xfedcba9876543210ULL},
-                           (uint64_t)i + 1, 0, &meta, 1, 0};
+                           (uint64_t)i + 1, 0, &meta, 1, 0, 0};
     return dc_store_put_topic(s, &t);
 }
 
