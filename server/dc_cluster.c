@@ -36,6 +36,7 @@ typedef struct cop {
     uint64_t deadline;    /* monotonic: answer ERROR then */
     uint64_t fwd_id;      /* follower: the id it was forwarded under */
     uint64_t index;       /* answer once this member has applied this index */
+    bool uncertain;       /* proposed or forwarded before: it may have been applied */
     uint64_t resend_at;   /* follower: forwarded to a leader that changed since; sent
                              again then unless its answer came (0: not due) */
     dc_outcome_t out;
@@ -124,6 +125,7 @@ typedef struct {
 
     struct raft_apply apply_req;
     bool in_flight;
+    uint64_t propose_after; /* after a refused or failed proposal: not before */
     cop_t *flight[DC_MAX_BATCH]; /* the ops of the proposal in flight */
     size_t flight_count;
     dc_changes_t batch; /* decided, not yet proposed (also the leader's own changes) */
@@ -304,12 +306,17 @@ static void s_apply_done(struct raft_apply *req, int status, void *result)
                 zmsg_send(&msg, self->router);
                 dc_write_op_destroy(&c->op);
                 free(c);
-            } else
+            } else {
+                c->uncertain = true;
                 s_push(&again, c);
+            }
         }
         s_prepend(&self->queue, &again);
+        /* Raft is in the middle of stepping down: let it finish first. */
+        self->propose_after = dc_mono_ms() + 10;
     }
-    s_pump(self);
+    /* No s_pump here: raft calls this from inside its own processing; the
+     * loop's next turn (s_before_poll) moves the work along. */
 }
 
 /*==== Membership (leader) ====*/
@@ -404,7 +411,8 @@ static void s_member_op(cluster_t *self, cop_t *c)
 /* Decides what is queued and proposes it with the leader's own changes. */
 static void s_propose(cluster_t *self)
 {
-    if (self->in_flight || (!self->queue.head && self->batch.count == 0))
+    if (self->in_flight || (!self->queue.head && self->batch.count == 0) ||
+        dc_mono_ms() < self->propose_after)
         return;
     dc_decider_t d;
     dc_decider_init(&d, self->state, self->config, &self->batch, dc_mono_ms(), dc_wall_ms());
@@ -447,6 +455,7 @@ static void s_propose(cluster_t *self)
         for (size_t i = 0; i < n; i++)
             s_push(&again, self->flight[i]);
         s_prepend(&self->queue, &again);
+        self->propose_after = dc_mono_ms() + 10;
         return;
     }
     self->in_flight = true;
@@ -543,6 +552,7 @@ static void s_forward(cluster_t *self)
         }
         c->fwd_id = ++self->next_fwd_id;
         c->resend_at = 0;
+        c->uncertain = true;
         zmsg_t *msg = zmsg_new();
         zmsg_addstr(msg, "F");
         zmsg_addmem(msg, &c->fwd_id, sizeof c->fwd_id);
@@ -949,7 +959,7 @@ static void s_tick(uv_timer_t *handle)
         while ((c = s_pop(lists[i]))) {
             if (now < c->deadline)
                 s_push(&keep, c);
-            else if (lists[i] == &self->sent)
+            else if (c->uncertain)
                 s_fail(self, c, "No answer from the cluster leader in time: the write may or "
                                 "may not have been applied");
             else

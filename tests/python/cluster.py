@@ -23,6 +23,7 @@ class Member(Daemon):
         super().__init__(cluster.dir, f"m{member_id}")
         self.cluster = cluster
         self.id = member_id
+        self.wrapper = ()  # e.g. ("ip", "netns", "exec", NS): where the process runs
 
     def start(self, *extra, wait=True, **kw):
         args = ["--member-id", str(self.id), "--election-timeout-ms",
@@ -30,6 +31,7 @@ class Member(Daemon):
         for mid, address in self.cluster.addresses.items():
             args += ["--cluster-member", f"{mid}={address}"]
         kw.setdefault("probe", self.cluster.probe)
+        kw.setdefault("wrapper", self.wrapper)
         return super().start(*args, *self.cluster.extra, *extra, wait=wait, **kw)
 
     @property

@@ -1,0 +1,120 @@
+"""A real network partition: three members, each in a network namespace made by
+the test, joined by a bridge in a fourth namespace (no address of the test is
+reachable from outside those namespaces; clients reach the members over their
+ipc sockets, which cross namespaces as files). Cutting the leader's link makes
+it the minority: it never acknowledges a write, the majority elects and
+serves, and after healing every member converges with nothing acknowledged
+lost. Needs root (ip netns); CI runs as root."""
+import os
+import subprocess
+import threading
+
+import pytest
+
+from cluster import Cluster, wait_for
+from cortex_legacy import DiscoveryClient, DiscoveryStatus, TopicInfo
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root")
+
+SUBNET = "10.250.77"
+
+
+def sh(*args):
+    subprocess.run(args, check=True, capture_output=True, timeout=30)
+
+
+class Netns:
+    """Namespaces ns1..ns3 with SUBNET.1..3, a bridge namespace between them."""
+
+    def __init__(self, n=3):
+        tag = f"{os.getpid() % 100000}"
+        self.bridge = f"dcbr{tag}"
+        self.names = [f"dc{i}n{tag}" for i in range(1, n + 1)]
+        sh("ip", "netns", "add", self.bridge)
+        sh("ip", "netns", "exec", self.bridge, "ip", "link", "add", "br0", "type", "bridge")
+        sh("ip", "netns", "exec", self.bridge, "ip", "link", "set", "br0", "up")
+        for i, ns in enumerate(self.names, start=1):
+            sh("ip", "netns", "add", ns)
+            inner, outer = f"dcv{i}{tag}"[:15], f"dcb{i}{tag}"[:15]
+            sh("ip", "link", "add", inner, "type", "veth", "peer", "name", outer)
+            sh("ip", "link", "set", inner, "netns", ns)
+            sh("ip", "link", "set", outer, "netns", self.bridge)
+            sh("ip", "netns", "exec", self.bridge, "ip", "link", "set", outer, "master", "br0")
+            sh("ip", "netns", "exec", self.bridge, "ip", "link", "set", outer, "up")
+            sh("ip", "netns", "exec", ns, "ip", "addr", "add", f"{SUBNET}.{i}/24", "dev", inner)
+            sh("ip", "netns", "exec", ns, "ip", "link", "set", inner, "up")
+            sh("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up")
+        self.tag = tag
+
+    def cut(self, i):
+        sh("ip", "netns", "exec", self.bridge, "ip", "link", "set", f"dcb{i}{self.tag}"[:15], "down")
+
+    def heal(self, i):
+        sh("ip", "netns", "exec", self.bridge, "ip", "link", "set", f"dcb{i}{self.tag}"[:15], "up")
+
+    def close(self):
+        for ns in self.names + [self.bridge]:
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=30)
+
+
+@pytest.fixture
+def partitioned_cluster(short_tmp):
+    net = Netns()
+    c = Cluster(short_tmp, election_ms=300)
+    c.addresses = {i: f"{SUBNET}.{i}:7400" for i in (1, 2, 3)}
+    for i, m in c.members.items():
+        m.wrapper = ("ip", "netns", "exec", net.names[i - 1])
+    c.start()
+    yield c, net
+    c.stop()
+    net.close()
+
+
+def legacy_register(member, name, timeout_ms=8000):
+    client = DiscoveryClient(member.endpoint, timeout_ms=timeout_ms, retries=1)
+    try:
+        return client.register_topic(TopicInfo(name, "ipc:///x", "M", 1, "n"))
+    finally:
+        client.close()
+
+
+def test_minority_never_acknowledges_majority_serves_then_converges(partitioned_cluster):
+    c, net = partitioned_cluster
+    leader = c.leader()
+    if leader.id != 1:
+        r = leader.request({"command": 17, "v": 2, "member_id": 1}, timeout_ms=15000)
+        assert r["status"] == 0, r
+        assert wait_for(lambda: c.leader().id == 1, timeout=10)
+    old = c.members[1]
+    for i in range(10):
+        assert legacy_register(old, f"/before/{i}").status == DiscoveryStatus.OK
+    c.converged()
+
+    net.cut(1)
+    # The old leader is the minority now: a write to it is never acknowledged.
+    minority = {}
+    t = threading.Thread(target=lambda: minority.update(r=legacy_register(old, "/minority")))
+    t.start()
+    # The majority elects a new leader and takes writes.
+    new_leader = c.leader(timeout=10, among=[c.members[2], c.members[3]])
+    assert new_leader.id in (2, 3)
+    acked = []
+    for i in range(20):
+        m = c.members[2 + i % 2]
+        if legacy_register(m, f"/majority/{i}").status == DiscoveryStatus.OK:
+            acked.append(f"/majority/{i}")
+    assert len(acked) == 20
+    # Reads keep working on the minority, from its own copy.
+    r = old.request({"command": 3, "topic_name": "/before/3"})
+    assert r["status"] == 0
+    t.join(timeout=15)
+    assert minority["r"].status == DiscoveryStatus.ERROR, minority["r"]
+
+    net.heal(1)
+    listing = c.converged(timeout=20)
+    import msgpack
+    names = {msgpack.unpackb(b, raw=False)["name"] for b in listing}
+    assert all(n in names for n in acked)
+    assert all(f"/before/{i}" in names for i in range(10))
+    assert "/minority" not in names
+    assert c.leader().id in (2, 3)
