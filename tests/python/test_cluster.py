@@ -401,3 +401,49 @@ def test_example_launch_script(short_tmp):
                         timeout=15, interval=0.3), "no new leader after the kill"
     finally:
         subprocess.run([launch, "stop", run], env=env, timeout=30)
+
+
+def test_sigterm_on_the_leader_hands_leadership_over(cluster):
+    leader = cluster.leader()
+    assert register(leader, "/handover")["status"] == 0
+    t0 = time.time()
+    assert leader.stop() == 0
+    assert "leadership handed to member" in leader.read_log()
+    new = cluster.leader(timeout=5)
+    assert new is not leader and time.time() - t0 < 5
+    assert lookup(new, "/handover")["status"] == 0
+    leader.start()
+    cluster.converged()
+
+
+def test_member_add_and_remove(short_tmp):
+    c = Cluster(short_tmp, size=3).start()
+    try:
+        for i in range(30):
+            assert register(c.leader(), f"/m/{i}")["status"] == 0
+        # A fourth member: listed with the others, started with --cluster-join.
+        from cluster import Member
+        c.addresses[4] = f"127.0.0.1:{free_port()}"
+        fourth = Member(c, 4)
+        c.members[4] = fourth
+        fourth.start("--cluster-join")
+        out = subprocess.run([DISCOCTL, "-e", c.members[1].endpoint, "member", "add", "4",
+                              c.addresses[4]], capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, out.stderr
+        assert "added as a voter" in out.stdout
+        listing = c.converged(timeout=20)
+        assert len(listing) == 30
+        rows = members_table(c)
+        assert sorted(r["id"] for r in rows) == [1, 2, 3, 4]
+        assert all(r["voting"] == "voter" for r in rows)
+        # Writes through the new member work like through any other.
+        assert register(fourth, "/via/4")["status"] == 0
+        out = subprocess.run([DISCOCTL, "-e", c.members[2].endpoint, "member", "remove", "4"],
+                             capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, out.stderr
+        fourth.stop()
+        del c.members[4]
+        assert register(c.leader(), "/after-remove")["status"] == 0
+        assert sorted(r["id"] for r in members_table(c)) == [1, 2, 3]
+    finally:
+        c.stop()
