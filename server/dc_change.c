@@ -37,6 +37,22 @@ void dc_changes_clear(dc_changes_t *self)
     self->count = 0;
 }
 
+void dc_changes_drop_front(dc_changes_t *self, size_t n)
+{
+    if (n > self->count)
+        n = self->count;
+    for (size_t i = 0; i < n; i++)
+        dc_change_release(&self->items[i]);
+    memmove(self->items, self->items + n, (self->count - n) * sizeof *self->items);
+    self->count -= n;
+}
+
+void dc_changes_truncate(dc_changes_t *self, size_t keep)
+{
+    while (self->count > keep)
+        dc_change_release(&self->items[--self->count]);
+}
+
 void dc_changes_free(dc_changes_t *self)
 {
     dc_changes_clear(self);

@@ -41,6 +41,12 @@ dc_change_t *dc_changes_add(dc_changes_t *self, dc_rec_kind_t kind);
 /* Drops every change's references and empties the batch (keeps capacity). */
 void dc_changes_clear(dc_changes_t *self);
 
+/* Drops the first n changes (their references) and moves the rest up. */
+void dc_changes_drop_front(dc_changes_t *self, size_t n);
+
+/* Drops every change from index keep on. */
+void dc_changes_truncate(dc_changes_t *self, size_t keep);
+
 /* Frees the batch's memory. */
 void dc_changes_free(dc_changes_t *self);
 

@@ -21,6 +21,10 @@
 
 /* Ops decided into one proposal at most. */
 #define DC_MAX_BATCH 512
+/* Proposals in flight at once: a batch is decided against the applied state
+ * plus the changes of those still in flight, so the leader need not wait for
+ * one to commit before proposing the next. */
+#define DC_MAX_FLIGHTS 4
 /* The loop's timer: expiry checks, forwarded renewals, status, deadlines. */
 #define DC_TICK_MS 50
 /* A write not answered by then gets ERROR (a Cortex client waits 5 s). */
@@ -89,6 +93,15 @@ static void s_prepend(cop_list_t *to, cop_list_t *from)
 
 /*==== The member ====*/
 
+/* A proposal in flight and the ops it answers. */
+typedef struct {
+    struct raft_apply req; /* req.data points here */
+    void *owner;           /* the cluster_t */
+    cop_t *cops[DC_MAX_BATCH];
+    size_t count;
+    size_t changes;        /* how many of the pending changes are its own */
+} flight_t;
+
 typedef struct {
     dc_context_t *ctx;
     const dc_config_t *config;
@@ -123,12 +136,14 @@ typedef struct {
     cop_list_t parked; /* follower: answered by the leader, waiting to be applied here */
     uint64_t next_fwd_id;
 
-    struct raft_apply apply_req;
-    bool in_flight;
+    flight_t flights[DC_MAX_FLIGHTS]; /* a ring, oldest at flight_head */
+    unsigned flight_head, flights_used;
     uint64_t propose_after; /* after a refused or failed proposal: not before */
-    cop_t *flight[DC_MAX_BATCH]; /* the ops of the proposal in flight */
-    size_t flight_count;
-    dc_changes_t batch; /* decided, not yet proposed (also the leader's own changes) */
+    /* Changes decided by this leader and not yet applied, in order: those of
+     * the proposals in flight (the first `proposed`), then those decided and
+     * not yet proposed (the leader's own: expiries, checkpoints, ...). */
+    dc_changes_t pending;
+    size_t proposed;
 
     bool leader;
     dc_timers_t lease_checks; /* leader: expiry checks, id: lease id */
@@ -282,14 +297,20 @@ static void s_applied(void *arg, const dc_applied_t *a)
 static void s_apply_done(struct raft_apply *req, int status, void *result)
 {
     (void)result;
-    cluster_t *self = req->data;
-    self->in_flight = false;
-    size_t n = self->flight_count;
-    self->flight_count = 0;
+    flight_t *fl = req->data;
+    cluster_t *self = fl->owner;
+    if (fl != &self->flights[self->flight_head])
+        dc_error("proposals completed out of order"); /* raft applies in log order */
+    dc_changes_drop_front(&self->pending, fl->changes);
+    self->proposed -= fl->changes < self->proposed ? fl->changes : self->proposed;
+    self->flight_head = (self->flight_head + 1) % DC_MAX_FLIGHTS;
+    self->flights_used--;
+    size_t n = fl->count;
+    fl->count = 0;
     if (status == 0) {
         for (size_t i = 0; i < n; i++) {
-            self->flight[i]->index = req->index;
-            s_finish(self, self->flight[i]);
+            fl->cops[i]->index = req->index;
+            s_finish(self, fl->cops[i]);
         }
     } else {
         /* Not committed under this leadership (it may still be, under the
@@ -297,7 +318,7 @@ static void s_apply_done(struct raft_apply *req, int status, void *result)
         dc_info("proposal of %zu write(s) ended without commit: %s", n, raft_strerror(status));
         cop_list_t again = {0};
         for (size_t i = 0; i < n; i++) {
-            cop_t *c = self->flight[i];
+            cop_t *c = fl->cops[i];
             if (c->peer) {
                 zmsg_t *msg = zmsg_new();
                 zmsg_append(msg, &c->peer);
@@ -408,60 +429,85 @@ static void s_member_op(cluster_t *self, cop_t *c)
                         op->member_id, raft_strerror(rc));
 }
 
-/* Decides what is queued and proposes it with the leader's own changes. */
+/* Answers ops whose decision changed nothing: at once when nothing is in
+ * flight, else with the newest proposal (they were decided against it). */
+static void s_answer_unchanged(cluster_t *self, cop_t **cops, size_t n)
+{
+    flight_t *last = self->flights_used
+                         ? &self->flights[(self->flight_head + self->flights_used - 1) %
+                                          DC_MAX_FLIGHTS]
+                         : NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (last && last->count < DC_MAX_BATCH)
+            last->cops[last->count++] = cops[i];
+        else {
+            cops[i]->index = self->state->applied_index;
+            s_finish(self, cops[i]);
+        }
+    }
+}
+
+/* Decides what is queued and proposes it with the leader's own changes,
+ * while fewer than DC_MAX_FLIGHTS proposals are in flight. */
 static void s_propose(cluster_t *self)
 {
-    if (self->in_flight || (!self->queue.head && self->batch.count == 0) ||
-        dc_mono_ms() < self->propose_after)
-        return;
-    dc_decider_t d;
-    dc_decider_init(&d, self->state, self->config, &self->batch, dc_mono_ms(), dc_wall_ms());
-    size_t n = 0;
-    cop_t *c;
-    while (n < DC_MAX_BATCH && (c = s_pop(&self->queue))) {
-        if (c->op->kind >= DC_OP_MEMBER_ADD) {
-            s_member_op(self, c);
+    while (self->flights_used < DC_MAX_FLIGHTS && dc_mono_ms() >= self->propose_after &&
+           (self->queue.head || self->pending.count > self->proposed)) {
+        flight_t *fl = &self->flights[(self->flight_head + self->flights_used) % DC_MAX_FLIGHTS];
+        fl->count = 0;
+        dc_decider_t d;
+        dc_decider_init(&d, self->state, self->config, &self->pending, dc_mono_ms(),
+                        dc_wall_ms());
+        cop_t *c;
+        while (fl->count < DC_MAX_BATCH && (c = s_pop(&self->queue))) {
+            if (c->op->kind >= DC_OP_MEMBER_ADD) {
+                s_member_op(self, c);
+                continue;
+            }
+            if (c->op->has_request_id && dc_decide_answered(&d, c->op->request_id, &c->out)) {
+                c->out.changed = false;
+                DC_STAT_INC(self->ctx, deduplicated);
+            } else
+                dc_decide(&d, c->op, &c->out);
+            fl->cops[fl->count++] = c;
+        }
+        size_t start = self->proposed, changes = self->pending.count - start;
+        if (changes == 0) {
+            size_t n = fl->count;
+            fl->count = 0;
+            s_answer_unchanged(self, fl->cops, n);
             continue;
         }
-        if (c->op->has_request_id && dc_decide_answered(&d, c->op->request_id, &c->out)) {
-            c->out.changed = false;
-            DC_STAT_INC(self->ctx, deduplicated);
-        } else
-            dc_decide(&d, c->op, &c->out);
-        self->flight[n++] = c;
-    }
-    if (self->batch.count == 0) { /* nothing changes: answer now */
-        for (size_t i = 0; i < n; i++) {
-            self->flight[i]->index = self->state->applied_index;
-            s_finish(self, self->flight[i]);
+        dc_changes_t mine = {self->pending.items + start, changes, changes};
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        struct raft_buffer buf = {NULL, 0};
+        if (dc_changes_encode(&mine, &sb) != 0 || dc_fsm_frame(sb.data, sb.size, &buf) != 0)
+            buf.base = NULL;
+        msgpack_sbuffer_destroy(&sb);
+        fl->req.data = fl;
+        fl->owner = self;
+        int rc = buf.base ? raft_apply(&self->raft, &fl->req, &buf, 1, s_apply_done)
+                          : RAFT_NOMEM;
+        if (rc != 0) {
+            raft_free(buf.base);
+            dc_warn("cannot propose %zu change(s): %s", changes, raft_strerror(rc));
+            dc_changes_truncate(&self->pending, start);
+            cop_list_t again = {0};
+            for (size_t i = 0; i < fl->count; i++)
+                s_push(&again, fl->cops[i]);
+            fl->count = 0;
+            s_prepend(&self->queue, &again);
+            self->propose_after = dc_mono_ms() + 10;
+            return;
         }
-        return;
+        fl->changes = changes;
+        self->proposed = self->pending.count;
+        self->flights_used++;
+        atomic_fetch_add_explicit(&self->ctx->stats.commits, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&self->ctx->stats.batched_writes, changes,
+                                  memory_order_relaxed);
     }
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    struct raft_buffer buf = {NULL, 0};
-    if (dc_changes_encode(&self->batch, &sb) != 0 || dc_fsm_frame(sb.data, sb.size, &buf) != 0)
-        buf.base = NULL;
-    msgpack_sbuffer_destroy(&sb);
-    size_t changes = self->batch.count;
-    dc_changes_clear(&self->batch);
-    self->apply_req.data = self;
-    int rc = buf.base ? raft_apply(&self->raft, &self->apply_req, &buf, 1, s_apply_done)
-                      : RAFT_NOMEM;
-    if (rc != 0) {
-        raft_free(buf.base);
-        dc_warn("cannot propose %zu change(s): %s", changes, raft_strerror(rc));
-        cop_list_t again = {0};
-        for (size_t i = 0; i < n; i++)
-            s_push(&again, self->flight[i]);
-        s_prepend(&self->queue, &again);
-        self->propose_after = dc_mono_ms() + 10;
-        return;
-    }
-    self->in_flight = true;
-    self->flight_count = n;
-    atomic_fetch_add_explicit(&self->ctx->stats.commits, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&self->ctx->stats.batched_writes, changes, memory_order_relaxed);
 }
 
 /*==== Forwarding (follower) ====*/
@@ -796,13 +842,13 @@ static void s_became_leader(cluster_t *self)
     s_dealer_close(self);
     /* A fresh cluster's first epoch, and where followers reach us. */
     if (self->state->epoch == 0) {
-        dc_change_t *c = dc_changes_add(&self->batch, DC_REC_EPOCH);
+        dc_change_t *c = dc_changes_add(&self->pending, DC_REC_EPOCH);
         if (c)
             c->value = 1;
     }
     const char *announced = dc_state_member_endpoint(self->state, self->config->member_id);
     if (!announced || strcmp(announced, self->endpoint) != 0) {
-        dc_change_t *c = dc_changes_add(&self->batch, DC_REC_MEMBER);
+        dc_change_t *c = dc_changes_add(&self->pending, DC_REC_MEMBER);
         if (c) {
             c->value = self->config->member_id;
             c->text = strdup(self->endpoint);
@@ -816,14 +862,16 @@ static void s_stepped_down(cluster_t *self)
     dc_info("member %llu no longer leads", (unsigned long long)self->config->member_id);
     dc_timers_free(&self->lease_checks);
     dc_leases_set_forwarding(self->state->leases, true);
-    dc_changes_clear(&self->batch); /* our own changes: the next leader decides again */
+    /* Our own changes not yet proposed: the next leader decides again. Those
+     * in flight are failed by raft (s_apply_done). */
+    dc_changes_truncate(&self->pending, self->proposed);
 }
 
 /* Leader: leases whose time ran out are ended (a change like any other). */
 static void s_expire_leases(cluster_t *self, uint64_t now, uint64_t stalled_ms)
 {
     dc_decider_t d;
-    dc_decider_init(&d, self->state, self->config, &self->batch, now, dc_wall_ms());
+    dc_decider_init(&d, self->state, self->config, &self->pending, now, dc_wall_ms());
     dc_timer_t t;
     size_t ended = 0;
     while (ended < 64 && dc_timers_pop_due(&self->lease_checks, now, &t)) {
@@ -856,7 +904,7 @@ static void s_checkpoint(cluster_t *self)
     uint64_t *ids = NULL, *times = NULL;
     size_t n = dc_leases_take_dirty(self->state->leases, &ids, &times);
     for (size_t i = 0; i < n; i++) {
-        dc_change_t *c = dc_changes_add(&self->batch, DC_REC_LEASE_RENEW);
+        dc_change_t *c = dc_changes_add(&self->pending, DC_REC_LEASE_RENEW);
         if (!c)
             break;
         c->lease_id = ids[i];
@@ -927,6 +975,7 @@ static void s_tick(uv_timer_t *handle)
                            : 0;
     self->last_tick_ms = now;
     atomic_store_explicit(&self->ctx->writer_beat_ms, now, memory_order_relaxed);
+    dc_fsm_flush(&self->fsm); /* the copy's transaction: at most a tick behind */
     dc_events_expire(self->events, now);
     if (self->leader) {
         s_expire_leases(self, now, stalled);
@@ -936,7 +985,7 @@ static void s_tick(uv_timer_t *handle)
         }
     } else
         s_forward_renewals(self);
-    if (self->fsm.store_stale && now >= self->next_rebuild_ms) {
+    if (self->fsm.store_stale && !self->fsm.in_txn && now >= self->next_rebuild_ms) {
         self->next_rebuild_ms = now + 1000;
         if (dc_store_file_gone(self->store))
             dc_store_reopen(self->store);
@@ -1230,7 +1279,7 @@ static void s_teardown(cluster_t *self)
     zsock_destroy(&self->pull);
     zsock_destroy(&self->replies);
     dc_timers_free(&self->lease_checks);
-    dc_changes_free(&self->batch);
+    dc_changes_free(&self->pending);
 }
 
 void dc_cluster_actor(zsock_t *pipe, void *arg)

@@ -42,16 +42,46 @@ static uint64_t s_index(dc_fsm_t *f)
     return f->r ? (uint64_t)raft_last_applied(f->r) + 1 : f->state->applied_index + 1;
 }
 
-/* Saves batch (already decided, about to be applied) in the copy. */
+/* Entries written into one copy transaction at most. */
+#define DC_FSM_TXN_ENTRIES 256
+
+static void s_copy_failed(dc_fsm_t *f)
+{
+    dc_error("cannot update the database copy (%s): rebuilding it later from memory",
+             dc_store_errmsg(f->store));
+    dc_store_rollback(f->store);
+    f->in_txn = false;
+    f->store_stale = true;
+}
+
+void dc_fsm_flush(dc_fsm_t *f)
+{
+    if (!f->in_txn)
+        return;
+    f->in_txn = false;
+    f->txn_entries = 0;
+    if (dc_store_commit(f->store) != 0)
+        s_copy_failed(f);
+}
+
+/* Writes batch (about to be applied) into the copy's open transaction. */
 static void s_save(dc_fsm_t *f, const dc_changes_t *batch)
 {
     if (!f->store || f->store_stale)
         return;
-    if (dc_persist_batch(f->store, f->state, batch) != 0) {
-        dc_error("cannot update the database copy (%s): rebuilding it later from memory",
-                 dc_store_errmsg(f->store));
-        f->store_stale = true;
+    if (!f->in_txn) {
+        if (dc_store_begin(f->store) != 0) {
+            s_copy_failed(f);
+            return;
+        }
+        f->in_txn = true;
     }
+    if (dc_persist_rows(f->store, f->state, batch) != 0) {
+        s_copy_failed(f);
+        return;
+    }
+    if (++f->txn_entries >= DC_FSM_TXN_ENTRIES)
+        dc_fsm_flush(f);
 }
 
 static int s_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
@@ -125,6 +155,7 @@ static int s_restore_bytes(dc_fsm_t *f, const struct raft_buffer *buf)
         dc_apply(f->state, &all.items[i], now, NULL);
     dc_changes_free(&all);
     if (f->store) {
+        dc_fsm_flush(f);
         f->store_stale = dc_persist_rebuild(f->store, f->state) != 0;
         if (f->store_stale)
             dc_error("cannot rewrite the database copy: %s", dc_store_errmsg(f->store));
@@ -184,8 +215,10 @@ int dc_fsm_check_start(dc_fsm_t *f)
         dc_state_reset(f->state);
         if (f->held.base)
             rc = s_restore_bytes(f, &f->held);
-        else if (f->store)
+        else if (f->store) {
+            dc_fsm_flush(f);
             f->store_stale = dc_persist_rebuild(f->store, f->state) != 0;
+        }
     } else if (f->held.base && f->skip_through < snapshot) {
         dc_info("the database copy (Raft index %llu) is older than the snapshot (%llu): "
                 "restoring the snapshot",
@@ -199,6 +232,8 @@ int dc_fsm_check_start(dc_fsm_t *f)
 
 void dc_fsm_close(dc_fsm_t *f)
 {
+    if (f->store)
+        dc_fsm_flush(f);
     raft_free(f->held.base);
     f->held.base = NULL;
 }

@@ -4,7 +4,10 @@
  * record; restoring one resets the state and applies the dump.
  *
  * The SQLite copy is the applied state materialised: it holds the Raft index
- * it was written at (meta raft_index). At start the state is loaded from it,
+ * it was written at (meta raft_index). Entries are written into one open
+ * transaction that dc_fsm_flush commits (the cluster thread does every 50 ms,
+ * and at 256 entries): the Raft log is the durable record, the copy may lag
+ * it by that much and is caught up from the log at start. At start the state is loaded from it,
  * and entries (and a snapshot) at or below that index are skipped, so a
  * member serves its registry at once, before it hears from a leader. When
  * the copy is ahead of the log (the log was lost or truncated), the log wins:
@@ -30,6 +33,8 @@ typedef struct {
     struct raft_buffer held; /* a snapshot skipped at start, until checked */
     bool store_stale;        /* a write to the copy failed: rebuild it */
     bool starting;           /* until dc_fsm_check_start */
+    bool in_txn;             /* a copy transaction is open */
+    unsigned txn_entries;    /* entries written into it */
     uint64_t applied;        /* records applied (not skipped) */
     uint64_t refused;        /* committed entries that did not decode (skipped) */
 } dc_fsm_t;
@@ -52,7 +57,10 @@ void dc_fsm_attach(dc_fsm_t *f, struct raft *r);
  * Returns 0, or -1 when the held snapshot cannot be restored. */
 int dc_fsm_check_start(dc_fsm_t *f);
 
-/* Frees what f holds (not the state or the store). */
+/* Commits the copy's open transaction, if any. */
+void dc_fsm_flush(dc_fsm_t *f);
+
+/* Commits what is open and frees what f holds (not the state or the store). */
 void dc_fsm_close(dc_fsm_t *f);
 
 #endif

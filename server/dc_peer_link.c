@@ -97,6 +97,9 @@ static void s_accept(struct raft_uv_transport *t, raft_id id, const char *addres
         s_refuse(self, stream, why);
         return;
     }
+    /* Raft's messages are small and answered: without TCP_NODELAY, Nagle and
+     * delayed ACKs hold some for 40 ms. */
+    uv_tcp_nodelay((uv_tcp_t *)stream, 1);
     self->accept_cb(&self->outer, id, address, stream);
 }
 
@@ -119,11 +122,36 @@ static int s_listen(struct raft_uv_transport *t, raft_uv_accept_cb cb)
     return rc;
 }
 
+/* A connect request of ours around raft's, to see the stream first. */
+typedef struct {
+    struct raft_uv_connect inner;
+    struct raft_uv_connect *outer;
+} connecting_t;
+
+static void s_connected(struct raft_uv_connect *req, struct uv_stream_s *stream, int status)
+{
+    connecting_t *c = req->data;
+    struct raft_uv_connect *outer = c->outer;
+    free(c);
+    if (status == 0 && stream)
+        uv_tcp_nodelay((uv_tcp_t *)stream, 1);
+    outer->cb(outer, stream, status);
+}
+
 static int s_connect(struct raft_uv_transport *t, struct raft_uv_connect *req, raft_id id,
                      const char *address, raft_uv_connect_cb cb)
 {
     dc_peer_link_t *self = s_self(t);
-    return self->tcp.connect(&self->tcp, req, id, address, cb);
+    connecting_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return RAFT_NOMEM;
+    req->cb = cb;
+    c->outer = req;
+    c->inner.data = c;
+    int rc = self->tcp.connect(&self->tcp, &c->inner, id, address, s_connected);
+    if (rc != 0)
+        free(c);
+    return rc;
 }
 
 static void s_tcp_closed(struct raft_uv_transport *t)

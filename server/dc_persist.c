@@ -61,10 +61,8 @@ static int s_write_seqs(dc_store_t *store, const uint64_t seqs[3], uint64_t raft
     return 0;
 }
 
-int dc_persist_batch(dc_store_t *store, const dc_state_t *state, const dc_changes_t *batch)
+int dc_persist_rows(dc_store_t *store, const dc_state_t *state, const dc_changes_t *batch)
 {
-    if (dc_store_begin(store) != 0)
-        return -1;
     int rc = 0;
     for (size_t i = 0; i < batch->count && rc == 0; i++)
         rc = s_write(store, &batch->items[i]);
@@ -72,6 +70,14 @@ int dc_persist_batch(dc_store_t *store, const dc_state_t *state, const dc_change
     dc_state_seqs_after(state, batch, seqs);
     if (rc == 0)
         rc = s_write_seqs(store, seqs, state->applied_index);
+    return rc;
+}
+
+int dc_persist_batch(dc_store_t *store, const dc_state_t *state, const dc_changes_t *batch)
+{
+    if (dc_store_begin(store) != 0)
+        return -1;
+    int rc = dc_persist_rows(store, state, batch);
     dc_failpoint("slow-commit");
     dc_failpoint("before-commit");
     if (rc == 0)

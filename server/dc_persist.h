@@ -19,6 +19,10 @@
  * with dc_store_errmsg() saying why (rolled back). */
 int dc_persist_batch(dc_store_t *store, const dc_state_t *state, const dc_changes_t *batch);
 
+/* The same rows and counters, inside a transaction the caller opened (and
+ * commits or rolls back). Returns 0, or -1. */
+int dc_persist_rows(dc_store_t *store, const dc_state_t *state, const dc_changes_t *batch);
+
 /* Replays the database into an empty state (dc_apply without an observer).
  * Leases come back with their checkpointed renewal time and now + TTL as
  * their expiry (the caller sets the restart policy). Returns 0, or -1. */
