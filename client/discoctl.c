@@ -32,7 +32,7 @@ static const char *s_usage_text =
     "  unregister NAME                    remove a topic\n"
     "  wait NAME [--timeout SEC] [--json] wait until a topic is registered\n"
     "  stats [--json]                     daemon counters (protocol 2)\n"
-    "  watch [--prefix P] [--json] [--count N] [--events EP]\n"
+    "  watch [--prefix P] [--json] [--count N] [--events EP]...\n"
     "                                     print registry changes as they happen\n"
     "  nodes [--capability C] [--json]    list nodes (protocol 2)\n"
     "  node NAME [--json]                 show one node and its topics\n"
@@ -66,10 +66,12 @@ static const struct {
     {"wait", "discoctl wait NAME [--timeout SEC] [--json]\n"
              "  Waits (default 30 s) until NAME is registered; exit 1 on time out.\n"},
     {"stats", "discoctl stats [--json]\n  Prints the daemon's counters.\n"},
-    {"watch", "discoctl watch [--prefix P] [--json] [--count N] [--events EP]\n"
+    {"watch", "discoctl watch [--prefix P] [--json] [--count N] [--events EP]...\n"
               "  Lists the registry, then prints each change as it happens. A gap in the\n"
               "  event sequence is reported and followed by a fresh listing. Events come\n"
-              "  from EP ($DISCOD_EVENTS, else " DISCOD_DEFAULT_EVENTS ").\n"},
+              "  from EP ($DISCOD_EVENTS, else " DISCOD_DEFAULT_EVENTS "). Give each\n"
+              "  member's EP in a cluster: they publish the same seqs, each event is\n"
+              "  printed once, and the stream goes on without a gap when a member dies.\n"},
     {"nodes", "discoctl nodes [--capability C] [--json]\n  Lists nodes, optionally by capability.\n"},
     {"node", "discoctl node NAME [--json]\n  Shows one node with the topics it publishes.\n"},
     {"register-node", "discoctl register-node NAME [--description D] [--capability C]...\n"
@@ -199,7 +201,9 @@ static int s_parse_u64(const char *text, uint64_t *out)
 
 typedef struct {
     bool json;
-    const char *prefix, *type, *node, *description, *events;
+    const char *prefix, *type, *node, *description;
+    const char *events[16];
+    size_t event_count;
     uint64_t fingerprint, ttl_ms, count;
     double timeout_sec;
     char *positional[4];
@@ -248,7 +252,13 @@ static int s_parse_command(int argc, char **argv, const char *command, command_a
             break;
         case OPT_PREFIX: a->prefix = optarg; break;
         case OPT_DESC: a->description = optarg; break;
-        case OPT_EVENTS: a->events = optarg; break;
+        case OPT_EVENTS:
+            if (a->event_count == 16) {
+                fprintf(stderr, "discoctl %s: at most 16 --events\n", command);
+                return -1;
+            }
+            a->events[a->event_count++] = optarg;
+            break;
         case OPT_TTL:
         case OPT_COUNT:
             if (s_parse_u64(optarg, opt == OPT_TTL ? &a->ttl_ms : &a->count) ||
@@ -611,25 +621,30 @@ static const msgpack_object *s_field(const msgpack_object *map, const char *key)
 
 static int s_watch(discod_client_t *c, const command_args_t *a)
 {
-    const char *events = a->events ? a->events : getenv("DISCOD_EVENTS");
-    if (!events || !*events)
-        events = DISCOD_DEFAULT_EVENTS;
+    const char *fallback = getenv("DISCOD_EVENTS");
+    if (!fallback || !*fallback)
+        fallback = DISCOD_DEFAULT_EVENTS;
     void *ctx = zmq_ctx_new();
     void *sub = zmq_socket(ctx, ZMQ_SUB);
     int linger = 0;
     zmq_setsockopt(sub, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "", 0);
-    if (zmq_connect(sub, events) != 0) {
-        fprintf(stderr, "discoctl watch: cannot connect %s\n", events);
-        zmq_close(sub);
-        zmq_ctx_term(ctx);
-        return EXIT_USAGE;
+    /* One SUB connected to every member's stream: the same event comes once
+     * from each, with the same seq, and is printed once. */
+    for (size_t i = 0; i < (a->event_count ? a->event_count : 1); i++) {
+        const char *events = a->event_count ? a->events[i] : fallback;
+        if (zmq_connect(sub, events) != 0) {
+            fprintf(stderr, "discoctl watch: cannot connect %s\n", events);
+            zmq_close(sub);
+            zmq_ctx_term(ctx);
+            return EXIT_USAGE;
+        }
     }
     s_catch_signals();
     /* Subscribed first, then listed: nothing between the two is lost. */
     discod_result_t r = s_watch_sync(c, a);
     int exit_code = r == DISCOD_OK ? 0 : s_fail(c, "watch", r);
-    uint64_t last_seq = 0, seen = 0;
+    uint64_t last_seq = 0, last_epoch = 0, seen = 0;
     while (exit_code == 0 && !s_interrupted && (!a->count || seen < a->count)) {
         zmq_pollitem_t item = {sub, 0, ZMQ_POLLIN, 0};
         if (zmq_poll(&item, 1, 200) <= 0)
@@ -660,6 +675,17 @@ static int s_watch(discod_client_t *c, const command_args_t *a)
         const msgpack_object *info = s_field(&event.data, "topic_info");
         const msgpack_object *node = s_field(&event.data, "node");
         uint64_t this_seq = seq && seq->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? seq->via.u64 : 0;
+        const msgpack_object *epoch = s_field(&event.data, "epoch");
+        uint64_t this_epoch =
+            epoch && epoch->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? epoch->via.u64 : 0;
+        bool same_stream = !last_epoch || this_epoch == last_epoch;
+        last_epoch = this_epoch;
+        if (last_seq && this_seq && this_seq <= last_seq && same_stream) {
+            /* Printed already (another member's copy, or a replay). */
+            msgpack_unpacked_destroy(&event);
+            zmq_msg_close(&body);
+            continue;
+        }
         if (last_seq && this_seq != last_seq + 1) {
             if (a->json)
                 printf("{\"event\":\"gap\",\"expected\":%llu,\"got\":%llu}\n",

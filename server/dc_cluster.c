@@ -12,7 +12,9 @@
 #include "dc_reply_send.h"
 #include "dc_timers.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <raft.h>
 #include <raft/uv.h>
 #include <string.h>
@@ -111,6 +113,8 @@ typedef struct {
     zsock_t *pull;    /* write ops from the front, workers and the prober */
     zsock_t *replies; /* answers to the front */
     zsock_t *router;  /* followers' forwarded ops (bound on this member's host) */
+    zactor_t *auth;   /* ZAP: the router takes connections from member hosts only */
+    raft_index allowed_conf; /* the configuration whose hosts auth allows */
     zsock_t *dealer;  /* to the leader's router, or NULL */
     char endpoint[257];        /* where our router listens (announced when leading) */
     char dealer_endpoint[257]; /* where the dealer is connected */
@@ -787,6 +791,7 @@ static void s_drain(cluster_t *self)
 
 static void s_became_leader(cluster_t *self);
 static void s_stepped_down(cluster_t *self);
+static void s_allow_members(cluster_t *self);
 
 static void s_pump(cluster_t *self)
 {
@@ -1018,6 +1023,8 @@ static void s_tick(uv_timer_t *handle)
         *lists[i] = keep;
     }
     s_prepend(&self->queue, &self->retry);
+    if (self->raft.configuration_index != self->allowed_conf)
+        s_allow_members(self); /* a member added since: let it forward here */
     s_publish_status(self);
     if (self->stopping && self->transferring && now >= self->stop_deadline)
         s_shutdown(self);
@@ -1112,6 +1119,45 @@ static int s_mkdirs(const char *path)
     return mkdir(dir, 0750) != 0 && errno != EEXIST ? -1 : 0;
 }
 
+/* Tells the ZAP handler the addresses of every member host, so the router
+ * takes connections from members only (IP allow-list: the links are not
+ * authenticated yet; that is the security issue's CURVE). */
+static void s_allow_members(cluster_t *self)
+{
+    if (!self->auth)
+        return;
+    const struct raft_configuration *conf = &self->raft.configuration;
+    int count = self->raft_ready ? (int)conf->n : 0;
+    for (int i = 0; i < count + self->config->member_count; i++) {
+        const char *address = i < count ? conf->servers[i].address
+                                        : self->config->members[i - count].address;
+        char host[208];
+        snprintf(host, sizeof host, "%s", address);
+        char *colon = strrchr(host, ':');
+        if (colon)
+            *colon = 0;
+        struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
+        if (getaddrinfo(host, NULL, &hints, &res) != 0) {
+            dc_warn("member host %s does not resolve: its writes cannot be forwarded here", host);
+            continue;
+        }
+        for (struct addrinfo *a = res; a; a = a->ai_next) {
+            char ip[INET6_ADDRSTRLEN] = "";
+            if (a->ai_family == AF_INET)
+                inet_ntop(AF_INET, &((struct sockaddr_in *)a->ai_addr)->sin_addr, ip, sizeof ip);
+            else if (a->ai_family == AF_INET6)
+                inet_ntop(AF_INET6, &((struct sockaddr_in6 *)a->ai_addr)->sin6_addr, ip,
+                          sizeof ip);
+            if (ip[0]) {
+                zstr_sendx(self->auth, "ALLOW", ip, NULL);
+                zsock_wait(self->auth);
+            }
+        }
+        freeaddrinfo(res);
+    }
+    self->allowed_conf = self->raft_ready ? self->raft.configuration_index : 0;
+}
+
 /* The forwarding endpoint: tcp on this member's own host, any free port. */
 static int s_bind_router(cluster_t *self)
 {
@@ -1125,6 +1171,11 @@ static int s_bind_router(cluster_t *self)
         return -1;
     zsock_set_linger(self->router, 0);
     zsock_set_maxmsgsize(self->router, (int)self->config->max_message_size + 4096);
+    self->auth = zactor_new(zauth, NULL);
+    if (!self->auth)
+        return -1;
+    s_allow_members(self);
+    zsock_set_zap_domain(self->router, "discod-members");
     int port = zsock_bind(self->router, "tcp://%s:*", host);
     if (port < 0) {
         dc_error("cannot bind the member channel on %s: %s", host, zmq_strerror(zmq_errno()));
@@ -1276,6 +1327,7 @@ static void s_teardown(cluster_t *self)
     if (self->dealer)
         zsock_destroy(&self->dealer);
     zsock_destroy(&self->router);
+    zactor_destroy(&self->auth);
     zsock_destroy(&self->pull);
     zsock_destroy(&self->replies);
     dc_timers_free(&self->lease_checks);

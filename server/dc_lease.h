@@ -1,7 +1,9 @@
 /* dc_lease.h: leases: what keeps a client's registrations alive.
  *
- * Design notes: the table is shared. Workers renew leases (HEARTBEAT) under
- * the table mutex, touching only the renewal fields; the writer thread alone
+ * Design notes: the table is shared. The front, workers and the datagram
+ * channel renew leases (HEARTBEAT) under the table mutex, touching only the
+ * renewal fields and the dirty and forward lists; the writer thread (dc_writer,
+ * or dc_cluster in a cluster: "Writer only" below means that thread) alone
  * adds, removes and frees leases (also under the mutex) and alone reads or
  * changes the attachment lists. So a heartbeat is a hash lookup and two
  * stores under a mutex held for nothing else, and never waits for a commit. */
@@ -29,7 +31,6 @@ struct dc_lease {
     char **topics;
     size_t topic_count, topic_cap;
     char *node;
-    uint64_t heap_deadline; /* expiry check time queued in the writer's heap */
     bool fwd_pending;       /* renewed since its renewal was last passed to the leader */
     dc_lease_t *hash_next;
 };

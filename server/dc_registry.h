@@ -3,7 +3,7 @@
  * Design notes: one rwlock (writer-preferring) guards the hash chains and the
  * insertion-order list. Readers hold the read lock only to find entries and
  * take references; encoding happens after unlock, on the reader's own copy of
- * the pointers. Only the writer thread mutates, one change at a time, so it
+ * the pointers. Only the writer thread (dc_writer or dc_cluster) mutates, one change at a time, so it
  * may read without the lock (dc_registry_peek). Entries are immutable. */
 #ifndef DC_REGISTRY_H
 #define DC_REGISTRY_H

@@ -3,7 +3,9 @@
  *
  * Threads: the front (one actor) owns the client-facing ROUTER sockets and
  * load-balances requests to idle workers over inproc; workers answer reads
- * and pass writes to the writer, which commits them and answers. main() owns
+ * and pass writes to the writer, which commits them and answers. The writer
+ * is dc_writer standalone, dc_cluster (Raft on its own libuv loop) in a
+ * cluster; both change the applied state through dc_apply alone. main() owns
  * only this object. */
 #ifndef DC_SERVER_H
 #define DC_SERVER_H

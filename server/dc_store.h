@@ -1,7 +1,8 @@
 /* dc_store.h: the durable registry: one SQLite database in WAL mode.
  *
  * Design notes: a dc_store_t is one SQLite connection and is used by one
- * thread at a time: the loader at start, then the writer thread alone, which
+ * thread at a time: the loader at start, then the writer thread alone
+ * (dc_writer, or dc_cluster through dc_fsm), which
  * owns every write and every checkpoint. Reads at run time never touch SQLite;
  * they are answered from the in-memory registry. */
 #ifndef DC_STORE_H

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the whole benchmark suite in one go (under 5 minutes: about 4) and prints
+# Runs the whole benchmark suite in one go (about 7 minutes) and prints
 # BENCHMARKS.md-ready tables: discod next to its floor (a ROUTER doing no work)
 # and next to etcd (Debian's etcd-server, loaded through its HTTP gateway with
 # wrk), all measured in this run on this machine.
@@ -195,3 +195,8 @@ echo "- durable registrations (8 clients) / etcd leased puts: $(awk "BEGIN {prin
 echo "- ceiling for 8 closed-loop clients waiting one ${sync_us} us fsync each: $(awk "BEGIN {printf \"%.0f/s = %.1fx etcd\", 8e6 / $sync_us, 8e6 / $sync_us / $put_tp}")"
 echo "- lookup p99 under a LIST loop / alone: $(median "${list_ratios[@]}") (median of rounds: ${list_ratios[*]})"
 echo "- daemon CPU for 10,000 leases at 1 Hz, % of a core (median of rounds): $(median "${hb_dgram_cpu[@]}") on the datagram channel (${hb_dgram_cpu[*]}), $(median "${hb_cpu[@]}") through ZeroMQ (${hb_cpu[*]})"
+
+# The cluster: three members against a three-member etcd (failover, durable
+# registrations, lookups on a follower); BENCH_KILLS leader kills (default 20).
+echo
+/usr/bin/python3 "$here/cluster_bench.py" "$build" --kills "${BENCH_KILLS:-20}" --seconds "$seconds"

@@ -447,3 +447,25 @@ def test_member_add_and_remove(short_tmp):
         assert sorted(r["id"] for r in members_table(c)) == [1, 2, 3]
     finally:
         c.stop()
+
+
+def test_watch_over_two_members_survives_one_dying(cluster):
+    import json
+    leader = cluster.leader()
+    a, b = [m for m in cluster.live() if m is not leader]
+    watch = subprocess.Popen([DISCOCTL, "-e", a.endpoint, "-e", b.endpoint, "watch", "--json",
+                              "--count", "10", "--events", a.events, "--events", b.events],
+                             stdout=subprocess.PIPE, text=True)
+    time.sleep(1.0)  # listed and subscribed
+    for i in range(5):
+        assert register(leader, f"/w/{i}")["status"] == 0
+    time.sleep(0.5)
+    a.kill9()
+    for i in range(5, 10):
+        assert register(leader, f"/w/{i}")["status"] == 0
+    out, _ = watch.communicate(timeout=20)
+    events = [json.loads(line) for line in out.splitlines() if line.startswith("{\"seq\"")]
+    assert not any("gap" in line for line in out.splitlines())
+    seqs = [e["seq"] for e in events]
+    assert len(seqs) == 10 and seqs == list(range(seqs[0], seqs[0] + 10))
+    a.start()

@@ -26,14 +26,17 @@ def sh(*args):
 class Netns:
     """Namespaces ns1..ns3 with SUBNET.1..3, a bridge namespace between them."""
 
-    def __init__(self, n=3):
+    def __init__(self, n=3, outsider=False):
         tag = f"{os.getpid() % 100000}"
         self.bridge = f"dcbr{tag}"
         self.names = [f"dc{i}n{tag}" for i in range(1, n + 1)]
+        if outsider:  # one more host on the same wire, SUBNET.9, not a member
+            self.names.append(f"dc9n{tag}")
         sh("ip", "netns", "add", self.bridge)
         sh("ip", "netns", "exec", self.bridge, "ip", "link", "add", "br0", "type", "bridge")
         sh("ip", "netns", "exec", self.bridge, "ip", "link", "set", "br0", "up")
         for i, ns in enumerate(self.names, start=1):
+            i = 9 if ns.startswith("dc9n") else i
             sh("ip", "netns", "add", ns)
             inner, outer = f"dcv{i}{tag}"[:15], f"dcb{i}{tag}"[:15]
             sh("ip", "link", "add", inner, "type", "veth", "peer", "name", outer)
@@ -59,7 +62,7 @@ class Netns:
 
 @pytest.fixture
 def partitioned_cluster(short_tmp):
-    net = Netns()
+    net = Netns(outsider=True)
     c = Cluster(short_tmp, election_ms=300)
     c.addresses = {i: f"{SUBNET}.{i}:7400" for i in (1, 2, 3)}
     for i, m in c.members.items():
@@ -118,3 +121,39 @@ def test_minority_never_acknowledges_majority_serves_then_converges(partitioned_
     assert all(f"/before/{i}" in names for i in range(10))
     assert "/minority" not in names
     assert c.leader().id in (2, 3)
+
+
+OUTSIDER = r"""
+import sys, msgpack, zmq
+endpoint = sys.argv[1]
+change = [1, "/intruder", "ipc:///x", "M", 1, "evil", 0, 0, 0, None, 0]
+op = [1, 0, 2, None, None, None, 0, None, None, 0, change, 0, 0]
+ctx = zmq.Context()
+s = ctx.socket(zmq.DEALER)
+s.setsockopt(zmq.LINGER, 0)
+s.setsockopt(zmq.RCVTIMEO, 2000)
+s.connect(endpoint)
+s.send_multipart([b"F", (7).to_bytes(8, "little"), msgpack.packb(op, use_bin_type=True)])
+try:
+    print("answered", s.recv_multipart())
+except zmq.Again:
+    print("no answer")
+"""
+
+
+def test_the_member_channel_refuses_other_hosts(partitioned_cluster):
+    c, net = partitioned_cluster
+    leader = c.leader()
+    line = [l for l in leader.read_log().splitlines() if "writes forwarded to the leader at" in l]
+    endpoint = line[-1].rsplit(" ", 1)[1]
+    out = subprocess.run(["ip", "netns", "exec", net.names[-1], "/usr/bin/python3", "-c",
+                          OUTSIDER, endpoint], capture_output=True, text=True, timeout=30)
+    assert out.stdout.strip() == "no answer", out.stdout + out.stderr
+    r = leader.request({"command": 3, "topic_name": "/intruder"})
+    assert r["status"] == 1
+    # The same bytes from a member's host are a forwarded write like any other.
+    member_ns = net.names[leader.id % 3]
+    out = subprocess.run(["ip", "netns", "exec", member_ns, "/usr/bin/python3", "-c",
+                          OUTSIDER, endpoint], capture_output=True, text=True, timeout=30)
+    assert out.stdout.startswith("answered"), out.stdout + out.stderr
+    assert wait_for(lambda: leader.request({"command": 3, "topic_name": "/intruder"})["status"] == 0)
