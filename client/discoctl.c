@@ -45,7 +45,7 @@ static const char *s_usage_text =
     "\n"
     "The endpoint defaults to $DISCOD_ENDPOINT, else " DISCOD_DEFAULT_ENDPOINT ".\n"
     "Several -e give failover order (--prefer-local: this computer's member first).\n"
-    "Replies name the cluster member that answered (ping, --json outputs).\n"
+    "In a cluster, ping names the member that answered and its Raft term.\n"
     "Exit codes: 0 ok, 1 not found, 2 usage,\n"
     "3 daemon unreachable, 4 refused by the daemon.\n"
     "'discoctl COMMAND --help' shows one command.\n";

@@ -469,3 +469,44 @@ def test_watch_over_two_members_survives_one_dying(cluster):
     seqs = [e["seq"] for e in events]
     assert len(seqs) == 10 and seqs == list(range(seqs[0], seqs[0] + 10))
     a.start()
+
+
+def test_a_copy_ahead_of_the_log_is_discarded(short_tmp):
+    c = Cluster(short_tmp).start()
+    try:
+        for i in range(15):
+            assert register(c.leader(), f"/copy/{i}")["status"] == 0
+        c.converged()
+        victim = c.followers()[0]
+        victim.stop()
+        # The Raft log is lost, the SQLite copy kept: the copy says index N,
+        # the log holds nothing. The log wins; the member catches up.
+        subprocess.run(["rm", "-rf", victim.raft_dir()], check=True)
+        victim.start()
+        assert len(c.converged(timeout=20)) == 15
+        assert "the log wins" in victim.read_log()
+    finally:
+        c.stop()
+
+
+def test_prefer_local_tries_this_computers_member_first(short_tmp):
+    c = Cluster(short_tmp).start()
+    try:
+        first = c.members[1]
+        first.stop()
+        tcp = f"tcp://127.0.0.1:{free_port()}"
+        first.start(endpoints=[first.endpoint, tcp])
+        local = c.members[2]
+
+        def answered_by(*flags):
+            out = subprocess.run([DISCOCTL, *flags, "-e", tcp, "-e", local.endpoint, "ping"],
+                                 capture_output=True, text=True, timeout=20)
+            assert out.returncode == 0, out.stderr
+            return int(out.stdout.split("member ")[1].split(",")[0])
+
+        # The order given: the tcp endpoint (member 1). Preferring the local
+        # member: the ipc endpoint (member 2) comes first.
+        assert answered_by() == 1
+        assert answered_by("--prefer-local") == 2
+    finally:
+        c.stop()
