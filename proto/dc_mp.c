@@ -98,6 +98,12 @@ int dc_mp_get_str(const msgpack_object *o, dc_str_t *out, size_t max, bool allow
         snprintf(err, DC_ERR_LEN, "Invalid %s: not valid UTF-8", what);
         return -1;
     }
+    /* Names and texts end up as C strings (hash keys, node names, log lines):
+     * an embedded NUL would cut them short, so it is refused here. */
+    if (o->via.str.size && memchr(o->via.str.ptr, 0, o->via.str.size)) {
+        snprintf(err, DC_ERR_LEN, "Invalid %s: contains a NUL byte", what);
+        return -1;
+    }
     out->ptr = o->via.str.ptr;
     out->len = o->via.str.size;
     return 0;

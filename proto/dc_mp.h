@@ -24,7 +24,8 @@ int dc_mp_unpack(msgpack_unpacked *out, const void *data, size_t size, char *err
 /* True when the str or bin key k equals the literal. */
 bool dc_mp_key_is(const msgpack_object *k, const char *literal);
 
-/* A str object of 1..max bytes (0..max when allow_empty) in valid UTF-8.
+/* A str object of 1..max bytes (0..max when allow_empty) in valid UTF-8,
+ * without NUL bytes.
  * Returns 0, or -1 with err naming `what`. */
 int dc_mp_get_str(const msgpack_object *o, dc_str_t *out, size_t max, bool allow_empty,
                   const char *what, char *err);

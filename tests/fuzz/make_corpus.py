@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """Writes the fuzzing seed corpus (tests/fuzz/corpus/): valid requests of every
 command as the Cortex client and a protocol 2 client pack them, replies as
-the daemon sends them, and framed messages for the envelope target.
+the daemon sends them, framed messages for the envelope target, and change
+records and forwarded write ops (what cluster members send each other) for
+the record target.
 Run it again after adding commands; the files are committed."""
 import os
 
@@ -69,3 +71,28 @@ for name, r in requests.items():
         write("envelope", name, bytes([5]) + b"peer1" + bytes([0]) + bytes([len(body)]) + body)
 for name, r in replies.items():
     write("reply", name, pack(r))
+
+
+# Change records (proto/PROTOCOL.md part 4) and forwarded ops (part 3).
+meta, caps = pack({"room": "lab"}), pack(["camera", "lidar"])
+records = {
+    "topic_put": [1, [[1, "/cam", "ipc:///tmp/cam", "Image", 2**64 - 1, "camera", 3, 1,
+                       1700000000000, meta, 2]]],
+    "lease_and_topic": [1, [[3, 1, 3000, 17], [1, "/t", "tcp://1.2.3.4:5", "T", 1, "n", 1, 1, 5,
+                                               None], [7, 1, 99]]],
+    "removes": [1, [[2, "/t", 1], [4, 1, 3], [6, "arm", 2]]],
+    "node": [1, [[5, "arm", "the arm", caps, meta, 0]]],
+    "epoch_request_member": [1, [[8, 4], [9, 77, 0, "Registered topic: /t", 1, 3000],
+                                 [11, 2, "tcp://10.0.0.2:40000"]]],
+    "snapshot": [1, [[8, 1], [3, 1, 3000, 17], [1, "/a", "ipc:///a", "T", 1, "n", 1, 1, 5, None, 1],
+                     [5, "arm", "", caps, None, 1], [9, 5, 2, "x", 0, 0],
+                     [11, 1, "tcp://127.0.0.1:1"], [10, 9, 1, 4, 12]]],
+    "op_register": [1, 0, 2, 12, None, 3000, 0, None, None, 0,
+                    [1, "/fwd", "ipc:///x", "M", 1, "n", 0, 0, 0, meta, 0], 0, 2],
+    "op_unregister": [1, 1, 1, None, None, None, 0, "/fwd", None, 0, None, 0, 1],
+    "op_remove_dead": [1, 6, 1, None, None, None, 0, "/fwd", "ipc:///x", 4, None, 0, 3],
+    "op_member_add": [1, 7, 2, None, None, None, 0, None, "10.0.0.4:7400", 0, None, 4, 1],
+    "op_node": [1, 3, 2, None, 1, None, 0, None, None, 0, [5, "arm", "d", caps, None, 0], 0, 1],
+}
+for name, r in records.items():
+    write("record", name, pack(r))

@@ -235,6 +235,11 @@ MALFORMED_V2 = [
     {"command": 13, "v": 2, "capability": ["a"]},
     {"command": 5, "v": "2"},
     {"command": 5, "v": -2},
+    # Names end up as C strings: an embedded NUL is refused, not cut short.
+    {"command": 10, "v": 2, "node": {"name": "ar\x00m"}},
+    {"command": 1, "v": 2, "topic_info": topic_blob("/x\x00y")},
+    {"command": 15, "v": 2, "member_id": 4, "member_address": "h\x00:1"},
+    {"command": 15, "v": 2, "member_id": "4", "member_address": "h:1"},
 ]
 
 
