@@ -877,46 +877,16 @@ static void s_expire_leases(cluster_t *self, uint64_t now, uint64_t stalled_ms)
 {
     dc_decider_t d;
     dc_decider_init(&d, self->state, self->config, &self->pending, now, dc_wall_ms());
-    dc_timer_t t;
-    size_t ended = 0;
-    while (ended < 64 && dc_timers_pop_due(&self->lease_checks, now, &t)) {
-        dc_lease_t *l = dc_leases_find(self->state->leases, t.id);
-        uint64_t expiry = dc_leases_expiry(self->state->leases, t.id);
-        if (!l || expiry == 0)
-            continue;
-        if (expiry > now) {
-            dc_timers_push(&self->lease_checks, expiry, t.id, NULL);
-            continue;
-        }
-        if (stalled_ms > l->ttl_ms / 2) {
-            /* Our loop did not run for a while: the renewals could not be
-             * counted, so the lease gets a new TTL rather than ending. */
-            dc_warn("loop stalled %llu ms: lease %llu extended, not expired",
-                    (unsigned long long)stalled_ms, (unsigned long long)t.id);
-            dc_leases_heartbeat(self->state->leases, t.id, now, dc_wall_ms());
-            dc_timers_push(&self->lease_checks, now + l->ttl_ms, t.id, NULL);
-            continue;
-        }
-        size_t removed = dc_decide_lease_end(&d, t.id, DC_REASON_EXPIRED);
-        dc_info("lease %llu expired: %zu topic(s) to remove", (unsigned long long)t.id, removed);
-        ended++;
-    }
+    uint64_t ended[64];
+    dc_decide_expiries(&d, &self->lease_checks, stalled_ms, ended, 64);
 }
 
 /* Leader: renewals saved at TTL/2 become LEASE_RENEW checkpoints. */
 static void s_checkpoint(cluster_t *self)
 {
-    uint64_t *ids = NULL, *times = NULL;
-    size_t n = dc_leases_take_dirty(self->state->leases, &ids, &times);
-    for (size_t i = 0; i < n; i++) {
-        dc_change_t *c = dc_changes_add(&self->pending, DC_REC_LEASE_RENEW);
-        if (!c)
-            break;
-        c->lease_id = ids[i];
-        c->at_ms = times[i];
-    }
-    free(ids);
-    free(times);
+    dc_decider_t d;
+    dc_decider_init(&d, self->state, self->config, &self->pending, dc_mono_ms(), dc_wall_ms());
+    dc_decide_checkpoints(&d);
 }
 
 /* Follower: the renewals taken here go to the leader. */

@@ -154,25 +154,13 @@ static void s_rebuild_database(writer_t *self)
 
 /* Leases whose time ran out: their removal is decided and committed like a
  * request's. */
-static void s_expire_leases(writer_t *self, uint64_t now)
+static void s_expire_leases(writer_t *self, uint64_t now, uint64_t stalled_ms)
 {
     dc_decider_t d;
     dc_decider_init(&d, self->state, self->ctx->config, &self->batch, now, dc_wall_ms());
     uint64_t expired[DC_MAX_EXPIRED];
-    size_t count = 0;
-    dc_timer_t t;
-    while (count < DC_MAX_EXPIRED && dc_timers_pop_due(&self->lease_checks, now, &t)) {
-        uint64_t expiry = dc_leases_expiry(self->state->leases, t.id);
-        if (expiry == 0)
-            continue; /* revoked or already expired */
-        if (expiry > now) {
-            dc_timers_push(&self->lease_checks, expiry, t.id, NULL); /* renewed meanwhile */
-            continue;
-        }
-        size_t removed = dc_decide_lease_end(&d, t.id, DC_REASON_EXPIRED);
-        expired[count++] = t.id;
-        dc_info("lease %llu expired: %zu topic(s) to remove", (unsigned long long)t.id, removed);
-    }
+    size_t count =
+        dc_decide_expiries(&d, &self->lease_checks, stalled_ms, expired, DC_MAX_EXPIRED);
     if (!s_commit(self)) {
         /* Not saved, so not applied: try these leases again in a second. */
         for (size_t i = 0; i < count; i++)
@@ -183,17 +171,9 @@ static void s_expire_leases(writer_t *self, uint64_t now)
 /* Renewals queued by heartbeats become LEASE_RENEW checkpoints. */
 static void s_checkpoint_renewals(writer_t *self)
 {
-    uint64_t *ids = NULL, *times = NULL;
-    size_t n = dc_leases_take_dirty(self->state->leases, &ids, &times);
-    for (size_t i = 0; i < n; i++) {
-        dc_change_t *c = dc_changes_add(&self->batch, DC_REC_LEASE_RENEW);
-        if (!c)
-            break;
-        c->lease_id = ids[i];
-        c->at_ms = times[i];
-    }
-    free(ids);
-    free(times);
+    dc_decider_t d;
+    dc_decider_init(&d, self->state, self->ctx->config, &self->batch, dc_mono_ms(), dc_wall_ms());
+    size_t n = dc_decide_checkpoints(&d);
     if (self->batch.count && !s_commit(self))
         dc_warn("cannot save %zu lease renewal(s)", n);
 }
@@ -201,9 +181,14 @@ static void s_checkpoint_renewals(writer_t *self)
 static void s_run_timers(writer_t *self)
 {
     uint64_t now = dc_mono_ms();
+    /* The loop should turn at least every second (the checkpoint flush): much
+     * longer means it was stuck (a slow disk), and renewals went uncounted. */
+    uint64_t stalled = self->timers_ran_ms && now > self->timers_ran_ms + DC_LEASE_FLUSH_MS
+                           ? now - self->timers_ran_ms - DC_LEASE_FLUSH_MS
+                           : 0;
     self->timers_ran_ms = now;
     dc_events_expire(self->events, now);
-    s_expire_leases(self, now);
+    s_expire_leases(self, now, stalled);
     if (now < self->next_flush_ms)
         return;
     self->next_flush_ms = now + DC_LEASE_FLUSH_MS;

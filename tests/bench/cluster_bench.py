@@ -186,35 +186,13 @@ def bench_row(build, endpoint, workload, clients, seconds, extra=()):
     return r
 
 
-def wrk_puts(etcd, i, seconds, work):
+def wrk_puts(etcd, i, seconds):
     status, body = etcd.post(i, "/v3/lease/grant", {"TTL": 600}, 5)
     assert status == 200, "etcd lease grant failed"
     lease = body["ID"]
-    script = f"{work}/put.lua"
-    with open(script, "w") as f:
-        f.write(f'''wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-local alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-local function b64(s)
-  return ((s:gsub(".", function(c)
-    local bits, b = "", c:byte()
-    for i = 8, 1, -1 do bits = bits .. (b % 2 ^ i - b % 2 ^ (i - 1) > 0 and "1" or "0") end
-    return bits
-  end) .. "0000"):gsub("%d%d%d?%d?%d?%d?", function(x)
-    if #x < 6 then return "" end
-    local c = 0
-    for i = 1, 6 do c = c + (x:sub(i, i) == "1" and 2 ^ (6 - i) or 0) end
-    return alphabet:sub(c + 1, c + 1)
-  end) .. ({{"", "==", "="}})[#s % 3 + 1])
-end
-counter = 0
-request = function()
-  counter = counter + 1
-  return wrk.format(nil, nil, nil, '{{"key": "' .. b64("/c/" .. counter) .. '", "value": "eA==", "lease": "{lease}"}}')
-end
-''')
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "etcd_put.lua")
     out = subprocess.run(["wrk", "-t2", "-c8", f"-d{seconds}s", "-s", script,
-                          f"http://127.0.0.1:{etcd.client[i]}/v3/kv/put"],
+                          f"http://127.0.0.1:{etcd.client[i]}/v3/kv/put", "--", str(lease), "/c/"],
                          capture_output=True, text=True, timeout=seconds + 60)
     if "Non-2xx" in out.stdout:
         raise RuntimeError("etcd answered errors to the puts: void\n" + out.stdout)
@@ -250,7 +228,7 @@ def main():
         print("|---|---|---|---|")
         reg_leader = bench_row(build, d.endpoint(leader), "register", 8, args.seconds)
         reg_follower = bench_row(build, d.endpoint(follower), "register", 8, args.seconds)
-        puts = wrk_puts(e, e_leader, int(args.seconds), work)
+        puts = wrk_puts(e, e_leader, int(args.seconds))
         print(f"| durable registrations/s, 8 clients, on the leader | {reg_leader['throughput']:.0f} "
               f"(p99 {reg_leader['p99_us']:.0f} us) | {puts:.0f} leased puts/s | "
               f"{reg_leader['throughput'] / puts:.1f}x |")
@@ -286,9 +264,9 @@ def main():
               f"{percentile(fo_e, .5) * 1000:.0f} / {percentile(fo_e, .99) * 1000:.0f} / "
               f"{max(fo_e) * 1000:.0f} ms | p99 {percentile(fo_d, .99) / percentile(fo_e, .99):.2f}x |")
         print()
-        print(f"discod: election timeout 400 ms (default), heartbeat 5 ms; etcd: its defaults "
-              f"(election 1000 ms, heartbeat 100 ms). The failover write loop retries every "
-              f"200 ms at most (a try that gets no answer in 200 ms is retried).")
+        print("discod: election timeout 400 ms (default), heartbeat 5 ms; etcd: its defaults "
+              "(election 1000 ms, heartbeat 100 ms). The failover write loop retries every "
+              "200 ms at most (a try that gets no answer in 200 ms is retried).")
     finally:
         if standalone and standalone.poll() is None:
             standalone.kill()

@@ -132,38 +132,13 @@ curl -sf -X POST http://127.0.0.1:23790/v3/kv/put -d '{"key": "L2NhbQ==", "value
 curl -sf -X POST http://127.0.0.1:23790/v3/kv/put \
   -d '{"key": "L3Byb2Jl", "value": "eA==", "lease": "'"$lease"'"}' > /dev/null ||
   { echo "etcd refused a leased put (lease '$lease'); the run is void" >&2; exit 1; }
-# etcd's JSON gateway takes keys and values as base64: a key that is not
-# base64 gets HTTP 400, which wrk would count as a request. So each key is
-# "/t/N" encoded, and any non-2xx reply fails the run (etcd_row).
-cat > "$work/put.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-local alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-local function b64(s)
-  return ((s:gsub(".", function(c)
-    local bits, b = "", c:byte()
-    for i = 8, 1, -1 do bits = bits .. (b % 2 ^ i - b % 2 ^ (i - 1) > 0 and "1" or "0") end
-    return bits
-  end) .. "0000"):gsub("%d%d%d?%d?%d?%d?", function(x)
-    if #x < 6 then return "" end
-    local c = 0
-    for i = 1, 6 do c = c + (x:sub(i, i) == "1" and 2 ^ (6 - i) or 0) end
-    return alphabet:sub(c + 1, c + 1)
-  end) .. ({"", "==", "="})[#s % 3 + 1])
-end
-counter = 0
-request = function()
-  counter = counter + 1
-  return wrk.format(nil, nil, nil, '{"key": "' .. b64("/t/" .. counter) .. '", "value": "aXBjOi8vL3RtcC9jYW0=", "lease": "$lease"}')
-end
-LUA
 cat > "$work/range.lua" <<LUA
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = '{"key": "L2NhbQ=="}'
 LUA
-etcd_row() { # name script path
-  wrk -t2 -c8 -d"${seconds}s" --latency -s "$work/$2" "http://127.0.0.1:23790$3" > "$work/wrk.out"
+etcd_row() { # name script path [-- script args]
+  wrk -t2 -c8 -d"${seconds}s" --latency -s "$2" "http://127.0.0.1:23790$3" "${@:4}" > "$work/wrk.out"
   if grep -q "Non-2xx" "$work/wrk.out"; then
     echo "etcd answered errors to the $1 workload; the run is void:" >&2
     cat "$work/wrk.out" >&2
@@ -172,19 +147,19 @@ etcd_row() { # name script path
   rps=$(awk '/Requests\/sec/ {printf "%.0f", $2}' "$work/wrk.out")
   p50=$(awk '/ 50%/ {print $2}' "$work/wrk.out")
   p99=$(awk '/ 99%/ {print $2}' "$work/wrk.out")
-  echo "$rps" > "$work/$2.rps"
+  echo "$rps" > "$work/$(basename "$2").rps"
   echo "| etcd: $1 | 8 | $rps/s | $p50 | $p99 |"
 }
 echo "| workload | connections | throughput | p50 | p99 |"
 echo "|---|---|---|---|---|"
-etcd_row "range read" range.lua /v3/kv/range
-etcd_row "leased put" put.lua /v3/kv/put
+etcd_row "range read" "$work/range.lua" /v3/kv/range
+etcd_row "leased put" "$here/etcd_put.lua" /v3/kv/put -- "$lease"
 
 echo
 echo "## Ratios (this run)"
 echo
 reg_tp=$(num "$register8" 4); lookup_tp=$(median "${lookup_tps[@]}")
-range_tp=$(cat "$work/range.lua.rps"); put_tp=$(cat "$work/put.lua.rps")
+range_tp=$(cat "$work/range.lua.rps"); put_tp=$(cat "$work/etcd_put.lua.rps")
 fsyncs=$(echo "$register8" | sed 's/.*fsyncs\/registration \([0-9.]*\).*/\1/')
 echo "- daemon CPU per lookup / floor CPU per ping: $(median "${cpu_ratios[@]}") (median of rounds: ${cpu_ratios[*]})"
 echo "- lookup throughput / floor: $(median "${tp_ratios[@]}") (median of rounds: ${tp_ratios[*]})"

@@ -2,20 +2,11 @@
 (Raft peer links on 127.0.0.1 ports), each with its own ipc endpoint, database
 and Raft directory under one temporary directory."""
 import os
-import socket
 import time
 
-from conftest import Daemon
+from conftest import Daemon, free_port
 
 ROLE_LEADER = 3
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Member(Daemon):

@@ -3,6 +3,7 @@ temporary database, and small clients that speak to it over real sockets."""
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -16,6 +17,15 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 DISCOD_BIN = os.environ.get("DISCOD_BIN") or os.path.join(
     os.path.dirname(__file__), "..", "..", "build", "server", "discod")
+
+
+def free_port():
+    """A tcp port on 127.0.0.1 that was free a moment ago."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
 
 
 def pack(obj) -> bytes:

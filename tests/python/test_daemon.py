@@ -12,7 +12,7 @@ import msgpack
 import pytest
 import zmq
 
-from conftest import DISCOD_BIN, Daemon, pack, topic_blob
+from conftest import DISCOD_BIN, Daemon, free_port, pack, topic_blob
 from cortex_legacy import DiscoveryClient, TopicInfo
 
 
@@ -287,17 +287,9 @@ def test_oversized_frame_is_dropped_and_others_served(make_daemon):
     assert d.request({"command": 5})["status"] == 0
 
 
-def tcp_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def test_shutdown_is_refused_on_tcp_unless_allowed(make_daemon):
     d = make_daemon()
-    tcp = f"tcp://127.0.0.1:{tcp_port()}"
+    tcp = f"tcp://127.0.0.1:{free_port()}"
     d.start(endpoints=[d.endpoint, tcp])
     r = d.request({"command": 99}, endpoint=tcp)
     assert r["status"] == 3 and "refused" in r["message"]

@@ -4,7 +4,6 @@ Time bounds asserted here are the behaviour the daemon promises (expiry within
 TTL + 1 s, a dead legacy publisher gone within 3 s), not performance targets."""
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -14,7 +13,7 @@ import msgpack
 import pytest
 import zmq
 
-from conftest import pack, topic_blob
+from conftest import free_port, pack, topic_blob
 from cortex_legacy import DiscoveryClient, TopicInfo
 
 BUILD = os.environ.get("DISCOD_BUILD_DIR") or os.path.join(os.path.dirname(__file__), "..", "..",
@@ -236,14 +235,6 @@ def start_legacy_publisher(d, address):
                              os.path.dirname(__file__)], stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "ready"
     return proc
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 @pytest.mark.parametrize("scheme", ["ipc", "tcp"])

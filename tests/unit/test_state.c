@@ -237,6 +237,30 @@ static void test_leases(void)
     s_apply_all(&f, &batch, NULL);
     CHECK(dc_registry_count(f.s.registry) == 0 && dc_leases_count(f.s.leases) == 0);
     CHECK(atomic_load(&f.stats.topics_expired) == 0); /* replays count nothing */
+
+    /* The expiry checks: a renewed lease is checked later, one that ran out
+     * ends, and after a stall of the caller's loop it is renewed instead. */
+    for (uint64_t id = 10; id < 13; id++) {
+        dc_change_t *g = dc_changes_add(&batch, DC_REC_LEASE_GRANT);
+        g->lease_id = id;
+        g->ttl_ms = 1000;
+    }
+    s_apply_all(&f, &batch, NULL); /* applied at now 1000: they expire at 2000 */
+    dc_timers_t checks = {0};
+    for (uint64_t id = 10; id < 13; id++)
+        dc_timers_push(&checks, 2000, id, NULL);
+    dc_leases_heartbeat(f.s.leases, 11, 1500, 0); /* 11 renewed: expires at 2500 */
+    dc_decider_init(&d, &f.s, &s_config, &batch, 2100, 5000);
+    uint64_t ended[8];
+    CHECK(dc_decide_expiries(&d, &checks, 0, ended, 1) == 1 && ended[0] == 10);
+    CHECK(dc_decide_expiries(&d, &checks, 0, ended, 8) == 1 && ended[0] == 12);
+    CHECK(dc_timers_next(&checks) == 2500); /* 11, again at its new expiry */
+    s_apply_all(&f, &batch, NULL);
+    CHECK(dc_leases_count(f.s.leases) == 1);
+    dc_decider_init(&d, &f.s, &s_config, &batch, 2600, 5000);
+    CHECK(dc_decide_expiries(&d, &checks, 700, ended, 8) == 0); /* stalled > TTL/2 */
+    CHECK(batch.count == 0 && dc_leases_expiry(f.s.leases, 11) == 3600);
+    dc_timers_free(&checks);
     dc_changes_free(&batch);
     s_fini(&f);
 }
