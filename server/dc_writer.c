@@ -154,13 +154,14 @@ static void s_rebuild_database(writer_t *self)
 
 /* Leases whose time ran out: their removal is decided and committed like a
  * request's. */
-static void s_expire_leases(writer_t *self, uint64_t now, uint64_t stalled_ms)
+static void s_expire_leases(writer_t *self, uint64_t now)
 {
     dc_decider_t d;
     dc_decider_init(&d, self->state, self->ctx->config, &self->batch, now, dc_wall_ms());
     uint64_t expired[DC_MAX_EXPIRED];
-    size_t count =
-        dc_decide_expiries(&d, &self->lease_checks, stalled_ms, expired, DC_MAX_EXPIRED);
+    /* Standalone, heartbeats are counted by the threads that take them, not
+     * by this loop: a stall here loses no renewal (stalled_ms 0). */
+    size_t count = dc_decide_expiries(&d, &self->lease_checks, 0, expired, DC_MAX_EXPIRED);
     if (!s_commit(self)) {
         /* Not saved, so not applied: try these leases again in a second. */
         for (size_t i = 0; i < count; i++)
@@ -181,14 +182,9 @@ static void s_checkpoint_renewals(writer_t *self)
 static void s_run_timers(writer_t *self)
 {
     uint64_t now = dc_mono_ms();
-    /* The loop should turn at least every second (the checkpoint flush): much
-     * longer means it was stuck (a slow disk), and renewals went uncounted. */
-    uint64_t stalled = self->timers_ran_ms && now > self->timers_ran_ms + DC_LEASE_FLUSH_MS
-                           ? now - self->timers_ran_ms - DC_LEASE_FLUSH_MS
-                           : 0;
     self->timers_ran_ms = now;
     dc_events_expire(self->events, now);
-    s_expire_leases(self, now, stalled);
+    s_expire_leases(self, now);
     if (now < self->next_flush_ms)
         return;
     self->next_flush_ms = now + DC_LEASE_FLUSH_MS;
