@@ -2,10 +2,12 @@
  * leases on the leader (see the .h). */
 #include "dc_cluster.h"
 #include "dc_clock.h"
+#include "dc_cluster_op.h"
 #include "dc_decide.h"
 #include "dc_events.h"
 #include "dc_fsm.h"
 #include "dc_log.h"
+#include "dc_members.h"
 #include "dc_peer_link.h"
 #include "dc_persist.h"
 #include "dc_protocol.h"
@@ -34,72 +36,13 @@
 /* How often renewal checkpoints are proposed (leader). */
 #define DC_CHECKPOINT_MS 1000
 
-/*==== Ops waiting for the cluster ====*/
-
-/* A write op on its way through the cluster. */
-typedef struct cop {
-    dc_write_op_t *op;
-    uint64_t deadline;    /* monotonic: answer ERROR then */
-    uint64_t fwd_id;      /* follower: the id it was forwarded under */
-    uint64_t index;       /* answer once this member has applied this index */
-    bool uncertain;       /* proposed or forwarded before: it may have been applied */
-    uint64_t resend_at;   /* follower: forwarded to a leader that changed since; sent
-                             again then unless its answer came (0: not due) */
-    dc_outcome_t out;
-    zframe_t *peer;       /* leader: the follower that forwarded it (identity) */
-    uint64_t peer_fwd_id; /* leader: that follower's id for it */
-    struct cop *next;
-} cop_t;
-
-typedef struct {
-    cop_t *head, *tail;
-    size_t count;
-} cop_list_t;
-
-static void s_push(cop_list_t *l, cop_t *c)
-{
-    c->next = NULL;
-    if (l->tail)
-        l->tail->next = c;
-    else
-        l->head = c;
-    l->tail = c;
-    l->count++;
-}
-
-static cop_t *s_pop(cop_list_t *l)
-{
-    cop_t *c = l->head;
-    if (c) {
-        l->head = c->next;
-        if (!l->head)
-            l->tail = NULL;
-        l->count--;
-        c->next = NULL;
-    }
-    return c;
-}
-
-/* Puts every op of from in front of to (from ends up empty). */
-static void s_prepend(cop_list_t *to, cop_list_t *from)
-{
-    if (!from->head)
-        return;
-    from->tail->next = to->head;
-    if (!to->tail)
-        to->tail = from->tail;
-    to->head = from->head;
-    to->count += from->count;
-    *from = (cop_list_t){0};
-}
-
 /*==== The member ====*/
 
 /* A proposal in flight and the ops it answers. */
 typedef struct {
     struct raft_apply req; /* req.data points here */
     void *owner;           /* the cluster_t */
-    cop_t *cops[DC_MAX_BATCH];
+    dc_cop_t *cops[DC_MAX_BATCH];
     size_t count;
     size_t changes;        /* how many of the pending changes are its own */
 } flight_t;
@@ -134,10 +77,10 @@ typedef struct {
     dc_peer_link_t *link;
     bool io_ready, raft_ready, raft_closing;
 
-    cop_list_t queue;  /* to decide (leader) or to forward (follower) */
-    cop_list_t sent;   /* follower: forwarded, awaiting the leader's answer */
-    cop_list_t retry;  /* follower: the peer said "not leader"; forwarded again next tick */
-    cop_list_t parked; /* follower: answered by the leader, waiting to be applied here */
+    dc_cop_list_t queue;  /* to decide (leader) or to forward (follower) */
+    dc_cop_list_t sent;   /* follower: forwarded, awaiting the leader's answer */
+    dc_cop_list_t retry;  /* follower: the peer said "not leader"; forwarded again next tick */
+    dc_cop_list_t parked; /* follower: answered by the leader, waiting to be applied here */
     uint64_t next_fwd_id;
 
     flight_t flights[DC_MAX_FLIGHTS]; /* a ring, oldest at flight_head */
@@ -155,7 +98,7 @@ typedef struct {
     uint64_t next_checkpoint_ms;
     uint64_t next_rebuild_ms;
 
-    cop_t *changing;              /* the membership change under way, or NULL */
+    dc_cop_t *changing;              /* the membership change under way, or NULL */
     struct raft_change change;
     struct raft_transfer member_transfer;
 
@@ -169,56 +112,9 @@ static void s_pump(cluster_t *self);
 
 /*==== Answers ====*/
 
-/* [status, message, has_lease, lease_id, lease_ttl_ms, index]: the leader's
- * answer to a forwarded op. */
-static void s_pack_answer(msgpack_sbuffer *buf, const dc_outcome_t *out, uint64_t index)
-{
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, buf, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, 6);
-    msgpack_pack_int(&pk, out->status);
-    dc_mp_pack_str(&pk, out->message, (size_t)-1);
-    if (out->has_lease)
-        msgpack_pack_true(&pk);
-    else
-        msgpack_pack_false(&pk);
-    msgpack_pack_uint64(&pk, out->lease_id);
-    msgpack_pack_uint64(&pk, out->lease_ttl_ms);
-    msgpack_pack_uint64(&pk, index);
-}
-
-static int s_unpack_answer(const void *data, size_t size, dc_outcome_t *out, uint64_t *index)
-{
-    msgpack_unpacked u;
-    char err[DC_ERR_LEN];
-    if (dc_mp_unpack(&u, data, size, err) != 0)
-        return -1;
-    const msgpack_object *a = &u.data;
-    int rc = -1;
-    dc_str_t message;
-    if (a->type == MSGPACK_OBJECT_ARRAY && a->via.array.size >= 6) {
-        const msgpack_object *f = a->via.array.ptr;
-        uint64_t status;
-        if (dc_mp_get_uint(&f[0], &status, "status", err) == 0 && status <= DC_STATUS_ERROR &&
-            dc_mp_get_str(&f[1], &message, sizeof out->message - 1, true, "message", err) == 0 &&
-            f[2].type == MSGPACK_OBJECT_BOOLEAN &&
-            dc_mp_get_uint(&f[3], &out->lease_id, "lease_id", err) == 0 &&
-            dc_mp_get_uint(&f[4], &out->lease_ttl_ms, "ttl", err) == 0 &&
-            dc_mp_get_uint(&f[5], index, "index", err) == 0) {
-            out->status = (int)status;
-            memcpy(out->message, message.ptr, message.len);
-            out->message[message.len] = 0;
-            out->has_lease = f[2].via.boolean;
-            rc = 0;
-        }
-    }
-    msgpack_unpacked_destroy(&u);
-    return rc;
-}
-
 /* Sends an op's answer (to the client through the front, or to the follower
  * that forwarded it) and frees it. */
-static void s_finish(cluster_t *self, cop_t *c)
+static void s_finish(cluster_t *self, dc_cop_t *c)
 {
     dc_outcome_t *out = &c->out;
     if (out->status == DC_STATUS_ERROR)
@@ -226,7 +122,7 @@ static void s_finish(cluster_t *self, cop_t *c)
     if (c->peer) {
         msgpack_sbuffer buf;
         msgpack_sbuffer_init(&buf);
-        s_pack_answer(&buf, out, c->index);
+        dc_cop_answer_pack(&buf, out, c->index);
         zmsg_t *msg = zmsg_new();
         zmsg_append(msg, &c->peer);
         zmsg_addstr(msg, "A");
@@ -253,7 +149,7 @@ static void s_finish(cluster_t *self, cop_t *c)
     free(c);
 }
 
-static void s_fail(cluster_t *self, cop_t *c, const char *message)
+static void s_fail(cluster_t *self, dc_cop_t *c, const char *message)
 {
     c->out.status = DC_STATUS_ERROR;
     c->out.has_lease = false;
@@ -262,24 +158,24 @@ static void s_fail(cluster_t *self, cop_t *c, const char *message)
 }
 
 /* Answers an op the leader has answered, now or once applied here. */
-static void s_answer_when_applied(cluster_t *self, cop_t *c)
+static void s_answer_when_applied(cluster_t *self, dc_cop_t *c)
 {
     if (c->index <= self->state->applied_index)
         s_finish(self, c);
     else
-        s_push(&self->parked, c);
+        dc_cops_push(&self->parked, c);
 }
 
 /* Answers the parked ops whose index has been applied here. */
 static void s_release_parked(cluster_t *self)
 {
-    cop_list_t keep = {0};
-    cop_t *c;
-    while ((c = s_pop(&self->parked))) {
+    dc_cop_list_t keep = {0};
+    dc_cop_t *c;
+    while ((c = dc_cops_pop(&self->parked))) {
         if (c->index <= self->state->applied_index || self->stopping)
             s_finish(self, c);
         else
-            s_push(&keep, c);
+            dc_cops_push(&keep, c);
     }
     self->parked = keep;
 }
@@ -320,9 +216,9 @@ static void s_apply_done(struct raft_apply *req, int status, void *result)
         /* Not committed under this leadership (it may still be, under the
          * next leader): ops go round again, request_ids keep that safe. */
         dc_info("proposal of %zu write(s) ended without commit: %s", n, raft_strerror(status));
-        cop_list_t again = {0};
+        dc_cop_list_t again = {0};
         for (size_t i = 0; i < n; i++) {
-            cop_t *c = fl->cops[i];
+            dc_cop_t *c = fl->cops[i];
             if (c->peer) {
                 zmsg_t *msg = zmsg_new();
                 zmsg_append(msg, &c->peer);
@@ -333,10 +229,10 @@ static void s_apply_done(struct raft_apply *req, int status, void *result)
                 free(c);
             } else {
                 c->uncertain = true;
-                s_push(&again, c);
+                dc_cops_push(&again, c);
             }
         }
-        s_prepend(&self->queue, &again);
+        dc_cops_prepend(&self->queue, &again);
         /* Raft is in the middle of stepping down: let it finish first. */
         self->propose_after = dc_mono_ms() + 10;
     }
@@ -351,7 +247,7 @@ static void s_change_done(struct raft_change *req, int status);
 static void s_member_answer(cluster_t *self, int status, const char *fmt, uint64_t id,
                             const char *detail)
 {
-    cop_t *c = self->changing;
+    dc_cop_t *c = self->changing;
     self->changing = NULL;
     c->out.status = status;
     snprintf(c->out.message, sizeof c->out.message, fmt, (unsigned long long)id, detail);
@@ -363,7 +259,7 @@ static void s_member_answer(cluster_t *self, int status, const char *fmt, uint64
 static void s_change_done(struct raft_change *req, int status)
 {
     cluster_t *self = req->data;
-    cop_t *c = self->changing;
+    dc_cop_t *c = self->changing;
     if (!c)
         return;
     if (status != 0) {
@@ -406,7 +302,7 @@ static void s_transfer_done(struct raft_transfer *req)
 }
 
 /* Starts a membership change (one at a time); answers at once on refusal. */
-static void s_member_op(cluster_t *self, cop_t *c)
+static void s_member_op(cluster_t *self, dc_cop_t *c)
 {
     if (self->changing) {
         s_fail(self, c, "A membership change is under way: try again when it is done");
@@ -435,7 +331,7 @@ static void s_member_op(cluster_t *self, cop_t *c)
 
 /* Answers ops whose decision changed nothing: at once when nothing is in
  * flight, else with the newest proposal (they were decided against it). */
-static void s_answer_unchanged(cluster_t *self, cop_t **cops, size_t n)
+static void s_answer_unchanged(cluster_t *self, dc_cop_t **cops, size_t n)
 {
     flight_t *last = self->flights_used
                          ? &self->flights[(self->flight_head + self->flights_used - 1) %
@@ -462,8 +358,8 @@ static void s_propose(cluster_t *self)
         dc_decider_t d;
         dc_decider_init(&d, self->state, self->config, &self->pending, dc_mono_ms(),
                         dc_wall_ms());
-        cop_t *c;
-        while (fl->count < DC_MAX_BATCH && (c = s_pop(&self->queue))) {
+        dc_cop_t *c;
+        while (fl->count < DC_MAX_BATCH && (c = dc_cops_pop(&self->queue))) {
             if (c->op->kind >= DC_OP_MEMBER_ADD) {
                 s_member_op(self, c);
                 continue;
@@ -497,11 +393,11 @@ static void s_propose(cluster_t *self)
             raft_free(buf.base);
             dc_warn("cannot propose %zu change(s): %s", changes, raft_strerror(rc));
             dc_changes_truncate(&self->pending, start);
-            cop_list_t again = {0};
+            dc_cop_list_t again = {0};
             for (size_t i = 0; i < fl->count; i++)
-                s_push(&again, fl->cops[i]);
+                dc_cops_push(&again, fl->cops[i]);
             fl->count = 0;
-            s_prepend(&self->queue, &again);
+            dc_cops_prepend(&self->queue, &again);
             self->propose_after = dc_mono_ms() + 10;
             return;
         }
@@ -543,7 +439,7 @@ static void s_dealer_close(cluster_t *self)
 static void s_resend_later(cluster_t *self)
 {
     uint64_t at = dc_mono_ms() + DC_RESEND_AFTER_MS;
-    for (cop_t *c = self->sent.head; c; c = c->next)
+    for (dc_cop_t *c = self->sent.head; c; c = c->next)
         if (!c->resend_at)
             c->resend_at = at;
 }
@@ -591,8 +487,8 @@ static void s_forward(cluster_t *self)
     raft_leader(&self->raft, &leader, &address);
     if (!leader || leader == self->config->member_id || !s_dealer_for(self, leader))
         return;
-    cop_t *c;
-    while ((c = s_pop(&self->queue))) {
+    dc_cop_t *c;
+    while ((c = dc_cops_pop(&self->queue))) {
         msgpack_sbuffer buf;
         msgpack_sbuffer_init(&buf);
         if (dc_write_op_encode(c->op, &buf) != 0) {
@@ -610,32 +506,13 @@ static void s_forward(cluster_t *self)
         msgpack_sbuffer_destroy(&buf);
         if (zmsg_send(&msg, self->dealer) != 0) {
             zmsg_destroy(&msg);
-            cop_list_t back = {0};
-            s_push(&back, c);
-            s_prepend(&self->queue, &back);
+            dc_cop_list_t back = {0};
+            dc_cops_push(&back, c);
+            dc_cops_prepend(&self->queue, &back);
             return;
         }
-        s_push(&self->sent, c);
+        dc_cops_push(&self->sent, c);
     }
-}
-
-/* Removes the sent op forwarded as fwd_id, or NULL. */
-static cop_t *s_take_sent(cluster_t *self, uint64_t fwd_id)
-{
-    cop_t **link = &self->sent.head, *prev = NULL;
-    while (*link && (*link)->fwd_id != fwd_id) {
-        prev = *link;
-        link = &(*link)->next;
-    }
-    cop_t *c = *link;
-    if (!c)
-        return NULL;
-    *link = c->next;
-    if (self->sent.tail == c)
-        self->sent.tail = prev;
-    self->sent.count--;
-    c->next = NULL;
-    return c;
 }
 
 /* The leader's answers: ["A", fwd_id, answer] or ["N", fwd_id]. */
@@ -648,12 +525,12 @@ static void s_from_leader(cluster_t *self)
         uint64_t fwd_id = 0;
         if (kind && id && zframe_size(id) == sizeof fwd_id)
             memcpy(&fwd_id, zframe_data(id), sizeof fwd_id);
-        cop_t *c = fwd_id ? s_take_sent(self, fwd_id) : NULL;
+        dc_cop_t *c = fwd_id ? dc_cops_take(&self->sent, fwd_id) : NULL;
         if (c && zframe_streq(kind, "A") && body &&
-            s_unpack_answer(zframe_data(body), zframe_size(body), &c->out, &c->index) == 0)
+            dc_cop_answer_unpack(zframe_data(body), zframe_size(body), &c->out, &c->index) == 0)
             s_answer_when_applied(self, c);
         else if (c)
-            s_push(&self->retry, c); /* "N", or an answer we cannot read: again */
+            dc_cops_push(&self->retry, c); /* "N", or an answer we cannot read: again */
         zmsg_destroy(&msg);
     }
 }
@@ -691,7 +568,7 @@ static void s_from_followers(cluster_t *self)
             dc_write_op_t *op =
                 self->leader ? dc_write_op_decode(zframe_data(body), zframe_size(body), err)
                              : NULL;
-            cop_t *c = calloc(1, sizeof *c);
+            dc_cop_t *c = calloc(1, sizeof *c);
             if (c) {
                 c->peer = peer;
                 peer = NULL;
@@ -717,7 +594,7 @@ static void s_from_followers(cluster_t *self)
                 }
             } else if (c) {
                 c->op = op;
-                s_push(&self->queue, c);
+                dc_cops_push(&self->queue, c);
             } else
                 dc_write_op_destroy(&op);
         }
@@ -743,7 +620,7 @@ static void s_from_local(cluster_t *self)
             dc_write_op_destroy(&op);
             continue;
         }
-        cop_t *c = calloc(1, sizeof *c);
+        dc_cop_t *c = calloc(1, sizeof *c);
         if (!c) {
             dc_write_op_destroy(&op);
             continue;
@@ -755,7 +632,7 @@ static void s_from_local(cluster_t *self)
         if (self->stopping)
             s_fail(self, c, "Shutting down");
         else
-            s_push(&self->queue, c);
+            dc_cops_push(&self->queue, c);
     }
 }
 
@@ -842,7 +719,7 @@ static void s_became_leader(cluster_t *self)
     dc_leases_each(self->state->leases, s_schedule_lease, self);
     /* Ops the old leader refused are ours now; those it may still answer
      * wait a moment for that answer. */
-    s_prepend(&self->queue, &self->retry);
+    dc_cops_prepend(&self->queue, &self->retry);
     s_resend_later(self);
     s_dealer_close(self);
     /* A fresh cluster's first epoch, and where followers reach us. */
@@ -903,42 +780,6 @@ static void s_forward_renewals(cluster_t *self)
     free(ids);
 }
 
-/* Publishes the cluster as seen from here, for STATS and MEMBERS. */
-static void s_publish_status(cluster_t *self)
-{
-    dc_cluster_status_t *st = &self->ctx->cluster;
-    raft_id leader = 0;
-    const char *address = NULL;
-    raft_leader(&self->raft, &leader, &address);
-    int state = raft_state(&self->raft);
-    int role = state == RAFT_LEADER      ? DC_ROLE_LEADER
-               : state == RAFT_CANDIDATE ? DC_ROLE_CANDIDATE
-                                         : DC_ROLE_FOLLOWER;
-    atomic_store(&st->term, self->raft.current_term);
-    atomic_store(&st->leader_id, leader);
-    atomic_store(&st->commit_index, self->raft.commit_index);
-    atomic_store(&st->applied_index, self->state->applied_index);
-    atomic_store(&st->role, role);
-    pthread_mutex_lock(&st->lock);
-    const struct raft_configuration *conf = &self->raft.configuration;
-    st->member_count = 0;
-    for (unsigned i = 0; i < conf->n && st->member_count < DC_MAX_MEMBERS; i++) {
-        dc_member_view_t *m = &st->members[st->member_count++];
-        m->id = conf->servers[i].id;
-        snprintf(m->address, sizeof m->address, "%s", conf->servers[i].address);
-        m->role = conf->servers[i].role;
-        m->match_index = 0;
-        if (m->id == self->config->member_id)
-            m->reachable = true;
-        else if (state == RAFT_LEADER && self->raft.leader_state.progress) {
-            m->reachable = self->raft.leader_state.progress[i].recent_recv;
-            m->match_index = self->raft.leader_state.progress[i].match_index;
-        } else
-            m->reachable = m->id == leader;
-    }
-    pthread_mutex_unlock(&st->lock);
-}
-
 static void s_tick(uv_timer_t *handle)
 {
     cluster_t *self = handle->data;
@@ -969,20 +810,20 @@ static void s_tick(uv_timer_t *handle)
             dc_info("database copy rewritten from memory");
     }
     /* Forwarded ops whose leader changed and that got no answer: again. */
-    cop_list_t keep_sent = {0}, resend = {0};
-    cop_t *due;
-    while ((due = s_pop(&self->sent)))
-        s_push(due->resend_at && now >= due->resend_at ? &resend : &keep_sent, due);
+    dc_cop_list_t keep_sent = {0}, resend = {0};
+    dc_cop_t *due;
+    while ((due = dc_cops_pop(&self->sent)))
+        dc_cops_push(due->resend_at && now >= due->resend_at ? &resend : &keep_sent, due);
     self->sent = keep_sent;
-    s_prepend(&self->queue, &resend);
+    dc_cops_prepend(&self->queue, &resend);
     /* Ops past their deadline. */
-    cop_list_t *lists[] = {&self->queue, &self->retry, &self->sent};
+    dc_cop_list_t *lists[] = {&self->queue, &self->retry, &self->sent};
     for (int i = 0; i < 3; i++) {
-        cop_list_t keep = {0};
-        cop_t *c;
-        while ((c = s_pop(lists[i]))) {
+        dc_cop_list_t keep = {0};
+        dc_cop_t *c;
+        while ((c = dc_cops_pop(lists[i]))) {
             if (now < c->deadline)
-                s_push(&keep, c);
+                dc_cops_push(&keep, c);
             else if (c->uncertain)
                 s_fail(self, c, "No answer from the cluster leader in time: the write may or "
                                 "may not have been applied");
@@ -992,10 +833,10 @@ static void s_tick(uv_timer_t *handle)
         }
         *lists[i] = keep;
     }
-    s_prepend(&self->queue, &self->retry);
+    dc_cops_prepend(&self->queue, &self->retry);
     if (self->raft.configuration_index != self->allowed_conf)
         s_allow_members(self); /* a member added since: let it forward here */
-    s_publish_status(self);
+    dc_members_publish(self->ctx, &self->raft, self->state->applied_index);
     if (self->stopping && self->transferring && now >= self->stop_deadline)
         s_shutdown(self);
     s_pump(self);
@@ -1061,14 +902,14 @@ static void s_shutdown(cluster_t *self)
         return; /* s_transferred or the tick comes back */
     self->raft_closing = true;
     if (self->changing) {
-        cop_t *pending = self->changing;
+        dc_cop_t *pending = self->changing;
         self->changing = NULL;
         s_fail(self, pending, "Shutting down: the membership change may or may not be done");
     }
-    cop_t *c;
-    cop_list_t *lists[] = {&self->queue, &self->retry, &self->sent, &self->parked};
+    dc_cop_t *c;
+    dc_cop_list_t *lists[] = {&self->queue, &self->retry, &self->sent, &self->parked};
     for (int i = 0; i < 4; i++)
-        while ((c = s_pop(lists[i])))
+        while ((c = dc_cops_pop(lists[i])))
             s_fail(self, c, "Shutting down");
     dc_events_flush(self->events);
     raft_close(&self->raft, s_raft_closed);

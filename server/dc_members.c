@@ -1,7 +1,7 @@
 /* dc_members.c: the MEMBERS reply (see the .h). */
 #include "dc_members.h"
 
-#include <raft.h>
+#include <stdio.h>
 
 const char *dc_role_name(int role)
 {
@@ -15,6 +15,42 @@ const char *dc_role_name(int role)
     default:
         return "standalone";
     }
+}
+
+void dc_members_publish(dc_context_t *ctx, struct raft *r, uint64_t applied_index)
+{
+    dc_cluster_status_t *st = &ctx->cluster;
+    uint64_t self_id = atomic_load(&st->member_id);
+    raft_id leader = 0;
+    const char *address = NULL;
+    raft_leader(r, &leader, &address);
+    int state = raft_state(r);
+    int role = state == RAFT_LEADER      ? DC_ROLE_LEADER
+               : state == RAFT_CANDIDATE ? DC_ROLE_CANDIDATE
+                                         : DC_ROLE_FOLLOWER;
+    atomic_store(&st->term, r->current_term);
+    atomic_store(&st->leader_id, leader);
+    atomic_store(&st->commit_index, r->commit_index);
+    atomic_store(&st->applied_index, applied_index);
+    atomic_store(&st->role, role);
+    pthread_mutex_lock(&st->lock);
+    const struct raft_configuration *conf = &r->configuration;
+    st->member_count = 0;
+    for (unsigned i = 0; i < conf->n && st->member_count < DC_MAX_MEMBERS; i++) {
+        dc_member_view_t *m = &st->members[st->member_count++];
+        m->id = conf->servers[i].id;
+        snprintf(m->address, sizeof m->address, "%s", conf->servers[i].address);
+        m->role = conf->servers[i].role;
+        m->match_index = 0;
+        if (m->id == self_id)
+            m->reachable = true;
+        else if (state == RAFT_LEADER && r->leader_state.progress) {
+            m->reachable = r->leader_state.progress[i].recent_recv;
+            m->match_index = r->leader_state.progress[i].match_index;
+        } else
+            m->reachable = m->id == leader;
+    }
+    pthread_mutex_unlock(&st->lock);
 }
 
 static const char *s_voting_name(int role)

@@ -1,13 +1,21 @@
-/* dc_members.h: the cluster as a reader sees it: the MEMBERS reply and the
- * cluster keys of STATS, both built from ctx->cluster (what the cluster
- * thread last published).
+/* dc_members.h: the cluster as readers see it: what the cluster thread
+ * publishes into ctx->cluster (dc_members_publish), and the MEMBERS reply
+ * built from it for the workers.
  *
- * Design notes: called by workers; takes ctx->cluster.lock for the member
- * list only. */
+ * Design notes: dc_members_publish runs on the cluster thread, the rest on
+ * workers; the scalars are atomics, the member list is under
+ * ctx->cluster.lock. */
 #ifndef DC_MEMBERS_H
 #define DC_MEMBERS_H
 
 #include "dc_context.h"
+
+#include <raft.h>
+
+/* Cluster thread: publishes r's role, term, leader, commit index, the applied
+ * index and every member of its configuration (reachability and match index
+ * as a leader sees them) into ctx->cluster. */
+void dc_members_publish(dc_context_t *ctx, struct raft *r, uint64_t applied_index);
 
 /* Appends the msgpack array of member maps (PROTOCOL.md, MEMBERS) to out:
  * every member of the configuration this member knows, itself with its own
