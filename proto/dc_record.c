@@ -218,12 +218,10 @@ int dc_record_decode_change(const msgpack_object *o, dc_rec_t *c, char *err)
     switch (c->kind) {
     case DC_REC_TOPIC_PUT:
         if (s_str(FIELD(1), &c->topic.name, DC_MAX_NAME_LEN, false, "record: name", err) ||
-            s_str(FIELD(2), &c->topic.address, DC_MAX_ADDRESS_LEN, false, "record: address",
-                  err) ||
+            s_str(FIELD(2), &c->topic.address, DC_MAX_ADDRESS_LEN, false, "record: address", err) ||
             s_str(FIELD(3), &c->topic.message_type, DC_MAX_TYPE_LEN, true, "record: type", err) ||
             dc_mp_get_uint(FIELD(4), &c->topic.fingerprint, "record: fingerprint", err) ||
-            s_str(FIELD(5), &c->topic.publisher_node, DC_MAX_NODE_LEN, true, "record: node",
-                  err) ||
+            s_str(FIELD(5), &c->topic.publisher_node, DC_MAX_NODE_LEN, true, "record: node", err) ||
             dc_mp_get_uint(FIELD(6), &c->create_seq, "record: create_seq", err) ||
             dc_mp_get_uint(FIELD(7), &c->lease_id, "record: lease_id", err) ||
             dc_mp_get_uint(FIELD(8), &c->at_ms, "record: registered_at", err) ||
@@ -258,8 +256,8 @@ int dc_record_decode_change(const msgpack_object *o, dc_rec_t *c, char *err)
     case DC_REC_NODE_PUT:
         if (s_str(FIELD(1), &c->topic.name, DC_MAX_NODE_LEN, false, "record: node name", err) ||
             s_str(FIELD(2), &c->text, DC_MAX_MESSAGE_LEN, true, "record: description", err) ||
-            s_nested(FIELD(3), MSGPACK_OBJECT_ARRAY, false, &c->capabilities,
-                     &c->capabilities_size, "capabilities", err) ||
+            s_nested(FIELD(3), MSGPACK_OBJECT_ARRAY, false, &c->capabilities, &c->capabilities_size,
+                     "capabilities", err) ||
             s_nested(FIELD(4), MSGPACK_OBJECT_MAP, true, &c->metadata, &c->metadata_size,
                      "metadata", err) ||
             dc_mp_get_uint(FIELD(5), &c->lease_id, "record: lease_id", err))

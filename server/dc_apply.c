@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define STAT(state, field)                                                                    \
-    do {                                                                                      \
-        if ((state)->stats)                                                                   \
-            atomic_fetch_add_explicit(&(state)->stats->field, 1, memory_order_relaxed);       \
+#define STAT(state, field)                                                                         \
+    do {                                                                                           \
+        if ((state)->stats)                                                                        \
+            atomic_fetch_add_explicit(&(state)->stats->field, 1, memory_order_relaxed);            \
     } while (0)
 
 static void s_tell(const dc_observer_t *observer, const dc_applied_t *a)
@@ -61,8 +61,8 @@ static void s_topic_remove(dc_state_t *state, dc_change_t *c, const dc_observer_
     if (!e)
         return;
     if (observer) {
-        dc_info("UNREGISTER topic %s (%s, seq %llu)", e->topic.name.ptr,
-                dc_reason_name(c->reason), (unsigned long long)state->change_seq);
+        dc_info("UNREGISTER topic %s (%s, seq %llu)", e->topic.name.ptr, dc_reason_name(c->reason),
+                (unsigned long long)state->change_seq);
         if (c->reason == DC_REASON_UNREGISTERED)
             STAT(state, unregistrations);
         else if (c->reason == DC_REASON_EXPIRED)
@@ -84,8 +84,8 @@ static void s_node_put(dc_state_t *state, dc_change_t *c, const dc_observer_t *o
     if (!n)
         return;
     if (observer)
-        dc_info("REGISTER node %s lease %llu (seq %llu)", n->name,
-                (unsigned long long)n->lease_id, (unsigned long long)state->change_seq);
+        dc_info("REGISTER node %s lease %llu (seq %llu)", n->name, (unsigned long long)n->lease_id,
+                (unsigned long long)state->change_seq);
     if (n->lease_id) {
         dc_lease_t *l = dc_leases_find(state->leases, n->lease_id);
         if (!l)

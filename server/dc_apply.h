@@ -29,7 +29,7 @@ typedef struct {
     dc_leases_t *leases;
     dc_nodes_t *nodes;
     dc_dedup_t *dedup;
-    dc_stats_t *stats; /* counters to raise, or NULL */
+    dc_stats_t *stats;   /* counters to raise, or NULL */
     uint64_t change_seq; /* changes applied, ever */
     uint64_t lease_seq;  /* highest lease id granted */
     uint64_t event_seq;  /* seq of the last event */

@@ -110,8 +110,8 @@ int dc_change_from_rec(dc_change_t *c, const dc_rec_t *r)
     memcpy(c->seqs, r->seqs, sizeof c->seqs);
     switch (r->kind) {
     case DC_REC_TOPIC_PUT:
-        c->entry = dc_entry_new(&r->topic, r->create_seq, r->lease_id, r->metadata,
-                                r->metadata_size);
+        c->entry =
+            dc_entry_new(&r->topic, r->create_seq, r->lease_id, r->metadata, r->metadata_size);
         if (!c->entry)
             return -1;
         c->entry->registered_at_ms = r->at_ms;
@@ -120,9 +120,8 @@ int dc_change_from_rec(dc_change_t *c, const dc_rec_t *r)
     case DC_REC_NODE_PUT: {
         char *name = dc_str_dup(r->topic.name), *description = dc_str_dup(r->text);
         if (name && description)
-            c->node = dc_node_from_parts(name, description, r->capabilities,
-                                         r->capabilities_size, r->metadata, r->metadata_size,
-                                         r->lease_id);
+            c->node = dc_node_from_parts(name, description, r->capabilities, r->capabilities_size,
+                                         r->metadata, r->metadata_size, r->lease_id);
         free(name);
         free(description);
         return c->node ? 0 : -1;

@@ -44,7 +44,7 @@ typedef struct {
     void *owner;           /* the cluster_t */
     dc_cop_t *cops[DC_MAX_BATCH];
     size_t count;
-    size_t changes;        /* how many of the pending changes are its own */
+    size_t changes; /* how many of the pending changes are its own */
 } flight_t;
 
 typedef struct {
@@ -53,12 +53,12 @@ typedef struct {
     dc_store_t *store;
     dc_state_t *state;
     zsock_t *pipe;
-    zsock_t *pull;    /* write ops from the front, workers and the prober */
-    zsock_t *replies; /* answers to the front */
-    zsock_t *router;  /* followers' forwarded ops (bound on this member's host) */
-    zactor_t *auth;   /* ZAP: the router takes connections from member hosts only */
-    raft_index allowed_conf; /* the configuration whose hosts auth allows */
-    zsock_t *dealer;  /* to the leader's router, or NULL */
+    zsock_t *pull;             /* write ops from the front, workers and the prober */
+    zsock_t *replies;          /* answers to the front */
+    zsock_t *router;           /* followers' forwarded ops (bound on this member's host) */
+    zactor_t *auth;            /* ZAP: the router takes connections from member hosts only */
+    raft_index allowed_conf;   /* the configuration whose hosts auth allows */
+    zsock_t *dealer;           /* to the leader's router, or NULL */
     char endpoint[257];        /* where our router listens (announced when leading) */
     char dealer_endpoint[257]; /* where the dealer is connected */
     uint64_t dealer_leader;    /* the leader the dealer talks to */
@@ -98,7 +98,7 @@ typedef struct {
     uint64_t next_checkpoint_ms;
     uint64_t next_rebuild_ms;
 
-    dc_cop_t *changing;              /* the membership change under way, or NULL */
+    dc_cop_t *changing; /* the membership change under way, or NULL */
     struct raft_change change;
     struct raft_transfer member_transfer;
 
@@ -271,8 +271,8 @@ static void s_change_done(struct raft_change *req, int status)
         /* Added as a spare: now make it a voter (the leader first brings its
          * log up to date). */
         c->out.changed = true;
-        int rc = raft_assign(&self->raft, &self->change, c->op->member_id, RAFT_VOTER,
-                             s_change_done);
+        int rc =
+            raft_assign(&self->raft, &self->change, c->op->member_id, RAFT_VOTER, s_change_done);
         if (rc != 0)
             s_member_answer(self, DC_STATUS_ERROR, "Member %llu added but not a voter: %s",
                             c->op->member_id, raft_strerror(rc));
@@ -333,10 +333,10 @@ static void s_member_op(cluster_t *self, dc_cop_t *c)
  * flight, else with the newest proposal (they were decided against it). */
 static void s_answer_unchanged(cluster_t *self, dc_cop_t **cops, size_t n)
 {
-    flight_t *last = self->flights_used
-                         ? &self->flights[(self->flight_head + self->flights_used - 1) %
-                                          DC_MAX_FLIGHTS]
-                         : NULL;
+    flight_t *last =
+        self->flights_used
+            ? &self->flights[(self->flight_head + self->flights_used - 1) % DC_MAX_FLIGHTS]
+            : NULL;
     for (size_t i = 0; i < n; i++) {
         if (last && last->count < DC_MAX_BATCH)
             last->cops[last->count++] = cops[i];
@@ -356,8 +356,7 @@ static void s_propose(cluster_t *self)
         flight_t *fl = &self->flights[(self->flight_head + self->flights_used) % DC_MAX_FLIGHTS];
         fl->count = 0;
         dc_decider_t d;
-        dc_decider_init(&d, self->state, self->config, &self->pending, dc_mono_ms(),
-                        dc_wall_ms());
+        dc_decider_init(&d, self->state, self->config, &self->pending, dc_mono_ms(), dc_wall_ms());
         dc_cop_t *c;
         while (fl->count < DC_MAX_BATCH && (c = dc_cops_pop(&self->queue))) {
             if (c->op->kind >= DC_OP_MEMBER_ADD) {
@@ -387,8 +386,7 @@ static void s_propose(cluster_t *self)
         msgpack_sbuffer_destroy(&sb);
         fl->req.data = fl;
         fl->owner = self;
-        int rc = buf.base ? raft_apply(&self->raft, &fl->req, &buf, 1, s_apply_done)
-                          : RAFT_NOMEM;
+        int rc = buf.base ? raft_apply(&self->raft, &fl->req, &buf, 1, s_apply_done) : RAFT_NOMEM;
         if (rc != 0) {
             raft_free(buf.base);
             dc_warn("cannot propose %zu change(s): %s", changes, raft_strerror(rc));
@@ -405,8 +403,7 @@ static void s_propose(cluster_t *self)
         self->proposed = self->pending.count;
         self->flights_used++;
         atomic_fetch_add_explicit(&self->ctx->stats.commits, 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&self->ctx->stats.batched_writes, changes,
-                                  memory_order_relaxed);
+        atomic_fetch_add_explicit(&self->ctx->stats.batched_writes, changes, memory_order_relaxed);
     }
 }
 
@@ -454,8 +451,7 @@ static bool s_dealer_for(cluster_t *self, uint64_t leader)
     if (self->dealer && self->dealer_leader == leader && !strcmp(self->dealer_endpoint, endpoint))
         return true;
     if (self->dealer) {
-        dc_info("forwarding writes to member %llu at %s now", (unsigned long long)leader,
-                endpoint);
+        dc_info("forwarding writes to member %llu at %s now", (unsigned long long)leader, endpoint);
         s_dealer_close(self);
     }
     s_resend_later(self);
@@ -566,8 +562,7 @@ static void s_from_followers(cluster_t *self)
             memcpy(&fwd_id, zframe_data(arg), sizeof fwd_id);
             char err[DC_ERR_LEN];
             dc_write_op_t *op =
-                self->leader ? dc_write_op_decode(zframe_data(body), zframe_size(body), err)
-                             : NULL;
+                self->leader ? dc_write_op_decode(zframe_data(body), zframe_size(body), err) : NULL;
             dc_cop_t *c = calloc(1, sizeof *c);
             if (c) {
                 c->peer = peer;
@@ -825,11 +820,13 @@ static void s_tick(uv_timer_t *handle)
             if (now < c->deadline)
                 dc_cops_push(&keep, c);
             else if (c->uncertain)
-                s_fail(self, c, "No answer from the cluster leader in time: the write may or "
-                                "may not have been applied");
+                s_fail(self, c,
+                       "No answer from the cluster leader in time: the write may or "
+                       "may not have been applied");
             else
-                s_fail(self, c, "No cluster leader: the write was not applied (a majority of "
-                                "members must be up and connected)");
+                s_fail(self, c,
+                       "No cluster leader: the write was not applied (a majority of "
+                       "members must be up and connected)");
         }
         *lists[i] = keep;
     }
@@ -940,8 +937,8 @@ static void s_allow_members(cluster_t *self)
     const struct raft_configuration *conf = &self->raft.configuration;
     int count = self->raft_ready ? (int)conf->n : 0;
     for (int i = 0; i < count + self->config->member_count; i++) {
-        const char *address = i < count ? conf->servers[i].address
-                                        : self->config->members[i - count].address;
+        const char *address =
+            i < count ? conf->servers[i].address : self->config->members[i - count].address;
         char host[208];
         snprintf(host, sizeof host, "%s", address);
         char *colon = strrchr(host, ':');
@@ -957,8 +954,7 @@ static void s_allow_members(cluster_t *self)
             if (a->ai_family == AF_INET)
                 inet_ntop(AF_INET, &((struct sockaddr_in *)a->ai_addr)->sin_addr, ip, sizeof ip);
             else if (a->ai_family == AF_INET6)
-                inet_ntop(AF_INET6, &((struct sockaddr_in6 *)a->ai_addr)->sin6_addr, ip,
-                          sizeof ip);
+                inet_ntop(AF_INET6, &((struct sockaddr_in6 *)a->ai_addr)->sin6_addr, ip, sizeof ip);
             if (ip[0]) {
                 zstr_sendx(self->auth, "ALLOW", ip, NULL);
                 zsock_wait(self->auth);

@@ -15,12 +15,12 @@
 typedef struct dc_cop dc_cop_t;
 struct dc_cop {
     dc_write_op_t *op;
-    uint64_t deadline;    /* monotonic: answer ERROR then */
-    uint64_t fwd_id;      /* follower: the id it was forwarded under */
-    uint64_t index;       /* answer once this member has applied this index */
-    bool uncertain;       /* proposed or forwarded before: it may have been applied */
-    uint64_t resend_at;   /* follower: forwarded to a leader that changed since; sent
-                             again then unless its answer came (0: not due) */
+    uint64_t deadline;  /* monotonic: answer ERROR then */
+    uint64_t fwd_id;    /* follower: the id it was forwarded under */
+    uint64_t index;     /* answer once this member has applied this index */
+    bool uncertain;     /* proposed or forwarded before: it may have been applied */
+    uint64_t resend_at; /* follower: forwarded to a leader that changed since; sent
+                           again then unless its answer came (0: not due) */
     dc_outcome_t out;
     zframe_t *peer;       /* leader: the follower that forwarded it (identity) */
     uint64_t peer_fwd_id; /* leader: that follower's id for it */

@@ -69,8 +69,7 @@ static uint64_t s_lease_ttl(const dc_decider_t *d, uint64_t id)
 {
     for (size_t i = d->batch->count; i-- > 0;) {
         dc_change_t *c = &d->batch->items[i];
-        if ((c->kind == DC_REC_LEASE_GRANT || c->kind == DC_REC_LEASE_REMOVE) &&
-            c->lease_id == id)
+        if ((c->kind == DC_REC_LEASE_GRANT || c->kind == DC_REC_LEASE_REMOVE) && c->lease_id == id)
             return c->kind == DC_REC_LEASE_GRANT ? c->ttl_ms : 0;
     }
     return dc_leases_ttl(d->state->leases, id);
@@ -117,7 +116,8 @@ size_t dc_decide_lease_end(dc_decider_t *d, uint64_t id, dc_reason_t reason)
     if (l) {
         for (size_t i = 0; i < l->topic_count; i++) {
             dc_entry_t *cur = s_current(d, dc_str_from(l->topics[i]));
-            if (cur && cur->lease_id == id && s_remove(d, DC_REC_TOPIC_REMOVE, l->topics[i], reason))
+            if (cur && cur->lease_id == id &&
+                s_remove(d, DC_REC_TOPIC_REMOVE, l->topics[i], reason))
                 removed++;
         }
         if (l->node) {
@@ -208,8 +208,7 @@ bool dc_decide_answered(const dc_decider_t *d, uint64_t request_id, dc_outcome_t
 
 /* Resolves the lease of a REGISTER or REGISTER_NODE: attach, grant, or none.
  * Returns 0 with *lease_id set (0: no lease), or -1 with out filled. */
-static int s_decide_lease(dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *out,
-                          uint64_t *lease_id)
+static int s_decide_lease(dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *out, uint64_t *lease_id)
 {
     const dc_config_t *config = d->config;
     *lease_id = 0;
@@ -261,8 +260,8 @@ static void s_register(dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *out)
               cur->topic.publisher_node.ptr);
         return;
     }
-    if (!cur && dc_registry_count(d->state->registry) + (uint64_t)d->net_new >=
-                    d->config->max_topics) {
+    if (!cur &&
+        dc_registry_count(d->state->registry) + (uint64_t)d->net_new >= d->config->max_topics) {
         s_say(out, DC_STATUS_ERROR, "Registry full: %llu topics (max_topics)",
               (unsigned long long)d->config->max_topics);
         return;
@@ -381,8 +380,9 @@ void dc_decide(dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *out)
     case DC_OP_MEMBER_ADD:
     case DC_OP_MEMBER_REMOVE:
     case DC_OP_MEMBER_TRANSFER:
-        s_say(out, DC_STATUS_ERROR, "Not a cluster member: membership changes need a cluster "
-                                    "(--member-id and --cluster-member)");
+        s_say(out, DC_STATUS_ERROR,
+              "Not a cluster member: membership changes need a cluster "
+              "(--member-id and --cluster-member)");
         break;
     }
     if (out->changed && op->has_request_id) {

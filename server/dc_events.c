@@ -22,9 +22,9 @@ typedef struct waiter {
 
 struct dc_events {
     dc_context_t *ctx;
-    zsock_t *replies; /* borrowed: the writer's PUSH to the front */
-    zsock_t *pub;     /* NULL: no event stream */
-    zhashx_t *waiters; /* topic name -> waiter_t list */
+    zsock_t *replies;     /* borrowed: the writer's PUSH to the front */
+    zsock_t *pub;         /* NULL: no event stream */
+    zhashx_t *waiters;    /* topic name -> waiter_t list */
     dc_timers_t timeouts; /* id: waiter id, name: topic */
     uint64_t next_id;
     size_t count;
@@ -58,8 +58,8 @@ dc_events_t *dc_events_new(dc_context_t *ctx, zsock_t *replies)
         return NULL;
     }
     const dc_config_t *config = ctx->config;
-    if (path && dc_ipc_secure(path, config->ipc_mode, config->ipc_group,
-                              config->ipc_group_explicit) != 0) {
+    if (path &&
+        dc_ipc_secure(path, config->ipc_mode, config->ipc_group, config->ipc_group_explicit) != 0) {
         dc_events_destroy(&self);
         return NULL;
     }

@@ -119,9 +119,8 @@ static int s_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned
     dc_changes_t dump = {0};
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
-    int rc = dc_state_dump(f->state, &dump) == 0 && dc_changes_encode(&dump, &sb) == 0
-                 ? 0
-                 : RAFT_NOMEM;
+    int rc =
+        dc_state_dump(f->state, &dump) == 0 && dc_changes_encode(&dump, &sb) == 0 ? 0 : RAFT_NOMEM;
     dc_changes_free(&dump);
     struct raft_buffer *out = rc == 0 ? raft_malloc(sizeof *out) : NULL;
     if (!out || dc_fsm_frame(sb.data, sb.size, out) != 0) {

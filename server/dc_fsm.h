@@ -27,9 +27,9 @@ typedef struct {
     struct raft_fsm raft; /* give &raft to raft_init; raft.data points back here */
     struct raft *r;       /* set by dc_fsm_attach */
     dc_state_t *state;
-    dc_store_t *store;    /* the SQLite copy, or NULL */
+    dc_store_t *store; /* the SQLite copy, or NULL */
     const dc_observer_t *observer;
-    uint64_t skip_through; /* entries up to this index are in the state already */
+    uint64_t skip_through;   /* entries up to this index are in the state already */
     struct raft_buffer held; /* a snapshot skipped at start, until checked */
     bool store_stale;        /* a write to the copy failed: rebuild it */
     bool starting;           /* until dc_fsm_check_start */

@@ -85,7 +85,9 @@ int dc_members_encode(dc_context_t *ctx, msgpack_sbuffer *out)
         dc_mp_pack_str(&pk, s_voting_name(m->role), (size_t)-1);
         s_key(&pk, "role");
         dc_mp_pack_str(&pk,
-                       me ? dc_role_name(role) : m->id == leader ? "leader" : "follower",
+                       me                ? dc_role_name(role)
+                       : m->id == leader ? "leader"
+                                         : "follower",
                        (size_t)-1);
         s_key(&pk, "leader");
         msgpack_pack_uint64(&pk, leader);

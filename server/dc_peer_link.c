@@ -39,8 +39,7 @@ static bool s_host_matches(const char *host, const char *ip)
         if (a->ai_family == AF_INET)
             inet_ntop(AF_INET, &((struct sockaddr_in *)a->ai_addr)->sin_addr, text, sizeof text);
         else if (a->ai_family == AF_INET6)
-            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)a->ai_addr)->sin6_addr, text,
-                      sizeof text);
+            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)a->ai_addr)->sin6_addr, text, sizeof text);
         match = !strcmp(text, ip);
     }
     freeaddrinfo(res);

@@ -11,9 +11,8 @@ static int s_write(dc_store_t *store, const dc_change_t *c)
     switch (c->kind) {
     case DC_REC_TOPIC_PUT: {
         const dc_entry_t *e = c->entry;
-        dc_stored_topic_t t = {e->topic,          e->create_seq,    e->lease_id,
-                               e->metadata.data,  e->metadata.size, e->registered_at_ms,
-                               e->origin};
+        dc_stored_topic_t t = {e->topic,         e->create_seq,       e->lease_id, e->metadata.data,
+                               e->metadata.size, e->registered_at_ms, e->origin};
         return dc_store_put_topic(store, &t);
     }
     case DC_REC_TOPIC_REMOVE:
@@ -105,8 +104,8 @@ static int s_replay(load_t *l, dc_change_t *c)
 
 static int s_load_lease(void *arg, uint64_t id, uint64_t ttl_ms, uint64_t renewed_at_ms)
 {
-    dc_change_t c = {.kind = DC_REC_LEASE_GRANT, .lease_id = id, .ttl_ms = ttl_ms,
-                     .at_ms = renewed_at_ms};
+    dc_change_t c = {
+        .kind = DC_REC_LEASE_GRANT, .lease_id = id, .ttl_ms = ttl_ms, .at_ms = renewed_at_ms};
     return s_replay(arg, &c);
 }
 
@@ -138,8 +137,11 @@ static int s_load_node(void *arg, const dc_stored_node_t *n)
 
 static int s_load_request(void *arg, const dc_stored_request_t *r)
 {
-    dc_change_t c = {.kind = DC_REC_REQUEST, .value = r->request_id, .status = r->status,
-                     .lease_id = r->lease_id, .ttl_ms = r->lease_ttl_ms};
+    dc_change_t c = {.kind = DC_REC_REQUEST,
+                     .value = r->request_id,
+                     .status = r->status,
+                     .lease_id = r->lease_id,
+                     .ttl_ms = r->lease_ttl_ms};
     c.text = strdup(r->message);
     if (!c.text)
         return -1;

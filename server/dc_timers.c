@@ -37,7 +37,8 @@ bool dc_timers_pop_due(dc_timers_t *self, uint64_t now, dc_timer_t *out)
         size_t child = 2 * i + 1;
         if (child >= self->count)
             break;
-        if (child + 1 < self->count && self->items[child + 1].deadline < self->items[child].deadline)
+        if (child + 1 < self->count &&
+            self->items[child + 1].deadline < self->items[child].deadline)
             child++;
         if (self->items[child].deadline >= last.deadline)
             break;

@@ -13,8 +13,8 @@ static char s_dir[] = "/tmp/discod-test-events-XXXXXX";
 
 static dc_entry_t *s_entry(const char *name)
 {
-    dc_topic_t t = {dc_str_from(name), dc_str_from("ipc:///x"), dc_str_from("T"),
-                    dc_str_from("n"), 7};
+    dc_topic_t t = {dc_str_from(name), dc_str_from("ipc:///x"), dc_str_from("T"), dc_str_from("n"),
+                    7};
     return dc_entry_new(&t, 1, 0, NULL, 0);
 }
 
@@ -66,9 +66,8 @@ static int s_answer(zsock_t *pull, int timeout_ms)
     zframe_t *reply = zmsg_last(msg);
     dc_reply_view_t v;
     char err[DC_ERR_LEN];
-    int status = dc_reply_decode(&v, zframe_data(reply), zframe_size(reply), err) == 0
-                     ? (int)v.status
-                     : -2;
+    int status =
+        dc_reply_decode(&v, zframe_data(reply), zframe_size(reply), err) == 0 ? (int)v.status : -2;
     if (status != -2)
         dc_reply_view_release(&v);
     zmsg_destroy(&msg);

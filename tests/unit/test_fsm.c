@@ -124,8 +124,8 @@ static int s_propose_register(unsigned i, const char *name, proposal_t *p)
     dc_decider_t d;
     dc_decider_init(&d, &m->s, &s_config, &batch, 1000, 5000);
     dc_write_op_t *op = calloc(1, sizeof *op);
-    dc_topic_t t = {dc_str_from(name), dc_str_from("ipc:///x"), dc_str_from("T"),
-                    dc_str_from("n"), 1};
+    dc_topic_t t = {dc_str_from(name), dc_str_from("ipc:///x"), dc_str_from("T"), dc_str_from("n"),
+                    1};
     op->kind = DC_OP_REGISTER;
     op->entry = dc_entry_new(&t, 0, 0, NULL, 0);
     dc_outcome_t out;
@@ -269,8 +269,7 @@ static void test_snapshot_to_a_lagging_member(void)
     for (int k = 0; k < 20; k++) {
         snprintf(name, sizeof name, "/s/%d", k);
         CHECK(s_propose_register(l, name, &p) == 0);
-        raft_fixture_step_until_applied(&s_f, l, raft_last_index(raft_fixture_get(&s_f, l)),
-                                        2000);
+        raft_fixture_step_until_applied(&s_f, l, raft_last_index(raft_fixture_get(&s_f, l)), 2000);
     }
     CHECK(dc_registry_count(s_members[lag].s.registry) == 0);
     for (unsigned j = 0; j < N; j++)

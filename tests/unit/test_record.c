@@ -55,17 +55,18 @@ static void test_round_trip(void)
 
     dc_rec_t recs[11];
     memset(recs, 0, sizeof recs);
-    recs[0] = (dc_rec_t){.kind = DC_REC_TOPIC_PUT,
-                         .topic = {dc_str_from("/cam"), dc_str_from("ipc:///tmp/cam"),
-                                   dc_str_from("Image"), dc_str_from("camera"),
-                                   0xfedcba9876543210ULL},
-                         .create_seq = 7,
-                         .lease_id = 3,
-                         .at_ms = 1700000000123ULL,
-                         .metadata = (const uint8_t *)s_meta.data,
-                         .metadata_size = s_meta.size,
-                         .value = 2 /* origin */};
-    recs[1] = (dc_rec_t){.kind = DC_REC_TOPIC_REMOVE, .topic.name = dc_str_from("/old"),
+    recs[0] =
+        (dc_rec_t){.kind = DC_REC_TOPIC_PUT,
+                   .topic = {dc_str_from("/cam"), dc_str_from("ipc:///tmp/cam"),
+                             dc_str_from("Image"), dc_str_from("camera"), 0xfedcba9876543210ULL},
+                   .create_seq = 7,
+                   .lease_id = 3,
+                   .at_ms = 1700000000123ULL,
+                   .metadata = (const uint8_t *)s_meta.data,
+                   .metadata_size = s_meta.size,
+                   .value = 2 /* origin */};
+    recs[1] = (dc_rec_t){.kind = DC_REC_TOPIC_REMOVE,
+                         .topic.name = dc_str_from("/old"),
                          .reason = DC_REASON_ENDPOINT_DEAD};
     recs[2] = (dc_rec_t){.kind = DC_REC_LEASE_GRANT, .lease_id = 3, .ttl_ms = 3000, .at_ms = 5};
     recs[3] = (dc_rec_t){.kind = DC_REC_LEASE_REMOVE, .lease_id = 2, .reason = DC_REASON_EXPIRED};
@@ -75,16 +76,19 @@ static void test_round_trip(void)
                          .capabilities = (const uint8_t *)s_caps.data,
                          .capabilities_size = s_caps.size,
                          .lease_id = 3};
-    recs[5] = (dc_rec_t){.kind = DC_REC_NODE_REMOVE, .topic.name = dc_str_from("leg"),
-                         .reason = DC_REASON_REVOKED};
+    recs[5] = (dc_rec_t){
+        .kind = DC_REC_NODE_REMOVE, .topic.name = dc_str_from("leg"), .reason = DC_REASON_REVOKED};
     recs[6] = (dc_rec_t){.kind = DC_REC_LEASE_RENEW, .lease_id = 3, .at_ms = 99};
     recs[7] = (dc_rec_t){.kind = DC_REC_EPOCH, .value = 12};
-    recs[8] = (dc_rec_t){.kind = DC_REC_REQUEST, .value = UINT64_MAX, .status = 2,
-                         .text = dc_str_from("Topic /x already registered by n"), .lease_id = 4,
+    recs[8] = (dc_rec_t){.kind = DC_REC_REQUEST,
+                         .value = UINT64_MAX,
+                         .status = 2,
+                         .text = dc_str_from("Topic /x already registered by n"),
+                         .lease_id = 4,
                          .ttl_ms = 900};
     recs[9] = (dc_rec_t){.kind = DC_REC_SEQS, .seqs = {10, 20, 30}, .value = 41};
-    recs[10] = (dc_rec_t){.kind = DC_REC_MEMBER, .value = 3,
-                          .text = dc_str_from("tcp://10.1.1.3:40000")};
+    recs[10] =
+        (dc_rec_t){.kind = DC_REC_MEMBER, .value = 3, .text = dc_str_from("tcp://10.1.1.3:40000")};
     msgpack_sbuffer buf;
     s_pack(&buf, recs, 11);
     seen_t seen = {0};
@@ -105,8 +109,7 @@ static void test_round_trip(void)
     CHECK(r[5].reason == DC_REASON_REVOKED && !strcmp(seen.names[5], "leg"));
     CHECK(r[6].kind == DC_REC_LEASE_RENEW && r[6].at_ms == 99);
     CHECK(r[7].kind == DC_REC_EPOCH && r[7].value == 12);
-    CHECK(r[8].value == UINT64_MAX && r[8].status == 2 && r[8].lease_id == 4 &&
-          r[8].ttl_ms == 900);
+    CHECK(r[8].value == UINT64_MAX && r[8].status == 2 && r[8].lease_id == 4 && r[8].ttl_ms == 900);
     CHECK(r[9].seqs[0] == 10 && r[9].seqs[1] == 20 && r[9].seqs[2] == 30 && r[9].value == 41);
     CHECK(r[10].kind == DC_REC_MEMBER && r[10].value == 3);
     msgpack_sbuffer_destroy(&buf);
@@ -243,11 +246,16 @@ static void test_refused(void)
         void (*fn)(msgpack_packer *pk);
         const char *says;
     } bad[] = {
-        {c_unknown_kind, "unknown change kind"}, {c_short, "needs"},
-        {c_wrong_type, "lease_id"},              {c_zero_ttl, "TTL"},
-        {c_bad_reason, "reason"},                {c_empty_name, "name"},
-        {c_bad_metadata, "metadata"},            {c_bad_capabilities, "capabilities"},
-        {c_bad_status, "status"},                {c_not_array, "array"},
+        {c_unknown_kind, "unknown change kind"},
+        {c_short, "needs"},
+        {c_wrong_type, "lease_id"},
+        {c_zero_ttl, "TTL"},
+        {c_bad_reason, "reason"},
+        {c_empty_name, "name"},
+        {c_bad_metadata, "metadata"},
+        {c_bad_capabilities, "capabilities"},
+        {c_bad_status, "status"},
+        {c_not_array, "array"},
     };
     msgpack_sbuffer buf;
     seen_t seen;
@@ -279,8 +287,7 @@ static void test_refused(void)
     int refused = 0;
     for (size_t len = 0; len < good.size; len++) {
         memset(&seen, 0, sizeof seen);
-        refused += dc_record_decode(good.data, len, s_collect, &seen, err) == -1 &&
-                   seen.count == 0;
+        refused += dc_record_decode(good.data, len, s_collect, &seen, err) == -1 && seen.count == 0;
     }
     CHECK(refused == (int)good.size);
     msgpack_sbuffer_destroy(&good);

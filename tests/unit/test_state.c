@@ -137,8 +137,8 @@ static void test_owner_rule(void)
     CHECK(s_decide(&f, &batch, s_named_op(DC_OP_UNREGISTER, "/a"), &out) == DC_STATUS_NOT_FOUND);
     CHECK(s_decide(&f, &batch, s_register_op("/a", "n2"), &out) == DC_STATUS_OK);
     s_apply_all(&f, &batch, NULL);
-    CHECK(!strcmp(dc_registry_peek(f.s.registry, dc_str_from("/a"))->topic.publisher_node.ptr,
-                  "n2"));
+    CHECK(
+        !strcmp(dc_registry_peek(f.s.registry, dc_str_from("/a"))->topic.publisher_node.ptr, "n2"));
     dc_changes_free(&batch);
     s_fini(&f);
 }
@@ -277,16 +277,16 @@ static void test_request_answers(void)
     op->has_lease_ttl = true;
     op->lease_ttl_ms = 1000;
     CHECK(s_decide(&f, &batch, op, &out) == DC_STATUS_OK);
-    CHECK(batch.count == 3 && batch.items[2].kind == DC_REC_REQUEST &&
-          batch.items[2].value == 77 && batch.items[2].lease_id == 1);
+    CHECK(batch.count == 3 && batch.items[2].kind == DC_REC_REQUEST && batch.items[2].value == 77 &&
+          batch.items[2].lease_id == 1);
     dc_decider_t d;
     dc_decider_init(&d, &f.s, &s_config, &batch, 1000, 5000);
     CHECK(dc_decide_answered(&d, 77, &again)); /* seen in the batch */
     s_apply_all(&f, &batch, NULL);
     dc_decider_init(&d, &f.s, &s_config, &batch, 1000, 5000);
     CHECK(dc_decide_answered(&d, 77, &again)); /* and once applied */
-    CHECK(again.status == out.status && !strcmp(again.message, out.message) &&
-          again.has_lease && again.lease_id == 1 && again.lease_ttl_ms == 1000);
+    CHECK(again.status == out.status && !strcmp(again.message, out.message) && again.has_lease &&
+          again.lease_id == 1 && again.lease_ttl_ms == 1000);
     CHECK(!dc_decide_answered(&d, 78, &again));
     /* A refused write records nothing (a retry is decided again). */
     op = s_register_op("/r", "other");
