@@ -3,6 +3,7 @@
  * unreachable, 4 refused by the daemon (ERROR, ALREADY_EXISTS, bad reply). */
 #include "discod.h"
 #include "discod_internal.h"
+#include "discoctl_print.h"
 #include "dc_mp.h"
 #include <time.h>
 
@@ -26,10 +27,10 @@ static const char *s_usage_text =
     "  ping                               check that the daemon answers\n"
     "  list [--prefix P] [--type T] [--node N] [--meta K=V]... [--json]\n"
     "                                     list registered topics\n"
-    "  lookup NAME [--json]               show one topic\n"
+    "  lookup NAME [--json]               show a topic: a row per publisher\n"
     "  register NAME ADDRESS TYPE [--fingerprint N] [--node NODE] [--meta K=V]...\n"
     "           [--ttl-ms N]              register a topic (kept alive with --ttl-ms)\n"
-    "  unregister NAME                    remove a topic\n"
+    "  unregister NAME [--node N]         remove a topic (N's registration of it)\n"
     "  wait NAME [--timeout SEC] [--json] wait until a topic is registered\n"
     "  stats [--json]                     daemon counters (protocol 2)\n"
     "  watch [--prefix P] [--json] [--count N] [--events EP]...\n"
@@ -57,12 +58,17 @@ static const struct {
     {"ping", "discoctl ping\n  Exit 0 when the daemon answers, 3 when it does not.\n"},
     {"list", "discoctl list [--prefix P] [--type T] [--node N] [--json]\n"
              "  Lists topics, optionally filtered by name prefix, message type, node.\n"},
-    {"lookup", "discoctl lookup NAME [--json]\n  Shows one topic; exit 1 when absent.\n"},
+    {"lookup", "discoctl lookup NAME [--json]\n"
+               "  Shows a topic, one row per publisher (a topic has several when the daemon\n"
+               "  runs with --publishers-per-topic); exit 1 when absent. --json prints the\n"
+               "  publisher a single-publisher client is given, with all in \"publishers\".\n"},
     {"register", "discoctl register NAME ADDRESS TYPE [--fingerprint N] [--node NODE]\n"
                  "                  [--meta K=V]... [--ttl-ms N]\n"
                  "  Registers a topic (node defaults to 'discoctl'). With --ttl-ms the topic\n"
                  "  is held by a lease that discoctl renews until SIGINT/SIGTERM, then revokes.\n"},
-    {"unregister", "discoctl unregister NAME\n  Removes a topic; exit 1 when absent.\n"},
+    {"unregister", "discoctl unregister NAME [--node N]\n"
+                   "  Removes a topic; exit 1 when absent. With several publishers, --node\n"
+                   "  names the one whose registration goes.\n"},
     {"wait", "discoctl wait NAME [--timeout SEC] [--json]\n"
              "  Waits (default 30 s) until NAME is registered; exit 1 on time out.\n"},
     {"stats", "discoctl stats [--json]\n  Prints the daemon's counters.\n"},
@@ -105,83 +111,6 @@ static int s_fail(discod_client_t *c, const char *what, discod_result_t r)
     fprintf(stderr, "discoctl: %s: %s%s%s\n", what, discod_strerror(r), *message ? ": " : "",
             message);
     return s_exit_code(r);
-}
-
-static void s_json_string(const char *s)
-{
-    putchar('"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            printf("\\%c", *p);
-        else if (*p == '\n')
-            fputs("\\n", stdout);
-        else if (*p == '\t')
-            fputs("\\t", stdout);
-        else if (*p < 0x20)
-            printf("\\u%04x", *p);
-        else
-            putchar(*p);
-    }
-    putchar('"');
-}
-
-static void s_json_topic(const discod_topic_t *t)
-{
-    fputs("{\"name\":", stdout);
-    s_json_string(t->name);
-    fputs(",\"address\":", stdout);
-    s_json_string(t->address);
-    fputs(",\"message_type\":", stdout);
-    s_json_string(t->message_type);
-    printf(",\"fingerprint\":%" PRIu64 ",\"publisher_node\":", t->fingerprint);
-    s_json_string(t->publisher_node);
-    putchar('}');
-}
-
-/* Display width of UTF-8 text: one column per code point (good enough for
- * aligning names; wide CJK glyphs may still push a column). */
-static int s_width(const char *s)
-{
-    int w = 0;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        w += (*p & 0xc0) != 0x80;
-    return w;
-}
-
-static void s_pad(const char *s, int width)
-{
-    fputs(s, stdout);
-    for (int i = s_width(s); i < width; i++)
-        putchar(' ');
-}
-
-static void s_print_table(const discod_topic_t *topics, size_t n)
-{
-    const char *headers[] = {"NAME", "ADDRESS", "TYPE", "NODE"};
-    int widths[4];
-    for (int k = 0; k < 4; k++)
-        widths[k] = s_width(headers[k]);
-    for (size_t i = 0; i < n; i++) {
-        const char *cells[] = {topics[i].name, topics[i].address, topics[i].message_type,
-                               topics[i].publisher_node};
-        for (int k = 0; k < 4; k++)
-            if (s_width(cells[k]) > widths[k])
-                widths[k] = s_width(cells[k]);
-    }
-    for (int k = 0; k < 4; k++) {
-        s_pad(headers[k], widths[k]);
-        fputs("  ", stdout);
-    }
-    puts("FINGERPRINT");
-    for (size_t i = 0; i < n; i++) {
-        const char *cells[] = {topics[i].name, topics[i].address, topics[i].message_type,
-                               topics[i].publisher_node};
-        for (int k = 0; k < 4; k++) {
-            s_pad(cells[k], widths[k]);
-            fputs("  ", stdout);
-        }
-        printf("%" PRIu64 "\n", topics[i].fingerprint);
-    }
 }
 
 static int s_parse_u64(const char *text, uint64_t *out)
@@ -314,6 +243,39 @@ static int s_parse_command(int argc, char **argv, const char *command, command_a
     return 0;
 }
 
+/* lookup: every publisher of a topic. */
+static int s_lookup(discod_client_t *c, const command_args_t *a)
+{
+    discod_publisher_t *publishers = NULL;
+    size_t n = 0, newest = 0;
+    discod_result_t r = discod_lookup_all(c, a->positional[0], &publishers, &n, &newest);
+    if (r != DISCOD_OK)
+        return s_fail(c, a->positional[0], r);
+    if (a->json) {
+        /* The single-publisher answer's fields, then every publisher. */
+        dctl_json_topic_open(&publishers[newest].topic);
+        fputs(",\"publishers\":[", stdout);
+        for (size_t i = 0; i < n; i++) {
+            if (i)
+                putchar(',');
+            dctl_json_topic_open(&publishers[i].topic);
+            printf(",\"lease_id\":%" PRIu64 ",\"registered_at_ms\":%" PRIu64 "}",
+                   publishers[i].lease_id, publishers[i].registered_at_ms);
+        }
+        puts("]}");
+    } else {
+        discod_topic_t *rows = calloc(n, sizeof *rows);
+        if (rows) {
+            for (size_t i = 0; i < n; i++)
+                rows[i] = publishers[i].topic;
+            dctl_print_table(rows, n);
+            free(rows);
+        }
+    }
+    discod_publishers_free(publishers, n);
+    return 0;
+}
+
 static int s_expect_args(const command_args_t *a, int n, const char *command)
 {
     if (a->positional_count == n)
@@ -393,11 +355,11 @@ static int s_members(const char *const *endpoints, size_t count, const discod_op
         const member_row_t *r = &rows[k];
         if (json) {
             printf("%s{\"id\":%" PRIu64 ",\"address\":", k ? "," : "", r->m.id);
-            s_json_string(r->m.address);
+            dctl_json_string(r->m.address);
             fputs(",\"voting\":", stdout);
-            s_json_string(r->m.voting);
+            dctl_json_string(r->m.voting);
             fputs(",\"role\":", stdout);
-            s_json_string(r->m.role);
+            dctl_json_string(r->m.role);
             printf(",\"leader\":%" PRIu64 ",\"reachable\":%s,\"answered\":%s", r->m.leader,
                    r->m.reachable ? "true" : "false", r->answered ? "true" : "false");
             if (r->answered)
@@ -528,60 +490,6 @@ static int s_register_node(discod_client_t *c, const command_args_t *a)
     return 0;
 }
 
-static void s_print_nodes(const discod_node_t *nodes, size_t n, bool json, bool one)
-{
-    if (json && !one)
-        putchar('[');
-    for (size_t i = 0; i < n; i++) {
-        const discod_node_t *node = &nodes[i];
-        if (json) {
-            if (i)
-                putchar(',');
-            fputs("{\"name\":", stdout);
-            s_json_string(node->name);
-            fputs(",\"description\":", stdout);
-            s_json_string(node->description);
-            fputs(",\"capabilities\":[", stdout);
-            for (size_t k = 0; k < node->capability_count; k++) {
-                if (k)
-                    putchar(',');
-                s_json_string(node->capabilities[k]);
-            }
-            fputs("],\"metadata\":{", stdout);
-            for (size_t k = 0; k < node->metadata_count; k++) {
-                if (k)
-                    putchar(',');
-                s_json_string(node->metadata[k].key);
-                putchar(':');
-                s_json_string(node->metadata[k].value);
-            }
-            printf("},\"lease_id\":%llu,\"topics\":[", (unsigned long long)node->lease_id);
-            for (size_t k = 0; k < node->topic_count; k++) {
-                if (k)
-                    putchar(',');
-                s_json_string(node->topics[k]);
-            }
-            fputs("]}", stdout);
-        } else {
-            printf("%s", node->name);
-            if (*node->description)
-                printf("  (%s)", node->description);
-            putchar('\n');
-            printf("  capabilities:");
-            for (size_t k = 0; k < node->capability_count; k++)
-                printf(" %s", node->capabilities[k]);
-            printf("\n  topics:");
-            for (size_t k = 0; k < node->topic_count; k++)
-                printf(" %s", node->topics[k]);
-            putchar('\n');
-            for (size_t k = 0; k < node->metadata_count; k++)
-                printf("  %s = %s\n", node->metadata[k].key, node->metadata[k].value);
-        }
-    }
-    if (json)
-        puts(one ? "" : "]");
-}
-
 /* Prints the current listing as a "sync" record. Returns a discod result. */
 static discod_result_t s_watch_sync(discod_client_t *c, const command_args_t *a)
 {
@@ -596,7 +504,7 @@ static discod_result_t s_watch_sync(discod_client_t *c, const command_args_t *a)
         for (size_t i = 0; i < n; i++) {
             if (i)
                 putchar(',');
-            s_json_topic(&topics[i]);
+            dctl_json_topic(&topics[i]);
         }
         puts("]}");
     } else {
@@ -710,18 +618,18 @@ static int s_watch(discod_client_t *c, const command_args_t *a)
                          reason->via.str.ptr);
             if (a->json) {
                 printf("{\"seq\":%llu,\"event\":", (unsigned long long)this_seq);
-                s_json_string(name);
+                dctl_json_string(name);
                 fputs(",\"reason\":", stdout);
-                s_json_string(reason_text);
+                dctl_json_string(reason_text);
                 if (have_topic) {
                     fputs(",\"topic\":", stdout);
-                    s_json_topic(&t);
+                    dctl_json_topic(&t);
                 } else if (node_name && node_name->type == MSGPACK_OBJECT_STR) {
                     char text[300];
                     snprintf(text, sizeof text, "%.*s", (int)node_name->via.str.size,
                              node_name->via.str.ptr);
                     fputs(",\"node\":", stdout);
-                    s_json_string(text);
+                    dctl_json_string(text);
                 }
                 puts("}");
             } else if (have_topic)
@@ -846,26 +754,29 @@ int main(int argc, char **argv)
             for (size_t i = 0; i < n; i++) {
                 if (i)
                     putchar(',');
-                s_json_topic(&topics[i]);
+                dctl_json_topic(&topics[i]);
             }
             puts("]");
         } else
-            s_print_table(topics, n);
+            dctl_print_table(topics, n);
         discod_topic_list_free(topics, n);
-    } else if (!strcmp(command, "lookup") || !strcmp(command, "wait")) {
-        discod_topic_t t = {0};
-        bool wait = !strcmp(command, "wait");
+    } else if (!strcmp(command, "lookup")) {
         if ((rc = s_expect_args(&a, 1, command)))
             exit_code = EXIT_USAGE;
-        else if ((r = wait ? discod_wait_for_topic(c, a.positional[0],
-                                                    (int)(a.timeout_sec * 1000), &t)
-                           : discod_lookup(c, a.positional[0], &t)) != DISCOD_OK)
+        else
+            exit_code = s_lookup(c, &a);
+    } else if (!strcmp(command, "wait")) {
+        discod_topic_t t = {0};
+        if ((rc = s_expect_args(&a, 1, command)))
+            exit_code = EXIT_USAGE;
+        else if ((r = discod_wait_for_topic(c, a.positional[0], (int)(a.timeout_sec * 1000),
+                                            &t)) != DISCOD_OK)
             exit_code = s_fail(c, a.positional[0], r);
         else if (a.json) {
-            s_json_topic(&t);
+            dctl_json_topic(&t);
             putchar('\n');
         } else
-            s_print_table(&t, 1);
+            dctl_print_table(&t, 1);
         discod_topic_clear(&t);
     } else if (!strcmp(command, "register")) {
         if ((rc = s_expect_args(&a, 3, command)))
@@ -912,7 +823,7 @@ int main(int argc, char **argv)
             if (r != DISCOD_OK)
                 exit_code = s_fail(c, command, r);
             else
-                s_print_nodes(nodes, n, a.json, one);
+                dctl_print_nodes(nodes, n, a.json, one);
         }
         discod_node_list_free(nodes, n);
     } else if (!strcmp(command, "watch")) {
@@ -923,7 +834,8 @@ int main(int argc, char **argv)
     } else if (!strcmp(command, "unregister")) {
         if ((rc = s_expect_args(&a, 1, command)))
             exit_code = EXIT_USAGE;
-        else if ((r = discod_unregister(c, a.positional[0])) != DISCOD_OK)
+        else if ((r = a.node ? discod_unregister_node_topic(c, a.positional[0], a.node)
+                             : discod_unregister(c, a.positional[0])) != DISCOD_OK)
             exit_code = s_fail(c, "unregister", r);
         else
             printf("%s\n", discod_client_last_message(c));
@@ -952,7 +864,7 @@ int main(int argc, char **argv)
                 if (a.json) {
                     if (i)
                         putchar(',');
-                    s_json_string(stats[i].name);
+                    dctl_json_string(stats[i].name);
                     printf(":%" PRIu64, stats[i].value);
                 } else
                     printf("%-*s  %" PRIu64 "\n", width, stats[i].name, stats[i].value);

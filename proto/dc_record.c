@@ -66,6 +66,15 @@ void dc_record_pack(msgpack_packer *pk, const dc_rec_t *c)
         msgpack_pack_uint64(pk, c->value);
         return;
     case DC_REC_TOPIC_REMOVE:
+        msgpack_pack_array(pk, 4);
+        msgpack_pack_uint64(pk, c->kind);
+        s_pack_str(pk, c->topic.name);
+        msgpack_pack_uint64(pk, c->reason);
+        if (c->topic.publisher_node.ptr)
+            s_pack_str(pk, c->topic.publisher_node);
+        else
+            msgpack_pack_nil(pk);
+        return;
     case DC_REC_NODE_REMOVE:
         msgpack_pack_array(pk, 3);
         msgpack_pack_uint64(pk, c->kind);
@@ -237,6 +246,14 @@ int dc_record_decode_change(const msgpack_object *o, dc_rec_t *c, char *err)
                   "record: name", err) ||
             s_reason(FIELD(2), &c->reason, err))
             return -1;
+        /* Version 2: the node of the registration removed (nil: the one). */
+        if (c->kind == DC_REC_TOPIC_REMOVE && a->size > 3 && FIELD(3)->type != MSGPACK_OBJECT_NIL) {
+            if (s_str(FIELD(3), &c->topic.publisher_node, DC_MAX_NODE_LEN, true, "record: node",
+                      err))
+                return -1;
+            if (!c->topic.publisher_node.ptr) /* named, if empty */
+                c->topic.publisher_node.ptr = "";
+        }
         return 0;
     case DC_REC_LEASE_GRANT:
         if (dc_mp_get_uint(FIELD(1), &c->lease_id, "record: lease_id", err) ||
@@ -252,6 +269,14 @@ int dc_record_decode_change(const msgpack_object *o, dc_rec_t *c, char *err)
         if (dc_mp_get_uint(FIELD(1), &c->lease_id, "record: lease_id", err) ||
             s_reason(FIELD(2), &c->reason, err))
             return -1;
+        /* Version 2: the node of the registration removed (nil: the one). */
+        if (c->kind == DC_REC_TOPIC_REMOVE && a->size > 3 && FIELD(3)->type != MSGPACK_OBJECT_NIL) {
+            if (s_str(FIELD(3), &c->topic.publisher_node, DC_MAX_NODE_LEN, true, "record: node",
+                      err))
+                return -1;
+            if (!c->topic.publisher_node.ptr) /* named, if empty */
+                c->topic.publisher_node.ptr = "";
+        }
         return 0;
     case DC_REC_NODE_PUT:
         if (s_str(FIELD(1), &c->topic.name, DC_MAX_NODE_LEN, false, "record: node name", err) ||
@@ -321,9 +346,9 @@ int dc_record_decode(const void *data, size_t size, int (*fn)(void *arg, const d
         snprintf(err, DC_ERR_LEN, "record: expected [version, [changes]]");
     else if (dc_mp_get_uint(&top->via.array.ptr[0], &version, "record: version", err) != 0)
         ;
-    else if (version != DC_RECORD_VERSION)
-        snprintf(err, DC_ERR_LEN, "record: version %llu, this build reads %d",
-                 (unsigned long long)version, DC_RECORD_VERSION);
+    else if (version < DC_RECORD_VERSION_MIN || version > DC_RECORD_VERSION)
+        snprintf(err, DC_ERR_LEN, "record: version %llu, this build reads %d to %d",
+                 (unsigned long long)version, DC_RECORD_VERSION_MIN, DC_RECORD_VERSION);
     else
         rc = 0;
     const msgpack_object_array *changes = rc == 0 ? &top->via.array.ptr[1].via.array : NULL;

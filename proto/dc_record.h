@@ -12,18 +12,25 @@
  * part 4, lists the fields). A snapshot of the whole state is a record too:
  * the puts that rebuild it, then one SEQS change. Decoding accepts extra
  * trailing fields in a change (a newer minor format) and refuses unknown
- * kinds and other versions, so a member never applies what it cannot read. */
+ * kinds and versions it does not know, so a member never applies what it
+ * cannot read (a version 1 reader would take a version 2 removal of one
+ * publisher for a removal of the whole name). */
 #ifndef DC_RECORD_H
 #define DC_RECORD_H
 
 #include "dc_topic.h"
 
-#define DC_RECORD_VERSION 1
+/* 2: TOPIC_REMOVE names the registration's node (several publishers per
+ * topic). Version 1 records are still read: their TOPIC_REMOVE has no node
+ * and removes the name's one registration. */
+#define DC_RECORD_VERSION 2
+#define DC_RECORD_VERSION_MIN 1
 
 typedef enum {
     DC_REC_TOPIC_PUT = 1,    /* topic, create_seq, lease_id, at_ms (registered), metadata,
                                 value (origin: the member it came in at; 0 standalone) */
-    DC_REC_TOPIC_REMOVE = 2, /* topic.name, reason */
+    DC_REC_TOPIC_REMOVE = 2, /* topic.name, reason, topic.publisher_node (version 2;
+                                nil or absent: the name's one registration) */
     DC_REC_LEASE_GRANT = 3,  /* lease_id, ttl_ms, at_ms (granted, wall clock) */
     DC_REC_LEASE_REMOVE = 4, /* lease_id, reason */
     DC_REC_NODE_PUT = 5,     /* topic.name (node name), text (description),

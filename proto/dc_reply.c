@@ -14,7 +14,7 @@ int dc_reply_encode(const dc_reply_t *r, msgpack_sbuffer *out)
     if (v2)
         n += 2 + (r->member_id ? 2 : 0) + (r->has_lease ? 2 : 0) + !!r->stats + !!r->reason +
              (r->topic_metadata && r->topic_count > 0) + !!r->metadata.data + !!r->nodes.data +
-             !!r->members.data;
+             !!r->members.data + !!r->publishers.data;
     int rc = msgpack_pack_map(&pk, n);
     dc_mp_pack_str(&pk, "status", 6);
     rc |= msgpack_pack_int(&pk, r->status);
@@ -70,6 +70,10 @@ int dc_reply_encode(const dc_reply_t *r, msgpack_sbuffer *out)
         if (r->nodes.data) {
             dc_mp_pack_str(&pk, "nodes", 5);
             rc |= msgpack_sbuffer_write(out, (const char *)r->nodes.data, r->nodes.size);
+        }
+        if (r->publishers.data) {
+            dc_mp_pack_str(&pk, "publishers", 10);
+            rc |= msgpack_sbuffer_write(out, (const char *)r->publishers.data, r->publishers.size);
         }
         if (r->members.data) {
             dc_mp_pack_str(&pk, "members", 7);
@@ -143,6 +147,8 @@ int dc_reply_decode(dc_reply_view_t *v, const void *data, size_t size, char *err
             v->nodes = o;
         } else if (dc_mp_key_is(k, "metadata") && o->type == MSGPACK_OBJECT_MAP) {
             v->metadata = o;
+        } else if (dc_mp_key_is(k, "publishers") && o->type == MSGPACK_OBJECT_ARRAY) {
+            v->publishers = o;
         } else if (dc_mp_key_is(k, "topic_metadata") && o->type == MSGPACK_OBJECT_ARRAY) {
             v->topic_metadata = o;
         } else if (dc_mp_key_is(k, "reason") && o->type == MSGPACK_OBJECT_STR) {

@@ -41,6 +41,8 @@ typedef struct {
     const dc_blob_t *topic_metadata;
     dc_blob_t metadata; /* LOOKUP hit, v2: pre-encoded map, or absent */
     dc_blob_t nodes;    /* v2: pre-encoded array of node maps, or absent */
+    dc_blob_t publishers; /* v2 LOOKUP/WAIT hit: pre-encoded array of publisher maps
+                             (PROTOCOL.md), or absent */
 } dc_reply_t;
 
 /* Appends the msgpack of r to out. Returns 0, or -1 when out of memory. */
@@ -62,6 +64,7 @@ typedef struct {
     const msgpack_object *nodes;     /* array, or NULL */
     const msgpack_object *metadata;  /* map, or NULL */
     const msgpack_object *topic_metadata; /* array parallel to topics, or NULL */
+    const msgpack_object *publishers;     /* LOOKUP/WAIT: array of publisher maps, or NULL */
     dc_str_t reason;
     msgpack_unpacked storage_;
 } dc_reply_view_t;

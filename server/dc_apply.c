@@ -40,7 +40,7 @@ static void s_topic_put(dc_state_t *state, dc_change_t *c, const dc_observer_t *
             dc_error("out of memory attaching %s to lease %llu", e->topic.name.ptr,
                      (unsigned long long)e->lease_id);
     }
-    a->replaces = dc_registry_peek(state->registry, e->topic.name) != NULL;
+    a->replaces = dc_registry_peek(state->registry, e->topic.name, e->topic.publisher_node) != NULL;
     /* The registry takes the change's reference; e stays valid while the
      * observer runs (this thread alone removes entries). */
     c->entry = NULL;
@@ -57,11 +57,16 @@ static void s_topic_remove(dc_state_t *state, dc_change_t *c, const dc_observer_
                            dc_applied_t *a)
 {
     dc_str_t name = dc_str_from(c->name ? c->name : "");
-    dc_entry_t *e = dc_registry_peek(state->registry, name);
+    dc_entry_t *e = NULL;
+    if (c->publisher_node)
+        e = dc_registry_peek(state->registry, name, dc_str_from(c->publisher_node));
+    else
+        dc_registry_peek_all(state->registry, name, &e, 1); /* a version 1 record */
     if (!e)
         return;
     if (observer) {
-        dc_info("UNREGISTER topic %s (%s, seq %llu)", e->topic.name.ptr, dc_reason_name(c->reason),
+        dc_info("UNREGISTER topic %s node %s (%s, seq %llu)", e->topic.name.ptr,
+                e->topic.publisher_node.ptr, dc_reason_name(c->reason),
                 (unsigned long long)state->change_seq);
         if (c->reason == DC_REASON_UNREGISTERED)
             STAT(state, unregistrations);
@@ -71,7 +76,7 @@ static void s_topic_remove(dc_state_t *state, dc_change_t *c, const dc_observer_
             STAT(state, endpoints_dead);
     }
     dc_entry_t *held = dc_entry_ref(e);
-    dc_registry_remove(state->registry, name);
+    dc_registry_remove(state->registry, name, e->topic.publisher_node);
     a->entry = held;
     s_tell(observer, a);
     dc_entry_unref(&held);
@@ -236,7 +241,8 @@ void dc_state_reset(dc_state_t *state)
     dc_entry_t **entries = NULL;
     size_t n = dc_registry_snapshot(state->registry, NULL, &entries);
     for (size_t i = 0; n != (size_t)-1 && i < n; i++)
-        dc_registry_remove(state->registry, entries[i]->topic.name);
+        dc_registry_remove(state->registry, entries[i]->topic.name,
+                           entries[i]->topic.publisher_node);
     if (n != (size_t)-1)
         dc_registry_release_snapshot(entries, n);
     dc_node_t **nodes = NULL;

@@ -26,8 +26,9 @@ void dc_change_release(dc_change_t *c)
     dc_entry_unref(&c->entry);
     dc_node_unref(&c->node);
     free(c->name);
+    free(c->publisher_node);
     free(c->text);
-    c->name = c->text = NULL;
+    c->name = c->text = c->publisher_node = NULL;
 }
 
 void dc_changes_clear(dc_changes_t *self)
@@ -75,6 +76,8 @@ void dc_change_to_rec(const dc_change_t *c, dc_rec_t *r)
     memcpy(r->seqs, c->seqs, sizeof r->seqs);
     if (c->name)
         r->topic.name = dc_str_from(c->name);
+    if (c->publisher_node)
+        r->topic.publisher_node = dc_str_from(c->publisher_node);
     if (c->entry) {
         const dc_entry_t *e = c->entry;
         r->topic = e->topic;
@@ -127,6 +130,13 @@ int dc_change_from_rec(dc_change_t *c, const dc_rec_t *r)
         return c->node ? 0 : -1;
     }
     case DC_REC_TOPIC_REMOVE:
+        c->name = dc_str_dup(r->topic.name);
+        if (c->name && r->topic.publisher_node.ptr &&
+            !(c->publisher_node = dc_str_dup(r->topic.publisher_node))) {
+            free(c->name);
+            c->name = NULL;
+        }
+        return c->name ? 0 : -1;
     case DC_REC_NODE_REMOVE:
         c->name = dc_str_dup(r->topic.name);
         return c->name ? 0 : -1;

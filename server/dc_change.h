@@ -19,6 +19,8 @@ typedef struct {
     dc_entry_t *entry;   /* TOPIC_PUT: the new entry (one reference) */
     dc_node_t *node;     /* NODE_PUT: the new node (one reference) */
     char *name;          /* TOPIC_REMOVE, NODE_REMOVE: the name (owned) */
+    char *publisher_node; /* TOPIC_REMOVE: the registration's node (owned; NULL in a
+                             version 1 record: the name's one registration) */
     uint64_t lease_id;   /* LEASE_*, REQUEST */
     uint64_t ttl_ms;     /* LEASE_GRANT, REQUEST */
     uint64_t at_ms;      /* LEASE_GRANT, LEASE_RENEW: wall clock */

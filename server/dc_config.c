@@ -23,6 +23,7 @@ void dc_config_defaults(dc_config_t *c)
     c->log_level = DC_LOG_INFO;
     c->max_message_size = 1024 * 1024;
     c->max_topics = 1000000;
+    c->publishers_per_topic = 1;
     c->on_corrupt = DC_CORRUPT_MOVE_ASIDE;
     c->events_endpoint = strdup(DC_DEFAULT_EVENTS_ENDPOINT);
     c->lease_min_ttl_ms = 100;
@@ -268,6 +269,8 @@ static int s_apply(dc_config_t *c, const char *key, const char *value, const cha
         {"member-id", offsetof(dc_config_t, member_id), 1, INT64_MAX},
         {"election-timeout-ms", offsetof(dc_config_t, election_timeout_ms), 50, 60000},
         {"snapshot-threshold", offsetof(dc_config_t, snapshot_threshold), 16, INT32_MAX},
+        {"publishers-per-topic", offsetof(dc_config_t, publishers_per_topic), 1,
+         DC_MAX_PUBLISHERS_PER_TOPIC},
     };
     for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++) {
         if (!strcmp(key, numbers[i].key)) {
@@ -338,6 +341,7 @@ static const struct {
     {"server/io_threads", "io-threads"},
     {"server/max_message_size", "max-message-size"},
     {"server/max_topics", "max-topics"},
+    {"server/publishers_per_topic", "publishers-per-topic"},
     {"server/allow_remote_shutdown", "allow-remote-shutdown"},
     {"store/path", "db"},
     {"store/sync", "sync"},
@@ -441,6 +445,8 @@ static void s_usage(FILE *out)
             "  --log-level LEVEL        DEBUG|INFO|WARNING|ERROR (default INFO)\n"
             "  --max-message-size B     largest accepted request in bytes (default 1048576)\n"
             "  --max-topics N           registry capacity (default 1000000)\n"
+            "  --publishers-per-topic N registrations a topic may hold, one per publisher node\n"
+            "                           (default 1: Cortex's owner rule; at most 64)\n"
             "  --db-max-size B          cap on the database file size, 0 = none (default 0)\n"
             "  --allow-remote-shutdown  accept SHUTDOWN on tcp endpoints too\n"
             "  --on-corrupt POLICY      move-aside|refuse a corrupt database (default move-aside)\n"
@@ -506,6 +512,7 @@ int dc_config_from_args(dc_config_t *c, int argc, char **argv)
         {"cluster-join", no_argument, 0, OPT_BASE + 26},
         {"election-timeout-ms", required_argument, 0, OPT_BASE + 27},
         {"snapshot-threshold", required_argument, 0, OPT_BASE + 28},
+        {"publishers-per-topic", required_argument, 0, OPT_BASE + 29},
         {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0}};

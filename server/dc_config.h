@@ -11,6 +11,8 @@
 #define DC_MAX_ENDPOINTS 8
 /* Members of a cluster at most (Raft voters plus standbys). */
 #define DC_MAX_MEMBERS 9
+/* The most registrations one topic may hold (--publishers-per-topic). */
+#define DC_MAX_PUBLISHERS_PER_TOPIC 64
 
 /* One member of a cluster: its id and its Raft peer address (HOST:PORT). */
 typedef struct {
@@ -30,7 +32,8 @@ typedef struct {
     dc_sync_t sync;
     dc_log_level_t log_level;
     int64_t max_message_size;    /* ZMQ_MAXMSGSIZE on the front sockets */
-    uint64_t max_topics;
+    uint64_t max_topics;         /* registrations the registry holds, at most */
+    uint64_t publishers_per_topic; /* registrations a topic may hold, one per node (1: Cortex) */
     uint64_t db_max_size;        /* bytes; 0: no cap */
     bool allow_remote_shutdown;  /* SHUTDOWN accepted on tcp endpoints */
     dc_on_corrupt_t on_corrupt;

@@ -32,33 +32,80 @@ static dc_change_t *s_add(dc_decider_t *d, dc_rec_kind_t kind)
     return dc_changes_add(d->batch, kind);
 }
 
-/* Does change c put or remove the thing called name? */
-static bool s_names(const dc_change_t *c, dc_rec_kind_t put, dc_str_t name)
+/* Does change c put or remove the node called name? */
+static bool s_names_node(const dc_change_t *c, dc_str_t name)
 {
-    if (c->kind == put) {
-        const char *n = put == DC_REC_TOPIC_PUT ? c->entry->topic.name.ptr : c->node->name;
-        return dc_str_eq(dc_str_from(n), name);
-    }
-    dc_rec_kind_t remove = put == DC_REC_TOPIC_PUT ? DC_REC_TOPIC_REMOVE : DC_REC_NODE_REMOVE;
-    return c->kind == remove && dc_str_eq(dc_str_from(c->name), name);
+    if (c->kind == DC_REC_NODE_PUT)
+        return dc_str_eq(dc_str_from(c->node->name), name);
+    return c->kind == DC_REC_NODE_REMOVE && dc_str_eq(dc_str_from(c->name), name);
 }
 
-/* The entry name has right now, counting this batch's earlier changes. */
-static dc_entry_t *s_current(const dc_decider_t *d, dc_str_t name)
+/* The registrations of a name as the batch leaves them (borrowed). */
+#define VIEW_CAP (2 * DC_MAX_PUBLISHERS_PER_TOPIC)
+typedef struct {
+    dc_entry_t *items[VIEW_CAP];
+    size_t count;
+} view_t;
+
+static void s_view_drop(view_t *v, size_t i)
 {
-    for (size_t i = d->batch->count; i-- > 0;) {
-        dc_change_t *c = &d->batch->items[i];
-        if (s_names(c, DC_REC_TOPIC_PUT, name))
-            return c->kind == DC_REC_TOPIC_PUT ? c->entry : NULL;
+    v->items[i] = v->items[--v->count];
+}
+
+static void s_view(const dc_decider_t *d, dc_str_t name, view_t *v)
+{
+    size_t n = dc_registry_peek_all(d->state->registry, name, v->items, VIEW_CAP);
+    v->count = n < VIEW_CAP ? n : VIEW_CAP;
+    for (size_t i = 0; i < d->batch->count; i++) {
+        const dc_change_t *c = &d->batch->items[i];
+        if (c->kind == DC_REC_TOPIC_PUT && dc_str_eq(c->entry->topic.name, name)) {
+            size_t k = 0;
+            while (k < v->count &&
+                   !dc_str_eq(v->items[k]->topic.publisher_node, c->entry->topic.publisher_node))
+                k++;
+            if (k < v->count)
+                v->items[k] = c->entry;
+            else if (v->count < VIEW_CAP)
+                v->items[v->count++] = c->entry;
+        } else if (c->kind == DC_REC_TOPIC_REMOVE && dc_str_eq(dc_str_from(c->name), name)) {
+            for (size_t k = 0; k < v->count; k++)
+                if (!c->publisher_node ||
+                    dc_str_eq(v->items[k]->topic.publisher_node, dc_str_from(c->publisher_node))) {
+                    s_view_drop(v, k);
+                    break;
+                }
+        }
     }
-    return dc_registry_peek(d->state->registry, name);
+}
+
+/* node's registration in v, or NULL. */
+static dc_entry_t *s_view_find(const view_t *v, dc_str_t node)
+{
+    for (size_t k = 0; k < v->count; k++)
+        if (dc_str_eq(v->items[k]->topic.publisher_node, node))
+            return v->items[k];
+    return NULL;
+}
+
+/* "a, b, c" of the nodes of the count registrations in items, for messages. */
+static void s_node_list(dc_entry_t *const *items, size_t count, char *out, size_t size)
+{
+    size_t used = 0;
+    out[0] = 0;
+    for (size_t k = 0; k < count && used + 1 < size; k++) {
+        int n = snprintf(out + used, size - used, "%s%s", k ? ", " : "",
+                         items[k]->topic.publisher_node.ptr);
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
 }
 
 static dc_node_t *s_current_node(const dc_decider_t *d, dc_str_t name)
 {
     for (size_t i = d->batch->count; i-- > 0;) {
         dc_change_t *c = &d->batch->items[i];
-        if (s_names(c, DC_REC_NODE_PUT, name))
+        if (s_names_node(c, name))
             return c->kind == DC_REC_NODE_PUT ? c->node : NULL;
     }
     return dc_nodes_peek(d->state->nodes, name);
@@ -95,17 +142,30 @@ static bool s_expired(const dc_decider_t *d, const dc_entry_t *e)
     return expiry && expiry <= d->now_mono;
 }
 
-static bool s_remove(dc_decider_t *d, dc_rec_kind_t kind, const char *name, dc_reason_t reason)
+/* Appends the removal of a node or a topic registration (publisher_node:
+ * the topic's node; NULL for a node). */
+static bool s_remove(dc_decider_t *d, dc_rec_kind_t kind, const char *name,
+                     const char *publisher_node, dc_reason_t reason)
 {
     dc_change_t *c = s_add(d, kind);
     if (!c)
         return false;
     c->reason = reason;
     c->name = strdup(name);
-    if (!c->name) {
-        d->batch->count--;
+    if (publisher_node)
+        c->publisher_node = strdup(publisher_node);
+    if (!c->name || (publisher_node && !c->publisher_node)) {
+        dc_changes_truncate(d->batch, d->batch->count - 1);
         return false;
     }
+    return true;
+}
+
+static bool s_remove_topic(dc_decider_t *d, const dc_entry_t *e, dc_reason_t reason)
+{
+    if (!s_remove(d, DC_REC_TOPIC_REMOVE, e->topic.name.ptr, e->topic.publisher_node.ptr, reason))
+        return false;
+    d->net_new--;
     return true;
 }
 
@@ -115,18 +175,19 @@ size_t dc_decide_lease_end(dc_decider_t *d, uint64_t id, dc_reason_t reason)
     size_t removed = 0;
     if (l) {
         for (size_t i = 0; i < l->topic_count; i++) {
-            dc_entry_t *cur = s_current(d, dc_str_from(l->topics[i]));
-            if (cur && cur->lease_id == id &&
-                s_remove(d, DC_REC_TOPIC_REMOVE, l->topics[i], reason))
-                removed++;
+            /* Every registration of the name under this lease. */
+            view_t v;
+            s_view(d, dc_str_from(l->topics[i]), &v);
+            for (size_t k = 0; k < v.count; k++)
+                if (v.items[k]->lease_id == id && s_remove_topic(d, v.items[k], reason))
+                    removed++;
         }
         if (l->node) {
             dc_node_t *node = s_current_node(d, dc_str_from(l->node));
             if (node && node->lease_id == id)
-                s_remove(d, DC_REC_NODE_REMOVE, l->node, reason);
+                s_remove(d, DC_REC_NODE_REMOVE, l->node, NULL, reason);
         }
     }
-    d->net_new -= (int64_t)removed;
     dc_change_t *c = s_add(d, DC_REC_LEASE_REMOVE);
     if (c) {
         c->lease_id = id;
@@ -250,65 +311,138 @@ static int s_decide_lease(dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *out,
     return 0;
 }
 
+/* The owner rule. publishers_per_topic = 1 is Cortex's: a topic belongs to
+ * the node that registered it, another node gets ALREADY_EXISTS. With N, up
+ * to N nodes hold a registration each, all of one message type and
+ * fingerprint (subscribers of a topic decode one type). A registration whose
+ * lease ran out counts for nothing: it is removed with this change. The same
+ * node registering again overwrites its own registration, keeping its place. */
 static void s_register(dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *out)
 {
     dc_entry_t *e = op->entry;
-    dc_entry_t *cur = s_current(d, e->topic.name);
-    if (cur && !dc_str_eq(cur->topic.publisher_node, e->topic.publisher_node) &&
-        !s_expired(d, cur)) {
-        s_say(out, DC_STATUS_ALREADY_EXISTS, "Topic %s already registered by %s", e->topic.name.ptr,
-              cur->topic.publisher_node.ptr);
+    view_t v;
+    s_view(d, e->topic.name, &v);
+    dc_entry_t *mine = NULL, *live[VIEW_CAP], *stale[VIEW_CAP];
+    size_t live_count = 0, stale_count = 0;
+    for (size_t k = 0; k < v.count; k++) {
+        dc_entry_t *x = v.items[k];
+        if (dc_str_eq(x->topic.publisher_node, e->topic.publisher_node))
+            mine = x;
+        else if (s_expired(d, x))
+            stale[stale_count++] = x;
+        else
+            live[live_count++] = x;
+    }
+    uint64_t limit = d->config->publishers_per_topic ? d->config->publishers_per_topic : 1;
+    if (live_count >= limit) {
+        if (limit == 1)
+            s_say(out, DC_STATUS_ALREADY_EXISTS, "Topic %s already registered by %s",
+                  e->topic.name.ptr, live[0]->topic.publisher_node.ptr);
+        else {
+            char nodes[256];
+            s_node_list(live, live_count, nodes, sizeof nodes);
+            s_say(out, DC_STATUS_ALREADY_EXISTS,
+                  "Topic %s already has %zu publishers, the limit (publishers_per_topic = %llu): %s",
+                  e->topic.name.ptr, live_count, (unsigned long long)limit, nodes);
+        }
         return;
     }
-    if (!cur &&
-        dc_registry_count(d->state->registry) + (uint64_t)d->net_new >= d->config->max_topics) {
+    if (live_count > 0 && (!dc_str_eq(live[0]->topic.message_type, e->topic.message_type) ||
+                           live[0]->topic.fingerprint != e->topic.fingerprint)) {
+        s_say(out, DC_STATUS_ERROR,
+              "Topic %s is published as type %s (fingerprint %llu) by %s: every publisher of a "
+              "topic must use that type",
+              e->topic.name.ptr, live[0]->topic.message_type.ptr,
+              (unsigned long long)live[0]->topic.fingerprint, live[0]->topic.publisher_node.ptr);
+        return;
+    }
+    if (!mine && dc_registry_count(d->state->registry) + (uint64_t)d->net_new >=
+                     d->config->max_topics + stale_count) {
         s_say(out, DC_STATUS_ERROR, "Registry full: %llu topics (max_topics)",
               (unsigned long long)d->config->max_topics);
         return;
     }
     size_t first = d->batch->count;
+    int64_t net_new = d->net_new;
+    for (size_t k = 0; k < stale_count; k++)
+        if (!s_remove_topic(d, stale[k], DC_REASON_EXPIRED))
+            goto out_of_memory;
     uint64_t lease_id;
-    if (s_decide_lease(d, op, out, &lease_id) != 0)
-        return;
-    dc_change_t *c = s_add(d, DC_REC_TOPIC_PUT);
-    if (!c) {
-        d->batch->count = first; /* a grant just made, if any, goes too */
-        out->has_lease = false;
-        s_say(out, DC_STATUS_ERROR, "Out of memory");
+    if (s_decide_lease(d, op, out, &lease_id) != 0) {
+        dc_changes_truncate(d->batch, first);
+        d->net_new = net_new;
         return;
     }
+    dc_change_t *c = s_add(d, DC_REC_TOPIC_PUT);
+    if (!c)
+        goto out_of_memory;
     /* LIST order is registration order: a re-registration keeps its place.
-     * A new topic's place is the change_seq its change will be applied as. */
-    e->create_seq = cur ? cur->create_seq : d->state->change_seq + d->batch->count;
+     * A new registration's place is the change_seq its change will be applied as. */
+    e->create_seq = mine ? mine->create_seq : d->state->change_seq + d->batch->count;
     e->lease_id = lease_id;
     e->registered_at_ms = d->now_wall;
     e->origin = op->origin;
     /* The op keeps its reference: a cluster leader that loses its term
      * decides the op again. */
     c->entry = dc_entry_ref(e);
-    if (!cur)
+    if (!mine)
         d->net_new++;
     out->changed = true;
     s_say(out, DC_STATUS_OK, "Registered topic: %s", e->topic.name.ptr);
+    return;
+out_of_memory:
+    dc_changes_truncate(d->batch, first); /* a grant just made, if any, goes too */
+    d->net_new = net_new;
+    out->has_lease = false;
+    s_say(out, DC_STATUS_ERROR, "Out of memory");
 }
 
+/* UNREGISTER names the node (node_name, or the topic_info's publisher_node)
+ * or not: then it removes the topic's registration when it has one, and
+ * refuses to guess between several. REMOVE_DEAD (the prober) removes the
+ * registration it probed, if it is still that one. */
 static void s_unregister(dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *out)
 {
     dc_str_t name = {op->name, op->name_len};
-    dc_entry_t *cur = s_current(d, name);
+    view_t v;
+    s_view(d, name, &v);
     bool dead = op->kind == DC_OP_REMOVE_DEAD;
-    /* The prober's finding holds only for the registration it probed. */
-    if (dead && cur && (cur->lease_id || strcmp(cur->topic.address.ptr, op->address) != 0))
-        cur = NULL;
+    dc_entry_t *cur = NULL;
+    if (dead) {
+        for (size_t k = 0; k < v.count && !cur; k++) {
+            dc_entry_t *x = v.items[k];
+            if (!x->lease_id && strcmp(x->topic.address.ptr, op->address) == 0 &&
+                (!op->publisher_node ||
+                 dc_str_eq(x->topic.publisher_node, dc_str_from(op->publisher_node))))
+                cur = x;
+        }
+    } else if (op->publisher_node) {
+        cur = s_view_find(&v, dc_str_from(op->publisher_node));
+        if (!cur && v.count) {
+            char nodes[256];
+            s_node_list(v.items, v.count, nodes, sizeof nodes);
+            s_say(out, DC_STATUS_NOT_FOUND, "Topic %s is not registered by %s (publishers: %s)",
+                  op->name, op->publisher_node, nodes);
+            return;
+        }
+    } else if (v.count > 1) {
+        char nodes[256];
+        s_node_list(v.items, v.count, nodes, sizeof nodes);
+        s_say(out, DC_STATUS_ERROR,
+              "Topic %s has %zu publishers (%s): name the node to unregister (node_name, or "
+              "topic_info with its publisher_node)",
+              op->name, v.count, nodes);
+        return;
+    } else if (v.count == 1)
+        cur = v.items[0];
     if (!cur) {
         s_say(out, DC_STATUS_NOT_FOUND, "Topic %s not found", op->name);
         return;
     }
-    if (!s_remove(d, DC_REC_TOPIC_REMOVE, op->name, dead ? op->reason : DC_REASON_UNREGISTERED)) {
+    if (!s_remove_topic(d, cur, dead ? op->reason : DC_REASON_UNREGISTERED)) {
         s_say(out, DC_STATUS_ERROR, "Out of memory");
         return;
     }
-    d->net_new--;
     out->changed = true;
     s_say(out, DC_STATUS_OK, "Unregistered topic: %s", op->name);
 }
@@ -367,7 +501,7 @@ void dc_decide(dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *out)
             s_say(out, DC_STATUS_NOT_FOUND, "Node %s not found", op->name);
             break;
         }
-        if (!s_remove(d, DC_REC_NODE_REMOVE, op->name, DC_REASON_UNREGISTERED)) {
+        if (!s_remove(d, DC_REC_NODE_REMOVE, op->name, NULL, DC_REASON_UNREGISTERED)) {
             s_say(out, DC_STATUS_ERROR, "Out of memory");
             break;
         }

@@ -54,6 +54,27 @@ dc_entry_t *dc_entry_new(const dc_topic_t *t, uint64_t create_seq, uint64_t leas
     return e;
 }
 
+void dc_entry_pack_publishers(dc_entry_t *const *entries, size_t count, msgpack_packer *pk)
+{
+    msgpack_pack_array(pk, count);
+    for (size_t i = 0; i < count; i++) {
+        const dc_entry_t *e = entries[i];
+        msgpack_pack_map(pk, 3 + !!e->metadata.data);
+        dc_mp_pack_str(pk, "topic_info", 10);
+        msgpack_pack_bin(pk, e->blob.size);
+        msgpack_pack_bin_body(pk, e->blob.data, e->blob.size);
+        dc_mp_pack_str(pk, "lease_id", 8);
+        msgpack_pack_uint64(pk, e->lease_id);
+        dc_mp_pack_str(pk, "registered_at_ms", 16);
+        msgpack_pack_uint64(pk, e->registered_at_ms);
+        if (e->metadata.data) {
+            dc_mp_pack_str(pk, "metadata", 8);
+            /* pre-encoded map: appended as it is */
+            pk->callback(pk->data, (const char *)e->metadata.data, e->metadata.size);
+        }
+    }
+}
+
 dc_entry_t *dc_entry_ref(dc_entry_t *e)
 {
     atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);

@@ -22,6 +22,7 @@ struct dc_entry {
     dc_blob_t blob;      /* five-key TopicInfo msgpack */
     dc_blob_t metadata;  /* msgpack map, or {NULL, 0} */
     /* Links owned by the registry, changed only under its write lock. */
+    uint64_t put_order; /* the registry's generation when it was put */
     dc_entry_t *hash_next;
     dc_entry_t *prev, *next;
 };
@@ -30,6 +31,11 @@ struct dc_entry {
  * Returns NULL when out of memory. */
 dc_entry_t *dc_entry_new(const dc_topic_t *t, uint64_t create_seq, uint64_t lease_id,
                          const void *metadata, size_t metadata_size);
+
+/* Packs entries as protocol 2's "publishers": an array of maps, each
+ * {topic_info: bin (the five-key TopicInfo), lease_id, registered_at_ms,
+ * metadata (only when the registration has some)}. */
+void dc_entry_pack_publishers(dc_entry_t *const *entries, size_t count, msgpack_packer *pk);
 
 /* Adds a reference; returns e. */
 dc_entry_t *dc_entry_ref(dc_entry_t *e);

@@ -115,7 +115,7 @@ static void s_publish(dc_events_t *self, const dc_applied_t *a)
     msgpack_sbuffer_init(&buf);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 5 + metadata);
+    msgpack_pack_map(&pk, 5 + metadata + topic);
     dc_mp_pack_str(&pk, "seq", 3);
     msgpack_pack_uint64(&pk, a->event_seq);
     dc_mp_pack_str(&pk, "reason", 6);
@@ -128,6 +128,9 @@ static void s_publish(dc_events_t *self, const dc_applied_t *a)
         dc_mp_pack_str(&pk, "topic_info", 10);
         msgpack_pack_bin(&pk, e->blob.size);
         msgpack_pack_bin_body(&pk, e->blob.data, e->blob.size);
+        /* Which registration, when a topic has several publishers. */
+        dc_mp_pack_str(&pk, "publisher_node", 14);
+        dc_mp_pack_str(&pk, e->topic.publisher_node.ptr, e->topic.publisher_node.len);
         if (metadata) {
             dc_mp_pack_str(&pk, "metadata", 8);
             msgpack_sbuffer_write(&buf, (const char *)e->metadata.data, e->metadata.size);
@@ -146,16 +149,30 @@ static void s_publish(dc_events_t *self, const dc_applied_t *a)
 
 /*==== Held WAITs ====*/
 
+/* Answers w: with e (the registration that woke it) and, for protocol 2,
+ * every publisher the topic has now; NULL: timed out. */
 static void s_answer(dc_events_t *self, waiter_t *w, const dc_entry_t *e)
 {
     dc_reply_t r;
     memset(&r, 0, sizeof r);
     r.version = w->version;
     dc_context_stamp(self->ctx, &r);
+    msgpack_sbuffer publishers;
+    msgpack_sbuffer_init(&publishers);
+    dc_entry_t **all = NULL;
+    size_t count = 0;
     if (e) {
         r.status = DC_STATUS_OK;
         r.topic_info = e->blob;
         r.metadata = e->metadata;
+        if (w->version >= 2)
+            count = dc_registry_lookup_all(self->ctx->registry, e->topic.name, &all, NULL);
+        if (count && count != (size_t)-1) {
+            msgpack_packer pk;
+            msgpack_packer_init(&pk, &publishers, msgpack_sbuffer_write);
+            dc_entry_pack_publishers(all, count, &pk);
+            r.publishers = (dc_blob_t){(const uint8_t *)publishers.data, publishers.size};
+        }
     } else {
         r.status = DC_STATUS_NOT_FOUND;
         r.message = "Timed out waiting for the topic";
@@ -164,6 +181,9 @@ static void s_answer(dc_events_t *self, waiter_t *w, const dc_entry_t *e)
     if (frame)
         dc_reply_route_send(&w->route, &frame, 'A', self->replies);
     zmsg_destroy(&w->route);
+    if (count && count != (size_t)-1)
+        dc_registry_release_snapshot(all, count);
+    msgpack_sbuffer_destroy(&publishers);
 }
 
 static void s_count_changed(dc_events_t *self)
@@ -202,7 +222,7 @@ void dc_events_wait(dc_events_t *self, dc_write_op_t *op, uint64_t now)
 {
     /* Only applied state answers a WAIT; a registration still in the batch
      * wakes it once applied. */
-    dc_entry_t *e = dc_registry_peek(self->ctx->registry, (dc_str_t){op->name, op->name_len});
+    dc_entry_t *e = dc_registry_lookup(self->ctx->registry, (dc_str_t){op->name, op->name_len});
     waiter_t *w = calloc(1, sizeof *w);
     if (!w) {
         dc_error("out of memory holding a WAIT for %s", op->name);
@@ -213,6 +233,7 @@ void dc_events_wait(dc_events_t *self, dc_write_op_t *op, uint64_t now)
     op->route = NULL;
     if (e) {
         s_answer(self, w, e);
+        dc_entry_unref(&e);
         free(w);
         return;
     }

@@ -16,7 +16,9 @@ static int s_write(dc_store_t *store, const dc_change_t *c)
         return dc_store_put_topic(store, &t);
     }
     case DC_REC_TOPIC_REMOVE:
-        return dc_store_delete_topic(store, dc_str_from(c->name));
+        return dc_store_delete_topic(store, dc_str_from(c->name),
+                                     c->publisher_node ? dc_str_from(c->publisher_node)
+                                                       : (dc_str_t){NULL, 0});
     case DC_REC_LEASE_GRANT:
         return dc_store_put_lease(store, c->lease_id, c->ttl_ms, c->at_ms);
     case DC_REC_LEASE_RENEW:

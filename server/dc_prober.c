@@ -2,6 +2,7 @@
 #include "dc_prober.h"
 #include "dc_clock.h"
 #include "dc_log.h"
+#include "dc_protocol.h"
 #include "dc_write_op.h"
 
 #include <arpa/inet.h>
@@ -20,7 +21,8 @@
 typedef struct {
     dc_context_t *ctx;
     zsock_t *writes;
-    zhashx_t *failures; /* topic name -> consecutive refusals (as a pointer-sized int) */
+    zhashx_t *failures; /* "name\nnode" (a registration) -> consecutive refusals (as a
+                           pointer-sized int) */
 } prober_t;
 
 dc_probe_t dc_prober_tcp(const char *endpoint)
@@ -91,13 +93,17 @@ static void s_report_dead(prober_t *self, const dc_entry_t *e, dc_reason_t reaso
     op->name = strdup(e->topic.name.ptr);
     op->name_len = e->topic.name.len;
     op->address = strdup(e->topic.address.ptr);
+    op->publisher_node = strdup(e->topic.publisher_node.ptr);
     op->reason = reason;
-    if (!op->name || !op->address || zsock_send(self->writes, "p", op) != 0) {
+    if (!op->name || !op->address || !op->publisher_node ||
+        zsock_send(self->writes, "p", op) != 0) {
         dc_write_op_destroy(&op);
         return;
     }
-    dc_info("topic %s: endpoint %s %s; removing it", e->topic.name.ptr, e->topic.address.ptr,
-            reason == DC_REASON_LEGACY_TTL ? "outlived legacy_ttl_ms" : "is dead");
+    dc_info("topic %s: endpoint %s %s; removing node %s's registration", e->topic.name.ptr,
+            e->topic.address.ptr,
+            reason == DC_REASON_LEGACY_TTL ? "outlived legacy_ttl_ms" : "is dead",
+            e->topic.publisher_node.ptr);
 }
 
 /* In a cluster an ipc endpoint can be checked only on the computer it lives
@@ -126,7 +132,6 @@ static void s_probe_all(prober_t *self)
         const dc_entry_t *e = entries[i];
         if (e->lease_id)
             continue;
-        const char *name = e->topic.name.ptr;
         if (config->legacy_ttl_ms && e->registered_at_ms &&
             now - e->registered_at_ms > config->legacy_ttl_ms && s_mine_to_probe(self, e, false)) {
             s_report_dead(self, e, DC_REASON_LEGACY_TTL);
@@ -142,7 +147,9 @@ static void s_probe_all(prober_t *self)
             result = dc_ipc_probe(path);
         else if (!path && config->probe_tcp)
             result = dc_prober_tcp(e->topic.address.ptr);
-        uintptr_t count = (uintptr_t)zhashx_lookup(self->failures, name);
+        char key[DC_MAX_NAME_LEN + DC_MAX_NODE_LEN + 2];
+        snprintf(key, sizeof key, "%s\n%s", e->topic.name.ptr, e->topic.publisher_node.ptr);
+        uintptr_t count = (uintptr_t)zhashx_lookup(self->failures, key);
         if (result == DC_PROBE_DEAD) {
             count++;
             if (count >= config->probe_failures) {
@@ -152,7 +159,7 @@ static void s_probe_all(prober_t *self)
         } else
             count = 0;
         if (count)
-            zhashx_update(seen, name, (void *)count);
+            zhashx_update(seen, key, (void *)count);
     }
     /* Only topics still failing keep a count. */
     zhashx_destroy(&self->failures);

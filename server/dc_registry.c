@@ -12,6 +12,7 @@ struct dc_registry {
     dc_entry_t **buckets;
     size_t bucket_count; /* a power of two */
     size_t count;
+    size_t shared; /* registrations whose name has another one (0: one per name) */
     dc_entry_t *head, *tail;
     atomic_uint_fast64_t generation; /* +1 per change, under the write lock */
 };
@@ -63,22 +64,94 @@ void dc_registry_destroy(dc_registry_t **self_p)
     *self_p = NULL;
 }
 
-static dc_entry_t **s_slot(dc_registry_t *self, dc_str_t name)
+static dc_entry_t **s_bucket(dc_registry_t *self, dc_str_t name)
 {
-    dc_entry_t **slot = &self->buckets[s_hash(name.ptr, name.len) & (self->bucket_count - 1)];
-    while (*slot && !dc_str_eq((*slot)->topic.name, name))
+    return &self->buckets[s_hash(name.ptr, name.len) & (self->bucket_count - 1)];
+}
+
+/* The link to node's registration of name (node.ptr NULL: to the first of
+ * name), or to the chain's end. */
+static dc_entry_t **s_slot(dc_registry_t *self, dc_str_t name, dc_str_t node)
+{
+    dc_entry_t **slot = s_bucket(self, name);
+    while (*slot && !(dc_str_eq((*slot)->topic.name, name) &&
+                      (!node.ptr || dc_str_eq((*slot)->topic.publisher_node, node))))
         slot = &(*slot)->hash_next;
     return slot;
+}
+
+/* Is a registered more recently than b? */
+static bool s_newer(const dc_entry_t *a, const dc_entry_t *b)
+{
+    if (a->registered_at_ms != b->registered_at_ms)
+        return a->registered_at_ms > b->registered_at_ms;
+    return a->put_order > b->put_order;
+}
+
+/* The most recent registration of name; called under a lock. */
+static dc_entry_t *s_newest(dc_registry_t *self, dc_str_t name)
+{
+    dc_entry_t *best = NULL;
+    for (dc_entry_t *e = *s_bucket(self, name); e; e = e->hash_next)
+        if (dc_str_eq(e->topic.name, name) && (!best || s_newer(e, best)))
+            best = e;
+    return best;
+}
+
+/* How many other registrations share e's name; called under a lock. */
+static size_t s_siblings(dc_registry_t *self, const dc_entry_t *e)
+{
+    size_t n = 0;
+    for (dc_entry_t *o = *s_bucket(self, e->topic.name); o; o = o->hash_next)
+        if (o != e && dc_str_eq(o->topic.name, e->topic.name))
+            n++;
+    return n;
 }
 
 dc_entry_t *dc_registry_lookup(dc_registry_t *self, dc_str_t name)
 {
     pthread_rwlock_rdlock(&self->lock);
-    dc_entry_t *e = *s_slot(self, name);
+    dc_entry_t *e = self->shared ? s_newest(self, name) : *s_slot(self, name, (dc_str_t){NULL, 0});
     if (e)
         dc_entry_ref(e);
     pthread_rwlock_unlock(&self->lock);
     return e;
+}
+
+static int s_by_create_seq(const void *a, const void *b)
+{
+    const dc_entry_t *x = *(dc_entry_t *const *)a, *y = *(dc_entry_t *const *)b;
+    return x->create_seq < y->create_seq ? -1 : x->create_seq > y->create_seq;
+}
+
+size_t dc_registry_lookup_all(dc_registry_t *self, dc_str_t name, dc_entry_t ***out,
+                              size_t *newest)
+{
+    *out = NULL;
+    if (newest)
+        *newest = 0;
+    pthread_rwlock_rdlock(&self->lock);
+    size_t n = 0;
+    for (dc_entry_t *e = *s_bucket(self, name); e; e = e->hash_next)
+        n += dc_str_eq(e->topic.name, name);
+    dc_entry_t **entries = n ? malloc(n * sizeof *entries) : NULL;
+    if (n && !entries) {
+        pthread_rwlock_unlock(&self->lock);
+        return (size_t)-1;
+    }
+    size_t k = 0;
+    for (dc_entry_t *e = *s_bucket(self, name); e && k < n; e = e->hash_next)
+        if (dc_str_eq(e->topic.name, name))
+            entries[k++] = dc_entry_ref(e);
+    dc_entry_t *best = k ? s_newest(self, name) : NULL;
+    pthread_rwlock_unlock(&self->lock);
+    if (k > 1)
+        qsort(entries, k, sizeof *entries, s_by_create_seq);
+    for (size_t i = 0; newest && i < k; i++)
+        if (entries[i] == best)
+            *newest = i;
+    *out = entries;
+    return k;
 }
 
 /* Does the entry's metadata hold every key/value of want? */
@@ -124,11 +197,11 @@ static bool s_matches(const dc_entry_t *e, const dc_filter_t *f)
 
 size_t dc_registry_snapshot(dc_registry_t *self, const dc_filter_t *filter, dc_entry_t ***out)
 {
-    return dc_registry_snapshot_at(self, filter, out, NULL);
+    return dc_registry_snapshot_at(self, filter, false, out, NULL);
 }
 
-size_t dc_registry_snapshot_at(dc_registry_t *self, const dc_filter_t *filter, dc_entry_t ***out,
-                               uint64_t *generation)
+size_t dc_registry_snapshot_at(dc_registry_t *self, const dc_filter_t *filter, bool one_per_name,
+                               dc_entry_t ***out, uint64_t *generation)
 {
     pthread_rwlock_rdlock(&self->lock);
     if (generation)
@@ -140,8 +213,9 @@ size_t dc_registry_snapshot_at(dc_registry_t *self, const dc_filter_t *filter, d
         return (size_t)-1;
     }
     size_t n = 0;
+    bool dedupe = one_per_name && self->shared;
     for (dc_entry_t *e = self->head; e; e = e->next)
-        if (s_matches(e, filter))
+        if (s_matches(e, filter) && (!dedupe || s_newest(self, e->topic.name) == e))
             entries[n++] = dc_entry_ref(e);
     pthread_rwlock_unlock(&self->lock);
     *out = entries;
@@ -168,9 +242,23 @@ size_t dc_registry_count(dc_registry_t *self)
     return n;
 }
 
-dc_entry_t *dc_registry_peek(dc_registry_t *self, dc_str_t name)
+dc_entry_t *dc_registry_peek(dc_registry_t *self, dc_str_t name, dc_str_t node)
 {
-    return *s_slot(self, name);
+    if (!node.ptr)
+        node = (dc_str_t){"", 0};
+    return *s_slot(self, name, node);
+}
+
+size_t dc_registry_peek_all(dc_registry_t *self, dc_str_t name, dc_entry_t **out, size_t max)
+{
+    size_t n = 0;
+    for (dc_entry_t *e = *s_bucket(self, name); e; e = e->hash_next)
+        if (dc_str_eq(e->topic.name, name)) {
+            if (n < max)
+                out[n] = e;
+            n++;
+        }
+    return n;
 }
 
 /* Doubles the bucket array; called with the write lock held. */
@@ -194,7 +282,8 @@ static int s_grow(dc_registry_t *self)
 int dc_registry_put(dc_registry_t *self, dc_entry_t *e)
 {
     pthread_rwlock_wrlock(&self->lock);
-    dc_entry_t **slot = s_slot(self, e->topic.name);
+    e->put_order = dc_registry_generation(self) + 1;
+    dc_entry_t **slot = s_slot(self, e->topic.name, e->topic.publisher_node);
     dc_entry_t *old = *slot;
     if (old) {
         /* Swap in place: same chain position, same list position. */
@@ -216,9 +305,12 @@ int dc_registry_put(dc_registry_t *self, dc_entry_t *e)
         return 0;
     }
     if (self->count >= self->bucket_count && s_grow(self) == 0)
-        slot = s_slot(self, e->topic.name);
+        slot = s_slot(self, e->topic.name, e->topic.publisher_node);
     e->hash_next = NULL;
     *slot = e;
+    size_t siblings = s_siblings(self, e);
+    /* e is shared now if it has a sibling; a lone sibling becomes shared too. */
+    self->shared += (siblings > 0) + (siblings == 1);
     e->next = NULL;
     e->prev = self->tail;
     if (self->tail)
@@ -232,15 +324,18 @@ int dc_registry_put(dc_registry_t *self, dc_entry_t *e)
     return 0;
 }
 
-int dc_registry_remove(dc_registry_t *self, dc_str_t name)
+int dc_registry_remove(dc_registry_t *self, dc_str_t name, dc_str_t node)
 {
     pthread_rwlock_wrlock(&self->lock);
-    dc_entry_t **slot = s_slot(self, name);
+    dc_entry_t **slot = s_slot(self, name, node);
     dc_entry_t *e = *slot;
     if (!e) {
         pthread_rwlock_unlock(&self->lock);
         return -1;
     }
+    size_t siblings = s_siblings(self, e);
+    /* e is no longer counted; a sibling left alone neither. */
+    self->shared -= (siblings > 0) + (siblings == 1);
     *slot = e->hash_next;
     if (e->prev)
         e->prev->next = e->next;

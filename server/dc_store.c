@@ -81,6 +81,27 @@ static const char *s_migrations[] = {
     "CREATE TABLE members (id INTEGER PRIMARY KEY, endpoint TEXT NOT NULL);"
     "ALTER TABLE topics ADD COLUMN origin INTEGER NOT NULL DEFAULT 0;"
     "INSERT INTO meta (key, value) VALUES ('raft_index', 0);",
+    /* 6: several publishers per topic: a row is a registration, keyed by the
+     * topic name and its publisher_node. Every existing row is kept. */
+    "CREATE TABLE topics_v6 ("
+    "  name TEXT NOT NULL,"
+    "  address TEXT NOT NULL,"
+    "  message_type TEXT NOT NULL,"
+    "  fingerprint INTEGER NOT NULL,"
+    "  publisher_node TEXT NOT NULL,"
+    "  create_seq INTEGER NOT NULL,"
+    "  lease_id INTEGER NOT NULL DEFAULT 0,"
+    "  metadata BLOB,"
+    "  registered_at_ms INTEGER NOT NULL DEFAULT 0,"
+    "  origin INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (name, publisher_node)"
+    ") WITHOUT ROWID;"
+    "INSERT INTO topics_v6 (name, address, message_type, fingerprint, publisher_node,"
+    "  create_seq, lease_id, metadata, registered_at_ms, origin)"
+    "  SELECT name, address, message_type, fingerprint, publisher_node, create_seq, lease_id,"
+    "  metadata, registered_at_ms, origin FROM topics;"
+    "DROP TABLE topics;"
+    "ALTER TABLE topics_v6 RENAME TO topics;",
 };
 
 static void s_set_error(dc_store_t *self, const char *what)
@@ -265,12 +286,13 @@ static int s_open_file(dc_store_t *self, dc_sync_t sync, uint64_t max_size, bool
                             "INSERT INTO topics (name, address, message_type, fingerprint,"
                             " publisher_node, create_seq, lease_id, metadata, registered_at_ms,"
                             " origin) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
-                            " ON CONFLICT(name) DO UPDATE SET address = ?2, message_type = ?3,"
-                            " fingerprint = ?4, publisher_node = ?5, lease_id = ?7,"
+                            " ON CONFLICT(name, publisher_node) DO UPDATE SET address = ?2,"
+                            " message_type = ?3, fingerprint = ?4, lease_id = ?7,"
                             " metadata = ?8, registered_at_ms = ?9, origin = ?10",
                             -1, &self->put_topic, NULL);
     if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(self->db, "DELETE FROM topics WHERE name = ?1", -1,
+        rc = sqlite3_prepare_v2(self->db, "DELETE FROM topics WHERE name = ?1"
+                                " AND (?2 IS NULL OR publisher_node = ?2)", -1,
                                 &self->delete_topic, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_prepare_v2(self->db, "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
@@ -629,9 +651,13 @@ int dc_store_put_topic(dc_store_t *self, const dc_stored_topic_t *t)
     return s_step_reset(self, s, "put topic");
 }
 
-int dc_store_delete_topic(dc_store_t *self, dc_str_t name)
+int dc_store_delete_topic(dc_store_t *self, dc_str_t name, dc_str_t node)
 {
     sqlite3_bind_text(self->delete_topic, 1, name.ptr, (int)name.len, SQLITE_STATIC);
+    if (node.ptr)
+        sqlite3_bind_text(self->delete_topic, 2, node.ptr, (int)node.len, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(self->delete_topic, 2);
     return s_step_reset(self, self->delete_topic, "delete topic");
 }
 

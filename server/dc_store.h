@@ -14,7 +14,7 @@
 typedef struct dc_store dc_store_t;
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define DC_STORE_SCHEMA_VERSION 5
+#define DC_STORE_SCHEMA_VERSION 6
 
 /* A stored topic, as handed to the load callback (views valid during it). */
 typedef struct {
@@ -69,7 +69,8 @@ uint64_t dc_store_meta_get(dc_store_t *self, const char *key);
  * returns 0, or -1 with dc_store_errmsg() saying why. */
 int dc_store_begin(dc_store_t *self);
 int dc_store_put_topic(dc_store_t *self, const dc_stored_topic_t *t);
-int dc_store_delete_topic(dc_store_t *self, dc_str_t name);
+/* Deletes node's registration of name (node.ptr NULL: every row of name). */
+int dc_store_delete_topic(dc_store_t *self, dc_str_t name, dc_str_t node);
 int dc_store_meta_set(dc_store_t *self, const char *key, uint64_t value);
 int dc_store_commit(dc_store_t *self);
 void dc_store_rollback(dc_store_t *self);

@@ -56,13 +56,73 @@ static void s_error(worker_t *self, zmsg_t **route, int version, const char *mes
     s_answer(self, route, &r, 'A');
 }
 
+/* Fills r's topic_info and metadata with the registration a single-publisher
+ * client gets (the most recent), and for protocol 2 its publishers (packed
+ * into buf) with every registration of the topic. */
+static void s_fill_publishers(dc_reply_t *r, dc_entry_t **entries, size_t count, size_t newest,
+                              msgpack_sbuffer *buf)
+{
+    r->topic_info = entries[newest]->blob;
+    r->metadata = entries[newest]->metadata;
+    if (r->version < 2)
+        return;
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, buf, msgpack_sbuffer_write);
+    dc_entry_pack_publishers(entries, count, &pk);
+    r->publishers = (dc_blob_t){(const uint8_t *)buf->data, buf->size};
+}
+
+/* The registrations a LOOKUP or WAIT answer holds references to. */
+typedef struct {
+    dc_entry_t **entries;
+    size_t count;
+    dc_entry_t *single; /* legacy: the one registration, without an array */
+} found_t;
+
+static void s_found_release(found_t *f)
+{
+    if (f->entries == &f->single)
+        dc_entry_unref(&f->single);
+    else if (f->entries)
+        dc_registry_release_snapshot(f->entries, f->count);
+    f->entries = NULL;
+}
+
+/* A found topic's answer for LOOKUP and WAIT: OK with s_fill_publishers.
+ * Returns 0 (release f after sending), or -1 when the topic has no
+ * registration (nothing filled, nothing to release). */
+static int s_found(dc_registry_t *registry, dc_str_t name, dc_reply_t *r, msgpack_sbuffer *buf,
+                   found_t *f)
+{
+    size_t newest = 0;
+    memset(f, 0, sizeof *f);
+    if (r->version < 2) {
+        /* Legacy: one TopicInfo, no array to build. */
+        if (!(f->single = dc_registry_lookup(registry, name)))
+            return -1;
+        f->entries = &f->single;
+        f->count = 1;
+    } else {
+        f->count = dc_registry_lookup_all(registry, name, &f->entries, &newest);
+        if (f->count == 0 || f->count == (size_t)-1) {
+            memset(f, 0, sizeof *f);
+            return -1;
+        }
+    }
+    r->status = DC_STATUS_OK;
+    s_fill_publishers(r, f->entries, f->count, newest, buf);
+    return 0;
+}
+
 int dc_worker_quick_reply(dc_context_t *ctx, const dc_request_t *req, msgpack_sbuffer *out)
 {
     dc_reply_t r;
     memset(&r, 0, sizeof r);
     r.version = req->version;
     dc_context_stamp(ctx, &r);
-    dc_entry_t *e = NULL;
+    found_t found = {0};
+    msgpack_sbuffer publishers;
+    msgpack_sbuffer_init(&publishers);
     char message[DC_MAX_NAME_LEN + 32];
     if (req->command == DC_CMD_PING) {
         r.status = DC_STATUS_OK;
@@ -73,11 +133,7 @@ int dc_worker_quick_reply(dc_context_t *ctx, const dc_request_t *req, msgpack_sb
             r.status = DC_STATUS_ERROR;
             r.message = "Missing topic_name in lookup request";
             DC_STAT_INC(ctx, errors);
-        } else if ((e = dc_registry_lookup(ctx->registry, req->topic_name))) {
-            r.status = DC_STATUS_OK;
-            r.topic_info = e->blob;
-            r.metadata = e->metadata;
-        } else {
+        } else if (s_found(ctx->registry, req->topic_name, &r, &publishers, &found) != 0) {
             snprintf(message, sizeof message, "Topic %.*s not found", (int)req->topic_name.len,
                      req->topic_name.ptr);
             r.status = DC_STATUS_NOT_FOUND;
@@ -100,7 +156,8 @@ int dc_worker_quick_reply(dc_context_t *ctx, const dc_request_t *req, msgpack_sb
     } else
         return -1;
     int rc = dc_reply_encode(&r, out);
-    dc_entry_unref(&e);
+    s_found_release(&found);
+    msgpack_sbuffer_destroy(&publishers);
     return rc;
 }
 
@@ -153,8 +210,9 @@ static void s_handle_list(worker_t *self, zmsg_t **route, dc_request_t *req)
     }
     dc_entry_t **entries = NULL;
     uint64_t generation = 0;
-    size_t n = dc_registry_snapshot_at(self->ctx->registry, filtered ? &filter : NULL, &entries,
-                                       &generation);
+    /* A legacy client sees each name once: the registration its LOOKUP gives. */
+    size_t n = dc_registry_snapshot_at(self->ctx->registry, filtered ? &filter : NULL,
+                                       req->version < 2, &entries, &generation);
     if (n == (size_t)-1) {
         s_error(self, route, req->version, "Out of memory listing topics");
         return;
@@ -286,16 +344,18 @@ static void s_handle_wait(worker_t *self, zmsg_t **route, dc_request_t *req)
     }
     /* Present already: answer here. Otherwise the writer holds it, so that no
      * registration can slip between this check and the hold. */
-    dc_entry_t *e = dc_registry_lookup(self->ctx->registry, req->topic_name);
-    if (e) {
-        dc_reply_t r;
-        s_reply_init(&r, self, req->version, DC_STATUS_OK, "");
-        r.topic_info = e->blob;
-        r.metadata = e->metadata;
+    dc_reply_t r;
+    s_reply_init(&r, self, req->version, DC_STATUS_OK, "");
+    found_t found;
+    msgpack_sbuffer publishers;
+    msgpack_sbuffer_init(&publishers);
+    if (s_found(self->ctx->registry, req->topic_name, &r, &publishers, &found) == 0) {
         s_answer(self, route, &r, 'A');
-        dc_entry_unref(&e);
+        s_found_release(&found);
+        msgpack_sbuffer_destroy(&publishers);
         return;
     }
+    msgpack_sbuffer_destroy(&publishers);
     s_submit_named(self, route, req, DC_OP_WAIT, req->topic_name);
 }
 

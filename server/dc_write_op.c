@@ -77,7 +77,16 @@ static dc_write_op_t *s_unregister(const dc_request_t *req, const char **problem
         *problem = "Missing topic name in unregister request";
         return NULL;
     }
+    /* The registration's node: protocol 2's node_name, or the publisher_node
+     * of a topic_info (which a Cortex publisher may send, legacy or not). */
+    dc_str_t node = {NULL, 0};
+    if (req->version >= 2 && (req->present & DC_REQ_NODE_NAME))
+        node = req->node_name;
+    else if (req->present & DC_REQ_TOPIC_INFO)
+        node = req->topic.publisher_node.ptr ? req->topic.publisher_node : (dc_str_t){"", 0};
     dc_write_op_t *op = dc_write_op_named(DC_OP_UNREGISTER, name);
+    if (op && node.ptr && !(op->publisher_node = dc_str_dup(node)))
+        dc_write_op_destroy(&op);
     if (!op)
         *problem = "Out of memory";
     return op;
@@ -117,7 +126,7 @@ int dc_write_op_encode(const dc_write_op_t *op, msgpack_sbuffer *buf)
 {
     msgpack_packer pk;
     msgpack_packer_init(&pk, buf, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, 13);
+    msgpack_pack_array(&pk, 14);
     msgpack_pack_uint64(&pk, DC_OP_FORMAT);
     msgpack_pack_uint64(&pk, (uint64_t)op->kind);
     msgpack_pack_uint64(&pk, (uint64_t)(op->version > 0 ? op->version : 1));
@@ -149,6 +158,7 @@ int dc_write_op_encode(const dc_write_op_t *op, msgpack_sbuffer *buf)
         msgpack_pack_nil(&pk);
     msgpack_pack_uint64(&pk, op->member_id);
     msgpack_pack_uint64(&pk, op->origin);
+    s_pack_cstr(&pk, op->publisher_node); /* 14th: came with several publishers per topic */
     return buf->data ? 0 : -1;
 }
 
@@ -159,13 +169,13 @@ static int s_opt(const msgpack_object *o, bool *has, uint64_t *value, const char
 }
 
 /* A nil, or a str of up to max bytes copied into *out. */
-static int s_cstr(const msgpack_object *o, char **out, uint32_t *len, size_t max, const char *what,
-                  char *err)
+static int s_cstr(const msgpack_object *o, char **out, uint32_t *len, size_t max, bool allow_empty,
+                  const char *what, char *err)
 {
     if (o->type == MSGPACK_OBJECT_NIL)
         return 0;
     dc_str_t s;
-    if (dc_mp_get_str(o, &s, max, false, what, err) != 0)
+    if (dc_mp_get_str(o, &s, max, allow_empty, what, err) != 0)
         return -1;
     *out = dc_str_dup(s);
     if (len)
@@ -204,13 +214,17 @@ dc_write_op_t *dc_write_op_decode(const void *data, size_t size, char *err)
              s_opt(&f[4], &op->has_lease_id, &op->lease_id, "forwarded op: lease_id", err) ||
              s_opt(&f[5], &op->has_lease_ttl, &op->lease_ttl_ms, "forwarded op: ttl", err) ||
              dc_mp_get_uint(&f[6], &op->timeout_ms, "forwarded op: timeout", err) ||
-             s_cstr(&f[7], &op->name, &op->name_len, DC_MAX_NAME_LEN, "forwarded op: name",
+             s_cstr(&f[7], &op->name, &op->name_len, DC_MAX_NAME_LEN, false, "forwarded op: name",
                     err) ||
-             s_cstr(&f[8], &op->address, NULL, DC_MAX_ADDRESS_LEN, "forwarded op: address",
+             s_cstr(&f[8], &op->address, NULL, DC_MAX_ADDRESS_LEN, false,
+                    "forwarded op: address",
                     err) ||
              dc_mp_get_uint(&f[9], &reason, "forwarded op: reason", err) ||
              dc_mp_get_uint(&f[11], &op->member_id, "forwarded op: member_id", err) ||
-             dc_mp_get_uint(&f[12], &op->origin, "forwarded op: origin", err))
+             dc_mp_get_uint(&f[12], &op->origin, "forwarded op: origin", err) ||
+             (top->via.array.size > 13 &&
+              s_cstr(&f[13], &op->publisher_node, NULL, DC_MAX_NODE_LEN, true,
+                     "forwarded op: node", err)))
         ;
     else if (kind > DC_OP_MEMBER_TRANSFER || kind == DC_OP_WAIT || version > 255 ||
              reason > DC_REASON_MAX)

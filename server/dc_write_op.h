@@ -13,12 +13,13 @@
 
 typedef enum {
     DC_OP_REGISTER,        /* entry */
-    DC_OP_UNREGISTER,      /* name */
+    DC_OP_UNREGISTER,      /* name, publisher_node (NULL: not named) */
     DC_OP_REVOKE_LEASE,    /* lease_id */
     DC_OP_REGISTER_NODE,   /* node */
     DC_OP_UNREGISTER_NODE, /* name */
     DC_OP_WAIT,            /* name, timeout_ms */
-    DC_OP_REMOVE_DEAD,     /* name, address, reason: from the prober, no reply */
+    DC_OP_REMOVE_DEAD,     /* name, publisher_node, address, reason: from the prober,
+                              no reply */
     DC_OP_MEMBER_ADD,      /* member_id, address (HOST:PORT): a new voter */
     DC_OP_MEMBER_REMOVE,   /* member_id */
     DC_OP_MEMBER_TRANSFER  /* member_id (0: any voter): hand leadership over */
@@ -38,6 +39,7 @@ typedef struct {
     char *name;          /* NUL-terminated */
     uint32_t name_len;
     char *address;       /* REMOVE_DEAD: the address found dead; MEMBER_ADD: HOST:PORT */
+    char *publisher_node; /* UNREGISTER, REMOVE_DEAD: the registration's node, or NULL */
     uint64_t member_id;  /* MEMBER_* */
     uint64_t origin;     /* cluster: the member the request came in at (0: unknown) */
     dc_reason_t reason;  /* REMOVE_DEAD: endpoint-dead or legacy-ttl */
@@ -74,6 +76,7 @@ static inline void dc_write_op_destroy(dc_write_op_t **op_p)
     dc_node_unref(&op->node);
     free(op->name);
     free(op->address);
+    free(op->publisher_node);
     free(op);
     *op_p = NULL;
 }

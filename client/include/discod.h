@@ -173,6 +173,34 @@ DISCOD_EXPORT discod_result_t discod_revoke_lease(discod_client_t *c, uint64_t l
 DISCOD_EXPORT discod_result_t discod_lookup(discod_client_t *c, const char *name,
                                             discod_topic_t *out);
 
+/* One publisher of a topic: a topic may have several (one per publisher_node)
+ * when the daemon runs with --publishers-per-topic above 1. */
+typedef struct {
+    discod_topic_t topic;
+    uint64_t lease_id;          /* 0: none (the daemon probes its endpoint) */
+    uint64_t registered_at_ms;  /* wall clock of its registration (0: not known) */
+    discod_kv_t *metadata;      /* NULL/0 when none */
+    size_t metadata_count;
+} discod_publisher_t;
+
+/* Frees an array from discod_lookup_all() with everything in it; safe on NULL. */
+DISCOD_EXPORT void discod_publishers_free(discod_publisher_t *list, size_t count);
+
+/* Every publisher of name, in registration order. On DISCOD_OK sets *out to
+ * a malloc'd array of *count (>= 1) publishers; *newest (when not NULL) is
+ * the index of the one discod_lookup gives (the most recently registered).
+ * A legacy daemon knows one publisher per topic: its answer is that one. */
+DISCOD_EXPORT discod_result_t discod_lookup_all(discod_client_t *c, const char *name,
+                                                discod_publisher_t **out, size_t *count,
+                                                size_t *newest);
+
+/* Unregisters node's registration of name (protocol 2). Where a topic has
+ * several publishers, an UNREGISTER without the node is refused; this one
+ * removes just node's. DISCOD_NOT_FOUND when node holds no registration of
+ * name. Against a legacy daemon it unregisters by name. */
+DISCOD_EXPORT discod_result_t discod_unregister_node_topic(discod_client_t *c, const char *name,
+                                                           const char *node);
+
 /* Optional LIST filter; NULL fields match anything. Filters need protocol 2;
  * against a legacy daemon the library applies name/type/node filters to the
  * full list itself (metadata filters need protocol 2). */

@@ -31,8 +31,12 @@ int daemon_proc_start(daemon_proc_t *d)
             dup2(fd, 1);
         }
         /* --events none: a test never touches the machine's default endpoints. */
-        execl(d->binary, d->binary, "--address", d->endpoint, "--db", d->db, "--log-level",
-              "INFO", "--events", "none", (char *)NULL);
+        const char *argv[16] = {d->binary, "--address", d->endpoint, "--db",   d->db,
+                                "--log-level", "INFO", "--events", "none"};
+        int argc = 9;
+        for (int i = 0; i < 4 && d->extra[i]; i++)
+            argv[argc++] = d->extra[i];
+        execv(d->binary, (char *const *)argv);
         _exit(127);
     }
     d->pid = pid;

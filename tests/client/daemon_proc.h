@@ -10,6 +10,7 @@ typedef struct {
     char endpoint[256];
     char db[256];
     char log[256];
+    const char *extra[4]; /* more arguments for discod (NULL-terminated) */
     pid_t pid;
 } daemon_proc_t;
 

@@ -1,6 +1,7 @@
 /* test_client.c: the client library against the real discod binary: every
  * call, no daemon at all, a daemon killed and restarted between two calls,
- * failover from a dead endpoint, and a wait that spans a restart.
+ * failover from a dead endpoint, a wait that spans a restart, and several
+ * publishers of one topic.
  * Usage: test_client DISCOD_BINARY */
 #include "daemon_proc.h"
 #include "discod.h"
@@ -368,6 +369,62 @@ static void test_session_survives_restart(daemon_proc_t *d)
     discod_client_destroy(&c);
 }
 
+/* Several publishers of one topic: discod_lookup_all lists them in
+ * registration order and names the newest; discod_unregister_node_topic
+ * removes one node's registration where a plain unregister is refused. */
+static void test_several_publishers(void)
+{
+    daemon_proc_t d;
+    daemon_proc_init(&d, s_binary, s_dir, "multi");
+    d.extra[0] = "--publishers-per-topic";
+    d.extra[1] = "2";
+    CHECK(daemon_proc_start(&d) == 0);
+    discod_client_t *c = s_client(d.endpoint, 2000, 2);
+    discod_topic_t a = s_topic("/det", "cam1"), b = s_topic("/det", "cam2"),
+                   x = s_topic("/det", "cam3");
+    CHECK(discod_register(c, &a) == DISCOD_OK);
+    usleep(5000);
+    discod_kv_t meta[] = {{"side", "left"}};
+    discod_register_opts_t opts = {0, 60000, meta, 1};
+    uint64_t lease = 0;
+    CHECK(discod_register_ex(c, &b, &opts, &lease) == DISCOD_OK && lease > 0);
+    CHECK(discod_register(c, &x) == DISCOD_ALREADY_EXISTS);
+    CHECK(strstr(discod_client_last_message(c), "publishers_per_topic = 2") != NULL);
+    discod_publisher_t *list = NULL;
+    size_t n = 0, newest = 9;
+    CHECK(discod_lookup_all(c, "/det", &list, &n, &newest) == DISCOD_OK);
+    CHECK(n == 2 && newest == 1);
+    CHECK(n == 2 && !strcmp(list[0].topic.publisher_node, "cam1") && list[0].lease_id == 0 &&
+          list[0].metadata_count == 0);
+    CHECK(n == 2 && !strcmp(list[1].topic.publisher_node, "cam2") && list[1].lease_id == lease &&
+          list[1].metadata_count == 1 && !strcmp(list[1].metadata[0].value, "left") &&
+          list[1].registered_at_ms > 0);
+    discod_publishers_free(list, n);
+    discod_topic_t got = {0};
+    CHECK(discod_lookup(c, "/det", &got) == DISCOD_OK && !strcmp(got.publisher_node, "cam2"));
+    discod_topic_clear(&got);
+    CHECK(discod_unregister(c, "/det") == DISCOD_ERROR);
+    CHECK(discod_unregister_node_topic(c, "/det", "cam9") == DISCOD_NOT_FOUND);
+    CHECK(discod_unregister_node_topic(c, "/det", "cam2") == DISCOD_OK);
+    CHECK(discod_lookup_all(c, "/det", &list, &n, NULL) == DISCOD_OK && n == 1 &&
+          !strcmp(list[0].topic.publisher_node, "cam1"));
+    discod_publishers_free(list, n);
+    CHECK(discod_lookup_all(c, "/none", &list, &n, NULL) == DISCOD_NOT_FOUND && !list && !n);
+    CHECK(discod_unregister_node_topic(c, "/det", "") == DISCOD_INVALID);
+    /* A legacy client (protocol 1) gets the one publisher it can know. */
+    discod_options_t o;
+    discod_options_init(&o);
+    o.protocol = DISCOD_PROTOCOL_LEGACY;
+    const char *ep = d.endpoint;
+    discod_client_t *legacy = discod_client_new_multi(&ep, 1, &o);
+    CHECK(discod_lookup_all(legacy, "/det", &list, &n, NULL) == DISCOD_OK && n == 1 &&
+          !strcmp(list[0].topic.publisher_node, "cam1"));
+    discod_publishers_free(list, n);
+    discod_client_destroy(&legacy);
+    discod_client_destroy(&c);
+    CHECK(daemon_proc_stop(&d, SIGTERM) == 0);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -390,6 +447,7 @@ int main(int argc, char **argv)
     test_heartbeat_by_datagram(&d);
     test_session_survives_restart(&d);
     CHECK(daemon_proc_stop(&d, SIGTERM) == 0);
+    test_several_publishers();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", s_dir);
     if (system(cmd) != 0)

@@ -93,6 +93,10 @@ records = {
     "op_remove_dead": [1, 6, 1, None, None, None, 0, "/fwd", "ipc:///x", 4, None, 0, 3],
     "op_member_add": [1, 7, 2, None, None, None, 0, None, "10.0.0.4:7400", 0, None, 4, 1],
     "op_node": [1, 3, 2, None, 1, None, 0, None, None, 0, [5, "arm", "d", caps, None, 0], 0, 1],
+    # Record version 2: a topic removal names the registration's node; a
+    # forwarded op names it as a 14th field.
+    "removes_v2": [2, [[2, "/det", 1, "cam2"], [2, "/det", 3, ""], [2, "/old", 4, None]]],
+    "op_unregister_node": [1, 1, 2, 5, None, None, 0, "/det", None, 0, None, 0, 1, "cam2"],
 }
 for name, r in records.items():
     write("record", name, pack(r))

@@ -37,10 +37,15 @@ def test_register_lookup_list_unregister(daemon):
 
     r = ctl(ep, "lookup", "/cam/front", "--json")
     assert r.returncode == 0
-    assert json.loads(r.stdout) == {"name": "/cam/front", "address": "ipc:///tmp/cortex/topics/cam",
-                                    "message_type": "sensor.Image",
-                                    "fingerprint": 18446744073709551615,
-                                    "publisher_node": "camera"}
+    found = json.loads(r.stdout)
+    publishers = found.pop("publishers")
+    topic = {"name": "/cam/front", "address": "ipc:///tmp/cortex/topics/cam",
+             "message_type": "sensor.Image", "fingerprint": 18446744073709551615,
+             "publisher_node": "camera"}
+    assert found == topic
+    assert len(publishers) == 1 and publishers[0]["lease_id"] == 0
+    assert publishers[0]["registered_at_ms"] > 0
+    assert {k: publishers[0][k] for k in topic} == topic
     r = ctl(ep, "list")
     lines = r.stdout.splitlines()
     assert lines[0].split() == ["NAME", "ADDRESS", "TYPE", "NODE", "FINGERPRINT"]

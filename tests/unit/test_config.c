@@ -87,6 +87,8 @@ int main(int argc, char **argv)
         "cluster\n    member_id = 1\n",          /* no members */
         "cluster\n    member = \"1=a:1\"\n",   /* members without member_id */
         "cluster\n    election_timeout_ms = 10\n", /* out of range */
+        "server\n    publishers_per_topic = 0\n", /* out of range */
+        "server\n    publishers_per_topic = 65\n", /* above DC_MAX_PUBLISHERS_PER_TOPIC */
     };
     for (size_t i = 0; i < sizeof bad_files / sizeof bad_files[0]; i++) {
         const char *bad = s_write("bad.conf", bad_files[i]);
@@ -131,6 +133,15 @@ int main(int argc, char **argv)
     dc_config_clear(&c);
     char *standalone[] = {"discod", NULL};
     CHECK(s_parse(&c, 1, standalone) == 0 && c.member_id == 0 && !dc_config_self(&c));
+    CHECK(c.publishers_per_topic == 1);
+    dc_config_clear(&c);
+    const char *several = s_write("several.conf", "server\n    publishers_per_topic = 3\n");
+    char *file_several[] = {"discod", "--config", (char *)several, NULL};
+    CHECK(s_parse(&c, 3, file_several) == 0 && c.publishers_per_topic == 3);
+    dc_config_clear(&c);
+    char *flag_several[] = {"discod", "--config", (char *)several, "--publishers-per-topic", "64",
+                            NULL};
+    CHECK(s_parse(&c, 5, flag_several) == 0 && c.publishers_per_topic == 64);
     dc_config_clear(&c);
 
     char *help[] = {"discod", "--help", NULL};
@@ -143,7 +154,7 @@ int main(int argc, char **argv)
         CHECK(s_parse(&c, 3, shipped) == 0);
         CHECK(c.endpoint_count == 1 && strcmp(c.endpoints[0], DC_DEFAULT_ENDPOINT) == 0);
         CHECK(c.sync == DC_SYNC_FULL && c.max_topics == 1000000 && !c.allow_remote_shutdown);
-        CHECK(c.datagram);
+        CHECK(c.datagram && c.publishers_per_topic == 1);
         dc_config_clear(&c);
     }
 

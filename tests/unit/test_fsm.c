@@ -148,7 +148,10 @@ static int s_propose_register(unsigned i, const char *name, proposal_t *p)
 
 static bool s_has(int i, const char *name)
 {
-    return dc_registry_peek(s_members[i].s.registry, dc_str_from(name)) != NULL;
+    dc_entry_t *e = dc_registry_lookup(s_members[i].s.registry, dc_str_from(name));
+    bool found = e != NULL;
+    dc_entry_unref(&e);
+    return found;
 }
 
 static unsigned s_leader(void)

@@ -101,7 +101,7 @@ static void test_round_trip(void)
           r[0].lease_id == 3 && r[0].at_ms == 1700000000123ULL);
     CHECK(r[0].metadata_size == s_meta.size && r[0].value == 2);
     CHECK(r[1].kind == DC_REC_TOPIC_REMOVE && !strcmp(seen.names[1], "/old") &&
-          r[1].reason == DC_REASON_ENDPOINT_DEAD);
+          r[1].reason == DC_REASON_ENDPOINT_DEAD && r[1].topic.publisher_node.ptr == NULL);
     CHECK(r[2].lease_id == 3 && r[2].ttl_ms == 3000 && r[2].at_ms == 5);
     CHECK(r[3].lease_id == 2 && r[3].reason == DC_REASON_EXPIRED);
     CHECK(r[4].kind == DC_REC_NODE_PUT && !strcmp(seen.names[4], "arm") &&
@@ -294,6 +294,59 @@ static void test_refused(void)
     msgpack_sbuffer_destroy(&buf);
 }
 
+static void c_remove_v1(msgpack_packer *pk)
+{
+    msgpack_pack_array(pk, 3);
+    msgpack_pack_uint64(pk, DC_REC_TOPIC_REMOVE);
+    msgpack_pack_str_with_body(pk, "/old", 4);
+    msgpack_pack_uint64(pk, DC_REASON_UNREGISTERED);
+}
+
+static void c_remove_bad_node(msgpack_packer *pk)
+{
+    msgpack_pack_array(pk, 4);
+    msgpack_pack_uint64(pk, DC_REC_TOPIC_REMOVE);
+    msgpack_pack_str_with_body(pk, "/old", 4);
+    msgpack_pack_uint64(pk, DC_REASON_UNREGISTERED);
+    msgpack_pack_uint64(pk, 7);
+}
+
+/* Version 2: a topic removal names its registration's node (an empty name
+ * too); version 1 records, whose removals have no node, are still read. */
+static void test_remove_node(void)
+{
+    dc_rec_t recs[2] = {
+        {.kind = DC_REC_TOPIC_REMOVE,
+         .topic = {.name = dc_str_from("/det"), .publisher_node = dc_str_from("cam2")},
+         .reason = DC_REASON_EXPIRED},
+        {.kind = DC_REC_TOPIC_REMOVE,
+         .topic = {.name = dc_str_from("/det"), .publisher_node = dc_str_from("")},
+         .reason = DC_REASON_UNREGISTERED}};
+    msgpack_sbuffer buf;
+    s_pack(&buf, recs, 2);
+    seen_t seen = {0};
+    char err[DC_ERR_LEN] = "";
+    CHECK(dc_record_decode(buf.data, buf.size, s_collect, &seen, err) == 0 && seen.count == 2);
+    CHECK(seen.seen[0].topic.publisher_node.len == 4 && seen.seen[0].reason == DC_REASON_EXPIRED);
+    CHECK(seen.seen[1].topic.publisher_node.ptr != NULL &&
+          seen.seen[1].topic.publisher_node.len == 0);
+    msgpack_sbuffer_destroy(&buf);
+    /* A version 1 record. */
+    s_raw(&buf, 1, c_remove_v1);
+    memset(&seen, 0, sizeof seen);
+    CHECK(dc_record_decode(buf.data, buf.size, s_collect, &seen, err) == 0 && seen.count == 2);
+    CHECK(seen.seen[1].kind == DC_REC_TOPIC_REMOVE && seen.seen[1].topic.publisher_node.ptr == NULL);
+    msgpack_sbuffer_destroy(&buf);
+    /* Version 0 is not a version; a node that is not a string is refused. */
+    s_raw(&buf, 0, c_remove_v1);
+    memset(&seen, 0, sizeof seen);
+    CHECK(dc_record_decode(buf.data, buf.size, s_collect, &seen, err) == -1 && seen.count == 0);
+    msgpack_sbuffer_destroy(&buf);
+    s_raw(&buf, DC_RECORD_VERSION, c_remove_bad_node);
+    CHECK(dc_record_decode(buf.data, buf.size, s_collect, &seen, err) == -1 && strstr(err, "node"));
+    msgpack_sbuffer_destroy(&buf);
+}
+
 /* The callback's own failure stops the walk and is returned. */
 static int s_fail_second(void *arg, const dc_rec_t *c)
 {
@@ -346,6 +399,7 @@ int main(void)
 {
     test_round_trip();
     test_refused();
+    test_remove_node();
     test_callback_stops();
     test_garbage();
     msgpack_sbuffer_destroy(&s_meta);

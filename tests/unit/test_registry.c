@@ -1,5 +1,6 @@
 /* test_registry.c: the in-memory index: insert, replace in place, remove,
- * filters, growth past the initial buckets, and readers racing the writer. */
+ * filters, several publishers of one name, growth past the initial buckets,
+ * and readers racing the writer. */
 #include "dc_registry.h"
 #include "dc_test.h"
 
@@ -8,11 +9,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static dc_entry_t *s_entry(const char *name, const char *node, const char *type)
+static dc_entry_t *s_entry_at(const char *name, const char *node, const char *type,
+                             uint64_t create_seq, uint64_t registered_at_ms)
 {
     dc_topic_t t = {dc_str_from(name), dc_str_from("ipc:///tmp/t"), dc_str_from(type),
                     dc_str_from(node), 1};
-    return dc_entry_new(&t, 0, 0, NULL, 0);
+    dc_entry_t *e = dc_entry_new(&t, create_seq, 0, NULL, 0);
+    e->registered_at_ms = registered_at_ms;
+    return e;
+}
+
+static dc_entry_t *s_entry(const char *name, const char *node, const char *type)
+{
+    return s_entry_at(name, node, type, 0, 0);
 }
 
 static void test_basic(void)
@@ -27,19 +36,22 @@ static void test_basic(void)
 
     dc_entry_t *e = dc_registry_lookup(r, dc_str_from("/b"));
     CHECK(e && strcmp(e->topic.publisher_node.ptr, "n2") == 0);
-    /* A replacement keeps the LIST position; the old entry outlives it while referenced. */
-    CHECK(dc_registry_put(r, s_entry("/b", "n3", "T2")) == 0);
-    CHECK(strcmp(e->topic.publisher_node.ptr, "n2") == 0);
+    /* A replacement (same name, same node) keeps the LIST position; the old
+     * entry outlives it while referenced. */
+    CHECK(dc_registry_put(r, s_entry("/b", "n2", "T2b")) == 0);
+    CHECK(strcmp(e->topic.message_type.ptr, "T2") == 0);
     dc_entry_unref(&e);
     CHECK(e == NULL);
     dc_entry_t **all = NULL;
     uint64_t generation = 0;
-    size_t n = dc_registry_snapshot_at(r, NULL, &all, &generation);
+    size_t n = dc_registry_snapshot_at(r, NULL, false, &all, &generation);
     CHECK(n == 3);
     CHECK(generation == g3 + 1); /* a replacement is a change too */
     CHECK(n == 3 && strcmp(all[1]->topic.name.ptr, "/b") == 0 &&
-          strcmp(all[1]->topic.publisher_node.ptr, "n3") == 0);
+          strcmp(all[1]->topic.message_type.ptr, "T2b") == 0);
     dc_registry_release_snapshot(all, n);
+    CHECK(dc_registry_peek(r, dc_str_from("/b"), dc_str_from("n2")) != NULL);
+    CHECK(dc_registry_peek(r, dc_str_from("/b"), dc_str_from("n1")) == NULL);
 
     dc_filter_t by_node = {{NULL, 0}, {NULL, 0}, dc_str_from("n1"), NULL};
     n = dc_registry_snapshot(r, &by_node, &all);
@@ -49,19 +61,76 @@ static void test_basic(void)
     n = dc_registry_snapshot(r, &by_prefix, &all);
     CHECK(n == 1);
     dc_registry_release_snapshot(all, n);
-    dc_filter_t by_type = {{NULL, 0}, dc_str_from("T2"), {NULL, 0}, NULL};
+    dc_filter_t by_type = {{NULL, 0}, dc_str_from("T2b"), {NULL, 0}, NULL};
     n = dc_registry_snapshot(r, &by_type, &all);
     CHECK(n == 1);
     dc_registry_release_snapshot(all, n);
 
-    CHECK(dc_registry_remove(r, dc_str_from("/a")) == 0);
-    CHECK(dc_registry_remove(r, dc_str_from("/a")) == -1);
+    CHECK(dc_registry_remove(r, dc_str_from("/a"), dc_str_from("n2")) == -1); /* not n2's */
+    CHECK(dc_registry_remove(r, dc_str_from("/a"), dc_str_from("n1")) == 0);
+    CHECK(dc_registry_remove(r, dc_str_from("/a"), dc_str_from("n1")) == -1);
     CHECK(dc_registry_generation(r) == g3 + 2); /* a failed remove changes nothing */
     CHECK(dc_registry_lookup(r, dc_str_from("/a")) == NULL);
     CHECK(dc_registry_count(r) == 2);
     dc_registry_destroy(&r);
     CHECK(r == NULL);
     dc_registry_destroy(&r); /* safe twice */
+}
+
+/* A name with three publishers: each its own registration, LOOKUP gives the
+ * most recently registered, a legacy LIST one per name. */
+static void test_several_publishers(void)
+{
+    dc_registry_t *r = dc_registry_new();
+    CHECK(dc_registry_put(r, s_entry_at("/p", "n1", "T", 1, 100)) == 0);
+    CHECK(dc_registry_put(r, s_entry_at("/q", "n1", "T", 2, 100)) == 0);
+    CHECK(dc_registry_put(r, s_entry_at("/p", "n2", "T", 3, 300)) == 0);
+    CHECK(dc_registry_put(r, s_entry_at("/p", "n3", "T", 4, 200)) == 0);
+    CHECK(dc_registry_count(r) == 4);
+    dc_entry_t *e = dc_registry_lookup(r, dc_str_from("/p"));
+    CHECK(e && !strcmp(e->topic.publisher_node.ptr, "n2")); /* latest registered_at_ms */
+    dc_entry_unref(&e);
+    dc_entry_t **all = NULL;
+    size_t newest = 9;
+    size_t n = dc_registry_lookup_all(r, dc_str_from("/p"), &all, &newest);
+    CHECK(n == 3 && newest == 1);
+    CHECK(n == 3 && !strcmp(all[0]->topic.publisher_node.ptr, "n1") &&
+          !strcmp(all[1]->topic.publisher_node.ptr, "n2") &&
+          !strcmp(all[2]->topic.publisher_node.ptr, "n3"));
+    dc_registry_release_snapshot(all, n);
+    CHECK(dc_registry_lookup_all(r, dc_str_from("/none"), &all, NULL) == 0 && all == NULL);
+    dc_entry_t *peeked[2];
+    CHECK(dc_registry_peek_all(r, dc_str_from("/p"), peeked, 2) == 3);
+
+    /* Every registration in a protocol 2 LIST; a legacy one shows /p once. */
+    n = dc_registry_snapshot_at(r, NULL, false, &all, NULL);
+    CHECK(n == 4);
+    dc_registry_release_snapshot(all, n);
+    n = dc_registry_snapshot_at(r, NULL, true, &all, NULL);
+    CHECK(n == 2 && !strcmp(all[0]->topic.name.ptr, "/q") &&
+          !strcmp(all[1]->topic.publisher_node.ptr, "n2"));
+    dc_registry_release_snapshot(all, n);
+
+    /* n2 re-registers later than anyone: still newest, same place. */
+    CHECK(dc_registry_put(r, s_entry_at("/p", "n3", "T", 4, 300)) == 0); /* tie: put later */
+    e = dc_registry_lookup(r, dc_str_from("/p"));
+    CHECK(e && !strcmp(e->topic.publisher_node.ptr, "n3"));
+    dc_entry_unref(&e);
+
+    CHECK(dc_registry_remove(r, dc_str_from("/p"), dc_str_from("n3")) == 0);
+    e = dc_registry_lookup(r, dc_str_from("/p"));
+    CHECK(e && !strcmp(e->topic.publisher_node.ptr, "n2"));
+    dc_entry_unref(&e);
+    CHECK(dc_registry_remove(r, dc_str_from("/p"), dc_str_from("n2")) == 0);
+    /* One left: a legacy LIST no longer needs to dedupe, and shows both names. */
+    n = dc_registry_snapshot_at(r, NULL, true, &all, NULL);
+    CHECK(n == 2);
+    dc_registry_release_snapshot(all, n);
+    /* A version 1 removal (no node) takes the name's one registration. */
+    CHECK(dc_registry_remove(r, dc_str_from("/p"), (dc_str_t){NULL, 0}) == 0);
+    CHECK(dc_registry_lookup(r, dc_str_from("/p")) == NULL);
+    CHECK(dc_registry_count(r) == 1);
+    dc_registry_destroy(&r);
 }
 
 static void test_growth(void)
@@ -88,7 +157,7 @@ static void test_growth(void)
     dc_registry_release_snapshot(all, n);
     for (int i = 0; i < 20000; i += 2) {
         snprintf(name, sizeof name, "/t/%d", i);
-        dc_registry_remove(r, dc_str_from(name));
+        dc_registry_remove(r, dc_str_from(name), dc_str_from("n"));
     }
     CHECK(dc_registry_count(r) == 10000);
     dc_registry_destroy(&r);
@@ -129,16 +198,16 @@ static void test_concurrent_readers(void)
         if (i % 3)
             dc_registry_put(r, s_entry(name, "n", "T"));
         else
-            dc_registry_remove(r, dc_str_from(name));
+            dc_registry_remove(r, dc_str_from(name), dc_str_from("n"));
     }
     atomic_store(&s_stop, 1);
     for (int i = 0; i < 3; i++)
         pthread_join(readers[i], NULL);
     CHECK(atomic_load(&s_reads) > 0);
     dc_entry_t *e = dc_registry_lookup(r, dc_str_from("/hot"));
-    CHECK(e && strcmp(e->topic.publisher_node.ptr, "a") == 0); /* the last put won */
+    CHECK(e && strcmp(e->topic.publisher_node.ptr, "a") == 0); /* the last put is newest */
     dc_entry_unref(&e);
-    size_t expected = 1; /* /hot, plus each /churn name whose last operation was a put */
+    size_t expected = 2; /* /hot by a and b, plus each /churn name last put */
     for (int k = 0; k < 100; k++)
         expected += (19900 + k) % 3 != 0;
     CHECK(dc_registry_count(r) == expected);
@@ -148,6 +217,7 @@ static void test_concurrent_readers(void)
 int main(void)
 {
     test_basic();
+    test_several_publishers();
     test_growth();
     test_concurrent_readers();
     DC_TEST_END();

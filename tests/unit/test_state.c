@@ -75,6 +75,15 @@ static dc_write_op_t *s_named_op(dc_op_kind_t kind, const char *name)
     return dc_write_op_named(kind, dc_str_from(name));
 }
 
+/* name's registration a single-publisher LOOKUP gives, borrowed (the
+ * registry keeps its reference), or NULL. */
+static dc_entry_t *s_peek(dc_registry_t *r, const char *name)
+{
+    dc_entry_t *e = dc_registry_lookup(r, dc_str_from(name)), *borrowed = e;
+    dc_entry_unref(&e);
+    return borrowed;
+}
+
 /* Decides op into batch; returns the outcome's status. */
 static int s_decide(fixture_t *f, dc_changes_t *batch, dc_write_op_t *op, dc_outcome_t *out)
 {
@@ -118,7 +127,7 @@ static void test_owner_rule(void)
     CHECK(s_decide(&f, &batch, s_register_op("/a", "n2"), &out) == DC_STATUS_ALREADY_EXISTS);
     CHECK(!out.changed && batch.count == 1 && strstr(out.message, "n1"));
     s_apply_all(&f, &batch, NULL);
-    uint64_t place = dc_registry_peek(f.s.registry, dc_str_from("/a"))->create_seq;
+    uint64_t place = s_peek(f.s.registry, "/a")->create_seq;
     CHECK(place == 1);
     CHECK(s_decide(&f, &batch, s_register_op("/a", "n2"), &out) == DC_STATUS_ALREADY_EXISTS);
     /* The owner registers again: replaced in place. */
@@ -126,8 +135,8 @@ static void test_owner_rule(void)
     CHECK(s_decide(&f, &batch, s_register_op("/a", "n1"), &out) == DC_STATUS_OK);
     seen_t seen = {0};
     s_apply_all(&f, &batch, &seen);
-    CHECK(dc_registry_peek(f.s.registry, dc_str_from("/a"))->create_seq == place);
-    CHECK(dc_registry_peek(f.s.registry, dc_str_from("/b"))->create_seq == 2);
+    CHECK(s_peek(f.s.registry, "/a")->create_seq == place);
+    CHECK(s_peek(f.s.registry, "/b")->create_seq == 2);
     CHECK(seen.events == 2 && seen.event_seqs[0] == 2 && seen.event_seqs[1] == 3);
     CHECK(f.s.change_seq == 3 && f.s.event_seq == 3);
     CHECK(atomic_load(&f.stats.registrations) == 2); /* the replay of the first counts not */
@@ -138,7 +147,126 @@ static void test_owner_rule(void)
     CHECK(s_decide(&f, &batch, s_register_op("/a", "n2"), &out) == DC_STATUS_OK);
     s_apply_all(&f, &batch, NULL);
     CHECK(
-        !strcmp(dc_registry_peek(f.s.registry, dc_str_from("/a"))->topic.publisher_node.ptr, "n2"));
+        !strcmp(s_peek(f.s.registry, "/a")->topic.publisher_node.ptr, "n2"));
+    dc_changes_free(&batch);
+    s_fini(&f);
+}
+
+static dc_write_op_t *s_register_typed(const char *name, const char *node, const char *type,
+                                       uint64_t fingerprint)
+{
+    dc_write_op_t *op = s_register_op(name, node);
+    dc_topic_t t = op->entry->topic;
+    t.message_type = dc_str_from(type);
+    t.fingerprint = fingerprint;
+    dc_entry_unref(&op->entry);
+    op->entry = dc_entry_new(&t, 0, 0, NULL, 0);
+    return op;
+}
+
+static dc_write_op_t *s_unregister_op(const char *name, const char *node)
+{
+    dc_write_op_t *op = s_named_op(DC_OP_UNREGISTER, name);
+    if (node)
+        op->publisher_node = strdup(node);
+    return op;
+}
+
+/* publishers_per_topic = 3: one registration per node up to three, one
+ * message type, unregister by node, leases and expiry per registration. */
+static void test_several_publishers(void)
+{
+    fixture_t f;
+    s_init(&f);
+    s_config.publishers_per_topic = 3;
+    dc_changes_t batch = {0};
+    dc_outcome_t out;
+    CHECK(s_decide(&f, &batch, s_register_op("/det", "cam1"), &out) == DC_STATUS_OK);
+    /* The batch's own registrations count. */
+    CHECK(s_decide(&f, &batch, s_register_op("/det", "cam2"), &out) == DC_STATUS_OK);
+    s_apply_all(&f, &batch, NULL);
+    CHECK(dc_registry_count(f.s.registry) == 2);
+    /* Another type, or another fingerprint of the type: ERROR naming the type. */
+    CHECK(s_decide(&f, &batch, s_register_typed("/det", "cam3", "Other", 42), &out) ==
+          DC_STATUS_ERROR);
+    CHECK(strstr(out.message, "type T") && strstr(out.message, "cam1") && batch.count == 0);
+    CHECK(s_decide(&f, &batch, s_register_typed("/det", "cam3", "T", 43), &out) ==
+          DC_STATUS_ERROR);
+    /* A lease for the third. */
+    dc_write_op_t *op = s_register_op("/det", "cam3");
+    op->has_lease_ttl = true;
+    op->lease_ttl_ms = 2000;
+    CHECK(s_decide(&f, &batch, op, &out) == DC_STATUS_OK && out.has_lease);
+    uint64_t lease = out.lease_id;
+    /* Full: the fourth node is told the limit and who holds the topic. */
+    CHECK(s_decide(&f, &batch, s_register_op("/det", "cam4"), &out) ==
+          DC_STATUS_ALREADY_EXISTS);
+    CHECK(strstr(out.message, "publishers_per_topic = 3") && strstr(out.message, "cam1") &&
+          strstr(out.message, "cam3"));
+    /* A holder registering again overwrites its own registration, in place. */
+    op = s_register_op("/det", "cam1");
+    CHECK(s_decide(&f, &batch, op, &out) == DC_STATUS_OK);
+    seen_t seen = {0};
+    s_apply_all(&f, &batch, &seen);
+    CHECK(dc_registry_count(f.s.registry) == 3 && seen.events == 2);
+    dc_entry_t **all = NULL;
+    size_t n = dc_registry_lookup_all(f.s.registry, dc_str_from("/det"), &all, NULL);
+    CHECK(n == 3 && all[0]->create_seq == 1 && !strcmp(all[0]->topic.publisher_node.ptr, "cam1"));
+    dc_registry_release_snapshot(all, n);
+
+    /* Unregister without a node: refused between several, naming them. */
+    CHECK(s_decide(&f, &batch, s_unregister_op("/det", NULL), &out) == DC_STATUS_ERROR);
+    CHECK(strstr(out.message, "3 publishers") && strstr(out.message, "cam2"));
+    CHECK(s_decide(&f, &batch, s_unregister_op("/det", "cam9"), &out) == DC_STATUS_NOT_FOUND);
+    CHECK(strstr(out.message, "not registered by cam9"));
+    CHECK(s_decide(&f, &batch, s_unregister_op("/det", "cam2"), &out) == DC_STATUS_OK);
+    CHECK(batch.count == 1 && !strcmp(batch.items[0].publisher_node, "cam2"));
+    CHECK(s_decide(&f, &batch, s_unregister_op("/det", "cam2"), &out) == DC_STATUS_NOT_FOUND);
+    s_apply_all(&f, &batch, NULL);
+    CHECK(dc_registry_count(f.s.registry) == 2);
+
+    /* The lease of one publisher ending leaves the others. */
+    dc_decider_t d;
+    dc_decider_init(&d, &f.s, &s_config, &batch, 1000, 5000);
+    CHECK(dc_decide_lease_end(&d, lease, DC_REASON_EXPIRED) == 1);
+    s_apply_all(&f, &batch, NULL);
+    CHECK(dc_registry_count(f.s.registry) == 1);
+    CHECK(!strcmp(s_peek(f.s.registry, "/det")->topic.publisher_node.ptr, "cam1"));
+    /* One left: unregister by name alone removes it. */
+    CHECK(s_decide(&f, &batch, s_unregister_op("/det", NULL), &out) == DC_STATUS_OK);
+    s_apply_all(&f, &batch, NULL);
+    CHECK(dc_registry_count(f.s.registry) == 0);
+    dc_changes_free(&batch);
+    s_config.publishers_per_topic = 1;
+    s_fini(&f);
+}
+
+/* publishers_per_topic = 1, as Cortex: a node naming itself cannot remove
+ * another's topic; a holder whose lease ran out is replaced, with a removal
+ * the events see. */
+static void test_one_publisher_rule(void)
+{
+    fixture_t f;
+    s_init(&f);
+    dc_changes_t batch = {0};
+    dc_outcome_t out;
+    dc_write_op_t *op = s_register_op("/pose", "loc1");
+    op->has_lease_ttl = true;
+    op->lease_ttl_ms = 2000;
+    CHECK(s_decide(&f, &batch, op, &out) == DC_STATUS_OK);
+    s_apply_all(&f, &batch, NULL);
+    CHECK(s_decide(&f, &batch, s_register_op("/pose", "loc2"), &out) ==
+          DC_STATUS_ALREADY_EXISTS);
+    CHECK(!strcmp(out.message, "Topic /pose already registered by loc1"));
+    CHECK(s_decide(&f, &batch, s_unregister_op("/pose", "loc2"), &out) == DC_STATUS_NOT_FOUND);
+    dc_leases_find(f.s.leases, 1)->expires_mono_ms = 10;
+    CHECK(s_decide(&f, &batch, s_register_op("/pose", "loc2"), &out) == DC_STATUS_OK);
+    CHECK(batch.count == 2 && batch.items[0].kind == DC_REC_TOPIC_REMOVE &&
+          batch.items[0].reason == DC_REASON_EXPIRED &&
+          !strcmp(batch.items[0].publisher_node, "loc1"));
+    s_apply_all(&f, &batch, NULL);
+    CHECK(dc_registry_count(f.s.registry) == 1 &&
+          !strcmp(s_peek(f.s.registry, "/pose")->topic.publisher_node.ptr, "loc2"));
     dc_changes_free(&batch);
     s_fini(&f);
 }
@@ -213,7 +341,7 @@ static void test_leases(void)
     seen_t seen = {0};
     s_apply_all(&f, &batch, &seen);
     CHECK(seen.leases == 2 && f.s.lease_seq == 2 && dc_leases_count(f.s.leases) == 2);
-    CHECK(dc_registry_peek(f.s.registry, dc_str_from("/attached"))->lease_id == 2);
+    CHECK(s_peek(f.s.registry, "/attached")->lease_id == 2);
     /* A lease that ran out frees its names for anyone. */
     dc_lease_t *l = dc_leases_find(f.s.leases, 1);
     l->expires_mono_ms = 10;
@@ -428,7 +556,7 @@ static void test_persist(void)
     CHECK(s_same(&a, &b));
     CHECK(b.s.epoch == 3 && dc_registry_count(b.s.registry) == 9);
     CHECK(b.s.applied_index == 12 && dc_state_member_endpoint(&b.s, 3) != NULL);
-    CHECK(dc_registry_peek(b.s.registry, dc_str_from("/p/5"))->origin == 2);
+    CHECK(s_peek(b.s.registry, "/p/5")->origin == 2);
     CHECK(dc_dedup_find(b.s.dedup, 505) != NULL);
 
     /* A rebuild into a fresh file holds it all too. */
@@ -460,6 +588,8 @@ int main(void)
     dc_config_defaults(&s_config);
     CHECK(mkdtemp(s_dir) != NULL);
     test_owner_rule();
+    test_several_publishers();
+    test_one_publisher_rule();
     test_capacity_and_prober();
     test_leases();
     test_request_answers();

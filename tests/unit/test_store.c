@@ -1,10 +1,13 @@
 /* test_store.c: the SQLite store on real files: schema, round trip, epoch,
- * corrupt files moved aside (or refused), a size cap giving SQLITE_FULL. */
+ * migration of a version 5 database (one row per name) to one row per
+ * registration, corrupt files moved aside (or refused), a size cap giving
+ * SQLITE_FULL. */
 #include "dc_log.h"
 #include "dc_store.h"
 #include "dc_test.h"
 
 #include <dirent.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -52,7 +55,8 @@ static void test_round_trip(const char *path)
     CHECK(dc_store_meta_set(s, "epoch", 1) == 0);
     for (int i = 0; i < 100; i++)
         s_put(s, i);
-    CHECK(dc_store_delete_topic(s, dc_str_from("/t/99")) == 0);
+    CHECK(dc_store_delete_topic(s, dc_str_from("/t/99"), dc_str_from("other")) == 0); /* no row */
+    CHECK(dc_store_delete_topic(s, dc_str_from("/t/99"), dc_str_from("node")) == 0);
     CHECK(dc_store_meta_set(s, "change_seq", 101) == 0);
     CHECK(dc_store_commit(s) == 0);
     /* A rolled-back transaction leaves nothing. */
@@ -68,6 +72,86 @@ static void test_round_trip(const char *path)
     CHECK(count == 99);
     CHECK(dc_store_meta_get(s, "change_seq") == 101);
     CHECK(dc_store_meta_get(s, "epoch") == 1);
+    CHECK(dc_store_integrity_ok(s) == 0);
+    dc_store_destroy(&s);
+}
+
+typedef struct {
+    int count;
+    char nodes[8][16];
+} rows_t;
+
+static int s_rows_cb(void *arg, const dc_stored_topic_t *t)
+{
+    rows_t *rows = arg;
+    if (rows->count < 8)
+        snprintf(rows->nodes[rows->count], sizeof rows->nodes[0], "%s:%s", t->topic.name.ptr,
+                 t->topic.publisher_node.ptr);
+    rows->count++;
+    return 0;
+}
+
+static int s_put_as(dc_store_t *s, const char *name, const char *node, uint64_t seq)
+{
+    dc_stored_topic_t t = {{dc_str_from(name), dc_str_from("tcp://127.0.0.1:1"), dc_str_from("T"),
+                            dc_str_from(node), 7},
+                           seq, 0, NULL, 0, 0, 0};
+    return dc_store_put_topic(s, &t);
+}
+
+/* A database written by the schema before several publishers per topic (5,
+ * topics keyed by name) opens with every row, then holds one row per
+ * registration. */
+static void test_migration(const char *path)
+{
+    dc_store_t *s = dc_store_open(path, DC_SYNC_NORMAL, DC_CORRUPT_MOVE_ASIDE, 0);
+    CHECK(s != NULL);
+    dc_store_destroy(&s);
+    /* Turn it back into version 5 by hand: the old topics table, two rows. */
+    sqlite3 *db = NULL;
+    CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+    const char *v5 =
+        "DROP TABLE topics;"
+        "CREATE TABLE topics (name TEXT PRIMARY KEY, address TEXT NOT NULL,"
+        " message_type TEXT NOT NULL, fingerprint INTEGER NOT NULL,"
+        " publisher_node TEXT NOT NULL, create_seq INTEGER NOT NULL,"
+        " lease_id INTEGER NOT NULL DEFAULT 0, metadata BLOB,"
+        " registered_at_ms INTEGER NOT NULL DEFAULT 0, origin INTEGER NOT NULL DEFAULT 0)"
+        " WITHOUT ROWID;"
+        "INSERT INTO topics VALUES ('/cam', 'ipc:///x', 'T', 7, 'n1', 1, 0, NULL, 5, 0);"
+        "INSERT INTO topics VALUES ('/pose', 'ipc:///y', 'P', 8, 'n2', 2, 3, NULL, 6, 0);"
+        "PRAGMA user_version = 5;";
+    CHECK(sqlite3_exec(db, v5, NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+
+    s = dc_store_open(path, DC_SYNC_NORMAL, DC_CORRUPT_MOVE_ASIDE, 0);
+    CHECK(s != NULL);
+    rows_t rows = {0};
+    CHECK(dc_store_load_topics(s, s_rows_cb, &rows) == 0);
+    CHECK(rows.count == 2 && !strcmp(rows.nodes[0], "/cam:n1") &&
+          !strcmp(rows.nodes[1], "/pose:n2"));
+    /* Now a second node's registration of /cam is a row of its own. */
+    CHECK(dc_store_begin(s) == 0);
+    CHECK(s_put_as(s, "/cam", "n2", 3) == 0);
+    CHECK(s_put_as(s, "/cam", "n3", 4) == 0);
+    CHECK(s_put_as(s, "/cam", "n2", 3) == 0); /* n2 again: the same row */
+    CHECK(dc_store_commit(s) == 0);
+    memset(&rows, 0, sizeof rows);
+    CHECK(dc_store_load_topics(s, s_rows_cb, &rows) == 0);
+    CHECK(rows.count == 4);
+    CHECK(dc_store_begin(s) == 0);
+    CHECK(dc_store_delete_topic(s, dc_str_from("/cam"), dc_str_from("n3")) == 0);
+    CHECK(dc_store_commit(s) == 0);
+    memset(&rows, 0, sizeof rows);
+    CHECK(dc_store_load_topics(s, s_rows_cb, &rows) == 0);
+    CHECK(rows.count == 3 && !strcmp(rows.nodes[2], "/cam:n2"));
+    /* No node: every row of the name (a version 1 record's removal). */
+    CHECK(dc_store_begin(s) == 0);
+    CHECK(dc_store_delete_topic(s, dc_str_from("/cam"), (dc_str_t){NULL, 0}) == 0);
+    CHECK(dc_store_commit(s) == 0);
+    memset(&rows, 0, sizeof rows);
+    CHECK(dc_store_load_topics(s, s_rows_cb, &rows) == 0);
+    CHECK(rows.count == 1 && !strcmp(rows.nodes[0], "/pose:n2"));
     CHECK(dc_store_integrity_ok(s) == 0);
     dc_store_destroy(&s);
 }
@@ -121,6 +205,8 @@ int main(void)
     char path[256];
     snprintf(path, sizeof path, "%s/sub/dir/registry.db", s_dir);
     test_round_trip(path);
+    snprintf(path, sizeof path, "%s/v5.db", s_dir);
+    test_migration(path);
     snprintf(path, sizeof path, "%s/bad.db", s_dir);
     test_corrupt(path);
     snprintf(path, sizeof path, "%s/capped.db", s_dir);

@@ -1,0 +1,27 @@
+/* discoctl_print.h: discoctl's output: JSON (strings escaped, one object per
+ * topic or node) and aligned tables. Everything goes to stdout. */
+#ifndef DISCOCTL_PRINT_H
+#define DISCOCTL_PRINT_H
+
+#include "discod.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* s as a JSON string, quoted and escaped. */
+void dctl_json_string(const char *s);
+
+/* A topic's JSON object, left open for more keys (close it with '}'). */
+void dctl_json_topic_open(const discod_topic_t *t);
+
+/* A topic's JSON object. */
+void dctl_json_topic(const discod_topic_t *t);
+
+/* Topics as a table: NAME ADDRESS TYPE NODE FINGERPRINT, a row each. */
+void dctl_print_table(const discod_topic_t *topics, size_t n);
+
+/* Nodes with their capabilities, topics and metadata; json: as a JSON array
+ * (one: a single object). */
+void dctl_print_nodes(const discod_node_t *nodes, size_t n, bool json, bool one);
+
+#endif
