@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the Debian package from the source tree and checks it: contents,
 # control data and maintainer scripts, that the packaged daemon runs, that the
-# cortex-discovery entry point starts it with Cortex's flags, and that the
+# cortex-discovery entry point starts it with Cortex's flags, that the
+# packaged Python client talks to it, and that the
 # systemd unit passes systemd-analyze verify.
 # Usage: test_package.sh SOURCE_DIR
 set -euo pipefail
@@ -16,7 +17,9 @@ contents=$(dpkg-deb -c "$deb" | awk '{print $6}')
 for f in ./usr/sbin/discod ./usr/sbin/cortex-discovery ./usr/bin/discoctl \
          ./usr/include/discod.h ./etc/discod/discod.conf ./lib/systemd/system/discod.service \
          ./usr/lib/tmpfiles.d/discod.conf ./usr/share/man/man8/discod.8 \
-         ./usr/share/man/man1/discoctl.1; do
+         ./usr/share/man/man1/discoctl.1 ./usr/lib/python3/dist-packages/discod/__init__.py \
+         ./usr/lib/python3/dist-packages/discod/cortex.py \
+         ./usr/lib/python3/dist-packages/discod/py.typed; do
   grep -qx "$f" <<<"$contents" || { echo "missing from the package: $f"; exit 1; }
 done
 grep -q 'libdiscod.so.0$' <<<"$contents"
@@ -24,6 +27,7 @@ grep -q 'pkgconfig/discod.pc$' <<<"$contents"
 check
 info=$(dpkg-deb -I "$deb")
 grep -q "Depends: libzmq5, libczmq4, libmsgpackc2, libsqlite3-0, libraft2, libuv1, adduser" <<<"$info"
+grep -q "Recommends: python3, python3-zmq, python3-msgpack" <<<"$info"
 dpkg-deb -e "$deb" "$work/control"
 grep -qx /etc/discod/discod.conf "$work/control/conffiles"
 grep -q "adduser --system" "$work/control/postinst"
@@ -45,6 +49,10 @@ for _ in $(seq 50); do
   sleep 0.1
 done
 "$root/usr/bin/discoctl" -e "$sock" ping | grep -q "protocol 2"
+# The packaged Python client, as Debian's python3 imports it.
+PYTHONPATH="$root/usr/lib/python3/dist-packages" /usr/bin/python3 -c \
+  "import discod, discod.cortex; assert discod.Client('$sock').ping().protocol == 2; \
+   assert discod.cortex.DiscoveryClient('$sock').ping()"
 kill %1
 wait %1
 check

@@ -14,6 +14,9 @@ import pytest
 import zmq
 
 sys.path.insert(0, os.path.dirname(__file__))
+# The Python client from the source tree (client/python/discod).
+PYTHON_CLIENT = os.path.join(os.path.dirname(__file__), "..", "..", "client", "python")
+sys.path.insert(0, PYTHON_CLIENT)
 
 DISCOD_BIN = os.environ.get("DISCOD_BIN") or os.path.join(
     os.path.dirname(__file__), "..", "..", "build", "server", "discod")
@@ -142,3 +145,20 @@ def make_daemon(short_tmp):
     yield make
     for d in made:
         d.stop()
+
+
+@pytest.fixture(params=["lenient", "strict"])
+def legacy(request, short_tmp):
+    """The endpoint of a daemon that speaks only Cortex part 1 (tests/python/
+    legacy_daemon.py), lenient and strict about unknown keys."""
+    endpoint = f"ipc://{short_tmp}/legacy.sock"
+    args = [sys.executable, os.path.join(os.path.dirname(__file__), "legacy_daemon.py"), endpoint]
+    if request.param == "strict":
+        args.append("--strict")
+    proc = subprocess.Popen(args)
+    deadline = time.time() + 10
+    while not os.path.exists(f"{short_tmp}/legacy.sock") and time.time() < deadline:
+        time.sleep(0.05)
+    yield endpoint
+    proc.kill()
+    proc.wait()

@@ -119,24 +119,6 @@ def test_failover_to_second_endpoint(daemon, short_tmp):
     assert r.returncode == 0 and daemon.endpoint in r.stdout
 
 
-@pytest.fixture(params=["lenient", "strict"])
-def legacy(request, short_tmp):
-    endpoint = f"ipc://{short_tmp}/legacy.sock"
-    args = [sys.executable, os.path.join(HERE, "legacy_daemon.py"), endpoint]
-    if request.param == "strict":
-        args.append("--strict")
-    proc = subprocess.Popen(args)
-    d = Daemon(short_tmp, "legacy")
-    d.endpoint = endpoint
-    d.proc = proc
-    deadline = time.time() + 10
-    while not os.path.exists(f"{short_tmp}/legacy.sock") and time.time() < deadline:
-        time.sleep(0.05)
-    yield endpoint
-    proc.kill()
-    proc.wait()
-
-
 def test_legacy_daemon_fallbacks(legacy):
     r = ctl(legacy, "ping")
     assert r.returncode == 0 and "protocol 1" in r.stdout

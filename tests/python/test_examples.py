@@ -50,3 +50,21 @@ def test_sssn_service_discovery_scenario(daemon, short_tmp):
     assert "0 public feed(s), 0 temperature node(s)" in after.stdout
     service.kill()
     service.wait()
+
+
+def test_python_cortex_node_example(daemon, short_tmp):
+    """client/python/examples/cortex_node.py: Cortex code with one import changed."""
+    from conftest import PYTHON_CLIENT
+    script = os.path.join(PYTHON_CLIENT, "examples", "cortex_node.py")
+    env = dict(os.environ, PYTHONPATH=PYTHON_CLIENT)
+    sub = subprocess.Popen(["/usr/bin/python3", script, "sub", daemon.endpoint, "/py/text", "3"],
+                           stdout=subprocess.PIPE, text=True, env=env)
+    pub = subprocess.Popen(["/usr/bin/python3", script, "pub", daemon.endpoint, "/py/text",
+                            f"ipc://{short_tmp}/py.sock", "3"], env=env)
+    out, _ = sub.communicate(timeout=30)
+    assert sub.returncode == 0, out
+    assert f"/py/text is at ipc://{short_tmp}/py.sock (node py-publisher)" in out
+    assert out.count("subscriber: hello") == 3
+    pub.communicate(timeout=30)
+    assert pub.returncode == 0
+    assert daemon.request({"command": 3, "topic_name": "/py/text"})["status"] == 1
