@@ -269,14 +269,6 @@ int dc_record_decode_change(const msgpack_object *o, dc_rec_t *c, char *err)
         if (dc_mp_get_uint(FIELD(1), &c->lease_id, "record: lease_id", err) ||
             s_reason(FIELD(2), &c->reason, err))
             return -1;
-        /* Version 2: the node of the registration removed (nil: the one). */
-        if (c->kind == DC_REC_TOPIC_REMOVE && a->size > 3 && FIELD(3)->type != MSGPACK_OBJECT_NIL) {
-            if (s_str(FIELD(3), &c->topic.publisher_node, DC_MAX_NODE_LEN, true, "record: node",
-                      err))
-                return -1;
-            if (!c->topic.publisher_node.ptr) /* named, if empty */
-                c->topic.publisher_node.ptr = "";
-        }
         return 0;
     case DC_REC_NODE_PUT:
         if (s_str(FIELD(1), &c->topic.name, DC_MAX_NODE_LEN, false, "record: node name", err) ||
