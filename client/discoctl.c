@@ -21,7 +21,7 @@ enum { EXIT_NOT_FOUND = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3, EXIT_REFUSED = 
 
 static const char *s_usage_text =
     "Usage: discoctl [-e|--endpoint EP]... [--timeout-ms N] [--retries N] [--prefer-local]\n"
-    "                COMMAND [ARGS]\n"
+    "                [--server-key FILE --client-key FILE] COMMAND [ARGS]\n"
     "\n"
     "Commands:\n"
     "  ping                               check that the daemon answers\n"
@@ -43,9 +43,14 @@ static const char *s_usage_text =
     "  members [--json]                   the cluster's members, each -e asked in turn\n"
     "  member add ID HOST:PORT | member remove ID | member transfer [ID]\n"
     "                                     change the cluster's membership or leader\n"
+    "  keygen NAME [--role read|write|admin]\n"
+    "                                     write a CURVE certificate pair (NAME, NAME_secret)\n"
     "\n"
     "The endpoint defaults to $DISCOD_ENDPOINT, else " DISCOD_DEFAULT_ENDPOINT ".\n"
     "Several -e give failover order (--prefer-local: this computer's member first).\n"
+    "tcp endpoints with CURVE need --server-key (the daemon's public certificate) and\n"
+    "--client-key (this client's; its secret in FILE_secret), or $DISCOD_SERVER_KEY and\n"
+    "$DISCOD_CLIENT_KEY.\n"
     "In a cluster, ping names the member that answered and its Raft term.\n"
     "Exit codes: 0 ok, 1 not found, 2 usage,\n"
     "3 daemon unreachable, 4 refused by the daemon.\n"
@@ -88,6 +93,11 @@ static const struct {
                 "  Asks every -e endpoint (one per member) for the cluster as it sees it and\n"
                 "  prints each member: id, Raft address, voting, role, leader, reachable, and\n"
                 "  the term, commit and applied index of the members that answered.\n"},
+    {"keygen", "discoctl keygen NAME [--role read|write|admin]\n"
+               "  Writes a CURVE certificate pair in czmq's format: NAME (public, with the role\n"
+               "  in its metadata: put it in the daemon's --curve-clients directory) and\n"
+               "  NAME_secret (mode 0600: it stays with the client). Without --role: a server\n"
+               "  certificate for --curve-key.\n"},
     {"member", "discoctl member add ID HOST:PORT | member remove ID | member transfer [ID]\n"
                "  add: a new voter (start it first with --cluster-join); remove: a member;\n"
                "  transfer: hand leadership to ID (default: any voter). Admin requests:\n"
@@ -130,7 +140,7 @@ static int s_parse_u64(const char *text, uint64_t *out)
 
 typedef struct {
     bool json;
-    const char *prefix, *type, *node, *description;
+    const char *prefix, *type, *node, *description, *role;
     const char *events[16];
     size_t event_count;
     uint64_t fingerprint, ttl_ms, count;
@@ -149,7 +159,7 @@ static int s_parse_command(int argc, char **argv, const char *command, command_a
 {
     enum {
         OPT_PREFIX = 256, OPT_TYPE, OPT_NODE, OPT_FP, OPT_TIMEOUT, OPT_JSON, OPT_HELP, OPT_TTL,
-        OPT_META, OPT_CAP, OPT_DESC, OPT_EVENTS, OPT_COUNT
+        OPT_META, OPT_CAP, OPT_DESC, OPT_EVENTS, OPT_COUNT, OPT_ROLE
     };
     static const struct option options[] = {
         {"prefix", required_argument, 0, OPT_PREFIX}, {"type", required_argument, 0, OPT_TYPE},
@@ -159,6 +169,7 @@ static int s_parse_command(int argc, char **argv, const char *command, command_a
         {"capability", required_argument, 0, OPT_CAP},
         {"description", required_argument, 0, OPT_DESC},
         {"events", required_argument, 0, OPT_EVENTS}, {"count", required_argument, 0, OPT_COUNT},
+        {"role", required_argument, 0, OPT_ROLE},
         {"help", no_argument, 0, OPT_HELP},           {0, 0, 0, 0}};
     const char *usage = "";
     for (size_t i = 0; i < sizeof s_commands / sizeof s_commands[0]; i++)
@@ -181,6 +192,7 @@ static int s_parse_command(int argc, char **argv, const char *command, command_a
             break;
         case OPT_PREFIX: a->prefix = optarg; break;
         case OPT_DESC: a->description = optarg; break;
+        case OPT_ROLE: a->role = optarg; break;
         case OPT_EVENTS:
             if (a->event_count == 16) {
                 fprintf(stderr, "discoctl %s: at most 16 --events\n", command);
@@ -527,6 +539,9 @@ static const msgpack_object *s_field(const msgpack_object *map, const char *key)
     return NULL;
 }
 
+/* The CURVE keys of this run, for the events SUB of watch. */
+static discod__curve_t s_curve;
+
 static int s_watch(discod_client_t *c, const command_args_t *a)
 {
     const char *fallback = getenv("DISCOD_EVENTS");
@@ -541,6 +556,7 @@ static int s_watch(discod_client_t *c, const command_args_t *a)
      * from each, with the same seq, and is printed once. */
     for (size_t i = 0; i < (a->event_count ? a->event_count : 1); i++) {
         const char *events = a->event_count ? a->events[i] : fallback;
+        discod__curve_apply(&s_curve, sub, events);
         if (zmq_connect(sub, events) != 0) {
             fprintf(stderr, "discoctl watch: cannot connect %s\n", events);
             zmq_close(sub);
@@ -664,6 +680,8 @@ int main(int argc, char **argv)
                                             {"timeout-ms", required_argument, 0, 't'},
                                             {"retries", required_argument, 0, 'r'},
                                             {"prefer-local", no_argument, 0, 'L'},
+                                            {"server-key", required_argument, 0, 'S'},
+                                            {"client-key", required_argument, 0, 'C'},
                                             {"help", no_argument, 0, 'h'},
                                             {0, 0, 0, 0}};
     int opt;
@@ -694,6 +712,8 @@ int main(int argc, char **argv)
                 options.retries = (int)v;
             break;
         case 'L': options.prefer_local = 1; break;
+        case 'S': options.server_key = optarg; break;
+        case 'C': options.client_key = optarg; break;
         case 'h': fputs(s_usage_text, stdout); return 0;
         default:
             fprintf(stderr, "discoctl: unknown or incomplete option '%s'\n%s", argv[optind - 1],
@@ -718,15 +738,44 @@ int main(int argc, char **argv)
     if (rc != 0)
         return rc > 0 ? 0 : EXIT_USAGE;
 
+    if (!strcmp(command, "keygen")) {
+        if (s_expect_args(&a, 1, command))
+            return EXIT_USAGE;
+        if (discod_keygen(a.positional[0], a.role) != 0) {
+            fprintf(stderr, "discoctl keygen: cannot write %s and %s_secret: %s\n",
+                    a.positional[0], a.positional[0],
+                    a.role && strcmp(a.role, "read") && strcmp(a.role, "write") &&
+                            strcmp(a.role, "admin")
+                        ? "the role must be read, write or admin"
+                        : strerror(errno));
+            return EXIT_USAGE;
+        }
+        printf("%s (public%s%s) and %s_secret written\n", a.positional[0],
+               a.role ? ", role " : "", a.role ? a.role : "", a.positional[0]);
+        return 0;
+    }
     if (endpoint_count == 0) {
         const char *env = getenv("DISCOD_ENDPOINT");
         endpoints[endpoint_count++] = env && *env ? env : DISCOD_DEFAULT_ENDPOINT;
+    }
+    if (!options.server_key)
+        options.server_key = getenv("DISCOD_SERVER_KEY");
+    if (!options.client_key)
+        options.client_key = getenv("DISCOD_CLIENT_KEY");
+    discod__curve_t curve;
+    if (discod__curve_load(options.server_key && *options.server_key ? options.server_key : NULL,
+                           options.client_key && *options.client_key ? options.client_key : NULL,
+                           &curve) != 0) {
+        fprintf(stderr, "discoctl: --server-key and --client-key go together, and must be "
+                        "readable czmq certificates (the client's secret in FILE_secret)\n");
+        return EXIT_USAGE;
     }
     discod_client_t *c = discod_client_new_multi(endpoints, endpoint_count, &options);
     if (!c) {
         fprintf(stderr, "discoctl: endpoints must start with ipc:// or tcp://\n");
         return EXIT_USAGE;
     }
+    s_curve = curve;
     discod_result_t r;
     int exit_code = 0;
     if (!strcmp(command, "ping")) {

@@ -33,6 +33,8 @@ static void s_order_local_first(discod_client_t *c);
 struct discod_client {
     void *zmq;
     void *sock;
+    void *monitor;          /* the socket's failed handshakes (CURVE only), or NULL */
+    discod__curve_t curve;
     char *endpoints[DISCOD_MAX_ENDPOINTS];
     size_t endpoint_count;
     size_t current;
@@ -102,6 +104,8 @@ void discod_options_init(discod_options_t *o)
     o->protocol = DISCOD_PROTOCOL_AUTO;
     o->poll_interval_ms = 200;
     o->prefer_local = 0;
+    o->server_key = NULL;
+    o->client_key = NULL;
 }
 
 static uint64_t s_now_ms(void)
@@ -151,6 +155,19 @@ discod_client_t *discod_client_new_multi(const char *const *endpoints, size_t co
         c->options.retries = 1;
     if (c->options.poll_interval_ms <= 0)
         c->options.poll_interval_ms = 200;
+    const char *server_key = c->options.server_key ? c->options.server_key
+                                                   : getenv("DISCOD_SERVER_KEY");
+    const char *client_key = c->options.client_key ? c->options.client_key
+                                                   : getenv("DISCOD_CLIENT_KEY");
+    if (server_key && !*server_key)
+        server_key = NULL;
+    if (client_key && !*client_key)
+        client_key = NULL;
+    c->options.server_key = c->options.client_key = NULL; /* not kept: the keys are */
+    if (discod__curve_load(server_key, client_key, &c->curve) != 0) {
+        free(c);
+        return NULL; /* a key file that cannot be read, or only one of the two */
+    }
     c->zmq = zmq_ctx_new();
     if (!c->zmq) {
         free(c);
@@ -186,8 +203,13 @@ discod_client_t *discod_client_new(const char *endpoint)
 static void s_close_socket(discod_client_t *c)
 {
     if (c->sock) {
+        zmq_socket_monitor(c->sock, NULL, 0);
         zmq_close(c->sock);
         c->sock = NULL;
+    }
+    if (c->monitor) {
+        zmq_close(c->monitor);
+        c->monitor = NULL;
     }
 }
 
@@ -291,7 +313,12 @@ static int s_open_socket(discod_client_t *c)
     int linger = 0;
     zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(c->sock, ZMQ_SNDTIMEO, &c->options.timeout_ms, sizeof(int));
-    if (zmq_connect(c->sock, c->endpoints[c->current]) != 0) {
+    const char *endpoint = c->endpoints[c->current];
+    if (c->curve.on && !strncmp(endpoint, "tcp://", 6)) {
+        discod__curve_apply(&c->curve, c->sock, endpoint);
+        c->monitor = discod__curve_monitor(c->zmq, c->sock);
+    }
+    if (zmq_connect(c->sock, endpoint) != 0) {
         s_close_socket(c);
         return -1;
     }
@@ -327,6 +354,8 @@ static void s_maybe_go_home(discod_client_t *c)
 
 /* One try: send body, wait up to timeout_ms for the reply. Returns 0 with
  * *reply filled (caller closes it), or -1 (socket to be reset). */
+/* Sends body and waits for the one-frame reply. Returns 0; -1 on a time
+ * out or a socket error; -2 when the daemon refused our CURVE handshake. */
 static int s_exchange(discod_client_t *c, const void *body, size_t size, int timeout_ms,
                       zmq_msg_t *reply)
 {
@@ -334,15 +363,17 @@ static int s_exchange(discod_client_t *c, const void *body, size_t size, int tim
         return -1;
     if (zmq_send(c->sock, body, size, 0) < 0)
         return -1;
-    zmq_pollitem_t item = {c->sock, 0, ZMQ_POLLIN, 0};
+    zmq_pollitem_t items[2] = {{c->sock, 0, ZMQ_POLLIN, 0}, {c->monitor, 0, ZMQ_POLLIN, 0}};
     uint64_t deadline = s_now_ms() + (uint64_t)timeout_ms;
     while (true) {
         int64_t left = (int64_t)(deadline - s_now_ms());
         if (left < 0)
             left = 0;
-        int rc = zmq_poll(&item, 1, (long)left);
-        if (rc > 0)
+        int rc = zmq_poll(items, c->monitor ? 2 : 1, (long)left);
+        if (rc > 0 && (items[0].revents & ZMQ_POLLIN))
             break;
+        if (rc > 0 && discod__curve_refused(c->monitor))
+            return -2;
         if (rc == 0 || (rc < 0 && errno != EINTR))
             return -1;
     }
@@ -452,6 +483,14 @@ discod_result_t discod__call(discod_client_t *c, dc_request_t *req, int try_time
         zmq_msg_t reply;
         int rc = s_exchange(c, buf.data, buf.size, try_timeout_ms, &reply);
         msgpack_sbuffer_destroy(&buf);
+        if (rc == -2) {
+            snprintf(c->message, sizeof c->message,
+                     "authentication refused by %s: this client's key is not one the daemon "
+                     "takes (--curve-clients), or the server key is not the daemon's",
+                     c->endpoints[c->current]);
+            s_reset(c);
+            return DISCOD_ERROR;
+        }
         if (rc != 0) {
             s_reset(c);
             continue;

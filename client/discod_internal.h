@@ -35,4 +35,24 @@ int discod__pack_kv(const discod_kv_t *kv, size_t count, msgpack_sbuffer *buf,
 /* Copies a msgpack str->str map into a malloc'd array. 0, or a result code. */
 discod_result_t discod__kv_from_object(const msgpack_object *map, discod_kv_t **out, size_t *count);
 
+/* CURVE (discod_curve.c): the keys of one client, from czmq certificates. */
+typedef struct {
+    bool on;
+    char server_public[41], client_public[41], client_secret[41];
+} discod__curve_t;
+
+/* Reads the daemon's public certificate and this client's (its secret from
+ * CLIENT_secret). Both NULL: CURVE off. Returns 0, or -1 when a file cannot
+ * be read or only one is given. */
+int discod__curve_load(const char *server_cert, const char *client_cert, discod__curve_t *out);
+
+/* Makes sock a CURVE client when curve is on and endpoint is tcp. */
+void discod__curve_apply(const discod__curve_t *curve, void *sock, const char *endpoint);
+
+/* A PAIR socket receiving sock's failed-handshake events, or NULL. */
+void *discod__curve_monitor(void *zmq_ctx, void *sock);
+
+/* Did the monitor report a refused handshake since the last call? */
+bool discod__curve_refused(void *monitor);
+
 #endif

@@ -52,7 +52,7 @@ void dc_record_pack(msgpack_packer *pk, const dc_rec_t *c)
 {
     switch (c->kind) {
     case DC_REC_TOPIC_PUT:
-        msgpack_pack_array(pk, 11);
+        msgpack_pack_array(pk, 12);
         msgpack_pack_uint64(pk, c->kind);
         s_pack_str(pk, c->topic.name);
         s_pack_str(pk, c->topic.address);
@@ -64,6 +64,7 @@ void dc_record_pack(msgpack_packer *pk, const dc_rec_t *c)
         msgpack_pack_uint64(pk, c->at_ms);
         s_pack_bin(pk, c->metadata, c->metadata_size);
         msgpack_pack_uint64(pk, c->value);
+        s_pack_str(pk, c->owner);
         return;
     case DC_REC_TOPIC_REMOVE:
         msgpack_pack_array(pk, 4);
@@ -82,11 +83,12 @@ void dc_record_pack(msgpack_packer *pk, const dc_rec_t *c)
         msgpack_pack_uint64(pk, c->reason);
         return;
     case DC_REC_LEASE_GRANT:
-        msgpack_pack_array(pk, 4);
+        msgpack_pack_array(pk, 5);
         msgpack_pack_uint64(pk, c->kind);
         msgpack_pack_uint64(pk, c->lease_id);
         msgpack_pack_uint64(pk, c->ttl_ms);
         msgpack_pack_uint64(pk, c->at_ms);
+        s_pack_str(pk, c->owner);
         return;
     case DC_REC_LEASE_REMOVE:
         msgpack_pack_array(pk, 3);
@@ -95,13 +97,14 @@ void dc_record_pack(msgpack_packer *pk, const dc_rec_t *c)
         msgpack_pack_uint64(pk, c->reason);
         return;
     case DC_REC_NODE_PUT:
-        msgpack_pack_array(pk, 6);
+        msgpack_pack_array(pk, 7);
         msgpack_pack_uint64(pk, c->kind);
         s_pack_str(pk, c->topic.name);
         s_pack_str(pk, c->text);
         s_pack_bin(pk, c->capabilities, c->capabilities_size);
         s_pack_bin(pk, c->metadata, c->metadata_size);
         msgpack_pack_uint64(pk, c->lease_id);
+        s_pack_str(pk, c->owner);
         return;
     case DC_REC_LEASE_RENEW:
         msgpack_pack_array(pk, 3);
@@ -182,6 +185,18 @@ static int s_nested(const msgpack_object *o, msgpack_object_type type, bool allo
     return 0;
 }
 
+/* An owner: "" (the ipc side) or a Z85 client key of 40 characters. */
+static int s_owner(const msgpack_object *o, dc_str_t *out, char *err)
+{
+    if (dc_mp_get_str(o, out, 40, true, "record: owner", err) != 0)
+        return -1;
+    if (out->len != 0 && out->len != 40) {
+        snprintf(err, DC_ERR_LEN, "record: owner is not a key");
+        return -1;
+    }
+    return 0;
+}
+
 static int s_reason(const msgpack_object *o, dc_reason_t *out, char *err)
 {
     uint64_t v;
@@ -237,8 +252,11 @@ int dc_record_decode_change(const msgpack_object *o, dc_rec_t *c, char *err)
             s_nested(FIELD(9), MSGPACK_OBJECT_MAP, true, &c->metadata, &c->metadata_size,
                      "metadata", err))
             return -1;
-        /* The origin came with the cluster (an eleventh field). */
-        return a->size > 10 ? dc_mp_get_uint(FIELD(10), &c->value, "record: origin", err) : 0;
+        /* The origin came with the cluster (an eleventh field), the owner
+         * with CURVE (a twelfth). */
+        if (a->size > 10 && dc_mp_get_uint(FIELD(10), &c->value, "record: origin", err))
+            return -1;
+        return a->size > 11 ? s_owner(FIELD(11), &c->owner, err) : 0;
     case DC_REC_TOPIC_REMOVE:
     case DC_REC_NODE_REMOVE:
         if (s_str(FIELD(1), &c->topic.name,
@@ -264,7 +282,7 @@ int dc_record_decode_change(const msgpack_object *o, dc_rec_t *c, char *err)
             snprintf(err, DC_ERR_LEN, "record: a lease needs an id and a TTL");
             return -1;
         }
-        return 0;
+        return a->size > 4 ? s_owner(FIELD(4), &c->owner, err) : 0;
     case DC_REC_LEASE_REMOVE:
         if (dc_mp_get_uint(FIELD(1), &c->lease_id, "record: lease_id", err) ||
             s_reason(FIELD(2), &c->reason, err))
@@ -279,7 +297,7 @@ int dc_record_decode_change(const msgpack_object *o, dc_rec_t *c, char *err)
                      "metadata", err) ||
             dc_mp_get_uint(FIELD(5), &c->lease_id, "record: lease_id", err))
             return -1;
-        return 0;
+        return a->size > 6 ? s_owner(FIELD(6), &c->owner, err) : 0;
     case DC_REC_LEASE_RENEW:
         if (dc_mp_get_uint(FIELD(1), &c->lease_id, "record: lease_id", err) ||
             dc_mp_get_uint(FIELD(2), &c->at_ms, "record: renewed_at", err))

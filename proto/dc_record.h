@@ -21,20 +21,23 @@
 #include "dc_topic.h"
 
 /* 2: TOPIC_REMOVE names the registration's node (several publishers per
- * topic). Version 1 records are still read: their TOPIC_REMOVE has no node
- * and removes the name's one registration. */
+ * topic); TOPIC_PUT, NODE_PUT and LEASE_GRANT end with their owner (the
+ * client key that wrote them, CURVE). Version 1 records are still read: their
+ * TOPIC_REMOVE has no node and removes the name's one registration, and what
+ * they put is owned by the ipc side. */
 #define DC_RECORD_VERSION 2
 #define DC_RECORD_VERSION_MIN 1
 
 typedef enum {
     DC_REC_TOPIC_PUT = 1,    /* topic, create_seq, lease_id, at_ms (registered), metadata,
-                                value (origin: the member it came in at; 0 standalone) */
+                                value (origin: the member it came in at; 0 standalone),
+                                owner */
     DC_REC_TOPIC_REMOVE = 2, /* topic.name, reason, topic.publisher_node (version 2;
                                 nil or absent: the name's one registration) */
-    DC_REC_LEASE_GRANT = 3,  /* lease_id, ttl_ms, at_ms (granted, wall clock) */
+    DC_REC_LEASE_GRANT = 3,  /* lease_id, ttl_ms, at_ms (granted, wall clock), owner */
     DC_REC_LEASE_REMOVE = 4, /* lease_id, reason */
     DC_REC_NODE_PUT = 5,     /* topic.name (node name), text (description),
-                                capabilities, metadata, lease_id */
+                                capabilities, metadata, lease_id, owner */
     DC_REC_NODE_REMOVE = 6,  /* topic.name (node name), reason */
     DC_REC_LEASE_RENEW = 7,  /* lease_id, at_ms: a renewal checkpoint */
     DC_REC_EPOCH = 8,        /* value: the new epoch */
@@ -75,6 +78,7 @@ typedef struct {
     const uint8_t *capabilities; /* one msgpack array of str */
     size_t capabilities_size;
     uint64_t seqs[3];
+    dc_str_t owner; /* TOPIC_PUT, NODE_PUT, LEASE_GRANT: the writer's client key ("": ipc side) */
 } dc_rec_t;
 
 /* Starts a record of count changes in pk; pack exactly count after it. */

@@ -184,6 +184,7 @@ void dc_apply(dc_state_t *state, dc_change_t *c, uint64_t now_mono_ms,
             dc_error("out of memory creating lease %llu", (unsigned long long)c->lease_id);
             return;
         }
+        snprintf(l->owner, sizeof l->owner, "%s", c->owner);
         dc_leases_add(state->leases, l);
         if (observer)
             dc_debug("lease %llu granted (ttl %llu ms)", (unsigned long long)c->lease_id,
@@ -292,6 +293,7 @@ static void s_dump_lease(void *arg, dc_lease_t *l)
     c->lease_id = l->id;
     c->ttl_ms = l->ttl_ms;
     c->at_ms = l->checkpoint_wall_ms;
+    snprintf(c->owner, sizeof c->owner, "%s", l->owner);
 }
 
 int dc_state_dump(const dc_state_t *state, dc_changes_t *out)

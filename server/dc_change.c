@@ -78,6 +78,7 @@ void dc_change_to_rec(const dc_change_t *c, dc_rec_t *r)
         r->topic.name = dc_str_from(c->name);
     if (c->publisher_node)
         r->topic.publisher_node = dc_str_from(c->publisher_node);
+    r->owner = dc_str_from(c->owner);
     if (c->entry) {
         const dc_entry_t *e = c->entry;
         r->topic = e->topic;
@@ -87,6 +88,7 @@ void dc_change_to_rec(const dc_change_t *c, dc_rec_t *r)
         r->value = e->origin;
         r->metadata = e->metadata.data;
         r->metadata_size = e->metadata.size;
+        r->owner = dc_str_from(e->owner);
     }
     if (c->node) {
         const dc_node_t *n = c->node;
@@ -97,7 +99,17 @@ void dc_change_to_rec(const dc_change_t *c, dc_rec_t *r)
         r->metadata = n->metadata.data;
         r->metadata_size = n->metadata.size;
         r->lease_id = n->lease_id;
+        r->owner = dc_str_from(n->owner);
     }
+}
+
+/* An owner from a record (at most a key long; none: ""). */
+static void s_owner_copy(char dst[DC_KEY_LEN + 1], dc_str_t src)
+{
+    size_t n = src.ptr && src.len <= DC_KEY_LEN ? src.len : 0;
+    if (n)
+        memcpy(dst, src.ptr, n);
+    dst[n] = 0;
 }
 
 int dc_change_from_rec(dc_change_t *c, const dc_rec_t *r)
@@ -111,6 +123,7 @@ int dc_change_from_rec(dc_change_t *c, const dc_rec_t *r)
     c->value = r->value;
     c->status = r->status;
     memcpy(c->seqs, r->seqs, sizeof c->seqs);
+    s_owner_copy(c->owner, r->owner);
     switch (r->kind) {
     case DC_REC_TOPIC_PUT:
         c->entry =
@@ -119,6 +132,7 @@ int dc_change_from_rec(dc_change_t *c, const dc_rec_t *r)
             return -1;
         c->entry->registered_at_ms = r->at_ms;
         c->entry->origin = r->value;
+        s_owner_copy(c->entry->owner, r->owner);
         return 0;
     case DC_REC_NODE_PUT: {
         char *name = dc_str_dup(r->topic.name), *description = dc_str_dup(r->text);
@@ -127,6 +141,8 @@ int dc_change_from_rec(dc_change_t *c, const dc_rec_t *r)
                                          r->metadata, r->metadata_size, r->lease_id);
         free(name);
         free(description);
+        if (c->node)
+            s_owner_copy(c->node->owner, r->owner);
         return c->node ? 0 : -1;
     }
     case DC_REC_TOPIC_REMOVE:

@@ -29,6 +29,8 @@ typedef struct {
     int status;          /* REQUEST */
     char *text;          /* REQUEST: the reply's message; MEMBER: its endpoint (owned) */
     uint64_t seqs[3];    /* SEQS */
+    char owner[DC_KEY_LEN + 1]; /* LEASE_GRANT: the client key granted it ("": ipc side);
+                                   a topic's or node's owner is in its entry or node */
 } dc_change_t;
 
 /* A growable array of changes, in order. */

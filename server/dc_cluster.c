@@ -1,6 +1,7 @@
 /* dc_cluster.c: a cluster member's writer: Raft, proposals, forwarding,
  * leases on the leader (see the .h). */
 #include "dc_cluster.h"
+#include "dc_zap.h"
 #include "dc_clock.h"
 #include "dc_cluster_op.h"
 #include "dc_decide.h"
@@ -56,7 +57,6 @@ typedef struct {
     zsock_t *pull;             /* write ops from the front, workers and the prober */
     zsock_t *replies;          /* answers to the front */
     zsock_t *router;           /* followers' forwarded ops (bound on this member's host) */
-    zactor_t *auth;            /* ZAP: the router takes connections from member hosts only */
     raft_index allowed_conf;   /* the configuration whose hosts auth allows */
     zsock_t *dealer;           /* to the leader's router, or NULL */
     char endpoint[257];        /* where our router listens (announced when leading) */
@@ -460,6 +460,7 @@ static bool s_dealer_for(cluster_t *self, uint64_t leader)
         return false;
     zsock_set_linger(self->dealer, 0);
     zsock_set_sndhwm(self->dealer, 10000);
+    dc_zap_connect_member(self->ctx->zap, self->dealer);
     if (zsock_connect(self->dealer, "%s", endpoint) != 0) {
         dc_warn("cannot connect to the leader's endpoint %s", endpoint);
         zsock_destroy(&self->dealer);
@@ -927,13 +928,15 @@ static int s_mkdirs(const char *path)
     return mkdir(dir, 0750) != 0 && errno != EEXIST ? -1 : 0;
 }
 
-/* Tells the ZAP handler the addresses of every member host, so the router
- * takes connections from members only (IP allow-list: the links are not
- * authenticated yet; that is the security issue's CURVE). */
+/* Tells the ZAP handler the addresses of every member host: without CURVE
+ * (--insecure-tcp) the router takes connections from member hosts only. With
+ * CURVE the member's key is what lets it in (dc_zap.h). */
 static void s_allow_members(cluster_t *self)
 {
-    if (!self->auth)
+    if (dc_zap_curve(self->ctx->zap)) {
+        self->allowed_conf = self->raft_ready ? self->raft.configuration_index : 0;
         return;
+    }
     const struct raft_configuration *conf = &self->raft.configuration;
     int count = self->raft_ready ? (int)conf->n : 0;
     for (int i = 0; i < count + self->config->member_count; i++) {
@@ -955,10 +958,8 @@ static void s_allow_members(cluster_t *self)
                 inet_ntop(AF_INET, &((struct sockaddr_in *)a->ai_addr)->sin_addr, ip, sizeof ip);
             else if (a->ai_family == AF_INET6)
                 inet_ntop(AF_INET6, &((struct sockaddr_in6 *)a->ai_addr)->sin6_addr, ip, sizeof ip);
-            if (ip[0]) {
-                zstr_sendx(self->auth, "ALLOW", ip, NULL);
-                zsock_wait(self->auth);
-            }
+            if (ip[0])
+                dc_zap_allow_member_address(self->ctx->zap, ip);
         }
         freeaddrinfo(res);
     }
@@ -978,17 +979,17 @@ static int s_bind_router(cluster_t *self)
         return -1;
     zsock_set_linger(self->router, 0);
     zsock_set_maxmsgsize(self->router, (int)self->config->max_message_size + 4096);
-    self->auth = zactor_new(zauth, NULL);
-    if (!self->auth)
-        return -1;
     s_allow_members(self);
-    zsock_set_zap_domain(self->router, "discod-members");
+    dc_zap_serve(self->ctx->zap, self->router, DC_ZAP_MEMBERS);
     int port = zsock_bind(self->router, "tcp://%s:*", host);
     if (port < 0) {
         dc_error("cannot bind the member channel on %s: %s", host, zmq_strerror(zmq_errno()));
         return -1;
     }
     snprintf(self->endpoint, sizeof self->endpoint, "tcp://%s:%d", host, port);
+    dc_zap_watch(self->ctx->zap, self->router, self->endpoint);
+    dc_info("member channel (writes forwarded to this member when it leads) on %s%s",
+            self->endpoint, dc_zap_curve(self->ctx->zap) ? " (CURVE)" : "");
     return 0;
 }
 
@@ -1134,7 +1135,6 @@ static void s_teardown(cluster_t *self)
     if (self->dealer)
         zsock_destroy(&self->dealer);
     zsock_destroy(&self->router);
-    zactor_destroy(&self->auth);
     zsock_destroy(&self->pull);
     zsock_destroy(&self->replies);
     dc_timers_free(&self->lease_checks);

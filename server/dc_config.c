@@ -41,6 +41,39 @@ void dc_config_defaults(dc_config_t *c)
     c->snapshot_threshold = 4096;
 }
 
+int dc_config_check_tcp(const dc_config_t *c)
+{
+    if (c->curve_clients && !c->curve_key) {
+        fprintf(stderr, "discod: --curve-clients needs --curve-key (the server's certificate)\n");
+        return -1;
+    }
+    if (c->member_count > 0 && c->curve_key && !c->insecure_tcp) {
+        /* The forwarding channel has CURVE; libraft's own links do not. */
+        fprintf(stderr, "discod: the Raft links between cluster members are not encrypted: a "
+                        "cluster needs --insecure-tcp too (CURVE still guards the clients' "
+                        "endpoints and the forwarding channel)\n");
+        return -1;
+    }
+    if (c->curve_key || c->insecure_tcp)
+        return 0;
+    const char *open = NULL;
+    for (int i = 0; i < c->endpoint_count && !open; i++)
+        if (!strncmp(c->endpoints[i], "tcp://", 6))
+            open = c->endpoints[i];
+    if (!open && c->events_endpoint && !strncmp(c->events_endpoint, "tcp://", 6))
+        open = c->events_endpoint;
+    if (!open && c->member_count > 0)
+        open = "the links between cluster members";
+    if (open) {
+        fprintf(stderr,
+                "discod: %s would be open to anyone on the network: give --curve-key FILE "
+                "(and --curve-clients DIR), or --insecure-tcp\n",
+                open);
+        return -1;
+    }
+    return 0;
+}
+
 const dc_member_config_t *dc_config_self(const dc_config_t *c)
 {
     for (int i = 0; c->member_id && i < c->member_count; i++)
@@ -57,6 +90,8 @@ void dc_config_clear(dc_config_t *c)
     free(c->events_endpoint);
     free(c->ipc_group);
     free(c->config_file);
+    free(c->curve_key);
+    free(c->curve_clients);
     for (int i = 0; i < c->member_count; i++)
         free(c->members[i].address);
     free(c->cluster_dir);
@@ -230,6 +265,28 @@ static int s_apply(dc_config_t *c, const char *key, const char *value, const cha
     }
     if (!strcmp(key, "allow-remote-shutdown"))
         return s_parse_bool(where, value, &c->allow_remote_shutdown);
+    if (!strcmp(key, "allow-shutdown")) {
+        if (!strcasecmp(value, "none"))
+            c->allow_shutdown = DC_SHUTDOWN_NONE;
+        else if (!strcasecmp(value, "ipc"))
+            c->allow_shutdown = DC_SHUTDOWN_IPC;
+        else if (!strcasecmp(value, "admin"))
+            c->allow_shutdown = DC_SHUTDOWN_ADMIN;
+        else {
+            fprintf(stderr, "discod: %s: allow-shutdown must be none, ipc or admin, not '%s'\n",
+                    where, value);
+            return -1;
+        }
+        return 0;
+    }
+    if (!strcmp(key, "curve-key") || !strcmp(key, "curve-clients")) {
+        char **slot = !strcmp(key, "curve-key") ? &c->curve_key : &c->curve_clients;
+        free(*slot);
+        *slot = *value ? strdup(value) : NULL;
+        return 0;
+    }
+    if (!strcmp(key, "insecure-tcp"))
+        return s_parse_bool(where, value, &c->insecure_tcp);
     if (!strcmp(key, "on-corrupt")) {
         if (!strcasecmp(value, "move-aside"))
             c->on_corrupt = DC_CORRUPT_MOVE_ASIDE;
@@ -343,6 +400,10 @@ static const struct {
     {"server/max_topics", "max-topics"},
     {"server/publishers_per_topic", "publishers-per-topic"},
     {"server/allow_remote_shutdown", "allow-remote-shutdown"},
+    {"server/allow_shutdown", "allow-shutdown"},
+    {"security/curve_key", "curve-key"},
+    {"security/curve_clients", "curve-clients"},
+    {"security/insecure_tcp", "insecure-tcp"},
     {"store/path", "db"},
     {"store/sync", "sync"},
     {"store/max_size", "db-max-size"},
@@ -448,7 +509,14 @@ static void s_usage(FILE *out)
             "  --publishers-per-topic N registrations a topic may hold, one per publisher node\n"
             "                           (default 1: Cortex's owner rule; at most 64)\n"
             "  --db-max-size B          cap on the database file size, 0 = none (default 0)\n"
-            "  --allow-remote-shutdown  accept SHUTDOWN on tcp endpoints too\n"
+            "  --allow-remote-shutdown  accept SHUTDOWN on tcp endpoints without CURVE too\n"
+            "  --allow-shutdown POLICY  none|ipc|admin: who may SHUTDOWN (default ipc;\n"
+            "                           admin: ipc clients and admin keys)\n"
+            "  --curve-key FILE         server certificate (czmq: FILE, FILE_secret): every tcp\n"
+            "                           endpoint and member link requires CURVE\n"
+            "  --curve-clients DIR      client public certificates, each with a role\n"
+            "                           (read|write|admin); re-read on SIGHUP and on change\n"
+            "  --insecure-tcp           allow tcp endpoints without CURVE (open to anyone)\n"
             "  --on-corrupt POLICY      move-aside|refuse a corrupt database (default move-aside)\n"
             "  --events EP|none         PUB endpoint for registry events\n"
             "                           (default %s)\n"
@@ -513,6 +581,10 @@ int dc_config_from_args(dc_config_t *c, int argc, char **argv)
         {"election-timeout-ms", required_argument, 0, OPT_BASE + 27},
         {"snapshot-threshold", required_argument, 0, OPT_BASE + 28},
         {"publishers-per-topic", required_argument, 0, OPT_BASE + 29},
+        {"allow-shutdown", required_argument, 0, OPT_BASE + 30},
+        {"curve-key", required_argument, 0, OPT_BASE + 31},
+        {"curve-clients", required_argument, 0, OPT_BASE + 32},
+        {"insecure-tcp", no_argument, 0, OPT_BASE + 33},
         {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0}};
@@ -590,6 +662,8 @@ int dc_config_from_args(dc_config_t *c, int argc, char **argv)
         c->cluster_dir = malloc(n);
         snprintf(c->cluster_dir, n, "%s.raft", c->db_path);
     }
+    if (dc_config_check_tcp(c) != 0)
+        return -1;
     if (c->lease_min_ttl_ms > c->lease_max_ttl_ms) {
         fprintf(stderr, "discod: lease min TTL (%llu ms) is above the max (%llu ms)\n",
                 (unsigned long long)c->lease_min_ttl_ms, (unsigned long long)c->lease_max_ttl_ms);

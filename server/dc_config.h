@@ -22,6 +22,9 @@ typedef struct {
 
 typedef enum { DC_SYNC_FULL = 0, DC_SYNC_NORMAL } dc_sync_t;
 typedef enum { DC_CORRUPT_MOVE_ASIDE = 0, DC_CORRUPT_REFUSE } dc_on_corrupt_t;
+/* Who may stop the daemon with SHUTDOWN: nobody, clients on ipc endpoints,
+ * or those and admin keys (CURVE). */
+typedef enum { DC_SHUTDOWN_IPC = 0, DC_SHUTDOWN_NONE, DC_SHUTDOWN_ADMIN } dc_shutdown_t;
 
 typedef struct {
     char *endpoints[DC_MAX_ENDPOINTS];
@@ -35,7 +38,11 @@ typedef struct {
     uint64_t max_topics;         /* registrations the registry holds, at most */
     uint64_t publishers_per_topic; /* registrations a topic may hold, one per node (1: Cortex) */
     uint64_t db_max_size;        /* bytes; 0: no cap */
-    bool allow_remote_shutdown;  /* SHUTDOWN accepted on tcp endpoints */
+    bool allow_remote_shutdown;  /* SHUTDOWN accepted on tcp endpoints without a key */
+    dc_shutdown_t allow_shutdown;
+    char *curve_key;             /* server certificate (czmq: FILE and FILE_secret), or NULL */
+    char *curve_clients;         /* directory of client public certificates, or NULL */
+    bool insecure_tcp;           /* tcp endpoints without CURVE are allowed */
     dc_on_corrupt_t on_corrupt;
     char *events_endpoint;       /* PUB for registry events; NULL: none */
     uint64_t lease_min_ttl_ms, lease_max_ttl_ms;
@@ -62,6 +69,11 @@ typedef struct {
 
 /* This member's entry in c->members, or NULL (standalone). */
 const dc_member_config_t *dc_config_self(const dc_config_t *c);
+
+/* A tcp endpoint (front, events, member links) needs CURVE (curve_key) or
+ * insecure_tcp; curve_clients needs curve_key. Returns 0, or -1 having
+ * said why on stderr. */
+int dc_config_check_tcp(const dc_config_t *c);
 
 /* Fills c with the built-in defaults. The caller must dc_config_clear(c). */
 void dc_config_defaults(dc_config_t *c);

@@ -79,6 +79,9 @@ typedef struct {
     uint64_t watchdog_ms;   /* systemd's WatchdogSec, 0: none */
     atomic_uint_fast64_t writer_beat_ms; /* monotonic time of the writer's last loop */
     bool endpoint_is_tcp[DC_MAX_ENDPOINTS];
+    bool endpoint_is_curve[DC_MAX_ENDPOINTS]; /* tcp with CURVE: requests carry a key */
+    struct dc_keys *keys;   /* client keys and roles (dc_keys.h) */
+    struct dc_zap *zap;     /* the ZAP handler and the server certificate (dc_zap.h) */
     dc_stats_t stats;
     dc_cluster_status_t cluster;
     /* inproc names, unique per server so several can share a process. */

@@ -243,6 +243,36 @@ size_t dc_decide_checkpoints(dc_decider_t *d)
     return added;
 }
 
+/*==== Owners (CURVE) ====*/
+
+/* May op's sender change what owner wrote? Its own (a key's, or the ipc
+ * side's ""), or anything for an admin key. */
+static bool s_owns(const dc_write_op_t *op, const char *owner)
+{
+    return op->principal.access == DC_ACCESS_ADMIN || !strcmp(owner, op->principal.key);
+}
+
+/* Refuses op for touching what another key owns, and says so in the log. */
+static void s_not_owner(dc_outcome_t *out, const dc_write_op_t *op, const char *what,
+                        const char *name)
+{
+    s_say(out, DC_STATUS_ERROR, "%s %s belongs to another key: not changed", what, name);
+    dc_warn("%s %s: refused to %s (it belongs to another key)", what, name,
+            op->principal.key[0] ? op->principal.key : "an ipc client");
+}
+
+/* The owner of lease id as the batch leaves it ("" when unknown). */
+static const char *s_lease_owner(const dc_decider_t *d, uint64_t id)
+{
+    for (size_t i = d->batch->count; i-- > 0;) {
+        const dc_change_t *c = &d->batch->items[i];
+        if (c->kind == DC_REC_LEASE_GRANT && c->lease_id == id)
+            return c->owner;
+    }
+    dc_lease_t *l = dc_leases_find(d->state->leases, id);
+    return l ? l->owner : "";
+}
+
 /*==== Deciding requests ====*/
 
 bool dc_decide_answered(const dc_decider_t *d, uint64_t request_id, dc_outcome_t *out)
@@ -280,6 +310,12 @@ static int s_decide_lease(dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *out,
                   (unsigned long long)op->lease_id);
             return -1;
         }
+        if (!s_owns(op, s_lease_owner(d, op->lease_id))) {
+            char id[24];
+            snprintf(id, sizeof id, "%llu", (unsigned long long)op->lease_id);
+            s_not_owner(out, op, "Lease", id);
+            return -1;
+        }
         *lease_id = op->lease_id;
         out->has_lease = true;
         out->lease_id = op->lease_id;
@@ -304,6 +340,7 @@ static int s_decide_lease(dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *out,
     c->lease_id = id;
     c->ttl_ms = op->lease_ttl_ms;
     c->at_ms = d->now_wall;
+    snprintf(c->owner, sizeof c->owner, "%s", op->principal.key);
     *lease_id = id;
     out->has_lease = true;
     out->lease_id = id;
@@ -332,6 +369,10 @@ static void s_register(dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *out)
             stale[stale_count++] = x;
         else
             live[live_count++] = x;
+    }
+    if (mine && !s_owns(op, mine->owner)) {
+        s_not_owner(out, op, "Topic", e->topic.name.ptr);
+        return;
     }
     uint64_t limit = d->config->publishers_per_topic ? d->config->publishers_per_topic : 1;
     if (live_count >= limit) {
@@ -382,6 +423,7 @@ static void s_register(dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *out)
     e->lease_id = lease_id;
     e->registered_at_ms = d->now_wall;
     e->origin = op->origin;
+    snprintf(e->owner, sizeof e->owner, "%s", op->principal.key);
     /* The op keeps its reference: a cluster leader that loses its term
      * decides the op again. */
     c->entry = dc_entry_ref(e);
@@ -439,6 +481,10 @@ static void s_unregister(dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *out)
         s_say(out, DC_STATUS_NOT_FOUND, "Topic %s not found", op->name);
         return;
     }
+    if (!dead && !s_owns(op, cur->owner)) {
+        s_not_owner(out, op, "Topic", op->name);
+        return;
+    }
     if (!s_remove_topic(d, cur, dead ? op->reason : DC_REASON_UNREGISTERED)) {
         s_say(out, DC_STATUS_ERROR, "Out of memory");
         return;
@@ -449,6 +495,11 @@ static void s_unregister(dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *out)
 
 static void s_register_node(dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *out)
 {
+    dc_node_t *cur = s_current_node(d, dc_str_from(op->node->name));
+    if (cur && !s_owns(op, cur->owner)) {
+        s_not_owner(out, op, "Node", op->node->name);
+        return;
+    }
     size_t first = d->batch->count;
     uint64_t lease_id;
     if (s_decide_lease(d, op, out, &lease_id) != 0)
@@ -462,6 +513,7 @@ static void s_register_node(dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *ou
     }
     dc_node_t *n = op->node;
     n->lease_id = lease_id;
+    snprintf(n->owner, sizeof n->owner, "%s", op->principal.key);
     c->node = dc_node_ref(n);
     out->changed = true;
     s_say(out, DC_STATUS_OK, "Registered node: %s", n->name);
@@ -487,6 +539,12 @@ void dc_decide(dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *out)
                   (unsigned long long)op->lease_id);
             break;
         }
+        if (!s_owns(op, s_lease_owner(d, op->lease_id))) {
+            char id[24];
+            snprintf(id, sizeof id, "%llu", (unsigned long long)op->lease_id);
+            s_not_owner(out, op, "Lease", id);
+            break;
+        }
         size_t removed = dc_decide_lease_end(d, op->lease_id, DC_REASON_REVOKED);
         out->changed = true;
         s_say(out, DC_STATUS_OK, "Revoked lease %llu (%zu topic(s) removed)",
@@ -496,9 +554,14 @@ void dc_decide(dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *out)
     case DC_OP_REGISTER_NODE:
         s_register_node(d, op, out);
         break;
-    case DC_OP_UNREGISTER_NODE:
-        if (!s_current_node(d, name)) {
+    case DC_OP_UNREGISTER_NODE: {
+        dc_node_t *node = s_current_node(d, name);
+        if (!node) {
             s_say(out, DC_STATUS_NOT_FOUND, "Node %s not found", op->name);
+            break;
+        }
+        if (!s_owns(op, node->owner)) {
+            s_not_owner(out, op, "Node", op->name);
             break;
         }
         if (!s_remove(d, DC_REC_NODE_REMOVE, op->name, NULL, DC_REASON_UNREGISTERED)) {
@@ -508,6 +571,7 @@ void dc_decide(dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *out)
         out->changed = true;
         s_say(out, DC_STATUS_OK, "Unregistered node: %s", op->name);
         break;
+    }
     case DC_OP_WAIT:
         s_say(out, DC_STATUS_ERROR, "WAIT is not a write");
         break;

@@ -6,6 +6,7 @@
 #ifndef DC_ENTRY_H
 #define DC_ENTRY_H
 
+#include "dc_keys.h"
 #include "dc_reply.h"
 #include "dc_topic.h"
 
@@ -19,6 +20,7 @@ struct dc_entry {
     uint64_t lease_id;   /* 0: no lease */
     uint64_t registered_at_ms; /* wall clock of the registration (legacy TTL) */
     uint64_t origin;     /* cluster: the member the registration came in at (0: standalone) */
+    char owner[DC_KEY_LEN + 1]; /* the client key that registered it; "": the ipc side */
     dc_blob_t blob;      /* five-key TopicInfo msgpack */
     dc_blob_t metadata;  /* msgpack map, or {NULL, 0} */
     /* Links owned by the registry, changed only under its write lock. */

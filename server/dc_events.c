@@ -1,5 +1,6 @@
 /* dc_events.c: the event stream and held WAITs (see the .h). */
 #include "dc_events.h"
+#include "dc_zap.h"
 #include "dc_ipc.h"
 #include "dc_log.h"
 #include "dc_protocol.h"
@@ -51,6 +52,8 @@ dc_events_t *dc_events_new(dc_context_t *ctx, zsock_t *replies)
         return NULL;
     }
     self->pub = zsock_new(ZMQ_PUB);
+    if (self->pub && !path)
+        dc_zap_serve(ctx->zap, self->pub, DC_ZAP_CLIENTS); /* tcp: subscribers need a key */
     if (!self->pub || zsock_bind(self->pub, "%s", endpoint) < 0) {
         dc_error("cannot bind the events endpoint %s: %s", endpoint, zmq_strerror(zmq_errno()));
         zsock_destroy(&self->pub);

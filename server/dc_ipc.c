@@ -95,8 +95,16 @@ int dc_ipc_secure(const char *path, unsigned mode, const char *group, bool requi
         return 0;
     }
     if (chown(path, (uid_t)-1, g->gr_gid) != 0) {
-        dc_error("cannot give %s to group %s: %s", path, group, strerror(errno));
-        return -1;
+        if (required) {
+            dc_error("cannot give %s to group %s: %s", path, group, strerror(errno));
+            return -1;
+        }
+        /* The default group exists but this user is not in it (a developer
+         * running build/server/discod on a robot with the package): the
+         * socket keeps the user's own group. */
+        dc_warn("cannot give %s to group %s (%s): it keeps this user's group; pass "
+                "--ipc-group to choose one",
+                path, group, strerror(errno));
     }
     return 0;
 }

@@ -12,8 +12,10 @@ const char *dc_ipc_path(const char *endpoint);
  * Returns -1 (logged) when a live process still answers on it. */
 int dc_ipc_prepare(const char *path);
 
-/* Gives the bound socket file its mode and group (group NULL: leave it; a
- * missing group is an error only when required). Returns 0, or -1 (logged). */
+/* Gives the bound socket file its mode and group (group NULL: leave it).
+ * When the group is required (configured), a missing group or one this user
+ * cannot give is an error; otherwise (the default group) a warning, and the
+ * file keeps the user's group. Returns 0, or -1 (logged). */
 int dc_ipc_secure(const char *path, unsigned mode, const char *group, bool required);
 
 typedef enum { DC_PROBE_ALIVE, DC_PROBE_DEAD, DC_PROBE_UNKNOWN } dc_probe_t;

@@ -32,6 +32,7 @@ struct dc_lease {
     size_t topic_count, topic_cap;
     char *node;
     bool fwd_pending;       /* renewed since its renewal was last passed to the leader */
+    char owner[41];         /* the client key that was granted it; "": the ipc side */
     dc_lease_t *hash_next;
 };
 

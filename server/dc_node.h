@@ -8,6 +8,7 @@
 #ifndef DC_NODE_H
 #define DC_NODE_H
 
+#include "dc_keys.h"
 #include "dc_mp.h"
 #include "dc_reply.h"
 
@@ -22,6 +23,7 @@ typedef struct {
     dc_blob_t capabilities_blob; /* msgpack array of str */
     dc_blob_t metadata;          /* msgpack map, or {NULL, 0} */
     uint64_t lease_id;
+    char owner[DC_KEY_LEN + 1];  /* the client key that registered it; "": the ipc side */
 } dc_node_t;
 
 /* Builds a node from a validated node map (dc_request_t.node). One reference;

@@ -11,8 +11,9 @@ static int s_write(dc_store_t *store, const dc_change_t *c)
     switch (c->kind) {
     case DC_REC_TOPIC_PUT: {
         const dc_entry_t *e = c->entry;
-        dc_stored_topic_t t = {e->topic,         e->create_seq,       e->lease_id, e->metadata.data,
-                               e->metadata.size, e->registered_at_ms, e->origin};
+        dc_stored_topic_t t = {e->topic,          e->create_seq, e->lease_id,
+                               e->metadata.data,  e->metadata.size,
+                               e->registered_at_ms, e->origin,   dc_str_from(e->owner)};
         return dc_store_put_topic(store, &t);
     }
     case DC_REC_TOPIC_REMOVE:
@@ -20,7 +21,7 @@ static int s_write(dc_store_t *store, const dc_change_t *c)
                                      c->publisher_node ? dc_str_from(c->publisher_node)
                                                        : (dc_str_t){NULL, 0});
     case DC_REC_LEASE_GRANT:
-        return dc_store_put_lease(store, c->lease_id, c->ttl_ms, c->at_ms);
+        return dc_store_put_lease(store, c->lease_id, c->ttl_ms, c->at_ms, c->owner);
     case DC_REC_LEASE_RENEW:
         return dc_store_touch_lease(store, c->lease_id, c->at_ms);
     case DC_REC_LEASE_REMOVE:
@@ -33,7 +34,8 @@ static int s_write(dc_store_t *store, const dc_change_t *c)
                               n->capabilities_blob.size,
                               n->metadata.data,
                               n->metadata.size,
-                              n->lease_id};
+                              n->lease_id,
+                              n->owner};
         return dc_store_put_node(store, &s);
     }
     case DC_REC_NODE_REMOVE:
@@ -104,10 +106,12 @@ static int s_replay(load_t *l, dc_change_t *c)
     return 0;
 }
 
-static int s_load_lease(void *arg, uint64_t id, uint64_t ttl_ms, uint64_t renewed_at_ms)
+static int s_load_lease(void *arg, uint64_t id, uint64_t ttl_ms, uint64_t renewed_at_ms,
+                        const char *owner)
 {
     dc_change_t c = {
         .kind = DC_REC_LEASE_GRANT, .lease_id = id, .ttl_ms = ttl_ms, .at_ms = renewed_at_ms};
+    snprintf(c.owner, sizeof c.owner, "%s", owner);
     return s_replay(arg, &c);
 }
 
@@ -120,7 +124,8 @@ static int s_load_topic(void *arg, const dc_stored_topic_t *t)
                   .at_ms = t->registered_at_ms,
                   .value = t->origin,
                   .metadata = t->metadata,
-                  .metadata_size = t->metadata_size};
+                  .metadata_size = t->metadata_size,
+                  .owner = t->owner};
     dc_change_t c;
     if (dc_change_from_rec(&c, &r) != 0)
         return -1;
@@ -134,6 +139,7 @@ static int s_load_node(void *arg, const dc_stored_node_t *n)
                                 n->metadata, n->metadata_size, n->lease_id);
     if (!c.node)
         return -1;
+    snprintf(c.node->owner, sizeof c.node->owner, "%s", n->owner ? n->owner : "");
     return s_replay(arg, &c);
 }
 

@@ -15,6 +15,8 @@
 #include "dc_write_op.h"
 #include "dc_writer.h"
 #include "dc_cluster.h"
+#include "dc_keys.h"
+#include "dc_zap.h"
 #include "discod_version.h"
 
 #include <czmq.h>
@@ -83,11 +85,11 @@ static void s_worker_idle(front_t *self, zframe_t *identity)
         s_dispatch(self, next);
 }
 
-/* msg: [endpoint index][envelope...][""][reply]. */
+/* msg: [endpoint index and principal][envelope...][""][reply]. */
 static void s_send_to_client(front_t *self, zmsg_t *msg)
 {
     zframe_t *index = zmsg_pop(msg);
-    int i = index && zframe_size(index) == 1 ? *zframe_data(index) : -1;
+    int i = index && zframe_size(index) >= 1 ? *zframe_data(index) : -1;
     zframe_destroy(&index);
     if (i >= 0 && i < self->router_count)
         zmsg_send(&msg, self->routers[i]);
@@ -126,13 +128,13 @@ static void s_from_writer(front_t *self)
 
 #define DC_MAX_FRAMES 16
 
-/* [endpoint index][frames[0..count-1] copied]: a route for the writer, or a
- * whole request for a worker. The frames stay open. */
-static zmsg_t *s_routed(int index, zmq_msg_t *frames, int count)
+/* [endpoint index and principal][frames[0..count-1] copied]: a route for the
+ * writer, or a whole request for a worker. The frames stay open. */
+static zmsg_t *s_routed(int index, const dc_principal_t *who, zmq_msg_t *frames, int count)
 {
     zmsg_t *msg = zmsg_new();
-    unsigned char i8 = (unsigned char)index;
-    zmsg_addmem(msg, &i8, 1);
+    uint8_t first[2 + DC_KEY_LEN];
+    zmsg_addmem(msg, first, dc_principal_frame(index, who, first));
     for (int i = 0; i < count; i++)
         zmsg_addmem(msg, zmq_msg_data(&frames[i]), zmq_msg_size(&frames[i]));
     return msg;
@@ -143,15 +145,16 @@ static zmsg_t *s_routed(int index, zmq_msg_t *frames, int count)
  * leaving the frames alone, when a worker should take it instead: a request
  * the op builder refuses (the worker answers the ERROR) or a writer queue
  * that is full (a worker waits for it; the front never does). */
-static bool s_to_writer(front_t *self, int index, zmq_msg_t *frames, int count,
-                        const dc_request_t *req)
+static bool s_to_writer(front_t *self, int index, const dc_principal_t *who, zmq_msg_t *frames,
+                        int count, const dc_request_t *req)
 {
     const char *problem = NULL;
     dc_write_op_t *op = dc_write_op_topic(req, &problem);
     if (!op)
         return false;
     dc_write_op_take_request_keys(op, req);
-    op->route = s_routed(index, frames, count - 1); /* all but the body */
+    op->principal = *who;
+    op->route = s_routed(index, who, frames, count - 1); /* all but the body */
     if (zmq_send(zsock_resolve(self->writes), &op, sizeof op, ZMQ_DONTWAIT) != (int)sizeof op) {
         dc_debug("writer queue full: a worker takes this write");
         dc_write_op_destroy(&op);
@@ -162,6 +165,45 @@ static bool s_to_writer(front_t *self, int index, zmq_msg_t *frames, int count,
     for (int i = 0; i < count; i++)
         zmq_msg_close(&frames[i]);
     return true;
+}
+
+/* Answers ERROR with message on router, along the envelope frames[0..count-2],
+ * and closes the frames. */
+static void s_refuse(front_t *self, zsock_t *router, zmq_msg_t *frames, int count, int version,
+                     const char *message)
+{
+    dc_context_t *ctx = &self->server->ctx;
+    dc_reply_t r;
+    memset(&r, 0, sizeof r);
+    r.status = DC_STATUS_ERROR;
+    r.message = message;
+    r.version = version;
+    dc_context_stamp(ctx, &r);
+    msgpack_sbuffer_clear(&self->reply_buffer);
+    DC_STAT_INC(ctx, requests);
+    DC_STAT_INC(ctx, errors);
+    if (dc_reply_encode(&r, &self->reply_buffer) == 0) {
+        for (int i = 0; i < count - 1; i++)
+            zmq_msg_send(&frames[i], zsock_resolve(router), ZMQ_SNDMORE);
+        zmq_send(zsock_resolve(router), self->reply_buffer.data, self->reply_buffer.size, 0);
+        zmq_msg_close(&frames[count - 1]);
+    } else
+        for (int i = 0; i < count; i++)
+            zmq_msg_close(&frames[i]);
+}
+
+/* Who sent body on endpoint index: local (ipc, insecure tcp), or a CURVE key
+ * with its role now (NONE: a key taken off the directory since it connected). */
+static void s_principal(front_t *self, int index, zmq_msg_t *body, dc_principal_t *who)
+{
+    dc_context_t *ctx = &self->server->ctx;
+    memset(who, 0, sizeof *who);
+    who->access = DC_ACCESS_LOCAL;
+    if (!ctx->endpoint_is_curve[index])
+        return;
+    const char *key = zmq_msg_gets(body, "User-Id");
+    snprintf(who->key, sizeof who->key, "%s", key ? key : "");
+    who->access = dc_keys_role(ctx->keys, who->key);
 }
 
 /* Reads one client message. PING, LOOKUP and HEARTBEAT (the hot path: a hash
@@ -204,12 +246,28 @@ static bool s_from_client(front_t *self, int index)
             zmq_msg_close(&frames[i]);
         return true;
     }
+    dc_principal_t who;
+    s_principal(self, index, &frames[count - 1], &who);
     if (shape == DC_ENVELOPE_OK) {
         zmq_msg_t *body = &frames[count - 1];
         dc_request_t req;
         char err[DC_ERR_LEN];
         bool answered = false;
         if (dc_request_decode(&req, zmq_msg_data(body), zmq_msg_size(body), err) == 0) {
+            if (!dc_access_allows(who.access, req.command)) {
+                char message[160];
+                if (who.access == DC_ACCESS_NONE)
+                    snprintf(message, sizeof message,
+                             "Refused: key %s is no longer in the client keys", who.key);
+                else
+                    snprintf(message, sizeof message,
+                             "Refused: key %s has role %s, too little for command %lld", who.key,
+                             dc_access_name(who.access), (long long)req.command);
+                dc_warn("%s (on %s)", message, ctx->config->endpoints[index]);
+                s_refuse(self, router, frames, count, req.version, message);
+                dc_request_release(&req);
+                return true;
+            }
             if (req.command == DC_CMD_PING || req.command == DC_CMD_LOOKUP_TOPIC ||
                 req.command == DC_CMD_HEARTBEAT) {
                 msgpack_sbuffer_clear(&self->reply_buffer);
@@ -224,7 +282,7 @@ static bool s_from_client(front_t *self, int index)
                 }
             } else if (req.command == DC_CMD_REGISTER_TOPIC ||
                        req.command == DC_CMD_UNREGISTER_TOPIC) {
-                answered = s_to_writer(self, index, frames, count, &req);
+                answered = s_to_writer(self, index, &who, frames, count, &req);
             }
             dc_request_release(&req);
         }
@@ -232,7 +290,7 @@ static bool s_from_client(front_t *self, int index)
             return true;
     }
     /* To a worker: [endpoint index][envelope...][""][body...]. */
-    zmsg_t *msg = s_routed(index, frames, count);
+    zmsg_t *msg = s_routed(index, &who, frames, count);
     for (int i = 0; i < count; i++)
         zmq_msg_close(&frames[i]);
     self->in_flight++;
@@ -256,6 +314,12 @@ static int s_front_setup(front_t *self)
         zsock_set_linger(router, 0);
         zsock_set_rcvhwm(router, 10000);
         zsock_set_sndhwm(router, 10000);
+        ctx->endpoint_is_tcp[i] = strncmp(ep, "tcp://", 6) == 0;
+        ctx->endpoint_is_curve[i] = ctx->endpoint_is_tcp[i] && dc_zap_curve(ctx->zap);
+        if (ctx->endpoint_is_curve[i]) {
+            dc_zap_serve(ctx->zap, router, DC_ZAP_CLIENTS);
+            dc_zap_watch(ctx->zap, router, ep);
+        }
         self->routers[self->router_count++] = router;
         if (zsock_bind(router, "%s", ep) < 0) {
             dc_error("cannot bind %s: %s", ep, zmq_strerror(zmq_errno()));
@@ -264,7 +328,6 @@ static int s_front_setup(front_t *self)
         if (path && dc_ipc_secure(path, config->ipc_mode, config->ipc_group,
                                   config->ipc_group_explicit) != 0)
             return -1;
-        ctx->endpoint_is_tcp[i] = strncmp(ep, "tcp://", 6) == 0;
     }
     self->backend = zsock_new(ZMQ_ROUTER);
     self->replies = zsock_new(ZMQ_PULL);
@@ -525,7 +588,11 @@ dc_server_t *dc_server_new(const dc_config_t *config)
     ctx->leases = dc_leases_new();
     ctx->nodes = dc_nodes_new();
     ctx->list_cache = dc_list_cache_new();
-    if (!self->store || !ctx->registry || !ctx->leases || !ctx->nodes || !ctx->list_cache) {
+    /* The ZAP handler first: no tcp socket may take a connection before it. */
+    ctx->keys = dc_keys_new(config->curve_clients);
+    ctx->zap = ctx->keys ? dc_zap_new(config->curve_key, ctx->keys) : NULL;
+    if (!self->store || !ctx->registry || !ctx->leases || !ctx->nodes || !ctx->list_cache ||
+        !ctx->zap) {
         dc_server_destroy(&self);
         return NULL;
     }
@@ -548,9 +615,17 @@ dc_server_t *dc_server_new(const dc_config_t *config)
     char endpoints[1024] = "";
     for (int i = 0; i < config->endpoint_count; i++) {
         size_t used = strlen(endpoints);
-        snprintf(endpoints + used, sizeof endpoints - used, "%s%s", i ? ", " : "",
-                 config->endpoints[i]);
+        snprintf(endpoints + used, sizeof endpoints - used, "%s%s%s", i ? ", " : "",
+                 config->endpoints[i],
+                 !ctx->endpoint_is_tcp[i]     ? ""
+                 : ctx->endpoint_is_curve[i] ? " (CURVE)"
+                                             : " (OPEN: no CURVE)");
     }
+    if (dc_zap_curve(ctx->zap))
+        dc_info("CURVE on every tcp endpoint: server key %s, %s", dc_zap_public_key(ctx->zap),
+                config->curve_clients ? config->curve_clients : "no client keys");
+    else if (config->insecure_tcp)
+        dc_warn("--insecure-tcp: tcp endpoints and member links take anyone who can reach them");
     char notice[128];
     snprintf(notice, sizeof notice, "READY=1\nSTATUS=serving %zu topic(s), epoch %llu",
              dc_registry_count(ctx->registry), (unsigned long long)atomic_load(&ctx->epoch));
@@ -593,6 +668,8 @@ void dc_server_destroy(dc_server_t **self_p)
     dc_nodes_destroy(&self->ctx.nodes);
     dc_list_cache_destroy(&self->ctx.list_cache);
     dc_dedup_destroy(&self->state.dedup);
+    dc_zap_destroy(&self->ctx.zap);
+    dc_keys_destroy(&self->ctx.keys);
     pthread_mutex_destroy(&self->ctx.cluster.lock);
     dc_info("discod stopped");
     free(self);

@@ -102,6 +102,11 @@ static const char *s_migrations[] = {
     "  metadata, registered_at_ms, origin FROM topics;"
     "DROP TABLE topics;"
     "ALTER TABLE topics_v6 RENAME TO topics;",
+    /* 7: owners (CURVE): the client key a topic, node or lease was written
+     * by; '' for the ipc side (and everything before keys existed). */
+    "ALTER TABLE topics ADD COLUMN owner TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE nodes ADD COLUMN owner TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE leases ADD COLUMN owner TEXT NOT NULL DEFAULT '';",
 };
 
 static void s_set_error(dc_store_t *self, const char *what)
@@ -285,10 +290,10 @@ static int s_open_file(dc_store_t *self, dc_sync_t sync, uint64_t max_size, bool
     rc = sqlite3_prepare_v2(self->db,
                             "INSERT INTO topics (name, address, message_type, fingerprint,"
                             " publisher_node, create_seq, lease_id, metadata, registered_at_ms,"
-                            " origin) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+                            " origin, owner) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
                             " ON CONFLICT(name, publisher_node) DO UPDATE SET address = ?2,"
                             " message_type = ?3, fingerprint = ?4, lease_id = ?7,"
-                            " metadata = ?8, registered_at_ms = ?9, origin = ?10",
+                            " metadata = ?8, registered_at_ms = ?9, origin = ?10, owner = ?11",
                             -1, &self->put_topic, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_prepare_v2(self->db, "DELETE FROM topics WHERE name = ?1"
@@ -302,12 +307,12 @@ static int s_open_file(dc_store_t *self, dc_sync_t sync, uint64_t max_size, bool
         const char *sql;
     } more[] = {
         {offsetof(dc_store_t, put_lease),
-         "INSERT OR REPLACE INTO leases (id, ttl_ms, renewed_at_ms) VALUES (?1, ?2, ?3)"},
+         "INSERT OR REPLACE INTO leases (id, ttl_ms, renewed_at_ms, owner) VALUES (?1, ?2, ?3, ?4)"},
         {offsetof(dc_store_t, delete_lease), "DELETE FROM leases WHERE id = ?1"},
         {offsetof(dc_store_t, touch_lease), "UPDATE leases SET renewed_at_ms = ?2 WHERE id = ?1"},
         {offsetof(dc_store_t, put_node),
-         "INSERT OR REPLACE INTO nodes (name, description, capabilities, metadata, lease_id)"
-         " VALUES (?1, ?2, ?3, ?4, ?5)"},
+         "INSERT OR REPLACE INTO nodes (name, description, capabilities, metadata, lease_id, owner)"
+         " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"},
         {offsetof(dc_store_t, delete_node), "DELETE FROM nodes WHERE name = ?1"},
         {offsetof(dc_store_t, put_request),
          "INSERT OR REPLACE INTO requests (slot, request_id, status, message, lease_id,"
@@ -492,7 +497,7 @@ int dc_store_load_topics(dc_store_t *self, int (*fn)(void *arg, const dc_stored_
     sqlite3_stmt *stmt = NULL;
     int rc = sqlite3_prepare_v2(self->db,
                                 "SELECT name, address, message_type, fingerprint, publisher_node,"
-                                " create_seq, lease_id, metadata, registered_at_ms, origin"
+                                " create_seq, lease_id, metadata, registered_at_ms, origin, owner"
                                 " FROM topics ORDER BY create_seq",
                                 -1, &stmt, NULL);
     if (rc != SQLITE_OK) {
@@ -516,6 +521,8 @@ int dc_store_load_topics(dc_store_t *self, int (*fn)(void *arg, const dc_stored_
         t.metadata_size = (size_t)sqlite3_column_bytes(stmt, 7);
         t.registered_at_ms = (uint64_t)sqlite3_column_int64(stmt, 8);
         t.origin = (uint64_t)sqlite3_column_int64(stmt, 9);
+        t.owner.ptr = (const char *)sqlite3_column_text(stmt, 10);
+        t.owner.len = (uint32_t)sqlite3_column_bytes(stmt, 10);
         if (!t.topic.name.ptr || !t.topic.address.ptr || !t.topic.message_type.ptr ||
             !t.topic.publisher_node.ptr)
             continue;
@@ -648,6 +655,8 @@ int dc_store_put_topic(dc_store_t *self, const dc_stored_topic_t *t)
         sqlite3_bind_null(s, 8);
     sqlite3_bind_int64(s, 9, (sqlite3_int64)t->registered_at_ms);
     sqlite3_bind_int64(s, 10, (sqlite3_int64)t->origin);
+    sqlite3_bind_text(s, 11, t->owner.ptr ? t->owner.ptr : "", t->owner.ptr ? (int)t->owner.len : 0,
+                      SQLITE_STATIC);
     return s_step_reset(self, s, "put topic");
 }
 
@@ -691,11 +700,13 @@ int dc_store_integrity_ok(dc_store_t *self)
     return ok;
 }
 
-int dc_store_put_lease(dc_store_t *self, uint64_t id, uint64_t ttl_ms, uint64_t renewed_at_ms)
+int dc_store_put_lease(dc_store_t *self, uint64_t id, uint64_t ttl_ms, uint64_t renewed_at_ms,
+                       const char *owner)
 {
     sqlite3_bind_int64(self->put_lease, 1, (sqlite3_int64)id);
     sqlite3_bind_int64(self->put_lease, 2, (sqlite3_int64)ttl_ms);
     sqlite3_bind_int64(self->put_lease, 3, (sqlite3_int64)renewed_at_ms);
+    sqlite3_bind_text(self->put_lease, 4, owner ? owner : "", -1, SQLITE_STATIC);
     return s_step_reset(self, self->put_lease, "put lease");
 }
 
@@ -713,19 +724,21 @@ int dc_store_delete_lease(dc_store_t *self, uint64_t id)
 }
 
 int dc_store_load_leases(dc_store_t *self,
-                         int (*fn)(void *arg, uint64_t id, uint64_t ttl_ms, uint64_t renewed_at_ms),
+                         int (*fn)(void *arg, uint64_t id, uint64_t ttl_ms, uint64_t renewed_at_ms,
+                                   const char *owner),
                          void *arg)
 {
     sqlite3_stmt *stmt = NULL;
-    if (sqlite3_prepare_v2(self->db, "SELECT id, ttl_ms, renewed_at_ms FROM leases", -1, &stmt,
-                           NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(self->db, "SELECT id, ttl_ms, renewed_at_ms, owner FROM leases", -1,
+                           &stmt, NULL) != SQLITE_OK) {
         s_set_error(self, "load leases");
         return -1;
     }
     int rc;
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
         if (fn(arg, (uint64_t)sqlite3_column_int64(stmt, 0), (uint64_t)sqlite3_column_int64(stmt, 1),
-               (uint64_t)sqlite3_column_int64(stmt, 2)) != 0)
+               (uint64_t)sqlite3_column_int64(stmt, 2),
+               sqlite3_column_text(stmt, 3) ? (const char *)sqlite3_column_text(stmt, 3) : "") != 0)
             break;
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         s_set_error(self, "load leases");
@@ -744,6 +757,7 @@ int dc_store_put_node(dc_store_t *self, const dc_stored_node_t *n)
     else
         sqlite3_bind_null(s, 4);
     sqlite3_bind_int64(s, 5, (sqlite3_int64)n->lease_id);
+    sqlite3_bind_text(s, 6, n->owner ? n->owner : "", -1, SQLITE_STATIC);
     return s_step_reset(self, s, "put node");
 }
 
@@ -758,7 +772,8 @@ int dc_store_load_nodes(dc_store_t *self, int (*fn)(void *arg, const dc_stored_n
 {
     sqlite3_stmt *stmt = NULL;
     if (sqlite3_prepare_v2(self->db,
-                           "SELECT name, description, capabilities, metadata, lease_id FROM nodes",
+                           "SELECT name, description, capabilities, metadata, lease_id, owner"
+                           " FROM nodes",
                            -1, &stmt, NULL) != SQLITE_OK) {
         s_set_error(self, "load nodes");
         return -1;
@@ -773,6 +788,7 @@ int dc_store_load_nodes(dc_store_t *self, int (*fn)(void *arg, const dc_stored_n
             sqlite3_column_blob(stmt, 3),
             (size_t)sqlite3_column_bytes(stmt, 3),
             (uint64_t)sqlite3_column_int64(stmt, 4),
+            sqlite3_column_text(stmt, 5) ? (const char *)sqlite3_column_text(stmt, 5) : "",
         };
         if (!n.name || !n.description || !n.capabilities)
             continue;

@@ -14,7 +14,7 @@
 typedef struct dc_store dc_store_t;
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define DC_STORE_SCHEMA_VERSION 6
+#define DC_STORE_SCHEMA_VERSION 7
 
 /* A stored topic, as handed to the load callback (views valid during it). */
 typedef struct {
@@ -25,6 +25,7 @@ typedef struct {
     size_t metadata_size;
     uint64_t registered_at_ms; /* wall clock of the last registration */
     uint64_t origin;           /* cluster: the member it came in at */
+    dc_str_t owner;            /* the client key that wrote it; "" (or ptr NULL): ipc side */
 } dc_stored_topic_t;
 
 /* A stored node (views valid during the call they are passed to). */
@@ -36,6 +37,7 @@ typedef struct {
     const void *metadata; /* msgpack map, or NULL */
     size_t metadata_size;
     uint64_t lease_id;
+    const char *owner; /* the client key that wrote it; "": ipc side */
 } dc_stored_node_t;
 
 /* A stored request answer (dc_dedup); message valid during the call. */
@@ -76,7 +78,8 @@ int dc_store_commit(dc_store_t *self);
 void dc_store_rollback(dc_store_t *self);
 
 /* Leases and nodes, within a transaction like the topic calls. */
-int dc_store_put_lease(dc_store_t *self, uint64_t id, uint64_t ttl_ms, uint64_t renewed_at_ms);
+int dc_store_put_lease(dc_store_t *self, uint64_t id, uint64_t ttl_ms, uint64_t renewed_at_ms,
+                       const char *owner);
 int dc_store_touch_lease(dc_store_t *self, uint64_t id, uint64_t renewed_at_ms);
 int dc_store_delete_lease(dc_store_t *self, uint64_t id);
 int dc_store_put_node(dc_store_t *self, const dc_stored_node_t *n);
@@ -90,7 +93,8 @@ int dc_store_put_request(dc_store_t *self, uint64_t slot, const dc_stored_reques
 
 /* Loaders, called at start. Each returns 0, or -1 on a SQLite error. */
 int dc_store_load_leases(dc_store_t *self,
-                         int (*fn)(void *arg, uint64_t id, uint64_t ttl_ms, uint64_t renewed_at_ms),
+                         int (*fn)(void *arg, uint64_t id, uint64_t ttl_ms, uint64_t renewed_at_ms,
+                                   const char *owner),
                          void *arg);
 int dc_store_load_nodes(dc_store_t *self, int (*fn)(void *arg, const dc_stored_node_t *n),
                         void *arg);

@@ -21,6 +21,7 @@ typedef struct {
     dc_context_t *ctx;
     zsock_t *backend; /* DEALER to the front */
     zsock_t *writes;  /* PUSH to the writer */
+    dc_principal_t who; /* who sent the request being handled */
 } worker_t;
 
 static void s_reply_init(dc_reply_t *r, const worker_t *self, int version, int status,
@@ -300,6 +301,7 @@ static void s_submit_write(worker_t *self, zmsg_t **route, dc_request_t *req, dc
 {
     op->route = *route;
     *route = NULL;
+    op->principal = self->who;
     dc_write_op_take_request_keys(op, req);
     if (zsock_send(self->writes, "p", op) != 0) {
         zmsg_t *back = op->route;
@@ -464,15 +466,33 @@ static void s_handle_nodes(worker_t *self, zmsg_t **route, dc_request_t *req)
     dc_nodes_release(nodes, n);
 }
 
+/* Why SHUTDOWN from this client on endpoint is refused, or NULL: the
+ * --allow-shutdown policy, and on tcp without CURVE --allow-remote-shutdown. */
+static const char *s_shutdown_refusal(worker_t *self, int endpoint)
+{
+    const dc_config_t *config = self->ctx->config;
+    if (config->allow_shutdown == DC_SHUTDOWN_NONE)
+        return "SHUTDOWN refused (allow_shutdown is none): stop the service instead";
+    if (self->ctx->endpoint_is_curve[endpoint])
+        return config->allow_shutdown == DC_SHUTDOWN_ADMIN && self->who.access == DC_ACCESS_ADMIN
+                   ? NULL
+                   : "SHUTDOWN refused on tcp endpoints (allow_shutdown is not admin)";
+    if (self->ctx->endpoint_is_tcp[endpoint] && !config->allow_remote_shutdown)
+        return "SHUTDOWN refused on tcp endpoints (allow_remote_shutdown is off)";
+    return NULL;
+}
+
 static void s_handle_shutdown(worker_t *self, zmsg_t **route, dc_request_t *req, int endpoint)
 {
-    if (self->ctx->endpoint_is_tcp[endpoint] && !self->ctx->config->allow_remote_shutdown) {
-        dc_warn("SHUTDOWN refused on tcp endpoint %s", self->ctx->config->endpoints[endpoint]);
-        s_error(self, route, req->version,
-                "SHUTDOWN refused on tcp endpoints (allow_remote_shutdown is off)");
+    const char *refusal = s_shutdown_refusal(self, endpoint);
+    if (refusal) {
+        dc_warn("%s (on %s%s%s)", refusal, self->ctx->config->endpoints[endpoint],
+                self->who.key[0] ? ", key " : "", self->who.key);
+        s_error(self, route, req->version, refusal);
         return;
     }
-    dc_info("SHUTDOWN command received on %s", self->ctx->config->endpoints[endpoint]);
+    dc_info("SHUTDOWN command received on %s%s%s", self->ctx->config->endpoints[endpoint],
+            self->who.key[0] ? " from key " : "", self->who.key);
     dc_reply_t r;
     s_reply_init(&r, self, req->version, DC_STATUS_OK, "Shutting down");
     s_answer(self, route, &r, 'S');
@@ -494,12 +514,15 @@ static void s_handle_members(worker_t *self, zmsg_t **route)
     msgpack_sbuffer_destroy(&buf);
 }
 
-/* MEMBER_ADD, MEMBER_REMOVE, MEMBER_TRANSFER: admin requests, refused on tcp
- * endpoints like SHUTDOWN; the cluster thread carries them out. */
+/* MEMBER_ADD, MEMBER_REMOVE, MEMBER_TRANSFER: admin requests (ipc clients,
+ * admin keys); the cluster thread carries them out. */
 static void s_handle_member_change(worker_t *self, zmsg_t **route, dc_request_t *req,
                                    int endpoint)
 {
-    if (self->ctx->endpoint_is_tcp[endpoint] && !self->ctx->config->allow_remote_shutdown) {
+    /* On tcp: an admin key (the front checked the role), or without CURVE
+     * --allow-remote-shutdown. */
+    if (self->ctx->endpoint_is_tcp[endpoint] && !self->ctx->endpoint_is_curve[endpoint] &&
+        !self->ctx->config->allow_remote_shutdown) {
         dc_warn("membership change refused on tcp endpoint %s",
                 self->ctx->config->endpoints[endpoint]);
         s_error(self, route, 2,
@@ -529,13 +552,15 @@ static void s_handle_member_change(worker_t *self, zmsg_t **route, dc_request_t 
     s_submit_write(self, route, req, op);
 }
 
-/* msg: [endpoint index][envelope...][""][body...]. Always answers or hands
- * the request on, so the front hears from this worker exactly once. */
+/* msg: [endpoint index and principal][envelope...][""][body...]. Always
+ * answers or hands the request on, so the front hears from this worker
+ * exactly once. The front has checked the principal's role already. */
 static void s_handle(worker_t *self, zmsg_t *msg)
 {
     DC_STAT_INC(self->ctx, requests);
     zframe_t *index_frame = zmsg_first(msg);
-    int endpoint = zframe_size(index_frame) == 1 ? *zframe_data(index_frame) : -1;
+    int endpoint = dc_principal_parse(zframe_data(index_frame), zframe_size(index_frame),
+                                      &self->who);
     /* [endpoint index][identity...][""][body...]: the envelope starts at 1. */
     size_t sizes[64];
     int count = 0;

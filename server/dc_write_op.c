@@ -126,7 +126,7 @@ int dc_write_op_encode(const dc_write_op_t *op, msgpack_sbuffer *buf)
 {
     msgpack_packer pk;
     msgpack_packer_init(&pk, buf, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, 14);
+    msgpack_pack_array(&pk, 16);
     msgpack_pack_uint64(&pk, DC_OP_FORMAT);
     msgpack_pack_uint64(&pk, (uint64_t)op->kind);
     msgpack_pack_uint64(&pk, (uint64_t)(op->version > 0 ? op->version : 1));
@@ -159,6 +159,9 @@ int dc_write_op_encode(const dc_write_op_t *op, msgpack_sbuffer *buf)
     msgpack_pack_uint64(&pk, op->member_id);
     msgpack_pack_uint64(&pk, op->origin);
     s_pack_cstr(&pk, op->publisher_node); /* 14th: came with several publishers per topic */
+    /* 15th and 16th, with CURVE: who asked (the owner of what it writes). */
+    dc_mp_pack_str(&pk, op->principal.key, strlen(op->principal.key));
+    msgpack_pack_uint64(&pk, (uint64_t)op->principal.access);
     return buf->data ? 0 : -1;
 }
 
@@ -184,6 +187,26 @@ static int s_cstr(const msgpack_object *o, char **out, uint32_t *len, size_t max
         snprintf(err, DC_ERR_LEN, "out of memory");
         return -1;
     }
+    return 0;
+}
+
+/* The sender of a forwarded op: its key ("" or 40 characters) and access. */
+static int s_principal(const msgpack_object *key, const msgpack_object *access,
+                       dc_principal_t *p, char *err)
+{
+    dc_str_t k;
+    uint64_t a;
+    if (dc_mp_get_str(key, &k, DC_KEY_LEN, true, "forwarded op: key", err) != 0 ||
+        dc_mp_get_uint(access, &a, "forwarded op: access", err) != 0)
+        return -1;
+    if ((k.len != 0 && k.len != DC_KEY_LEN) || a > DC_ACCESS_LOCAL) {
+        snprintf(err, DC_ERR_LEN, "forwarded op: not a principal");
+        return -1;
+    }
+    if (k.len)
+        memcpy(p->key, k.ptr, k.len);
+    p->key[k.len] = 0;
+    p->access = (dc_access_t)a;
     return 0;
 }
 
@@ -224,7 +247,8 @@ dc_write_op_t *dc_write_op_decode(const void *data, size_t size, char *err)
              dc_mp_get_uint(&f[12], &op->origin, "forwarded op: origin", err) ||
              (top->via.array.size > 13 &&
               s_cstr(&f[13], &op->publisher_node, NULL, DC_MAX_NODE_LEN, true,
-                     "forwarded op: node", err)))
+                     "forwarded op: node", err)) ||
+             (top->via.array.size > 15 && s_principal(&f[14], &f[15], &op->principal, err)))
         ;
     else if (kind > DC_OP_MEMBER_TRANSFER || kind == DC_OP_WAIT || version > 255 ||
              reason > DC_REASON_MAX)

@@ -6,6 +6,7 @@
 #define DC_WRITE_OP_H
 
 #include "dc_entry.h"
+#include "dc_keys.h"
 #include "dc_node.h"
 #include "dc_record.h"
 #include "dc_request.h"
@@ -27,7 +28,7 @@ typedef enum {
 
 typedef struct {
     dc_op_kind_t kind;
-    zmsg_t *route;       /* [endpoint index][envelope...][""]; NULL: nobody to answer */
+    zmsg_t *route;       /* [endpoint index and principal][envelope...][""]; NULL: nobody */
     int version;         /* the client's protocol version */
     bool has_request_id;
     uint64_t request_id;
@@ -42,6 +43,7 @@ typedef struct {
     char *publisher_node; /* UNREGISTER, REMOVE_DEAD: the registration's node, or NULL */
     uint64_t member_id;  /* MEMBER_* */
     uint64_t origin;     /* cluster: the member the request came in at (0: unknown) */
+    dc_principal_t principal; /* who asked: its access and key (the owner of what it writes) */
     dc_reason_t reason;  /* REMOVE_DEAD: endpoint-dead or legacy-ttl */
 } dc_write_op_t;
 

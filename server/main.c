@@ -1,8 +1,10 @@
 /* main.c: discod's entry point: flags and config, start the server, wait for
- * SIGINT/SIGTERM or a SHUTDOWN request, stop cleanly. */
+ * SIGINT/SIGTERM or a SHUTDOWN request, stop cleanly; SIGHUP re-reads the
+ * client keys. */
 #include "dc_config.h"
 #include "dc_log.h"
 #include "dc_server.h"
+#include "dc_zap.h"
 
 #include <czmq.h>
 #include <signal.h>
@@ -15,6 +17,13 @@ static void s_on_signal(int signo)
     s_signalled = signo;
 }
 
+/* SIGHUP (systemctl reload): the client keys are read again. */
+static void s_on_hangup(int signo)
+{
+    (void)signo;
+    dc_zap_reload_soon();
+}
+
 int main(int argc, char **argv)
 {
     /* czmq must not install its own handlers: we drain before stopping. */
@@ -25,6 +34,8 @@ int main(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = s_on_hangup;
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     dc_config_t config;

@@ -96,10 +96,20 @@ typedef struct {
     int prefer_local;        /* cluster: try this computer's member first (ipc endpoints,
                                 then tcp ones on a local address), and go back to it
                                 10 s after failing over; default 0 (the order given) */
+    const char *server_key;  /* CURVE on tcp endpoints: the daemon's public certificate
+                                (czmq format); NULL: $DISCOD_SERVER_KEY, else none */
+    const char *client_key;  /* this client's certificate (its secret in FILE_secret);
+                                NULL: $DISCOD_CLIENT_KEY, else none */
 } discod_options_t;
 
 /* Fills o with the defaults. */
 DISCOD_EXPORT void discod_options_init(discod_options_t *o);
+
+/* Writes a new CURVE certificate pair: path (public, with role in its
+ * metadata when not NULL: read, write or admin) and path_secret (mode 0600),
+ * in czmq's format: what discod's --curve-key and --curve-clients read.
+ * Neither file may exist yet. Returns 0, or -1 (errno tells why). */
+DISCOD_EXPORT int discod_keygen(const char *path, const char *role);
 
 typedef struct discod_client discod_client_t;
 

@@ -97,6 +97,13 @@ records = {
     # forwarded op names it as a 14th field.
     "removes_v2": [2, [[2, "/det", 1, "cam2"], [2, "/det", 3, ""], [2, "/old", 4, None]]],
     "op_unregister_node": [1, 1, 2, 5, None, None, 0, "/det", None, 0, None, 0, 1, "cam2"],
+    # Owners (CURVE): a topic, a lease and a node with the writer's key; an op
+    # with its sender's key and access.
+    "owned": [2, [[3, 4, 3000, 17, "k" * 40], [1, "/o", "ipc:///o", "T", 1, "n", 1, 4, 5,
+                                                 None, 0, "k" * 40],
+                  [5, "arm", "", caps, None, 4, "k" * 40]]],
+    "op_owned": [1, 0, 2, 12, None, 3000, 0, None, None, 0,
+                 [1, "/o", "ipc:///x", "M", 1, "n", 0, 0, 0, None, 0], 0, 2, None, "k" * 40, 2],
 }
 for name, r in records.items():
     write("record", name, pack(r))

@@ -21,6 +21,8 @@ class Member(Daemon):
                 str(self.cluster.election_ms)]
         for mid, address in self.cluster.addresses.items():
             args += ["--cluster-member", f"{mid}={address}"]
+        if self.cluster.insecure:
+            args.append("--insecure-tcp")  # peer links on loopback or a test namespace
         kw.setdefault("probe", self.cluster.probe)
         kw.setdefault("wrapper", self.wrapper)
         return super().start(*args, *self.cluster.extra, *extra, wait=wait, **kw)
@@ -37,8 +39,9 @@ class Member(Daemon):
 
 
 class Cluster:
-    def __init__(self, directory, size=3, election_ms=300, extra=(), probe=False):
+    def __init__(self, directory, size=3, election_ms=300, extra=(), probe=False, insecure=True):
         self.dir = directory
+        self.insecure = insecure
         self.probe = probe
         self.election_ms = election_ms
         self.extra = list(extra)

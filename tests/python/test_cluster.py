@@ -338,7 +338,8 @@ def test_a_peer_that_is_not_a_member_is_refused(cluster, short_tmp):
     leader = cluster.leader()
     intruder_addr = f"127.0.0.1:{free_port()}"
     args = [DISCOD_BIN, "--address", f"ipc://{short_tmp}/x.sock", "--db", f"{short_tmp}/x.db",
-            "--events", "none", "--member-id", "9", "--cluster-member", f"9={intruder_addr}"]
+            "--events", "none", "--member-id", "9", "--cluster-member", f"9={intruder_addr}",
+            "--insecure-tcp"]
     for mid, address in cluster.addresses.items():
         args += ["--cluster-member", f"{mid}={address}"]
     intruder = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -290,14 +290,14 @@ def test_oversized_frame_is_dropped_and_others_served(make_daemon):
 def test_shutdown_is_refused_on_tcp_unless_allowed(make_daemon):
     d = make_daemon()
     tcp = f"tcp://127.0.0.1:{free_port()}"
-    d.start(endpoints=[d.endpoint, tcp])
+    d.start("--insecure-tcp", endpoints=[d.endpoint, tcp])
     r = d.request({"command": 99}, endpoint=tcp)
     assert r["status"] == 3 and "refused" in r["message"]
     assert register(d, "/over-ipc")["status"] == 0
     assert d.request({"command": 3, "topic_name": "/over-ipc"}, endpoint=tcp)["status"] == 0
     d.stop()
 
-    d.start("--allow-remote-shutdown", endpoints=[d.endpoint, tcp])
+    d.start("--allow-remote-shutdown", "--insecure-tcp", endpoints=[d.endpoint, tcp])
     assert d.request({"command": 99}, endpoint=tcp)["status"] == 0
     assert d.proc.wait(timeout=10) == 0
 

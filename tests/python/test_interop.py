@@ -1,15 +1,31 @@
 """Byte-level interop with unmodified Cortex clients: every row of the
 registry semantics table (PROTOCOL.md part 1), packed exactly as the Python
-client packs it, plus malformed bodies answered with ERROR."""
+client packs it, plus malformed bodies answered with ERROR. Every case runs
+twice: against a daemon on ipc alone, and against one that also serves tcp
+with CURVE (the Cortex clients stay on ipc, unchanged)."""
 import msgpack
 import pytest
 import zmq
 
-from conftest import pack, topic_blob
+from conftest import Daemon, free_port, pack, topic_blob
 from cortex_legacy import (DiscoveryClient, DiscoveryCommand, DiscoveryRequest,
                            DiscoveryStatus, TopicInfo)
 
 LEGACY_REPLY_KEYS = {"status", "message", "topic_info", "topics"}
+
+
+@pytest.fixture(params=["ipc", "ipc+curve-tcp"])
+def daemon(request, short_tmp):
+    d = Daemon(short_tmp)
+    if request.param == "ipc":
+        d.start()
+    else:
+        from test_security import Keys
+        keys = Keys(short_tmp)
+        d.start("--curve-key", keys.server, "--curve-clients", keys.clients,
+                endpoints=[d.endpoint, f"tcp://127.0.0.1:{free_port()}"])
+    yield d
+    d.stop()
 
 
 @pytest.fixture

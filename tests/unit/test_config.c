@@ -50,9 +50,12 @@ int main(int argc, char **argv)
                                             "    path = \"/tmp/x.db\"\n"
                                             "    sync = normal\n"
                                             "log\n"
-                                            "    level = DEBUG\n");
+                                            "    level = DEBUG\n"
+                                            "security\n"
+                                            "    insecure_tcp = true\n");
     char *with_file[] = {"discod", "--config", (char *)file, NULL};
     CHECK(s_parse(&c, 3, with_file) == 0);
+    CHECK(c.insecure_tcp && !c.curve_key && c.allow_shutdown == DC_SHUTDOWN_IPC);
     CHECK(c.endpoint_count == 2 && strcmp(c.endpoints[1], "tcp://127.0.0.1:7777") == 0);
     CHECK(c.workers == 3 && c.sync == DC_SYNC_NORMAL && c.log_level == DC_LOG_DEBUG);
     CHECK(!c.datagram && c.io_threads == 2);
@@ -115,7 +118,10 @@ int main(int argc, char **argv)
                                                   "    member_id = 2\n"
                                                   "    member = \"1=10.0.0.1:7400\"\n"
                                                   "    member = \"2=10.0.0.2:7400\"\n"
-                                                  "    member = \"3=robot-c.local:7400\"\n");
+                                                  "    member = \"3=robot-c.local:7400\"\n"
+                                                  "security\n"
+                                                  "    curve_key = \"/k/cluster\"\n"
+                                                  "    insecure_tcp = true\n");
     char *file_cluster[] = {"discod", "--config", (char *)cluster, NULL};
     CHECK(s_parse(&c, 3, file_cluster) == 0);
     CHECK(c.member_id == 2 && c.member_count == 3 && c.members[2].id == 3);
@@ -130,6 +136,37 @@ int main(int argc, char **argv)
     CHECK(s_parse(&c, 10, flag_cluster) == 0);
     CHECK(c.member_id == 5 && c.member_count == 1 && c.cluster_join);
     CHECK(!strcmp(c.cluster_dir, "/tmp/r"));
+    dc_config_clear(&c);
+    /* tcp without CURVE is refused unless insecure; the security settings. */
+    char *open_tcp[] = {"discod", "--address", "tcp://127.0.0.1:9", NULL};
+    CHECK(s_parse(&c, 3, open_tcp) == -1);
+    dc_config_clear(&c);
+    char *open_events[] = {"discod", "--events", "tcp://127.0.0.1:9", NULL};
+    CHECK(s_parse(&c, 3, open_events) == -1);
+    dc_config_clear(&c);
+    char *open_members[] = {"discod", "--member-id", "1", "--cluster-member", "1=127.0.0.1:9", NULL};
+    CHECK(s_parse(&c, 5, open_members) == -1);
+    dc_config_clear(&c);
+    char *clients_alone[] = {"discod", "--curve-clients", "/tmp", NULL};
+    CHECK(s_parse(&c, 3, clients_alone) == -1);
+    dc_config_clear(&c);
+    char *curve[] = {"discod", "--address", "tcp://127.0.0.1:9", "--curve-key", "/k/server",
+                     "--curve-clients", "/k/clients", "--allow-shutdown", "admin", NULL};
+    CHECK(s_parse(&c, 9, curve) == 0);
+    CHECK(!strcmp(c.curve_key, "/k/server") && !strcmp(c.curve_clients, "/k/clients") &&
+          c.allow_shutdown == DC_SHUTDOWN_ADMIN);
+    dc_config_clear(&c);
+    char *bad_policy[] = {"discod", "--allow-shutdown", "anyone", NULL};
+    CHECK(s_parse(&c, 3, bad_policy) == -1);
+    dc_config_clear(&c);
+    const char *secure = s_write("secure.conf", "server\n"
+                                                "    allow_shutdown = none\n"
+                                                "security\n"
+                                                "    curve_key = \"/etc/discod/keys/server\"\n"
+                                                "    curve_clients = \"/etc/discod/clients\"\n");
+    char *file_secure[] = {"discod", "--config", (char *)secure, NULL};
+    CHECK(s_parse(&c, 3, file_secure) == 0);
+    CHECK(c.allow_shutdown == DC_SHUTDOWN_NONE && !strcmp(c.curve_key, "/etc/discod/keys/server"));
     dc_config_clear(&c);
     char *standalone[] = {"discod", NULL};
     CHECK(s_parse(&c, 1, standalone) == 0 && c.member_id == 0 && !dc_config_self(&c));

@@ -31,7 +31,7 @@ static int s_put(dc_store_t *s, int i)
     uint8_t meta = 0x80;
     dc_stored_topic_t t = {{dc_str_from(name), dc_str_from("tcp://127.0.0.1:1"),
                             dc_str_from("T"), dc_str_from("node"), 0xfedcba9876543210ULL},
-                           (uint64_t)i + 1, 0, &meta, 1, 0, 0};
+                           (uint64_t)i + 1, 0, &meta, 1, 0, 0, {NULL, 0}};
     return dc_store_put_topic(s, &t);
 }
 
@@ -95,13 +95,13 @@ static int s_put_as(dc_store_t *s, const char *name, const char *node, uint64_t 
 {
     dc_stored_topic_t t = {{dc_str_from(name), dc_str_from("tcp://127.0.0.1:1"), dc_str_from("T"),
                             dc_str_from(node), 7},
-                           seq, 0, NULL, 0, 0, 0};
+                           seq, 0, NULL, 0, 0, 0, {NULL, 0}};
     return dc_store_put_topic(s, &t);
 }
 
 /* A database written by the schema before several publishers per topic (5,
- * topics keyed by name) opens with every row, then holds one row per
- * registration. */
+ * topics keyed by name, no owners) opens with every row, then holds one row
+ * per registration. */
 static void test_migration(const char *path)
 {
     dc_store_t *s = dc_store_open(path, DC_SYNC_NORMAL, DC_CORRUPT_MOVE_ASIDE, 0);
@@ -120,6 +120,8 @@ static void test_migration(const char *path)
         " WITHOUT ROWID;"
         "INSERT INTO topics VALUES ('/cam', 'ipc:///x', 'T', 7, 'n1', 1, 0, NULL, 5, 0);"
         "INSERT INTO topics VALUES ('/pose', 'ipc:///y', 'P', 8, 'n2', 2, 3, NULL, 6, 0);"
+        "ALTER TABLE nodes DROP COLUMN owner;"
+        "ALTER TABLE leases DROP COLUMN owner;"
         "PRAGMA user_version = 5;";
     CHECK(sqlite3_exec(db, v5, NULL, NULL, NULL) == SQLITE_OK);
     sqlite3_close(db);

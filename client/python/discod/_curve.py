@@ -3,6 +3,7 @@ a ``curve`` section with ``public-key`` and, in ``FILE_secret``,
 ``secret-key``, both Z85). ipc endpoints never use CURVE."""
 from __future__ import annotations
 
+import os
 import re
 from typing import Dict, Optional
 
@@ -25,11 +26,14 @@ def read_cert(path: str) -> Dict[str, str]:
 
 
 def apply_curve(sock: zmq.Socket, endpoint: str, server_key: Optional[str],
-                client_key: Optional[str]) -> None:
+                client_key: Optional[str]) -> bool:
     """Makes sock a CURVE client of the daemon when both files are given and
-    the endpoint is tcp. The client certificate's secret is FILE_secret."""
+    the endpoint is tcp (True then). The client certificate's secret is
+    FILE_secret. Keys default to $DISCOD_SERVER_KEY and $DISCOD_CLIENT_KEY."""
+    server_key = server_key or os.environ.get("DISCOD_SERVER_KEY") or None
+    client_key = client_key or os.environ.get("DISCOD_CLIENT_KEY") or None
     if not endpoint.startswith("tcp://") or not (server_key and client_key):
-        return
+        return False
     server = read_cert(server_key)["public-key"]
     mine = read_cert(client_key + "_secret")
     if "secret-key" not in mine:
@@ -37,3 +41,4 @@ def apply_curve(sock: zmq.Socket, endpoint: str, server_key: Optional[str],
     sock.setsockopt(zmq.CURVE_SERVERKEY, server.encode())
     sock.setsockopt(zmq.CURVE_PUBLICKEY, mine["public-key"].encode())
     sock.setsockopt(zmq.CURVE_SECRETKEY, mine["secret-key"].encode())
+    return True

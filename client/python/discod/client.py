@@ -48,6 +48,7 @@ class Client(Core):
         super().__init__(endpoints, timeout_ms, retries, server_key, client_key, protocol)
         self._ctx = zmq.Context.instance()
         self._sock: Optional[zmq.Socket] = None
+        self._monitor: Optional[zmq.Socket] = None  # failed CURVE handshakes
         self._lock = threading.RLock()
 
     # ---- plumbing -------------------------------------------------------
@@ -56,15 +57,44 @@ class Client(Core):
         if self._sock is None:
             sock = self._ctx.socket(zmq.REQ)
             sock.setsockopt(zmq.LINGER, 0)
-            apply_curve(sock, self.endpoint, self.server_key, self.client_key)
+            if apply_curve(sock, self.endpoint, self.server_key, self.client_key):
+                self._monitor = sock.get_monitor_socket(
+                    zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL)
             sock.connect(self.endpoint)
             self._sock = sock
         return self._sock
 
     def _drop_socket(self) -> None:
         if self._sock is not None:
+            if self._monitor is not None:
+                self._sock.disable_monitor()
+                self._monitor.close(0)
+                self._monitor = None
             self._sock.close(0)
             self._sock = None
+
+    def _wait_reply(self, sock: zmq.Socket, wait_ms: int) -> Optional[bytes]:
+        """The reply, or None after wait_ms; raises Refused when the daemon
+        refused our CURVE handshake (it would never answer)."""
+        if self._monitor is None:
+            return sock.recv() if sock.poll(wait_ms) else None
+        poller = zmq.Poller()
+        poller.register(sock, zmq.POLLIN)
+        poller.register(self._monitor, zmq.POLLIN)
+        deadline = time.monotonic() + wait_ms / 1000.0
+        while True:
+            left = int((deadline - time.monotonic()) * 1000)
+            ready = dict(poller.poll(max(left, 0)))
+            if sock in ready:
+                return sock.recv()
+            if self._monitor in ready:
+                self._monitor.recv_multipart()
+                endpoint = self.endpoint
+                self._drop_socket()
+                raise w.Refused(f"authentication refused by {endpoint}: this client's key is "
+                                "not one the daemon takes, or the server key is not the daemon's")
+            if left <= 0:
+                return None
 
     def _request(self, body: Body, timeout_ms: Optional[int] = None,
                  tries: Optional[int] = None) -> Tuple[Dict[str, Any], bool]:
@@ -79,7 +109,7 @@ class Client(Core):
                 sock = self._socket()
                 try:
                     sock.send(w.pack(body(v2)))
-                    raw = sock.recv() if sock.poll(wait_ms) else None
+                    raw = self._wait_reply(sock, wait_ms)
                 except zmq.ZMQError:
                     raw = None
                 if raw is None:

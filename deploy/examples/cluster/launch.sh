@@ -19,7 +19,9 @@ mkdir -p "$run"
 start_member() { # id base_port
   local id=$1 base=$2 members=()
   for m in 1 2 3; do members+=(--cluster-member "$m=127.0.0.1:$((base + m))"); done
-  "$discod_bin" --member-id "$id" "${members[@]}" \
+  # --insecure-tcp: the peer links stay on this machine's loopback. On a robot
+  # they cross the wire: give every member --curve-key (deploy/README.md).
+  "$discod_bin" --member-id "$id" "${members[@]}" --insecure-tcp \
     --address "ipc://$run/m$id.sock" --events "ipc://$run/m$id-events.sock" \
     --db "$run/m$id.db" >> "$run/m$id.log" 2>&1 &
   echo $! > "$run/m$id.pid"
