@@ -1013,7 +1013,7 @@ static int s_start_raft(cluster_t *self)
                  strerror(errno));
         return -1;
     }
-    self->link = dc_peer_link_new(&self->loop, config);
+    self->link = dc_peer_link_new(&self->loop, config, self->ctx->zap);
     if (!self->link)
         return -1;
     dc_peer_link_set_lookup(self->link, s_member_address, self);

@@ -47,13 +47,6 @@ int dc_config_check_tcp(const dc_config_t *c)
         fprintf(stderr, "discod: --curve-clients needs --curve-key (the server's certificate)\n");
         return -1;
     }
-    if (c->member_count > 0 && c->curve_key && !c->insecure_tcp) {
-        /* The forwarding channel has CURVE; libraft's own links do not. */
-        fprintf(stderr, "discod: the Raft links between cluster members are not encrypted: a "
-                        "cluster needs --insecure-tcp too (CURVE still guards the clients' "
-                        "endpoints and the forwarding channel)\n");
-        return -1;
-    }
     if (c->curve_key || c->insecure_tcp)
         return 0;
     const char *open = NULL;

@@ -1,6 +1,7 @@
 /* dc_peer_link.c: the gated Raft transport (see the .h). */
 #include "dc_peer_link.h"
 #include "dc_log.h"
+#include "dc_peer_tunnel.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -18,6 +19,7 @@ struct dc_peer_link {
     void *lookup_arg;
     uint64_t refused;
     char last_refusal[160]; /* to log a repeated refusal once */
+    dc_peer_tunnel_t *tunnel; /* CURVE: Raft's bytes go through it (NULL: plain tcp) */
 };
 
 static dc_peer_link_t *s_self(struct raft_uv_transport *t)
@@ -79,11 +81,28 @@ static void s_accept(struct raft_uv_transport *t, raft_id id, const char *addres
     struct sockaddr_storage peer;
     int len = sizeof peer;
     char ip[INET6_ADDRSTRLEN] = "";
+    int port = -1;
     if (uv_tcp_getpeername((uv_tcp_t *)stream, (struct sockaddr *)&peer, &len) == 0) {
-        if (peer.ss_family == AF_INET)
+        if (peer.ss_family == AF_INET) {
             inet_ntop(AF_INET, &((struct sockaddr_in *)&peer)->sin_addr, ip, sizeof ip);
-        else if (peer.ss_family == AF_INET6)
+            port = ntohs(((struct sockaddr_in *)&peer)->sin_port);
+        } else if (peer.ss_family == AF_INET6)
             inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&peer)->sin6_addr, ip, sizeof ip);
+    }
+    if (self->tunnel) {
+        /* Through the tunnel, whose CURVE handshake took the cluster's key:
+         * only its own loopback connections are let in. */
+        if (strcmp(ip, "127.0.0.1") != 0 || !dc_peer_tunnel_owns(self->tunnel, port)) {
+            snprintf(why, sizeof why, "a connection to Raft's loopback port from %.46s:%d, "
+                     "not the tunnel", ip, port);
+            s_refuse(self, stream, why);
+            return;
+        }
+        uv_tcp_nodelay((uv_tcp_t *)stream, 1);
+        /* The handshake names the peer's loopback listener; Raft answers the
+         * address it is given here, which must be the member's own. */
+        self->accept_cb(&self->outer, id, member, stream);
+        return;
     }
     char host[256];
     snprintf(host, sizeof host, "%s", member);
@@ -105,7 +124,8 @@ static void s_accept(struct raft_uv_transport *t, raft_id id, const char *addres
 static int s_init(struct raft_uv_transport *t, raft_id id, const char *address)
 {
     dc_peer_link_t *self = s_self(t);
-    int rc = self->tcp.init(&self->tcp, id, address);
+    int rc = self->tcp.init(&self->tcp, id,
+                            self->tunnel ? dc_peer_tunnel_raft_address(self->tunnel) : address);
     if (rc != 0)
         snprintf(t->errmsg, sizeof t->errmsg, "%s", self->tcp.errmsg);
     return rc;
@@ -125,6 +145,7 @@ static int s_listen(struct raft_uv_transport *t, raft_uv_accept_cb cb)
 typedef struct {
     struct raft_uv_connect inner;
     struct raft_uv_connect *outer;
+    char local[64]; /* tunnel: the loopback address dialled (lives as long as the request) */
 } connecting_t;
 
 static void s_connected(struct raft_uv_connect *req, struct uv_stream_s *stream, int status)
@@ -147,6 +168,13 @@ static int s_connect(struct raft_uv_transport *t, struct raft_uv_connect *req, r
     req->cb = cb;
     c->outer = req;
     c->inner.data = c;
+    if (self->tunnel) {
+        if (dc_peer_tunnel_route(self->tunnel, id, address, c->local, sizeof c->local) != 0) {
+            free(c);
+            return RAFT_NOCONNECTION;
+        }
+        address = c->local; /* the tunnel's loopback port for that member */
+    }
     int rc = self->tcp.connect(&self->tcp, &c->inner, id, address, s_connected);
     if (rc != 0)
         free(c);
@@ -167,13 +195,18 @@ static void s_close(struct raft_uv_transport *t, raft_uv_transport_close_cb cb)
     self->tcp.close(&self->tcp, s_tcp_closed);
 }
 
-dc_peer_link_t *dc_peer_link_new(uv_loop_t *loop, const dc_config_t *config)
+dc_peer_link_t *dc_peer_link_new(uv_loop_t *loop, const dc_config_t *config, dc_zap_t *zap)
 {
     dc_peer_link_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
     self->config = config;
+    if (dc_zap_curve(zap) && !(self->tunnel = dc_peer_tunnel_new(zap, config))) {
+        free(self);
+        return NULL;
+    }
     if (raft_uv_tcp_init(&self->tcp, loop) != 0) {
+        dc_peer_tunnel_destroy(&self->tunnel);
         free(self);
         return NULL;
     }
@@ -208,6 +241,7 @@ void dc_peer_link_destroy(dc_peer_link_t **self_p)
     if (!self_p || !*self_p)
         return;
     raft_uv_tcp_close(&(*self_p)->tcp);
+    dc_peer_tunnel_destroy(&(*self_p)->tunnel);
     free(*self_p);
     *self_p = NULL;
 }

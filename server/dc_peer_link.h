@@ -5,23 +5,25 @@
  * other than that member's configured host, is closed and logged (once per
  * peer and reason, not per try).
  *
- * Authentication and encryption of the links (CURVE, the security issue)
- * belong here too: the gate sees every stream before Raft does, so a stream
- * wrapper can be put in at this one place.
+ * With CURVE (--curve-key) Raft's bytes go through dc_peer_tunnel: Raft
+ * listens on loopback, the member's peer address is the tunnel's CURVE
+ * ROUTER, and the gate lets in only the tunnel's own loopback connections.
  *
  * Design notes: used by the Raft loop thread alone. */
 #ifndef DC_PEER_LINK_H
 #define DC_PEER_LINK_H
 
 #include "dc_config.h"
+#include "dc_zap.h"
 
 #include <raft/uv.h>
 
 typedef struct dc_peer_link dc_peer_link_t;
 
-/* A transport for raft_uv_init on loop, for the members of config. NULL
- * when out of memory or when libraft's tcp transport cannot start. */
-dc_peer_link_t *dc_peer_link_new(uv_loop_t *loop, const dc_config_t *config);
+/* A transport for raft_uv_init on loop, for the members of config (through
+ * the CURVE tunnel when zap has a certificate). NULL when out of memory or
+ * when libraft's tcp transport or the tunnel cannot start. */
+dc_peer_link_t *dc_peer_link_new(uv_loop_t *loop, const dc_config_t *config, dc_zap_t *zap);
 
 /* Who is a member now (the Raft configuration, which membership changes
  * move past the configured list): fn returns member id's HOST:PORT, or NULL.

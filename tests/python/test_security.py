@@ -239,6 +239,20 @@ def test_the_events_pub_over_tcp_needs_a_key(secure, keys):
     keyed.close(0)
 
 
+def test_the_asyncio_client_takes_keys(secure, keys):
+    import asyncio
+    import discod.aio
+
+    async def main():
+        c = discod.aio.Client(secure.tcp, server_key=keys.server,
+                              client_key=keys.key("writer"), timeout_ms=2000)
+        await c.register("/async", "ipc:///tmp/a", "M", 1, "n")
+        found = await c.lookup("/async")
+        c.close()
+        return found.topic.name
+    assert asyncio.run(main()) == "/async"
+
+
 def test_legacy_cortex_clients_on_ipc_are_unchanged(secure):
     c = DiscoveryClient(secure.endpoint, timeout_ms=2000)
     assert c.ping()
@@ -275,6 +289,18 @@ def test_garbage_on_a_curve_endpoint_does_not_hurt_the_daemon(secure, keys):
                 pass
         finally:
             s.close()
+    # Random frames after a good handshake (a key holder gone wrong).
+    from discod._curve import apply_curve
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    apply_curve(sock, secure.tcp, keys.server, keys.key("writer"))
+    sock.connect(secure.tcp)
+    for _ in range(300):
+        frames = [bytes(rng.randrange(256) for _ in range(rng.randrange(0, 200)))
+                  for _ in range(rng.randrange(1, 5))]
+        sock.send_multipart(frames)
+    sock.close(0)
+    time.sleep(0.5)
     assert secure.proc.poll() is None
     assert client(secure, keys, "reader").ping().protocol == 2
     assert secure.request({"command": 5})["status"] == 0
@@ -356,38 +382,100 @@ def test_a_user_outside_group_cortex_can_still_run_discod(short_tmp, cortex_grou
     assert r.returncode == 1 and "cannot give" in r.stderr
 
 
-def test_a_cluster_with_curve_forwards_and_refuses_non_members(short_tmp, keys):
-    """Members share the server key: the forwarding channel takes that key
-    only. (libraft's own links need --insecure-tcp; see deploy/README.md.)"""
+def test_a_cluster_over_curve_replicates_fails_over_and_refuses_non_members(short_tmp, keys):
+    """Members share the server key: the Raft links (tunnelled, dc_peer_tunnel)
+    and the forwarding channel take that key only; nothing runs in the clear."""
     import re
     from cluster import Cluster
-    c = Cluster(short_tmp, extra=["--curve-key", keys.server,
-                                  "--curve-clients", keys.clients]).start()
+    c = Cluster(short_tmp, insecure=False,
+                extra=["--curve-key", keys.server, "--curve-clients", keys.clients]).start()
     try:
         leader = c.leader()
         follower = c.followers()[0]
-        r = follower.request({"command": 1, "topic_name": None,
-                              "topic_info": topic_blob("/fwd", publisher_node="n")})
-        assert r["status"] == 0  # forwarded to the leader over CURVE
-        c.converged()
+        for i in range(20):
+            r = follower.request({"command": 1, "topic_name": None,
+                                  "topic_info": topic_blob(f"/fwd/{i}", publisher_node="n")})
+            assert r["status"] == 0  # forwarded to the leader over CURVE, replicated over CURVE
+        assert len(c.converged()) == 20
+        assert "Raft peer links over CURVE" in leader.read_log()
         channel = re.search(r"member channel .* on (tcp://\S+) \(CURVE\)", leader.read_log())
         assert channel
-        endpoint = channel.group(1)
         from discod._curve import apply_curve
-        for key in (keys.key("admin"), None):  # a client key, or no CURVE at all
-            sock = zmq.Context.instance().socket(zmq.DEALER)
-            sock.setsockopt(zmq.LINGER, 0)
-            if key:
-                apply_curve(sock, endpoint, keys.server, key)
-            sock.connect(endpoint)
-            sock.send_multipart([b"F", b"\0" * 8, b"garbage"])
-            assert not sock.poll(1000)
-            sock.close(0)
+        for endpoint in (channel.group(1), "tcp://" + c.addresses[leader.id]):
+            for key in (keys.key("admin"), None):  # a client key, or no CURVE at all
+                sock = zmq.Context.instance().socket(zmq.DEALER)
+                sock.setsockopt(zmq.LINGER, 0)
+                if key:
+                    apply_curve(sock, endpoint, keys.server, key)
+                sock.connect(endpoint)
+                sock.send_multipart([b"\1\0\0\0", b"O"])
+                assert not sock.poll(1000)
+                sock.close(0)
         assert wait_for(lambda: "not the cluster's key" in leader.read_log(), timeout=5)
-        assert wait_for(lambda: "handshake(s) on " + endpoint in leader.read_log(), timeout=5)
-        r = subprocess.run([DISCOD_BIN, "--member-id", "1", "--cluster-member",
-                            "1=127.0.0.1:1", "--db", f"{short_tmp}/x.db", "--curve-key",
-                            keys.server], capture_output=True, text=True, timeout=10)
-        assert r.returncode == 2 and "Raft links" in r.stderr
+        # Raw bytes at a member's Raft address read nothing of the stream.
+        host, port = c.addresses[leader.id].rsplit(":", 1)
+        raw = socket.create_connection((host, int(port)), timeout=2)
+        raw.sendall(bytes(64))
+        raw.settimeout(1.0)
+        try:
+            got = raw.recv(4096)
+        except (socket.timeout, OSError):
+            got = b""
+        raw.close()
+        assert b"/fwd/" not in got
+        # An outsider with its own server key, claiming to be member 9, cannot join.
+        outsider = Keys(os.path.join(short_tmp, "outsider"))
+        intruder_addr = f"127.0.0.1:{free_port()}"
+        args = [DISCOD_BIN, "--address", f"ipc://{short_tmp}/x.sock", "--db",
+                f"{short_tmp}/x.db", "--events", "none", "--member-id", "9",
+                "--cluster-member", f"9={intruder_addr}", "--curve-key", outsider.server]
+        for mid, address in c.addresses.items():
+            args += ["--cluster-member", f"{mid}={address}"]
+        intruder = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            # Its CURVE handshakes (for the wrong server key) fail at each member's
+            # Raft address, and are logged there.
+            assert wait_for(lambda: sum(f"handshake(s) on {c.addresses[m.id]}" in m.read_log()
+                                        for m in c.members.values()) >= 2, timeout=15)
+            assert c.leader().id == leader.id
+        finally:
+            intruder.send_signal(signal.SIGTERM)
+            intruder.wait(timeout=10)
+        # Failover over the tunnel: the leader dies, the others elect and keep everything.
+        leader.kill9()
+        new_leader = c.leader(timeout=15)
+        assert new_leader is not leader
+        r = new_leader.request({"command": 1, "topic_name": None,
+                                "topic_info": topic_blob("/after", publisher_node="n")})
+        assert r["status"] == 0
+        leader.start()
+        assert len(c.converged(timeout=20)) == 21
+    finally:
+        c.stop()
+
+
+def test_a_wiped_member_catches_up_over_curve(short_tmp, keys):
+    """A snapshot (larger than one tunnel frame) and a long log, through the tunnel."""
+    from cluster import Cluster
+    c = Cluster(short_tmp, insecure=False,
+                extra=["--curve-key", keys.server, "--snapshot-threshold", "32"]).start()
+    try:
+        leader = c.leader()
+        victim = [m for m in c.live() if m is not leader][0]
+        victim.stop()
+        meta = {f"k{i}": "v" * 900 for i in range(60)}  # big entries: frames of many KB
+        for i in range(150):
+            body = {"command": 1, "topic_name": None, "v": 2, "metadata": meta,
+                    "topic_info": topic_blob(f"/snap/{i}", publisher_node="n")}
+            assert leader.request(body)["status"] == 0
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(victim.db + suffix):
+                os.unlink(victim.db + suffix)
+        subprocess.run(["rm", "-rf", victim.raft_dir()], check=True)
+        victim.start()
+        assert len(c.converged(timeout=30)) == 150
+        assert "restored a snapshot" in victim.read_log()
+        r = victim.request({"command": 3, "topic_name": "/snap/149", "v": 2})
+        assert r["status"] == 0 and r["metadata"] == meta
     finally:
         c.stop()
