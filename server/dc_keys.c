@@ -32,6 +32,50 @@ const char *dc_access_name(dc_access_t access)
     return "none";
 }
 
+const char *dc_command_name(int64_t command)
+{
+    switch (command) {
+    case DC_CMD_REGISTER_TOPIC:
+        return "REGISTER";
+    case DC_CMD_UNREGISTER_TOPIC:
+        return "UNREGISTER";
+    case DC_CMD_LOOKUP_TOPIC:
+        return "LOOKUP";
+    case DC_CMD_LIST_TOPICS:
+        return "LIST";
+    case DC_CMD_PING:
+        return "PING";
+    case DC_CMD_HEARTBEAT:
+        return "HEARTBEAT";
+    case DC_CMD_WAIT_TOPIC:
+        return "WAIT_TOPIC";
+    case DC_CMD_REVOKE_LEASE:
+        return "REVOKE_LEASE";
+    case DC_CMD_STATS:
+        return "STATS";
+    case DC_CMD_REGISTER_NODE:
+        return "REGISTER_NODE";
+    case DC_CMD_UNREGISTER_NODE:
+        return "UNREGISTER_NODE";
+    case DC_CMD_GET_NODE:
+        return "GET_NODE";
+    case DC_CMD_FIND_NODES:
+        return "FIND_NODES";
+    case DC_CMD_MEMBERS:
+        return "MEMBERS";
+    case DC_CMD_MEMBER_ADD:
+        return "MEMBER_ADD";
+    case DC_CMD_MEMBER_REMOVE:
+        return "MEMBER_REMOVE";
+    case DC_CMD_MEMBER_TRANSFER:
+        return "MEMBER_TRANSFER";
+    case DC_CMD_SHUTDOWN:
+        return "SHUTDOWN";
+    default:
+        return "an unknown command";
+    }
+}
+
 bool dc_access_allows(dc_access_t access, int64_t command)
 {
     switch (command) {

@@ -65,6 +65,9 @@ dc_access_t dc_keys_role(dc_keys_t *self, const char *key);
 /* "read", "write", "admin", "local", or "none". */
 const char *dc_access_name(dc_access_t access);
 
+/* The command's name ("REGISTER", ...), for messages. */
+const char *dc_command_name(int64_t command);
+
 /* May a client with access send command? */
 bool dc_access_allows(dc_access_t access, int64_t command);
 

@@ -261,8 +261,8 @@ static bool s_from_client(front_t *self, int index)
                              "Refused: key %s is no longer in the client keys", who.key);
                 else
                     snprintf(message, sizeof message,
-                             "Refused: key %s has role %s, too little for command %lld", who.key,
-                             dc_access_name(who.access), (long long)req.command);
+                             "Refused: key %s has role %s, too little for %s", who.key,
+                             dc_access_name(who.access), dc_command_name(req.command));
                 dc_warn("%s (on %s)", message, ctx->config->endpoints[index]);
                 s_refuse(self, router, frames, count, req.version, message);
                 dc_request_release(&req);
