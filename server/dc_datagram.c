@@ -75,7 +75,7 @@ void dc_datagram_answer(dc_context_t *ctx, const unsigned char *data, size_t siz
         else {
             /* The channel speaks protocol 2, whatever the request said. */
             req.version = 2;
-            if (dc_worker_quick_reply(ctx, &req, out) != 0)
+            if (dc_worker_quick_reply(ctx, &req, out, NULL) != 0)
                 problem = "Out of memory";
         }
     }

@@ -118,6 +118,38 @@ dc_entry_t *dc_registry_lookup(dc_registry_t *self, dc_str_t name)
     return e;
 }
 
+size_t dc_registry_lookup_into(dc_registry_t *self, dc_str_t name, dc_entry_t **buf, size_t cap,
+                               size_t *newest)
+{
+    if (newest)
+        *newest = 0;
+    pthread_rwlock_rdlock(&self->lock);
+    size_t n = 0;
+    for (dc_entry_t *e = *s_bucket(self, name); e; e = e->hash_next)
+        if (dc_str_eq(e->topic.name, name)) {
+            if (n < cap)
+                buf[n] = e;
+            n++;
+        }
+    dc_entry_t *best = n && n <= cap ? s_newest(self, name) : NULL;
+    for (size_t i = 0; n <= cap && i < n; i++)
+        dc_entry_ref(buf[i]);
+    pthread_rwlock_unlock(&self->lock);
+    if (n > cap || n == 0)
+        return n;
+    /* Registration order (an insertion sort: a handful at most). */
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && buf[j - 1]->create_seq > buf[j]->create_seq; j--) {
+            dc_entry_t *t = buf[j];
+            buf[j] = buf[j - 1];
+            buf[j - 1] = t;
+        }
+    for (size_t i = 0; newest && i < n; i++)
+        if (buf[i] == best)
+            *newest = i;
+    return n;
+}
+
 static int s_by_create_seq(const void *a, const void *b)
 {
     const dc_entry_t *x = *(dc_entry_t *const *)a, *y = *(dc_entry_t *const *)b;

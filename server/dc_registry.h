@@ -41,6 +41,13 @@ dc_entry_t *dc_registry_lookup(dc_registry_t *self, dc_str_t name);
 size_t dc_registry_lookup_all(dc_registry_t *self, dc_str_t name, dc_entry_t ***out,
                               size_t *newest);
 
+/* Reader: the same into buf (cap slots, no allocation: the hot path of a
+ * protocol 2 LOOKUP). Returns how many registrations name has; when that is
+ * more than cap, buf holds nothing (use dc_registry_lookup_all). The caller
+ * drops the references of the count it got (<= cap). */
+size_t dc_registry_lookup_into(dc_registry_t *self, dc_str_t name, dc_entry_t **buf, size_t cap,
+                               size_t *newest);
+
 /* Reader: every entry matching filter (NULL: all) in registration order, each
  * with a reference. *out is a malloc'd array the caller frees after dropping
  * the references (dc_registry_release_snapshot does both). Returns the count,

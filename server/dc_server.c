@@ -60,6 +60,7 @@ typedef struct {
     int idle_count;
     zlist_t *pending; /* requests waiting for a worker */
     msgpack_sbuffer reply_buffer; /* reused for inline replies */
+    msgpack_sbuffer scratch;      /* reused for the parts of them (a LOOKUP's publishers) */
     uint64_t in_flight; /* requests read from clients and not yet answered */
 } front_t;
 
@@ -271,7 +272,7 @@ static bool s_from_client(front_t *self, int index)
             if (req.command == DC_CMD_PING || req.command == DC_CMD_LOOKUP_TOPIC ||
                 req.command == DC_CMD_HEARTBEAT) {
                 msgpack_sbuffer_clear(&self->reply_buffer);
-                if (dc_worker_quick_reply(ctx, &req, &self->reply_buffer) == 0) {
+                if (dc_worker_quick_reply(ctx, &req, &self->reply_buffer, &self->scratch) == 0) {
                     DC_STAT_INC(ctx, requests);
                     for (int i = 0; i < count - 1; i++)
                         zmq_msg_send(&frames[i], zsock_resolve(router), ZMQ_SNDMORE);
@@ -388,6 +389,7 @@ static void s_front_teardown(front_t *self)
         zmsg_destroy(&msg);
     zlist_destroy(&self->pending);
     msgpack_sbuffer_destroy(&self->reply_buffer);
+    msgpack_sbuffer_destroy(&self->scratch);
     zsock_destroy(&self->backend);
     zsock_destroy(&self->replies);
     const dc_config_t *config = self->server->ctx.config;
@@ -408,6 +410,7 @@ static void s_front_actor(zsock_t *pipe, void *arg)
     self->server = arg;
     self->pending = zlist_new();
     msgpack_sbuffer_init(&self->reply_buffer);
+    msgpack_sbuffer_init(&self->scratch);
     zsock_signal(pipe, 0);
     if (s_front_setup(self) != 0) {
         s_front_teardown(self);

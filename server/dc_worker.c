@@ -73,17 +73,20 @@ static void s_fill_publishers(dc_reply_t *r, dc_entry_t **entries, size_t count,
     r->publishers = (dc_blob_t){(const uint8_t *)buf->data, buf->size};
 }
 
-/* The registrations a LOOKUP or WAIT answer holds references to. */
+/* The registrations a LOOKUP or WAIT answer holds references to: in small
+ * (no allocation) when they fit, else a snapshot array. */
+#define DC_FOUND_SMALL 8
 typedef struct {
     dc_entry_t **entries;
     size_t count;
-    dc_entry_t *single; /* legacy: the one registration, without an array */
+    dc_entry_t *small[DC_FOUND_SMALL];
 } found_t;
 
 static void s_found_release(found_t *f)
 {
-    if (f->entries == &f->single)
-        dc_entry_unref(&f->single);
+    if (f->entries == f->small)
+        for (size_t i = 0; i < f->count; i++)
+            dc_entry_unref(&f->small[i]);
     else if (f->entries)
         dc_registry_release_snapshot(f->entries, f->count);
     f->entries = NULL;
@@ -99,12 +102,16 @@ static int s_found(dc_registry_t *registry, dc_str_t name, dc_reply_t *r, msgpac
     memset(f, 0, sizeof *f);
     if (r->version < 2) {
         /* Legacy: one TopicInfo, no array to build. */
-        if (!(f->single = dc_registry_lookup(registry, name)))
+        if (!(f->small[0] = dc_registry_lookup(registry, name)))
             return -1;
-        f->entries = &f->single;
+        f->entries = f->small;
         f->count = 1;
     } else {
-        f->count = dc_registry_lookup_all(registry, name, &f->entries, &newest);
+        f->count = dc_registry_lookup_into(registry, name, f->small, DC_FOUND_SMALL, &newest);
+        if (f->count > 0 && f->count <= DC_FOUND_SMALL)
+            f->entries = f->small;
+        else if (f->count > DC_FOUND_SMALL)
+            f->count = dc_registry_lookup_all(registry, name, &f->entries, &newest);
         if (f->count == 0 || f->count == (size_t)-1) {
             memset(f, 0, sizeof *f);
             return -1;
@@ -115,15 +122,18 @@ static int s_found(dc_registry_t *registry, dc_str_t name, dc_reply_t *r, msgpac
     return 0;
 }
 
-int dc_worker_quick_reply(dc_context_t *ctx, const dc_request_t *req, msgpack_sbuffer *out)
+int dc_worker_quick_reply(dc_context_t *ctx, const dc_request_t *req, msgpack_sbuffer *out,
+                          msgpack_sbuffer *scratch)
 {
     dc_reply_t r;
     memset(&r, 0, sizeof r);
     r.version = req->version;
     dc_context_stamp(ctx, &r);
     found_t found = {0};
-    msgpack_sbuffer publishers;
-    msgpack_sbuffer_init(&publishers);
+    msgpack_sbuffer local;
+    msgpack_sbuffer_init(&local);
+    msgpack_sbuffer *publishers = scratch ? scratch : &local;
+    msgpack_sbuffer_clear(publishers);
     char message[DC_MAX_NAME_LEN + 32];
     if (req->command == DC_CMD_PING) {
         r.status = DC_STATUS_OK;
@@ -134,7 +144,7 @@ int dc_worker_quick_reply(dc_context_t *ctx, const dc_request_t *req, msgpack_sb
             r.status = DC_STATUS_ERROR;
             r.message = "Missing topic_name in lookup request";
             DC_STAT_INC(ctx, errors);
-        } else if (s_found(ctx->registry, req->topic_name, &r, &publishers, &found) != 0) {
+        } else if (s_found(ctx->registry, req->topic_name, &r, publishers, &found) != 0) {
             snprintf(message, sizeof message, "Topic %.*s not found", (int)req->topic_name.len,
                      req->topic_name.ptr);
             r.status = DC_STATUS_NOT_FOUND;
@@ -158,7 +168,7 @@ int dc_worker_quick_reply(dc_context_t *ctx, const dc_request_t *req, msgpack_sb
         return -1;
     int rc = dc_reply_encode(&r, out);
     s_found_release(&found);
-    msgpack_sbuffer_destroy(&publishers);
+    msgpack_sbuffer_destroy(&local);
     return rc;
 }
 
@@ -611,7 +621,7 @@ static void s_handle(worker_t *self, zmsg_t *msg)
             s_error(self, &msg, req.version, "Missing lease_id in heartbeat request");
             break;
         }
-        if (dc_worker_quick_reply(self->ctx, &req, &quick) == 0)
+        if (dc_worker_quick_reply(self->ctx, &req, &quick, NULL) == 0)
             frame = zframe_new(quick.data, quick.size);
         if (frame)
             dc_reply_route_send(&msg, &frame, 'A', self->backend);

@@ -72,10 +72,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char err[DC_ERR_LEN];
     if (dc_request_decode(&req, starts[count - 1], sizes[count - 1], err) != 0)
         return 0;
-    msgpack_sbuffer out;
+    msgpack_sbuffer out, scratch;
     msgpack_sbuffer_init(&out);
-    dc_worker_quick_reply(&s_ctx, &req, &out);
+    msgpack_sbuffer_init(&scratch);
+    dc_worker_quick_reply(&s_ctx, &req, &out, &scratch);
     msgpack_sbuffer_destroy(&out);
+    msgpack_sbuffer_destroy(&scratch);
     dc_request_release(&req);
     return 0;
 }

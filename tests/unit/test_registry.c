@@ -99,6 +99,17 @@ static void test_several_publishers(void)
           !strcmp(all[2]->topic.publisher_node.ptr, "n3"));
     dc_registry_release_snapshot(all, n);
     CHECK(dc_registry_lookup_all(r, dc_str_from("/none"), &all, NULL) == 0 && all == NULL);
+    /* Into a caller's array: the same order and newest, no allocation; too
+     * small an array holds nothing (and no references). */
+    dc_entry_t *buf[3];
+    newest = 9;
+    CHECK(dc_registry_lookup_into(r, dc_str_from("/p"), buf, 3, &newest) == 3 && newest == 1);
+    CHECK(!strcmp(buf[0]->topic.publisher_node.ptr, "n1") &&
+          !strcmp(buf[2]->topic.publisher_node.ptr, "n3"));
+    for (int i = 0; i < 3; i++)
+        dc_entry_unref(&buf[i]);
+    CHECK(dc_registry_lookup_into(r, dc_str_from("/p"), buf, 2, NULL) == 3);
+    CHECK(dc_registry_lookup_into(r, dc_str_from("/none"), buf, 2, NULL) == 0);
     dc_entry_t *peeked[2];
     CHECK(dc_registry_peek_all(r, dc_str_from("/p"), peeked, 2) == 3);
 
