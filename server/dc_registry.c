@@ -118,12 +118,10 @@ dc_entry_t *dc_registry_lookup(dc_registry_t *self, dc_str_t name)
     return e;
 }
 
-size_t dc_registry_lookup_into(dc_registry_t *self, dc_str_t name, dc_entry_t **buf, size_t cap,
-                               size_t *newest)
+/* Up to cap registrations of name into buf (borrowed); returns how many
+ * name has. Called under a lock, or by the writer. */
+static size_t s_collect(dc_registry_t *self, dc_str_t name, dc_entry_t **buf, size_t cap)
 {
-    if (newest)
-        *newest = 0;
-    pthread_rwlock_rdlock(&self->lock);
     size_t n = 0;
     for (dc_entry_t *e = *s_bucket(self, name); e; e = e->hash_next)
         if (dc_str_eq(e->topic.name, name)) {
@@ -131,22 +129,6 @@ size_t dc_registry_lookup_into(dc_registry_t *self, dc_str_t name, dc_entry_t **
                 buf[n] = e;
             n++;
         }
-    dc_entry_t *best = n && n <= cap ? s_newest(self, name) : NULL;
-    for (size_t i = 0; n <= cap && i < n; i++)
-        dc_entry_ref(buf[i]);
-    pthread_rwlock_unlock(&self->lock);
-    if (n > cap || n == 0)
-        return n;
-    /* Registration order (an insertion sort: a handful at most). */
-    for (size_t i = 1; i < n; i++)
-        for (size_t j = i; j > 0 && buf[j - 1]->create_seq > buf[j]->create_seq; j--) {
-            dc_entry_t *t = buf[j];
-            buf[j] = buf[j - 1];
-            buf[j - 1] = t;
-        }
-    for (size_t i = 0; newest && i < n; i++)
-        if (buf[i] == best)
-            *newest = i;
     return n;
 }
 
@@ -156,6 +138,33 @@ static int s_by_create_seq(const void *a, const void *b)
     return x->create_seq < y->create_seq ? -1 : x->create_seq > y->create_seq;
 }
 
+/* Puts n collected registrations in registration (LIST) order and tells
+ * where best (the newest) went. */
+static void s_arrange(dc_entry_t **buf, size_t n, const dc_entry_t *best, size_t *newest)
+{
+    if (n > 1)
+        qsort(buf, n, sizeof *buf, s_by_create_seq);
+    for (size_t i = 0; newest && i < n; i++)
+        if (buf[i] == best)
+            *newest = i;
+}
+
+size_t dc_registry_lookup_into(dc_registry_t *self, dc_str_t name, dc_entry_t **buf, size_t cap,
+                               size_t *newest)
+{
+    if (newest)
+        *newest = 0;
+    pthread_rwlock_rdlock(&self->lock);
+    size_t n = s_collect(self, name, buf, cap);
+    dc_entry_t *best = n && n <= cap ? s_newest(self, name) : NULL;
+    for (size_t i = 0; best && i < n; i++)
+        dc_entry_ref(buf[i]);
+    pthread_rwlock_unlock(&self->lock);
+    if (best)
+        s_arrange(buf, n, best, newest);
+    return n;
+}
+
 size_t dc_registry_lookup_all(dc_registry_t *self, dc_str_t name, dc_entry_t ***out,
                               size_t *newest)
 {
@@ -163,27 +172,20 @@ size_t dc_registry_lookup_all(dc_registry_t *self, dc_str_t name, dc_entry_t ***
     if (newest)
         *newest = 0;
     pthread_rwlock_rdlock(&self->lock);
-    size_t n = 0;
-    for (dc_entry_t *e = *s_bucket(self, name); e; e = e->hash_next)
-        n += dc_str_eq(e->topic.name, name);
+    size_t n = s_collect(self, name, NULL, 0);
     dc_entry_t **entries = n ? malloc(n * sizeof *entries) : NULL;
     if (n && !entries) {
         pthread_rwlock_unlock(&self->lock);
         return (size_t)-1;
     }
-    size_t k = 0;
-    for (dc_entry_t *e = *s_bucket(self, name); e && k < n; e = e->hash_next)
-        if (dc_str_eq(e->topic.name, name))
-            entries[k++] = dc_entry_ref(e);
-    dc_entry_t *best = k ? s_newest(self, name) : NULL;
+    s_collect(self, name, entries, n);
+    for (size_t i = 0; i < n; i++)
+        dc_entry_ref(entries[i]);
+    dc_entry_t *best = n ? s_newest(self, name) : NULL;
     pthread_rwlock_unlock(&self->lock);
-    if (k > 1)
-        qsort(entries, k, sizeof *entries, s_by_create_seq);
-    for (size_t i = 0; newest && i < k; i++)
-        if (entries[i] == best)
-            *newest = i;
+    s_arrange(entries, n, best, newest);
     *out = entries;
-    return k;
+    return n;
 }
 
 /* Does the entry's metadata hold every key/value of want? */
@@ -283,14 +285,7 @@ dc_entry_t *dc_registry_peek(dc_registry_t *self, dc_str_t name, dc_str_t node)
 
 size_t dc_registry_peek_all(dc_registry_t *self, dc_str_t name, dc_entry_t **out, size_t max)
 {
-    size_t n = 0;
-    for (dc_entry_t *e = *s_bucket(self, name); e; e = e->hash_next)
-        if (dc_str_eq(e->topic.name, name)) {
-            if (n < max)
-                out[n] = e;
-            n++;
-        }
-    return n;
+    return s_collect(self, name, out, max);
 }
 
 /* Doubles the bucket array; called with the write lock held. */
