@@ -159,8 +159,9 @@ static dc_write_op_t *s_register_typed(const char *name, const char *node, const
     dc_topic_t t = op->entry->topic;
     t.message_type = dc_str_from(type);
     t.fingerprint = fingerprint;
+    dc_entry_t *typed = dc_entry_new(&t, 0, 0, NULL, 0); /* t views the old entry */
     dc_entry_unref(&op->entry);
-    op->entry = dc_entry_new(&t, 0, 0, NULL, 0);
+    op->entry = typed;
     return op;
 }
 
