@@ -623,15 +623,21 @@ discod_result_t discod__topic_from_blob(const void *data, size_t size, discod_to
     return DISCOD_OK;
 }
 
-static discod_result_t s_lookup(discod_client_t *c, const char *name, discod_topic_t *out,
-                                int try_timeout_ms, int tries)
+discod_result_t discod__call_lookup(discod_client_t *c, const char *name, int try_timeout_ms,
+                                    int tries, dc_reply_view_t *view)
 {
     dc_request_t req;
     dc_request_init(&req, DC_CMD_LOOKUP_TOPIC);
     req.present = DC_REQ_TOPIC_NAME;
     req.topic_name = dc_str_from(name);
+    return discod__call(c, &req, try_timeout_ms, tries, view);
+}
+
+static discod_result_t s_lookup(discod_client_t *c, const char *name, discod_topic_t *out,
+                                int try_timeout_ms, int tries)
+{
     dc_reply_view_t view;
-    discod_result_t r = discod__call(c, &req, try_timeout_ms, tries, &view);
+    discod_result_t r = discod__call_lookup(c, name, try_timeout_ms, tries, &view);
     if (r < 0)
         return r;
     if (r == DISCOD_OK)

@@ -146,6 +146,16 @@ discod_result_t discod_register_ex(discod_client_t *c, const discod_topic_t *t,
     return r;
 }
 
+discod_result_t discod__topic_with_metadata(const void *blob, size_t size,
+                                            const msgpack_object *map, discod_topic_t *out,
+                                            discod_kv_t **metadata, size_t *count)
+{
+    discod_result_t r = discod__topic_from_blob(blob, size, out);
+    if (r == DISCOD_OK && (r = discod__kv_from_object(map, metadata, count)) != DISCOD_OK)
+        discod_topic_clear(out);
+    return r;
+}
+
 discod_result_t discod_lookup_ex(discod_client_t *c, const char *name, discod_topic_t *out,
                                  discod_kv_t **metadata, size_t *metadata_count)
 {
@@ -153,22 +163,15 @@ discod_result_t discod_lookup_ex(discod_client_t *c, const char *name, discod_to
         return DISCOD_INVALID;
     *metadata = NULL;
     *metadata_count = 0;
-    dc_request_t req;
-    dc_request_init(&req, DC_CMD_LOOKUP_TOPIC);
-    req.present = DC_REQ_TOPIC_NAME;
-    req.topic_name = dc_str_from(name);
     dc_reply_view_t view;
-    discod_result_t r = discod__call(c, &req, 0, 0, &view);
+    discod_result_t r = discod__call_lookup(c, name, 0, 0, &view);
     if (r < 0)
         return r;
-    if (r == DISCOD_OK) {
+    if (r == DISCOD_OK)
         r = view.topic_info.data
-                ? discod__topic_from_blob(view.topic_info.data, view.topic_info.size, out)
+                ? discod__topic_with_metadata(view.topic_info.data, view.topic_info.size,
+                                              view.metadata, out, metadata, metadata_count)
                 : DISCOD_PROTOCOL;
-        if (r == DISCOD_OK && (r = discod__kv_from_object(view.metadata, metadata,
-                                                          metadata_count)) != DISCOD_OK)
-            discod_topic_clear(out);
-    }
     dc_reply_view_release(&view);
     return r;
 }

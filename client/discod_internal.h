@@ -35,6 +35,16 @@ int discod__pack_kv(const discod_kv_t *kv, size_t count, msgpack_sbuffer *buf,
 /* Copies a msgpack str->str map into a malloc'd array. 0, or a result code. */
 discod_result_t discod__kv_from_object(const msgpack_object *map, discod_kv_t **out, size_t *count);
 
+/* A TopicInfo blob and its metadata map (NULL: none) into *out and
+ * (*metadata, *count); on failure nothing is left to free. */
+discod_result_t discod__topic_with_metadata(const void *blob, size_t size,
+                                            const msgpack_object *map, discod_topic_t *out,
+                                            discod_kv_t **metadata, size_t *count);
+
+/* Sends LOOKUP for name (discod__call's timeouts and view). */
+discod_result_t discod__call_lookup(discod_client_t *c, const char *name, int try_timeout_ms,
+                                    int tries, dc_reply_view_t *view);
+
 /* CURVE (discod_curve.c): the keys of one client, from czmq certificates. */
 typedef struct {
     bool on;

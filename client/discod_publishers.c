@@ -40,11 +40,8 @@ static discod_result_t s_publisher(const msgpack_object *o, discod_publisher_t *
     }
     if (!info)
         return DISCOD_PROTOCOL;
-    discod_result_t r = discod__topic_from_blob(info->via.bin.ptr, info->via.bin.size, &p->topic);
-    if (r == DISCOD_OK &&
-        (r = discod__kv_from_object(metadata, &p->metadata, &p->metadata_count)) != DISCOD_OK)
-        discod_topic_clear(&p->topic);
-    return r;
+    return discod__topic_with_metadata(info->via.bin.ptr, info->via.bin.size, metadata, &p->topic,
+                                       &p->metadata, &p->metadata_count);
 }
 
 /* The answer of a daemon without "publishers" (legacy, or before several
@@ -57,10 +54,8 @@ static discod_result_t s_single(const dc_reply_view_t *view, discod_publisher_t 
     if (!p)
         return DISCOD_NOMEM;
     discod_result_t r =
-        discod__topic_from_blob(view->topic_info.data, view->topic_info.size, &p->topic);
-    if (r == DISCOD_OK &&
-        (r = discod__kv_from_object(view->metadata, &p->metadata, &p->metadata_count)) != DISCOD_OK)
-        discod_topic_clear(&p->topic);
+        discod__topic_with_metadata(view->topic_info.data, view->topic_info.size, view->metadata,
+                                    &p->topic, &p->metadata, &p->metadata_count);
     if (r != DISCOD_OK) {
         free(p);
         return r;
@@ -79,12 +74,8 @@ discod_result_t discod_lookup_all(discod_client_t *c, const char *name, discod_p
     *count = 0;
     if (newest)
         *newest = 0;
-    dc_request_t req;
-    dc_request_init(&req, DC_CMD_LOOKUP_TOPIC);
-    req.present = DC_REQ_TOPIC_NAME;
-    req.topic_name = dc_str_from(name);
     dc_reply_view_t view;
-    discod_result_t r = discod__call(c, &req, 0, 0, &view);
+    discod_result_t r = discod__call_lookup(c, name, 0, 0, &view);
     if (r < 0)
         return r;
     if (r == DISCOD_OK && !view.publishers) {
