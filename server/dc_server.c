@@ -168,6 +168,17 @@ static bool s_to_writer(front_t *self, int index, const dc_principal_t *who, zmq
     return true;
 }
 
+/* Sends reply_buffer on router along the envelope frames[0..count-2] (which
+ * the sends consume) and closes the body, frames[count-1]. */
+static void s_send_inline(front_t *self, zsock_t *router, zmq_msg_t *frames, int count)
+{
+    DC_STAT_INC(&self->server->ctx, requests);
+    for (int i = 0; i < count - 1; i++)
+        zmq_msg_send(&frames[i], zsock_resolve(router), ZMQ_SNDMORE);
+    zmq_send(zsock_resolve(router), self->reply_buffer.data, self->reply_buffer.size, 0);
+    zmq_msg_close(&frames[count - 1]);
+}
+
 /* Answers ERROR with message on router, along the envelope frames[0..count-2],
  * and closes the frames. */
 static void s_refuse(front_t *self, zsock_t *router, zmq_msg_t *frames, int count, int version,
@@ -181,16 +192,14 @@ static void s_refuse(front_t *self, zsock_t *router, zmq_msg_t *frames, int coun
     r.version = version;
     dc_context_stamp(ctx, &r);
     msgpack_sbuffer_clear(&self->reply_buffer);
-    DC_STAT_INC(ctx, requests);
     DC_STAT_INC(ctx, errors);
-    if (dc_reply_encode(&r, &self->reply_buffer) == 0) {
-        for (int i = 0; i < count - 1; i++)
-            zmq_msg_send(&frames[i], zsock_resolve(router), ZMQ_SNDMORE);
-        zmq_send(zsock_resolve(router), self->reply_buffer.data, self->reply_buffer.size, 0);
-        zmq_msg_close(&frames[count - 1]);
-    } else
+    if (dc_reply_encode(&r, &self->reply_buffer) == 0)
+        s_send_inline(self, router, frames, count);
+    else {
+        DC_STAT_INC(ctx, requests);
         for (int i = 0; i < count; i++)
             zmq_msg_close(&frames[i]);
+    }
 }
 
 /* Who sent body on endpoint index: local (ipc, insecure tcp), or a CURVE key
@@ -273,12 +282,7 @@ static bool s_from_client(front_t *self, int index)
                 req.command == DC_CMD_HEARTBEAT) {
                 msgpack_sbuffer_clear(&self->reply_buffer);
                 if (dc_worker_quick_reply(ctx, &req, &self->reply_buffer, &self->scratch) == 0) {
-                    DC_STAT_INC(ctx, requests);
-                    for (int i = 0; i < count - 1; i++)
-                        zmq_msg_send(&frames[i], zsock_resolve(router), ZMQ_SNDMORE);
-                    zmq_send(zsock_resolve(router), self->reply_buffer.data,
-                             self->reply_buffer.size, 0);
-                    zmq_msg_close(body);
+                    s_send_inline(self, router, frames, count);
                     answered = true;
                 }
             } else if (req.command == DC_CMD_REGISTER_TOPIC ||
