@@ -744,10 +744,7 @@ int main(int argc, char **argv)
         if (discod_keygen(a.positional[0], a.role) != 0) {
             fprintf(stderr, "discoctl keygen: cannot write %s and %s_secret: %s\n",
                     a.positional[0], a.positional[0],
-                    a.role && strcmp(a.role, "read") && strcmp(a.role, "write") &&
-                            strcmp(a.role, "admin")
-                        ? "the role must be read, write or admin"
-                        : strerror(errno));
+                    errno == EINVAL ? "the role must be read, write or admin" : strerror(errno));
             return EXIT_USAGE;
         }
         printf("%s (public%s%s) and %s_secret written\n", a.positional[0],

@@ -3,6 +3,7 @@
  * telling a refused handshake from a daemon that does not answer. */
 #include "discod_internal.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,8 +137,10 @@ static int s_write_cert(const char *path, const char *role, const char *public_k
 int discod_keygen(const char *path, const char *role)
 {
     if (!path || !*path ||
-        (role && strcmp(role, "read") && strcmp(role, "write") && strcmp(role, "admin")))
+        (role && strcmp(role, "read") && strcmp(role, "write") && strcmp(role, "admin"))) {
+        errno = EINVAL;
         return -1;
+    }
     char public_key[41], secret_key[41];
     if (zmq_curve_keypair(public_key, secret_key) != 0)
         return -1;

@@ -933,13 +933,10 @@ static int s_mkdirs(const char *path)
  * CURVE the member's key is what lets it in (dc_zap.h). */
 static void s_allow_members(cluster_t *self)
 {
-    if (dc_zap_curve(self->ctx->zap)) {
-        self->allowed_conf = self->raft_ready ? self->raft.configuration_index : 0;
-        return;
-    }
     const struct raft_configuration *conf = &self->raft.configuration;
     int count = self->raft_ready ? (int)conf->n : 0;
-    for (int i = 0; i < count + self->config->member_count; i++) {
+    int hosts = dc_zap_curve(self->ctx->zap) ? 0 : count + self->config->member_count;
+    for (int i = 0; i < hosts; i++) {
         const char *address =
             i < count ? conf->servers[i].address : self->config->members[i - count].address;
         char host[208];

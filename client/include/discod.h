@@ -108,7 +108,8 @@ DISCOD_EXPORT void discod_options_init(discod_options_t *o);
 /* Writes a new CURVE certificate pair: path (public, with role in its
  * metadata when not NULL: read, write or admin) and path_secret (mode 0600),
  * in czmq's format: what discod's --curve-key and --curve-clients read.
- * Neither file may exist yet. Returns 0, or -1 (errno tells why). */
+ * Neither file may exist yet. Returns 0, or -1 (errno tells why: EINVAL for
+ * another role). */
 DISCOD_EXPORT int discod_keygen(const char *path, const char *role);
 
 typedef struct discod_client discod_client_t;
