@@ -199,13 +199,17 @@ discod_result_t discod_session_unregister(discod_session_t *s, const char *name)
     if (!s || !name)
         return DISCOD_INVALID;
     pthread_mutex_lock(&s->lock);
-    discod_result_t r = discod_unregister(s->client, name);
-    for (size_t i = 0; i < s->count; i++) {
-        if (strcmp(s->topics[i].name, name) == 0) {
-            discod_topic_clear(&s->topics[i]);
-            s->topics[i] = s->topics[--s->count];
-            break;
-        }
+    size_t i = 0;
+    while (i < s->count && strcmp(s->topics[i].name, name) != 0)
+        i++;
+    /* Our own registration: by our node, where a topic may have several
+     * publishers (by name alone when the node is unnamed or unknown). */
+    const char *node = i < s->count ? s->topics[i].publisher_node : "";
+    discod_result_t r = *node ? discod_unregister_node_topic(s->client, name, node)
+                              : discod_unregister(s->client, name);
+    if (i < s->count) {
+        discod_topic_clear(&s->topics[i]);
+        s->topics[i] = s->topics[--s->count];
     }
     pthread_mutex_unlock(&s->lock);
     return r;

@@ -296,7 +296,8 @@ DISCOD_EXPORT discod_session_t *discod_session_new(const char *const *endpoints,
 /* Registers t under the session's lease and remembers it for re-registration. */
 DISCOD_EXPORT discod_result_t discod_session_register(discod_session_t *s,
                                                       const discod_topic_t *t);
-/* Unregisters name and forgets it. */
+/* Unregisters name (the session's registration of it: by its node, when the
+ * topic has several publishers) and forgets it. */
 DISCOD_EXPORT discod_result_t discod_session_unregister(discod_session_t *s, const char *name);
 /* The current lease (0 before the first registration succeeded). */
 DISCOD_EXPORT uint64_t discod_session_lease_id(discod_session_t *s);

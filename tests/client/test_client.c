@@ -410,12 +410,21 @@ static void test_several_publishers(void)
           !strcmp(list[0].topic.publisher_node, "cam1"));
     discod_publishers_free(list, n);
     CHECK(discod_lookup_all(c, "/none", &list, &n, NULL) == DISCOD_NOT_FOUND && !list && !n);
+    /* A session unregisters its own registration by its node, beside another's. */
+    const char *ep = d.endpoint;
+    discod_session_t *session = discod_session_new(&ep, 1, NULL, 60000);
+    discod_topic_t mine = s_topic("/det", "cam2");
+    CHECK(session && discod_session_register(session, &mine) == DISCOD_OK);
+    CHECK(discod_session_unregister(session, "/det") == DISCOD_OK);
+    CHECK(discod_lookup_all(c, "/det", &list, &n, NULL) == DISCOD_OK && n == 1 &&
+          !strcmp(list[0].topic.publisher_node, "cam1"));
+    discod_publishers_free(list, n);
+    discod_session_destroy(&session);
     CHECK(discod_unregister_node_topic(c, "/det", "") == DISCOD_INVALID);
     /* A legacy client (protocol 1) gets the one publisher it can know. */
     discod_options_t o;
     discod_options_init(&o);
     o.protocol = DISCOD_PROTOCOL_LEGACY;
-    const char *ep = d.endpoint;
     discod_client_t *legacy = discod_client_new_multi(&ep, 1, &o);
     CHECK(discod_lookup_all(legacy, "/det", &list, &n, NULL) == DISCOD_OK && n == 1 &&
           !strcmp(list[0].topic.publisher_node, "cam1"));
