@@ -1,5 +1,7 @@
-/* dc_decide.h: deciding what a write request changes: the owner rule, lease
- * checks, the registry's capacity, and removals by lease, prober or expiry.
+/* dc_decide.h: deciding what a write request changes: the owner rule (one
+ * publisher per topic, or up to publishers_per_topic of one type), the
+ * owners of what keys wrote (CURVE), lease checks, the registry's capacity,
+ * and removals by lease, prober or expiry.
  *
  * A decision reads the applied state plus the changes already decided in the
  * same batch (so two registrations of one name in a batch see each other) and

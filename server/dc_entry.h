@@ -1,4 +1,5 @@
-/* dc_entry.h: one registered topic as the daemon holds it in memory.
+/* dc_entry.h: one registration (a topic by one publisher node) as the daemon
+ * holds it in memory, with its lease, origin and owner.
  *
  * Immutable once built, reference-counted, and carrying its legacy five-key
  * TopicInfo blob pre-encoded, so a LOOKUP or LIST copies bytes instead of

@@ -1,5 +1,6 @@
 /* dc_events.h: what applying a change tells the world: the registry event
- * stream (a PUB socket) and the WAITs held until a topic appears.
+ * stream (a PUB socket, CURVE on tcp) and the WAITs held until a topic
+ * appears (woken by its first publisher; protocol 2 answers list them all).
  *
  * dc_events_applied is the observer dc_apply calls, so every member of a
  * cluster publishes the same events with the same seqs and wakes its own

@@ -1,5 +1,7 @@
 /* dc_server.h: the discovery server: opens the store, loads the registry,
- * binds the front ROUTER(s) and runs the front, worker and writer threads.
+ * starts the ZAP handler (dc_zap), binds the front ROUTER(s) and runs the
+ * front, worker and writer threads. The front checks each tcp request's key
+ * and role before anything else sees it.
  *
  * Threads: the front (one actor) owns the client-facing ROUTER sockets and
  * load-balances requests to idle workers over inproc; workers answer reads

@@ -1,7 +1,8 @@
 /* dc_worker.h: a worker thread (czmq actor) behind the front's inproc ROUTER.
  *
- * It decodes each request, answers reads from the in-memory registry, and
- * hands validated writes to the writer thread. Every message it sends to the
+ * It decodes each request (the front has checked the sender's role), answers
+ * reads from the in-memory registry, applies the SHUTDOWN policy, and hands
+ * validated writes, with their sender, to the writer thread. Every message it sends to the
  * front also says "I am idle again", which is how the front load-balances. */
 #ifndef DC_WORKER_H
 #define DC_WORKER_H
