@@ -3,6 +3,7 @@
 #include "dc_protocol.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int dc_reply_encode(const dc_reply_t *r, msgpack_sbuffer *out)
@@ -98,8 +99,18 @@ int dc_reply_decode(dc_reply_view_t *v, const void *data, size_t size, char *err
 {
     memset(v, 0, sizeof *v);
     v->version = 1;
-    if (dc_mp_unpack(&v->storage_, data, size, err) != 0)
+    v->bytes_ = malloc(size ? size : 1);
+    if (!v->bytes_) {
+        snprintf(err, DC_ERR_LEN, "out of memory for a %zu-byte reply", size);
         return -1;
+    }
+    if (size)
+        memcpy(v->bytes_, data, size);
+    if (dc_mp_unpack(&v->storage_, v->bytes_, size, err) != 0) {
+        free(v->bytes_);
+        v->bytes_ = NULL;
+        return -1;
+    }
     const msgpack_object *map = &v->storage_.data;
     if (map->type != MSGPACK_OBJECT_MAP) {
         snprintf(err, DC_ERR_LEN, "reply is not a msgpack map");
@@ -162,11 +173,13 @@ int dc_reply_decode(dc_reply_view_t *v, const void *data, size_t size, char *err
     }
     return 0;
 fail:
-    msgpack_unpacked_destroy(&v->storage_);
+    dc_reply_view_release(v);
     return -1;
 }
 
 void dc_reply_view_release(dc_reply_view_t *v)
 {
     msgpack_unpacked_destroy(&v->storage_);
+    free(v->bytes_);
+    v->bytes_ = NULL;
 }

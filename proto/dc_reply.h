@@ -48,7 +48,11 @@ typedef struct {
 /* Appends the msgpack of r to out. Returns 0, or -1 when out of memory. */
 int dc_reply_encode(const dc_reply_t *r, msgpack_sbuffer *out);
 
-/* A decoded reply (client side): views into storage. */
+/* A decoded reply (client side). Its strings, blobs and objects point into
+ * the view's own copy of the bytes (msgpack-c's unpacker does not copy str and
+ * bin: they point into whatever buffer it was given), so the buffer passed to
+ * dc_reply_decode may be freed at once; everything lives until
+ * dc_reply_view_release. */
 typedef struct {
     int64_t status;
     dc_str_t message;
@@ -67,10 +71,12 @@ typedef struct {
     const msgpack_object *publishers;     /* LOOKUP/WAIT: array of publisher maps, or NULL */
     dc_str_t reason;
     msgpack_unpacked storage_;
+    void *bytes_; /* the copy the views point into */
 } dc_reply_view_t;
 
-/* Decodes a reply from untrusted bytes. On success the caller must
- * dc_reply_view_release(v). Returns 0, or -1 with a message in err. */
+/* Decodes a reply from untrusted bytes (copied: data need not outlive the
+ * call). On success the caller must dc_reply_view_release(v). Returns 0, or
+ * -1 with a message in err. */
 int dc_reply_decode(dc_reply_view_t *v, const void *data, size_t size, char *err);
 void dc_reply_view_release(dc_reply_view_t *v);
 

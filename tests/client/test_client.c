@@ -1,7 +1,7 @@
 /* test_client.c: the client library against the real discod binary: every
  * call, no daemon at all, a daemon killed and restarted between two calls,
- * failover from a dead endpoint, a wait that spans a restart, and several
- * publishers of one topic.
+ * failover from a dead endpoint, a wait that spans a restart, a LIST of
+ * thousands of topics, and several publishers of one topic.
  * Usage: test_client DISCOD_BINARY */
 #include "daemon_proc.h"
 #include "discod.h"
@@ -372,6 +372,54 @@ static void test_session_survives_restart(daemon_proc_t *d)
 /* Several publishers of one topic: discod_lookup_all lists them in
  * registration order and names the newest; discod_unregister_node_topic
  * removes one node's registration where a plain unregister is refused. */
+/* A LIST reply far larger than libzmq's receive buffer (and than malloc's
+ * mmap threshold): the decoded topics must stay valid after the reply
+ * message is closed (they once pointed into it, and discoctl list crashed on
+ * a registry of a few thousand topics). */
+static void test_large_list(daemon_proc_t *d)
+{
+    discod_client_t *c = s_client(d->endpoint, 5000, 2);
+    enum { N = 3000 };
+    char name[160];
+    int registered = 0;
+    for (int i = 0; i < N; i++) {
+        snprintf(name, sizeof name, "/large/list/a-fairly-long-topic-name-to-make-it-big/%05d", i);
+        discod_topic_t t = s_topic(name, "large-node");
+        /* Not on this computer: the prober leaves it alone (an ipc path that
+         * does not exist would be removed while the test registers). */
+        t.address = "tcp://192.0.2.10:7000";
+        registered += discod_register(c, &t) == DISCOD_OK;
+    }
+    CHECK(registered == N);
+    discod_topic_t *list = NULL;
+    size_t n = 0;
+    discod_filter_t large = {"/large/list/", NULL, NULL, NULL, 0};
+    discod_result_t lr = discod_list(c, &large, &list, &n);
+    if (lr != DISCOD_OK || n != N)
+        fprintf(stderr, "large list: %s, %zu topic(s): %s\n", discod_strerror(lr), n,
+                discod_client_last_message(c));
+    CHECK(lr == DISCOD_OK && n == N);
+    /* Each name once, every field intact. */
+    static bool seen[N];
+    int good = 0;
+    for (size_t i = 0; i < n; i++) {
+        int k = -1;
+        if (list[i].name && sscanf(list[i].name,
+                                   "/large/list/a-fairly-long-topic-name-to-make-it-big/%d",
+                                   &k) == 1 && k >= 0 && k < N && !seen[k] &&
+            !strcmp(list[i].address, "tcp://192.0.2.10:7000") &&
+            !strcmp(list[i].message_type, "sensor.Image") &&
+            !strcmp(list[i].publisher_node, "large-node") &&
+            list[i].fingerprint == 0xfedcba9876543210ULL) {
+            seen[k] = true;
+            good++;
+        }
+    }
+    CHECK(good == N);
+    discod_topic_list_free(list, n);
+    discod_client_destroy(&c);
+}
+
 static void test_several_publishers(void)
 {
     daemon_proc_t d;
@@ -455,6 +503,7 @@ int main(int argc, char **argv)
     test_held_wait_is_used(&d);
     test_heartbeat_by_datagram(&d);
     test_session_survives_restart(&d);
+    test_large_list(&d);
     CHECK(daemon_proc_stop(&d, SIGTERM) == 0);
     test_several_publishers();
     char cmd[300];
