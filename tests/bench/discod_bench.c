@@ -7,7 +7,9 @@
  *   discod-bench --endpoint EP [--pid PID] --workload W [--clients N]
  *                [--seconds S] [--rate R] [--topics N] [--leases N] [--json]
  *
- * Workloads: ping, lookup, register (durable), mixed (90% lookup), heartbeat
+ * Workloads: ping, lookup, register (durable), write-path (UNREGISTER of a
+ * name never registered: front -> writer -> reply with no commit, the cost of
+ * the write path without its fsync), mixed (90% lookup), heartbeat
  * (--leases leases renewed at 1 Hz each), heartbeat-datagram (the same, on
  * the datagram channel PATH.hb of an ipc endpoint), wait (wake-up latency after the
  * registration is acknowledged), list-under-load (lookup p99 while another
@@ -378,6 +380,12 @@ static void *s_worker(void *arg)
             snprintf(name, sizeof name, "/bench/reg/%" PRIu64 "/%d/%" PRIu64, s_run_id, w->index,
                      i);
             s_topic_request(&r, name, 0);
+        } else if (!strcmp(mode, "write-path")) {
+            /* A name never registered: the whole write path, no commit. */
+            snprintf(name, sizeof name, "/bench/missing/%d", w->index);
+            dc_request_init(&r, DC_CMD_UNREGISTER_TOPIC);
+            r.present = DC_REQ_TOPIC_NAME;
+            r.topic_name = dc_str_from(name);
         } else if (!strncmp(mode, "heartbeat", 9)) {
             dc_request_init(&r, DC_CMD_HEARTBEAT);
             r.version = 2;
@@ -405,7 +413,12 @@ static void *s_worker(void *arg)
             sock = s_socket_to(own_ctx ? own_ctx : s_ctx, ZMQ_REQ, endpoint);
             continue;
         }
-        if (status != 0 && strcmp(mode, "lookup") != 0)
+        /* A lookup may miss; a write-path UNREGISTER must (nothing by its name). */
+        bool expected = status == 0 ? strcmp(mode, "write-path") != 0
+                                    : !strcmp(mode, "lookup") ||
+                                          (!strcmp(mode, "write-path") &&
+                                           status == DC_STATUS_NOT_FOUND);
+        if (!expected)
             w->errors++;
         s_add(&w->samples, took);
     }
@@ -439,10 +452,19 @@ static void s_print(result_t *r)
                r->name, s_opt.clients, r->all.count, r->errors, r->seconds, throughput,
                s_pct(&r->all, 0.5), s_pct(&r->all, 0.99), s_pct(&r->all, 0.999), cpu_per_req,
                100 * r->cpu / r->seconds, r->rss, *r->extra ? "," : "", r->extra);
-    else
+    else {
+        /* Failed requests are counted in the throughput: a row that has any
+         * says so in its notes, and is not a measurement. */
+        char notes[320];
+        if (r->errors)
+            snprintf(notes, sizeof notes, "%s%s%" PRIu64 " FAILED REQUESTS", r->extra,
+                     *r->extra ? "; " : "", r->errors);
+        else
+            snprintf(notes, sizeof notes, "%s", r->extra);
         printf("| %s | %d | %.0f/s | %.0f | %.0f | %.0f | %.2f | %.1f%% | %.1f | %s |\n", r->name,
                s_opt.clients, throughput, s_pct(&r->all, 0.5), s_pct(&r->all, 0.99),
-               s_pct(&r->all, 0.999), cpu_per_req, 100 * r->cpu / r->seconds, r->rss, r->extra);
+               s_pct(&r->all, 0.999), cpu_per_req, 100 * r->cpu / r->seconds, r->rss, notes);
+    }
 }
 
 /* Runs `clients` workers in mode for the configured time; fills r. */
@@ -557,8 +579,8 @@ int main(int argc, char **argv)
         case 'T': s_opt.lease_ttl_ms = strtoull(optarg, NULL, 10); break;
         default:
             fprintf(stderr, "usage: discod-bench --endpoint EP [--pid PID] --workload "
-                            "ping|lookup|register|mixed|heartbeat|heartbeat-datagram|wait|\n"
-                            "       list-under-load\n"
+                            "ping|lookup|register|write-path|mixed|heartbeat|\n"
+                            "       heartbeat-datagram|wait|list-under-load\n"
                             "       [--clients N] [--seconds S] [--rate R] [--topics N] "
                             "[--leases N] [--json]\n"
                             "       [--lister-endpoint EP] (list-under-load: LIST another daemon)\n"
@@ -576,8 +598,9 @@ int main(int argc, char **argv)
     memset(&r, 0, sizeof r);
     r.name = s_opt.workload;
     const char *w = s_opt.workload;
-    if (!strcmp(w, "ping") || !strcmp(w, "lookup") || !strcmp(w, "mixed")) {
-        if (strcmp(w, "ping") != 0)
+    if (!strcmp(w, "ping") || !strcmp(w, "lookup") || !strcmp(w, "mixed") ||
+        !strcmp(w, "write-path")) {
+        if (strcmp(w, "ping") != 0 && strcmp(w, "write-path") != 0)
             s_prefill("/bench/pre", s_opt.topics, 0, NULL);
         s_run(w, s_opt.clients, s_opt.seconds, &r, NULL);
     } else if (!strcmp(w, "register")) {

@@ -25,6 +25,7 @@ def bench(endpoint, pid, *args):
     ["--workload", "ping", "--clients", "2"],
     ["--workload", "lookup", "--clients", "2", "--topics", "100"],
     ["--workload", "register", "--clients", "2"],
+    ["--workload", "write-path", "--clients", "2"],
     ["--workload", "mixed", "--clients", "2", "--topics", "100"],
     ["--workload", "heartbeat", "--clients", "2", "--leases", "200"],
     ["--workload", "heartbeat-datagram", "--clients", "2", "--leases", "200"],
