@@ -1,23 +1,20 @@
 /* discoctl: a command line for discod (and the Cortex daemon), built on the
- * client library. Exit codes: 0 ok, 1 not found, 2 usage, 3 daemon
- * unreachable, 4 refused by the daemon (ERROR, ALREADY_EXISTS, bad reply). */
-#include "discod.h"
-#include "discod_internal.h"
+ * client library: global options, each subcommand's flags, and the short
+ * commands; members and watch have files of their own (discoctl.h). Exit
+ * codes: 0 ok, 1 not found, 2 usage, 3 daemon unreachable, 4 refused by the
+ * daemon (ERROR, ALREADY_EXISTS, bad reply). */
+#include "discoctl.h"
 #include "discoctl_print.h"
-#include "dc_mp.h"
-#include <time.h>
 
 #include <errno.h>
 #include <getopt.h>
-#include <signal.h>
-#include <zmq.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-enum { EXIT_NOT_FOUND = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3, EXIT_REFUSED = 4 };
+#include <time.h>
 
 static const char *s_usage_text =
     "Usage: discoctl [-e|--endpoint EP]... [--timeout-ms N] [--retries N] [--prefer-local]\n"
@@ -104,7 +101,7 @@ static const struct {
                "  the daemon takes them on ipc endpoints.\n"},
 };
 
-static int s_exit_code(discod_result_t r)
+int dctl_exit_code(discod_result_t r)
 {
     switch (r) {
     case DISCOD_OK: return 0;
@@ -115,15 +112,15 @@ static int s_exit_code(discod_result_t r)
     }
 }
 
-static int s_fail(discod_client_t *c, const char *what, discod_result_t r)
+int dctl_fail(discod_client_t *c, const char *what, discod_result_t r)
 {
     const char *message = c ? discod_client_last_message(c) : "";
     fprintf(stderr, "discoctl: %s: %s%s%s\n", what, discod_strerror(r), *message ? ": " : "",
             message);
-    return s_exit_code(r);
+    return dctl_exit_code(r);
 }
 
-static int s_parse_u64(const char *text, uint64_t *out)
+int dctl_parse_u64(const char *text, uint64_t *out)
 {
     char *end = NULL;
     errno = 0;
@@ -135,23 +132,6 @@ static int s_parse_u64(const char *text, uint64_t *out)
     *out = v;
     return 0;
 }
-
-#define MAX_REPEATS 64
-
-typedef struct {
-    bool json;
-    const char *prefix, *type, *node, *description, *role;
-    const char *events[16];
-    size_t event_count;
-    uint64_t fingerprint, ttl_ms, count;
-    double timeout_sec;
-    char *positional[4];
-    int positional_count;
-    discod_kv_t meta[MAX_REPEATS];
-    size_t meta_count;
-    char *capabilities[MAX_REPEATS];
-    size_t capability_count;
-} command_args_t;
 
 /* Parses a subcommand's flags and positionals. Returns 0, 1 for --help
  * (printed), or -1 after printing a usage error. */
@@ -202,7 +182,7 @@ static int s_parse_command(int argc, char **argv, const char *command, command_a
             break;
         case OPT_TTL:
         case OPT_COUNT:
-            if (s_parse_u64(optarg, opt == OPT_TTL ? &a->ttl_ms : &a->count) ||
+            if (dctl_parse_u64(optarg, opt == OPT_TTL ? &a->ttl_ms : &a->count) ||
                 (opt == OPT_TTL ? a->ttl_ms : a->count) == 0) {
                 fprintf(stderr, "discoctl %s: --%s needs a positive integer\n", command,
                         opt == OPT_TTL ? "ttl-ms" : "count");
@@ -231,7 +211,7 @@ static int s_parse_command(int argc, char **argv, const char *command, command_a
         case OPT_NODE: a->node = optarg; break;
         case OPT_JSON: a->json = true; break;
         case OPT_FP:
-            if (s_parse_u64(optarg, &a->fingerprint)) {
+            if (dctl_parse_u64(optarg, &a->fingerprint)) {
                 fprintf(stderr, "discoctl %s: --fingerprint must be an unsigned 64-bit integer\n",
                         command);
                 return -1;
@@ -262,7 +242,7 @@ static int s_lookup(discod_client_t *c, const command_args_t *a)
     size_t n = 0, newest = 0;
     discod_result_t r = discod_lookup_all(c, a->positional[0], &publishers, &n, &newest);
     if (r != DISCOD_OK)
-        return s_fail(c, a->positional[0], r);
+        return dctl_fail(c, a->positional[0], r);
     if (a->json) {
         /* The single-publisher answer's fields, then every publisher. */
         dctl_json_topic_open(&publishers[newest].topic);
@@ -299,138 +279,17 @@ static int s_expect_args(const command_args_t *a, int n, const char *command)
     return -1;
 }
 
-/*==== The cluster ====*/
+/*==== Kept-alive registrations and nodes ====*/
 
-typedef struct {
-    discod_member_t m;
-    bool answered; /* it answered itself: term/commit/applied are its own */
-    uint64_t term;
-    const char *endpoint;
-} member_row_t;
-
-/* Asks each endpoint alone, so each member reports its own indexes. */
-static int s_members(const char *const *endpoints, size_t count, const discod_options_t *base,
-                     bool json)
-{
-    member_row_t rows[16];
-    size_t row_count = 0;
-    bool any = false;
-    discod_options_t options = *base;
-    options.retries = 1;
-    options.prefer_local = 0;
-    for (size_t e = 0; e < count; e++) {
-        discod_client_t *c = discod_client_new_multi(&endpoints[e], 1, &options);
-        discod_member_t *members = NULL;
-        size_t n = 0;
-        discod_result_t r = c ? discod_members(c, &members, &n) : DISCOD_NOMEM;
-        if (r != DISCOD_OK) {
-            fprintf(stderr, "discoctl: %s: %s\n", endpoints[e], discod_strerror(r));
-            discod_client_destroy(&c);
-            continue;
-        }
-        any = true;
-        uint64_t self = discod_client_member(c);
-        for (size_t i = 0; i < n; i++) {
-            size_t k = 0;
-            while (k < row_count && rows[k].m.id != members[i].id)
-                k++;
-            bool mine = members[i].id == self;
-            if (k == row_count && row_count < 16) {
-                rows[row_count] = (member_row_t){members[i], false, 0, NULL};
-                members[i].address = members[i].voting = members[i].role = NULL;
-                row_count++;
-            } else if (k < row_count && mine) {
-                free(rows[k].m.address);
-                free(rows[k].m.voting);
-                free(rows[k].m.role);
-                rows[k].m = members[i];
-                members[i].address = members[i].voting = members[i].role = NULL;
-            } else
-                continue;
-            if (mine) {
-                rows[k].answered = true;
-                rows[k].term = discod_client_term(c);
-                rows[k].endpoint = endpoints[e];
-            }
-        }
-        if (n == 0 && !json)
-            printf("%s: standalone (no cluster)\n", endpoints[e]);
-        discod_members_free(members, n);
-        discod_client_destroy(&c);
-    }
-    if (json)
-        putchar('[');
-    else if (row_count)
-        printf("%-4s %-22s %-7s %-9s %-6s %-9s %-6s %-8s %-8s %s\n", "ID", "ADDRESS", "VOTING",
-               "ROLE", "LEADER", "REACHABLE", "TERM", "COMMIT", "APPLIED", "ENDPOINT");
-    for (size_t k = 0; k < row_count; k++) {
-        const member_row_t *r = &rows[k];
-        if (json) {
-            printf("%s{\"id\":%" PRIu64 ",\"address\":", k ? "," : "", r->m.id);
-            dctl_json_string(r->m.address);
-            fputs(",\"voting\":", stdout);
-            dctl_json_string(r->m.voting);
-            fputs(",\"role\":", stdout);
-            dctl_json_string(r->m.role);
-            printf(",\"leader\":%" PRIu64 ",\"reachable\":%s,\"answered\":%s", r->m.leader,
-                   r->m.reachable ? "true" : "false", r->answered ? "true" : "false");
-            if (r->answered)
-                printf(",\"term\":%" PRIu64 ",\"commit_index\":%" PRIu64
-                       ",\"applied_index\":%" PRIu64,
-                       r->term, r->m.commit_index, r->m.applied_index);
-            putchar('}');
-        } else if (r->answered)
-            printf("%-4" PRIu64 " %-22s %-7s %-9s %-6" PRIu64 " %-9s %-6" PRIu64 " %-8" PRIu64
-                   " %-8" PRIu64 " %s\n",
-                   r->m.id, r->m.address, r->m.voting, r->m.role, r->m.leader,
-                   r->m.reachable ? "yes" : "no", r->term, r->m.commit_index,
-                   r->m.applied_index, r->endpoint);
-        else
-            printf("%-4" PRIu64 " %-22s %-7s %-9s %-6" PRIu64 " %-9s %-6s %-8s %-8s %s\n",
-                   r->m.id, r->m.address, r->m.voting, r->m.role, r->m.leader,
-                   r->m.reachable ? "yes" : "no", "-", "-", "-", "(not asked or no answer)");
-        free(r->m.address);
-        free(r->m.voting);
-        free(r->m.role);
-    }
-    if (json)
-        puts("]");
-    return any ? 0 : EXIT_UNREACHABLE;
-}
-
-static int s_member_change(discod_client_t *c, const command_args_t *a)
-{
-    const char *what = a->positional_count ? a->positional[0] : "";
-    uint64_t id = 0;
-    bool add = !strcmp(what, "add"), remove = !strcmp(what, "remove"),
-         transfer = !strcmp(what, "transfer");
-    int want = add ? 3 : remove ? 2 : 1;
-    if ((!add && !remove && !transfer) || (transfer && a->positional_count > 2) ||
-        (!transfer && a->positional_count != want) ||
-        (a->positional_count > 1 && (s_parse_u64(a->positional[1], &id) || !id))) {
-        fprintf(stderr, "discoctl member: expected add ID HOST:PORT, remove ID or transfer [ID]\n");
-        return EXIT_USAGE;
-    }
-    discod_result_t r = add      ? discod_member_add(c, id, a->positional[2])
-                        : remove ? discod_member_remove(c, id)
-                                 : discod_member_transfer(c, id);
-    if (r != DISCOD_OK)
-        return s_fail(c, "member", r);
-    printf("%s\n", discod_client_last_message(c));
-    return 0;
-}
-
-/*==== Kept-alive registrations, nodes, watch ====*/
-
-static volatile sig_atomic_t s_interrupted = 0;
+volatile sig_atomic_t dctl_interrupted = 0;
 
 static void s_on_signal(int signo)
 {
     (void)signo;
-    s_interrupted = 1;
+    dctl_interrupted = 1;
 }
 
-static void s_catch_signals(void)
+void dctl_catch_signals(void)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -441,7 +300,7 @@ static void s_catch_signals(void)
 
 static void s_wait_for_signal(void)
 {
-    while (!s_interrupted) {
+    while (!dctl_interrupted) {
         struct timespec ts = {0, 50 * 1000000L};
         nanosleep(&ts, NULL);
     }
@@ -453,7 +312,7 @@ static int s_register_kept_alive(const char *const *endpoints, size_t count,
 {
     if (a->meta_count)
         fprintf(stderr, "discoctl register: --meta is ignored with --ttl-ms\n");
-    s_catch_signals(); /* before anything can be registered */
+    dctl_catch_signals(); /* before anything can be registered */
     discod_session_t *session = discod_session_new(endpoints, count, options, a->ttl_ms);
     if (!session) {
         fprintf(stderr, "discoctl register: cannot start a session\n");
@@ -463,7 +322,7 @@ static int s_register_kept_alive(const char *const *endpoints, size_t count,
     if (r != DISCOD_OK) {
         fprintf(stderr, "discoctl register: %s\n", discod_strerror(r));
         discod_session_destroy(&session);
-        return s_exit_code(r);
+        return dctl_exit_code(r);
     }
     printf("Registered topic: %s (lease %llu, ttl %llu ms); renewing until interrupted\n",
            t->name, (unsigned long long)discod_session_lease_id(session),
@@ -482,192 +341,24 @@ static int s_register_node(discod_client_t *c, const command_args_t *a)
     discod_register_opts_t opts = {0, a->ttl_ms, NULL, 0};
     uint64_t lease = 0;
     if (a->ttl_ms)
-        s_catch_signals();
+        dctl_catch_signals();
     discod_result_t r = discod_register_node(c, &n, &opts, &lease);
     if (r != DISCOD_OK)
-        return s_fail(c, "register-node", r);
+        return dctl_fail(c, "register-node", r);
     printf("%s\n", discod_client_last_message(c));
     if (!a->ttl_ms)
         return 0;
     fflush(stdout);
     /* Keep the node's lease alive until interrupted, then revoke it. */
     uint64_t period = a->ttl_ms / 3 ? a->ttl_ms / 3 : 1;
-    while (!s_interrupted) {
+    while (!dctl_interrupted) {
         struct timespec ts = {(time_t)(period / 1000), (long)(period % 1000) * 1000000L};
         nanosleep(&ts, NULL);
-        if (!s_interrupted && discod_heartbeat(c, lease, NULL) == DISCOD_NOT_FOUND)
+        if (!dctl_interrupted && discod_heartbeat(c, lease, NULL) == DISCOD_NOT_FOUND)
             discod_register_node(c, &n, &opts, &lease);
     }
     discod_revoke_lease(c, lease);
     return 0;
-}
-
-/* Prints the current listing as a "sync" record. Returns a discod result. */
-static discod_result_t s_watch_sync(discod_client_t *c, const command_args_t *a)
-{
-    discod_filter_t filter = {a->prefix, NULL, NULL, NULL, 0};
-    discod_topic_t *topics = NULL;
-    size_t n = 0;
-    discod_result_t r = discod_list(c, &filter, &topics, &n);
-    if (r != DISCOD_OK)
-        return r;
-    if (a->json) {
-        fputs("{\"event\":\"sync\",\"topics\":[", stdout);
-        for (size_t i = 0; i < n; i++) {
-            if (i)
-                putchar(',');
-            dctl_json_topic(&topics[i]);
-        }
-        puts("]}");
-    } else {
-        printf("-- %zu topic(s) registered --\n", n);
-        for (size_t i = 0; i < n; i++)
-            printf("   %s  %s  %s\n", topics[i].name, topics[i].address,
-                   topics[i].publisher_node);
-    }
-    fflush(stdout);
-    discod_topic_list_free(topics, n);
-    return DISCOD_OK;
-}
-
-/* Reads one field of an event map. */
-static const msgpack_object *s_field(const msgpack_object *map, const char *key)
-{
-    for (uint32_t i = 0; map->type == MSGPACK_OBJECT_MAP && i < map->via.map.size; i++)
-        if (dc_mp_key_is(&map->via.map.ptr[i].key, key))
-            return &map->via.map.ptr[i].val;
-    return NULL;
-}
-
-/* The CURVE keys of this run, for the events SUB of watch. */
-static discod__curve_t s_curve;
-
-static int s_watch(discod_client_t *c, const command_args_t *a)
-{
-    const char *fallback = getenv("DISCOD_EVENTS");
-    if (!fallback || !*fallback)
-        fallback = DISCOD_DEFAULT_EVENTS;
-    void *ctx = zmq_ctx_new();
-    void *sub = zmq_socket(ctx, ZMQ_SUB);
-    int linger = 0;
-    zmq_setsockopt(sub, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "", 0);
-    /* One SUB connected to every member's stream: the same event comes once
-     * from each, with the same seq, and is printed once. */
-    for (size_t i = 0; i < (a->event_count ? a->event_count : 1); i++) {
-        const char *events = a->event_count ? a->events[i] : fallback;
-        discod__curve_apply(&s_curve, sub, events);
-        if (zmq_connect(sub, events) != 0) {
-            fprintf(stderr, "discoctl watch: cannot connect %s\n", events);
-            zmq_close(sub);
-            zmq_ctx_term(ctx);
-            return EXIT_USAGE;
-        }
-    }
-    s_catch_signals();
-    /* Subscribed first, then listed: nothing between the two is lost. */
-    discod_result_t r = s_watch_sync(c, a);
-    int exit_code = r == DISCOD_OK ? 0 : s_fail(c, "watch", r);
-    uint64_t last_seq = 0, last_epoch = 0, seen = 0;
-    while (exit_code == 0 && !s_interrupted && (!a->count || seen < a->count)) {
-        zmq_pollitem_t item = {sub, 0, ZMQ_POLLIN, 0};
-        if (zmq_poll(&item, 1, 200) <= 0)
-            continue;
-        char name[64];
-        int n = zmq_recv(sub, name, sizeof name - 1, 0);
-        if (n < 0)
-            continue;
-        name[n < (int)sizeof name - 1 ? n : (int)sizeof name - 1] = 0;
-        zmq_msg_t body;
-        zmq_msg_init(&body);
-        int more = 0;
-        size_t more_size = sizeof more;
-        zmq_getsockopt(sub, ZMQ_RCVMORE, &more, &more_size);
-        if (!more || zmq_msg_recv(&body, sub, 0) < 0) {
-            zmq_msg_close(&body);
-            continue;
-        }
-        /* The unpacked event points into body: body lives until the end. */
-        msgpack_unpacked event;
-        char err[DC_ERR_LEN];
-        if (dc_mp_unpack(&event, zmq_msg_data(&body), zmq_msg_size(&body), err) != 0) {
-            zmq_msg_close(&body);
-            continue;
-        }
-        const msgpack_object *seq = s_field(&event.data, "seq");
-        const msgpack_object *reason = s_field(&event.data, "reason");
-        const msgpack_object *info = s_field(&event.data, "topic_info");
-        const msgpack_object *node = s_field(&event.data, "node");
-        uint64_t this_seq = seq && seq->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? seq->via.u64 : 0;
-        const msgpack_object *epoch = s_field(&event.data, "epoch");
-        uint64_t this_epoch =
-            epoch && epoch->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? epoch->via.u64 : 0;
-        bool same_stream = !last_epoch || this_epoch == last_epoch;
-        last_epoch = this_epoch;
-        if (last_seq && this_seq && this_seq <= last_seq && same_stream) {
-            /* Printed already (another member's copy, or a replay). */
-            msgpack_unpacked_destroy(&event);
-            zmq_msg_close(&body);
-            continue;
-        }
-        if (last_seq && this_seq != last_seq + 1) {
-            if (a->json)
-                printf("{\"event\":\"gap\",\"expected\":%llu,\"got\":%llu}\n",
-                       (unsigned long long)(last_seq + 1), (unsigned long long)this_seq);
-            else
-                printf("-- missed events %llu..%llu: resynchronising --\n",
-                       (unsigned long long)(last_seq + 1), (unsigned long long)(this_seq - 1));
-            if (s_watch_sync(c, a) != DISCOD_OK)
-                fprintf(stderr, "discoctl watch: resynchronisation failed\n");
-        }
-        last_seq = this_seq;
-        discod_topic_t t = {0};
-        bool have_topic = info && info->type == MSGPACK_OBJECT_BIN &&
-                          discod__topic_from_blob(info->via.bin.ptr, info->via.bin.size, &t) ==
-                              DISCOD_OK;
-        const msgpack_object *node_name = node ? s_field(node, "name") : NULL;
-        bool matches = !a->prefix || (have_topic && !strncmp(t.name, a->prefix, strlen(a->prefix)));
-        if (matches) {
-            char reason_text[64] = "";
-            if (reason && reason->type == MSGPACK_OBJECT_STR)
-                snprintf(reason_text, sizeof reason_text, "%.*s", (int)reason->via.str.size,
-                         reason->via.str.ptr);
-            if (a->json) {
-                printf("{\"seq\":%llu,\"event\":", (unsigned long long)this_seq);
-                dctl_json_string(name);
-                fputs(",\"reason\":", stdout);
-                dctl_json_string(reason_text);
-                if (have_topic) {
-                    fputs(",\"topic\":", stdout);
-                    dctl_json_topic(&t);
-                } else if (node_name && node_name->type == MSGPACK_OBJECT_STR) {
-                    char text[300];
-                    snprintf(text, sizeof text, "%.*s", (int)node_name->via.str.size,
-                             node_name->via.str.ptr);
-                    fputs(",\"node\":", stdout);
-                    dctl_json_string(text);
-                }
-                puts("}");
-            } else if (have_topic)
-                printf("%llu  %-14s %s  %s  %s  (%s)\n", (unsigned long long)this_seq, name,
-                       t.name, t.address, t.publisher_node, reason_text);
-            else
-                printf("%llu  %-14s %.*s  (%s)\n", (unsigned long long)this_seq, name,
-                       node_name && node_name->type == MSGPACK_OBJECT_STR
-                           ? (int)node_name->via.str.size : 0,
-                       node_name && node_name->type == MSGPACK_OBJECT_STR
-                           ? node_name->via.str.ptr : "",
-                       reason_text);
-            fflush(stdout);
-            seen++;
-        }
-        discod_topic_clear(&t);
-        msgpack_unpacked_destroy(&event);
-        zmq_msg_close(&body);
-    }
-    zmq_close(sub);
-    zmq_ctx_term(ctx);
-    return exit_code;
 }
 
 int main(int argc, char **argv)
@@ -772,14 +463,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "discoctl: endpoints must start with ipc:// or tcp://\n");
         return EXIT_USAGE;
     }
-    s_curve = curve;
     discod_result_t r;
     int exit_code = 0;
     if (!strcmp(command, "ping")) {
         if ((rc = s_expect_args(&a, 0, command)))
             exit_code = EXIT_USAGE;
         else if ((r = discod_ping(c)) != DISCOD_OK)
-            exit_code = s_fail(c, "ping", r);
+            exit_code = dctl_fail(c, "ping", r);
         else if (discod_client_member(c))
             printf("pong from %s (protocol %d, member %" PRIu64 ", term %" PRIu64 ")\n",
                    discod_client_endpoint(c), discod_client_protocol(c), discod_client_member(c),
@@ -794,7 +484,7 @@ int main(int argc, char **argv)
         if ((rc = s_expect_args(&a, 0, command)))
             exit_code = EXIT_USAGE;
         else if ((r = discod_list(c, &filter, &topics, &n)) != DISCOD_OK)
-            exit_code = s_fail(c, "list", r);
+            exit_code = dctl_fail(c, "list", r);
         else if (a.json) {
             putchar('[');
             for (size_t i = 0; i < n; i++) {
@@ -817,7 +507,7 @@ int main(int argc, char **argv)
             exit_code = EXIT_USAGE;
         else if ((r = discod_wait_for_topic(c, a.positional[0], (int)(a.timeout_sec * 1000),
                                             &t)) != DISCOD_OK)
-            exit_code = s_fail(c, a.positional[0], r);
+            exit_code = dctl_fail(c, a.positional[0], r);
         else if (a.json) {
             dctl_json_topic(&t);
             putchar('\n');
@@ -835,7 +525,7 @@ int main(int argc, char **argv)
             else {
                 discod_register_opts_t opts = {0, 0, a.meta, a.meta_count};
                 if ((r = discod_register_ex(c, &t, &opts, NULL)) != DISCOD_OK)
-                    exit_code = s_fail(c, "register", r);
+                    exit_code = dctl_fail(c, "register", r);
                 else
                     printf("%s\n", discod_client_last_message(c));
             }
@@ -849,7 +539,7 @@ int main(int argc, char **argv)
         if ((rc = s_expect_args(&a, 1, command)))
             exit_code = EXIT_USAGE;
         else if ((r = discod_unregister_node(c, a.positional[0])) != DISCOD_OK)
-            exit_code = s_fail(c, "unregister-node", r);
+            exit_code = dctl_fail(c, "unregister-node", r);
         else
             printf("%s\n", discod_client_last_message(c));
     } else if (!strcmp(command, "nodes") || !strcmp(command, "node")) {
@@ -867,7 +557,7 @@ int main(int argc, char **argv)
                 r = discod_find_nodes(c, a.capability_count ? a.capabilities[0] : NULL, &nodes,
                                       &n);
             if (r != DISCOD_OK)
-                exit_code = s_fail(c, command, r);
+                exit_code = dctl_fail(c, command, r);
             else
                 dctl_print_nodes(nodes, n, a.json, one);
         }
@@ -876,29 +566,29 @@ int main(int argc, char **argv)
         if ((rc = s_expect_args(&a, 0, command)))
             exit_code = EXIT_USAGE;
         else
-            exit_code = s_watch(c, &a);
+            exit_code = dctl_watch(c, &a, &curve);
     } else if (!strcmp(command, "unregister")) {
         if ((rc = s_expect_args(&a, 1, command)))
             exit_code = EXIT_USAGE;
         else if ((r = a.node ? discod_unregister_node_topic(c, a.positional[0], a.node)
                              : discod_unregister(c, a.positional[0])) != DISCOD_OK)
-            exit_code = s_fail(c, "unregister", r);
+            exit_code = dctl_fail(c, "unregister", r);
         else
             printf("%s\n", discod_client_last_message(c));
     } else if (!strcmp(command, "members")) {
         if ((rc = s_expect_args(&a, 0, command)))
             exit_code = EXIT_USAGE;
         else
-            exit_code = s_members(endpoints, endpoint_count, &options, a.json);
+            exit_code = dctl_members(endpoints, endpoint_count, &options, a.json);
     } else if (!strcmp(command, "member")) {
-        exit_code = s_member_change(c, &a);
+        exit_code = dctl_member_change(c, &a);
     } else if (!strcmp(command, "stats")) {
         discod_stat_t *stats = NULL;
         size_t n = 0;
         if ((rc = s_expect_args(&a, 0, command)))
             exit_code = EXIT_USAGE;
         else if ((r = discod_stats(c, &stats, &n)) != DISCOD_OK)
-            exit_code = s_fail(c, "stats", r);
+            exit_code = dctl_fail(c, "stats", r);
         else {
             int width = 0;
             for (size_t i = 0; i < n; i++)
