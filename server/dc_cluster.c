@@ -460,6 +460,9 @@ static bool s_dealer_for(cluster_t *self, uint64_t leader)
         return false;
     zsock_set_linger(self->dealer, 0);
     zsock_set_sndhwm(self->dealer, 10000);
+    /* Never block the Raft thread: at the high-water mark (a leader that
+     * stopped reading) s_forward keeps the op queued for later. */
+    zsock_set_sndtimeo(self->dealer, 0);
     dc_zap_connect_member(self->ctx->zap, self->dealer);
     if (zsock_connect(self->dealer, "%s", endpoint) != 0) {
         dc_warn("cannot connect to the leader's endpoint %s", endpoint);
