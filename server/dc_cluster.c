@@ -6,6 +6,7 @@
 #include "dc_cluster_op.h"
 #include "dc_decide.h"
 #include "dc_events.h"
+#include "dc_failpoint.h"
 #include "dc_fsm.h"
 #include "dc_log.h"
 #include "dc_members.h"
@@ -17,11 +18,13 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <raft.h>
 #include <raft/uv.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <uv.h>
 
 /* Ops decided into one proposal at most. */
@@ -82,6 +85,7 @@ typedef struct {
     dc_cop_list_t retry;  /* follower: the peer said "not leader"; forwarded again next tick */
     dc_cop_list_t parked; /* follower: answered by the leader, waiting to be applied here */
     uint64_t next_fwd_id;
+    uint64_t next_request_id; /* for removals that came without one (s_give_request_id) */
 
     flight_t flights[DC_MAX_FLIGHTS]; /* a ring, oldest at flight_head */
     unsigned flight_head, flights_used;
@@ -120,6 +124,7 @@ static void s_finish(cluster_t *self, dc_cop_t *c)
     if (out->status == DC_STATUS_ERROR)
         DC_STAT_INC(self->ctx, errors);
     if (c->peer) {
+        dc_failpoint("answer-forward"); /* committed and applied, not yet answered */
         msgpack_sbuffer buf;
         msgpack_sbuffer_init(&buf);
         dc_cop_answer_pack(&buf, out, c->index);
@@ -607,6 +612,31 @@ static void s_from_followers(cluster_t *self)
 static void s_shutdown(cluster_t *self);
 
 /* Write ops from this member's front, workers and prober. */
+/* A removal that came without a request_id (every legacy UNREGISTER) gets one
+ * of this member's: if its proposal ends without an answer (a leader died
+ * after committing it), it goes round again to the next leader, which then
+ * answers what was done instead of deciding it again (NOT_FOUND). Removals
+ * only: deciding a registration again gives the same answer, and the dedup
+ * table's 8,192 slots are better kept for clients' own ids. The ids start at
+ * a random point, so a restarted member does not meet its earlier ones. */
+static void s_give_request_id(cluster_t *self, dc_write_op_t *op)
+{
+    if (op->has_request_id || (op->kind != DC_OP_UNREGISTER &&
+                               op->kind != DC_OP_UNREGISTER_NODE && op->kind != DC_OP_REVOKE_LEASE))
+        return;
+    if (!self->next_request_id) {
+        uint64_t seed = 0;
+        int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || read(fd, &seed, sizeof seed) != (ssize_t)sizeof seed)
+            seed = dc_wall_ms() * 1000003u ^ (uint64_t)getpid() << 32;
+        if (fd >= 0)
+            close(fd);
+        self->next_request_id = seed | 1;
+    }
+    op->has_request_id = true;
+    op->request_id = self->next_request_id++;
+}
+
 static void s_from_local(cluster_t *self)
 {
     while (zsock_events(self->pull) & ZMQ_POLLIN) {
@@ -627,6 +657,7 @@ static void s_from_local(cluster_t *self)
         c->op = op;
         if (!op->origin)
             op->origin = self->config->member_id;
+        s_give_request_id(self, op);
         c->deadline = dc_mono_ms() + DC_WRITE_DEADLINE_MS;
         if (self->stopping)
             s_fail(self, c, "Shutting down");

@@ -5,8 +5,10 @@
  * DISCOD_FAILPOINT=NAME[:N] in the environment arms one point: the N-th time
  * (default the first) NAME is reached, the daemon kills itself with SIGKILL,
  * exactly as a crash would stop it. Points: before-commit, after-commit,
- * checkpoint (killed a moment after a WAL checkpoint starts). slow-commit:MS
- * instead delays every commit by MS milliseconds (a slow disk). */
+ * checkpoint (killed a moment after a WAL checkpoint starts), answer-forward
+ * (a cluster's leader, with a forwarded write committed and applied, before
+ * it answers the follower). slow-commit:MS instead delays every commit by MS
+ * milliseconds (a slow disk). */
 #ifndef DC_FAILPOINT_H
 #define DC_FAILPOINT_H
 

@@ -1,5 +1,6 @@
 """A three-member cluster of real discod processes on loopback: replication,
-forwarding from followers, failover under load (kill -9 of the leader),
+forwarding from followers, failover under load (kill -9 of the leader), a
+legacy removal answered once when the leader dies before answering it,
 leases across a leader change, events with the same seq on every member, a
 wiped member rebuilt from a snapshot, membership changes, and peers that are
 not members. DISCOD_CLUSTER_CYCLES sets the kill cycles (CI runs a few; the
@@ -106,6 +107,35 @@ def test_discoctl_members_and_transfer(cluster):
     out = subprocess.run([DISCOCTL, "-e", target.endpoint, "member", "remove", "9"],
                          capture_output=True, text=True, timeout=30)
     assert out.returncode == 4 and "member" in out.stderr.lower()
+
+
+def test_a_legacy_unregister_is_applied_once_across_a_leader_death(short_tmp):
+    """A follower forwards a legacy UNREGISTER (no request_id); the leader
+    commits it and is killed before it answers (the answer-forward failpoint).
+    The follower sends it again to the next leader, which must answer what was
+    done (OK), not decide it a second time (NOT_FOUND): the follower gave the
+    removal a request_id of its own."""
+    c = Cluster(short_tmp).start()
+    try:
+        assert register(c.leader(), "/once")["status"] == 0
+        doomed, asker = c.followers()[:2]
+        doomed.stop()
+        doomed.start(wrapper=("env", "DISCOD_FAILPOINT=answer-forward"))
+        assert wait_for(lambda: lookup(doomed, "/once")["status"] == 0, timeout=10)
+        out = subprocess.run([DISCOCTL, "-e", doomed.endpoint, "member", "transfer",
+                              str(doomed.id)], capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, out.stderr
+        assert wait_for(lambda: c.leader().id == doomed.id, timeout=10)
+        r = asker.request({"command": 2, "topic_name": "/once"}, timeout_ms=5000)
+        assert wait_for(lambda: not doomed.alive, timeout=5)  # it died answering
+        assert r["status"] == 0 and r["message"] == "Unregistered topic: /once", r
+        assert "v" not in r  # still the legacy reply
+        assert lookup(asker, "/once")["status"] == 1
+        # The same removal sent anew is a new request: decided, and not found.
+        r = asker.request({"command": 2, "topic_name": "/once"}, timeout_ms=5000)
+        assert r["status"] == 1, r
+    finally:
+        c.stop()
 
 
 def test_standalone_members_is_empty(make_daemon):
