@@ -611,7 +611,6 @@ static void s_from_followers(cluster_t *self)
 
 static void s_shutdown(cluster_t *self);
 
-/* Write ops from this member's front, workers and prober. */
 /* A removal that came without a request_id (every legacy UNREGISTER) gets one
  * of this member's: if its proposal ends without an answer (a leader died
  * after committing it), it goes round again to the next leader, which then
@@ -637,6 +636,7 @@ static void s_give_request_id(cluster_t *self, dc_write_op_t *op)
     op->request_id = self->next_request_id++;
 }
 
+/* Write ops from this member's front, workers and prober. */
 static void s_from_local(cluster_t *self)
 {
     while (zsock_events(self->pull) & ZMQ_POLLIN) {
