@@ -15,7 +15,8 @@
  * - with no leader: held until one is elected, answered ERROR after 4.5 s
  *   (within a Cortex client's 5 s time-out).
  * A request_id answered before is answered from the replicated table, so a
- * retry across a leader change is applied once.
+ * retry across a leader change is applied once; removals that come without
+ * one (legacy UNREGISTER) get one from the member that took them.
  *
  * Leases: only the leader expires them (decided changes like any other). A
  * follower passes the renewals it takes (ROUTER or datagram) to the leader
