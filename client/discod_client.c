@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
-#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,24 +114,6 @@ static uint64_t s_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* A random start for request ids, so two processes do not collide. */
-static uint64_t s_random_u64(void)
-{
-    uint64_t v = 0;
-    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        if (read(fd, &v, sizeof v) != (ssize_t)sizeof v)
-            v = 0;
-        close(fd);
-    }
-    if (v == 0) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        v = ((uint64_t)ts.tv_nsec << 32) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 16);
-    }
-    return v | 1;
-}
-
 discod_client_t *discod_client_new_multi(const char *const *endpoints, size_t count,
                                          const discod_options_t *options)
 {
@@ -186,7 +167,7 @@ discod_client_t *discod_client_new_multi(const char *const *endpoints, size_t co
     c->endpoint_count = count;
     if (c->options.prefer_local)
         s_order_local_first(c);
-    c->next_request_id = s_random_u64();
+    c->next_request_id = dc_request_id_start();
     return c;
 }
 

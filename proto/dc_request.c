@@ -2,8 +2,11 @@
 #include "dc_request.h"
 #include "dc_protocol.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #define DC_MAX_CAPABILITIES 64
 #define DC_MAX_CAPABILITY_LEN 128
@@ -340,4 +343,21 @@ int dc_request_encode(const dc_request_t *r, msgpack_sbuffer *out)
         }
     }
     return rc == 0 ? 0 : -1;
+}
+
+uint64_t dc_request_id_start(void)
+{
+    uint64_t v = 0;
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        if (read(fd, &v, sizeof v) != (ssize_t)sizeof v)
+            v = 0;
+        close(fd);
+    }
+    if (v == 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        v = ((uint64_t)ts.tv_nsec << 32) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 16);
+    }
+    return v | 1;
 }

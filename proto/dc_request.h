@@ -69,4 +69,10 @@ int dc_request_encode(const dc_request_t *r, msgpack_sbuffer *out);
 /* Validates a metadata map (str -> str, bounded). Returns 0 or -1 with err. */
 int dc_metadata_check(const msgpack_object *o, char *err);
 
+/* A random starting point for a sequence of request_ids (odd, so never 0),
+ * from /dev/urandom, or the clock and pid when it cannot be read: two
+ * processes, or one process before and after a restart, do not meet each
+ * other's ids. */
+uint64_t dc_request_id_start(void);
+
 #endif

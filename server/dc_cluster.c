@@ -18,13 +18,11 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <raft.h>
 #include <raft/uv.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 #include <uv.h>
 
 /* Ops decided into one proposal at most. */
@@ -623,15 +621,8 @@ static void s_give_request_id(cluster_t *self, dc_write_op_t *op)
     if (op->has_request_id || (op->kind != DC_OP_UNREGISTER &&
                                op->kind != DC_OP_UNREGISTER_NODE && op->kind != DC_OP_REVOKE_LEASE))
         return;
-    if (!self->next_request_id) {
-        uint64_t seed = 0;
-        int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-        if (fd < 0 || read(fd, &seed, sizeof seed) != (ssize_t)sizeof seed)
-            seed = dc_wall_ms() * 1000003u ^ (uint64_t)getpid() << 32;
-        if (fd >= 0)
-            close(fd);
-        self->next_request_id = seed | 1;
-    }
+    if (!self->next_request_id)
+        self->next_request_id = dc_request_id_start();
     op->has_request_id = true;
     op->request_id = self->next_request_id++;
 }
