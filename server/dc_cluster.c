@@ -1082,7 +1082,9 @@ static int s_start_raft(cluster_t *self)
     dc_fsm_attach(&self->fsm, &self->raft);
     rc = raft_start(&self->raft);
     if (rc != 0) {
-        dc_error("cannot start Raft: %s (%s)", raft_strerror(rc), raft_errmsg(&self->raft));
+        const char *why = raft_errmsg(&self->raft);
+        dc_error("cannot start Raft: %s%s%s%s", raft_strerror(rc), why[0] ? " (" : "", why,
+                 why[0] ? ")" : "");
         return -1;
     }
     if (dc_fsm_check_start(&self->fsm) != 0)

@@ -4,10 +4,12 @@
 #include "dc_peer_tunnel.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct dc_peer_link {
     struct raft_uv_transport outer; /* what raft sees; outer.impl = self */
@@ -18,8 +20,9 @@ struct dc_peer_link {
     const char *(*lookup)(void *arg, uint64_t id);
     void *lookup_arg;
     uint64_t refused;
-    char last_refusal[160]; /* to log a repeated refusal once */
+    char last_refusal[160];   /* to log a repeated refusal once */
     dc_peer_tunnel_t *tunnel; /* CURVE: Raft's bytes go through it (NULL: plain tcp) */
+    char address[128];        /* where libraft's transport listens */
 };
 
 static dc_peer_link_t *s_self(struct raft_uv_transport *t)
@@ -124,11 +127,35 @@ static void s_accept(struct raft_uv_transport *t, raft_id id, const char *addres
 static int s_init(struct raft_uv_transport *t, raft_id id, const char *address)
 {
     dc_peer_link_t *self = s_self(t);
-    int rc = self->tcp.init(&self->tcp, id,
-                            self->tunnel ? dc_peer_tunnel_raft_address(self->tunnel) : address);
+    snprintf(self->address, sizeof self->address, "%s",
+             self->tunnel ? dc_peer_tunnel_raft_address(self->tunnel) : address);
+    int rc = self->tcp.init(&self->tcp, id, self->address);
     if (rc != 0)
         snprintf(t->errmsg, sizeof t->errmsg, "%s", self->tcp.errmsg);
     return rc;
+}
+
+/* Why HOST:PORT cannot be bound, found by binding it (libraft's transport
+ * reports a failed listen without the reason). */
+static const char *s_bind_problem(const char *address)
+{
+    char host[128];
+    const char *colon = strrchr(address, ':');
+    if (!colon || (size_t)(colon - address) >= sizeof host)
+        return "not a HOST:PORT address";
+    memcpy(host, address, (size_t)(colon - address));
+    host[colon - address] = 0;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
+    if (getaddrinfo(host, colon + 1, &hints, &res) != 0 || !res)
+        return "the host name does not resolve";
+    const char *problem = "address in use or not this computer's";
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && bind(fd, res->ai_addr, res->ai_addrlen) != 0)
+        problem = strerror(errno);
+    if (fd >= 0)
+        close(fd);
+    freeaddrinfo(res);
+    return problem;
 }
 
 static int s_listen(struct raft_uv_transport *t, raft_uv_accept_cb cb)
@@ -136,8 +163,11 @@ static int s_listen(struct raft_uv_transport *t, raft_uv_accept_cb cb)
     dc_peer_link_t *self = s_self(t);
     self->accept_cb = cb;
     int rc = self->tcp.listen(&self->tcp, s_accept);
-    if (rc != 0)
+    if (rc != 0) {
         snprintf(t->errmsg, sizeof t->errmsg, "%s", self->tcp.errmsg);
+        dc_error("cannot listen for the other members on %s: %s", self->address,
+                 self->tcp.errmsg[0] ? self->tcp.errmsg : s_bind_problem(self->address));
+    }
     return rc;
 }
 

@@ -31,6 +31,28 @@ def free_port():
     return port
 
 
+def free_port_run(count):
+    """A base port whose next `count` ports on 127.0.0.1 were all free a
+    moment ago, below Linux's ephemeral range (32768 and up), so no client
+    connection takes one of them before the daemons bind it."""
+    import random
+    for _ in range(200):
+        base = random.randrange(20000, 32000 - count)
+        socks = []
+        try:
+            for port in range(base + 1, base + count + 1):
+                s = socket.socket()
+                socks.append(s)
+                s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError(f"no run of {count} free ports")
+
+
 def pack(obj) -> bytes:
     return msgpack.packb(obj, use_bin_type=True)
 

@@ -17,7 +17,7 @@ import pytest
 import zmq
 
 from cluster import Cluster, free_port, wait_for
-from conftest import DISCOD_BIN, pack, topic_blob
+from conftest import DISCOD_BIN, free_port_run, pack, topic_blob
 from cortex_legacy import DiscoveryClient, DiscoveryStatus, TopicInfo
 
 DISCOCTL = os.path.join(os.path.dirname(DISCOD_BIN), "..", "client", "discoctl")
@@ -393,6 +393,26 @@ def test_bad_cluster_flags_are_refused(short_tmp):
         assert r.returncode == 2 and "discod:" in r.stderr
 
 
+def test_a_member_whose_peer_port_is_taken_says_so(short_tmp):
+    import socket
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    try:
+        r = subprocess.run([DISCOD_BIN, "--db", f"{short_tmp}/t.db", "--address",
+                            f"ipc://{short_tmp}/t.sock", "--insecure-tcp", "--member-id", "1",
+                            "--cluster-member", f"1=127.0.0.1:{port}",
+                            "--cluster-member", f"2=127.0.0.1:{free_port()}",
+                            "--cluster-member", f"3=127.0.0.1:{free_port()}"],
+                           capture_output=True, text=True, timeout=20)
+    finally:
+        taken.close()
+    assert r.returncode == 1
+    assert f"cannot listen for the other members on 127.0.0.1:{port}: Address already in use" \
+        in r.stderr, r.stderr
+
+
 def test_ipc_endpoints_are_probed_by_the_member_they_came_in_at(short_tmp):
     c = Cluster(short_tmp, probe=True, extra=["--probe-interval-ms", "100"]).start()
     try:
@@ -415,7 +435,7 @@ def test_example_launch_script(short_tmp):
     launch = os.path.join(os.path.dirname(__file__), "..", "..", "deploy", "examples",
                           "cluster", "launch.sh")
     env = dict(os.environ, DISCOD_BIN=DISCOD_BIN, DISCOCTL_BIN=DISCOCTL)
-    base = str(free_port() // 10 * 10)
+    base = str(free_port_run(3))  # the members' peer ports are base+1..base+3
     run = os.path.join(short_tmp, "run")
     subprocess.run([launch, "start", run, base], check=True, env=env, timeout=30)
     try:
