@@ -100,6 +100,15 @@ typedef struct {
     uint64_t next_checkpoint_ms;
     uint64_t next_rebuild_ms;
 
+    /* Leader: the commit index the last append it sent to the followers
+     * carried, and the highest index a follower is waiting to learn is
+     * committed (it answers a forwarded op once applied there); a barrier
+     * carries the commit at once when no proposal will (s_push_commit). */
+    raft_index commit_sent;
+    raft_index commit_wanted;
+    struct raft_barrier barrier;
+    bool barrier_busy;
+
     dc_cop_t *changing; /* the membership change under way, or NULL */
     struct raft_change change;
     struct raft_transfer member_transfer;
@@ -123,6 +132,8 @@ static void s_finish(cluster_t *self, dc_cop_t *c)
         DC_STAT_INC(self->ctx, errors);
     if (c->peer) {
         dc_failpoint("answer-forward"); /* committed and applied, not yet answered */
+        if (c->index > self->commit_wanted)
+            self->commit_wanted = c->index;
         msgpack_sbuffer buf;
         msgpack_sbuffer_init(&buf);
         dc_cop_answer_pack(&buf, out, c->index);
@@ -405,6 +416,7 @@ static void s_propose(cluster_t *self)
         fl->changes = changes;
         self->proposed = self->pending.count;
         self->flights_used++;
+        self->commit_sent = self->raft.commit_index; /* the append carries it */
         atomic_fetch_add_explicit(&self->ctx->stats.commits, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&self->ctx->stats.batched_writes, changes, memory_order_relaxed);
     }
@@ -691,6 +703,34 @@ static void s_became_leader(cluster_t *self);
 static void s_stepped_down(cluster_t *self);
 static void s_allow_members(cluster_t *self);
 
+static void s_barrier_done(struct raft_barrier *req, int status)
+{
+    (void)status;
+    cluster_t *self = req->data;
+    self->barrier_busy = false;
+}
+
+/* A follower learns that an entry is committed from the leader's next
+ * message, which is a heartbeat (up to two heartbeat intervals away) unless
+ * a proposal goes out first: when an op forwarded by a follower has been
+ * answered and no proposal since has carried its commit, a barrier entry
+ * (appended and sent at once) carries it, so the follower can apply it and
+ * answer its client without waiting for the heartbeat. One barrier at a
+ * time; what comes while it is in flight waits for it. */
+static void s_push_commit(cluster_t *self)
+{
+    if (self->commit_wanted <= self->commit_sent || self->barrier_busy)
+        return;
+    self->barrier.data = self;
+    raft_index commit = self->raft.commit_index;
+    if (raft_barrier(&self->raft, &self->barrier, s_barrier_done) == 0) {
+        self->barrier_busy = true;
+        self->commit_sent = commit;
+        DC_STAT_INC(self->ctx, commit_pushes);
+    } else
+        self->commit_wanted = 0; /* stepping down, say: heartbeats remain */
+}
+
 static void s_pump(cluster_t *self)
 {
     if (self->raft_closing)
@@ -700,9 +740,10 @@ static void s_pump(cluster_t *self)
         s_became_leader(self);
     else if (!leads && self->leader)
         s_stepped_down(self);
-    if (self->leader)
+    if (self->leader) {
         s_propose(self);
-    else
+        s_push_commit(self);
+    } else
         s_forward(self);
     s_release_parked(self);
 }
@@ -768,6 +809,7 @@ static void s_stepped_down(cluster_t *self)
     /* Our own changes not yet proposed: the next leader decides again. Those
      * in flight are failed by raft (s_apply_done). */
     dc_changes_truncate(&self->pending, self->proposed);
+    self->commit_wanted = 0; /* the next leader's messages carry it */
 }
 
 /* Leader: leases whose time ran out are ended (a change like any other). */
@@ -1054,10 +1096,10 @@ static int s_start_raft(cluster_t *self)
     self->raft.data = self;
     self->raft_ready = true;
     raft_set_election_timeout(&self->raft, (unsigned)config->election_timeout_ms);
-    /* Followers learn the commit index from the leader's next message, so a
-     * write forwarded from a follower waits up to two heartbeats before it is
-     * applied there and answered: 5 ms heartbeats (at the default election
-     * timeout) keep that under 10 ms for about 1% of a core per member. */
+    /* Followers learn the commit index from the leader's next message: a
+     * proposal, the barrier s_push_commit sends for a forwarded write, or a
+     * heartbeat. 5 ms heartbeats (at the default election timeout) bound what
+     * the others wait, for about 1% of a core per member. */
     unsigned heartbeat = (unsigned)(config->election_timeout_ms / 80);
     raft_set_heartbeat_timeout(&self->raft, heartbeat < 5 ? 5 : heartbeat > 50 ? 50 : heartbeat);
     raft_set_snapshot_threshold(&self->raft, (unsigned)config->snapshot_threshold);

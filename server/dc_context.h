@@ -38,6 +38,7 @@ typedef struct {
     atomic_uint_fast64_t waits;            /* WAIT_TOPIC requests */
     atomic_uint_fast64_t waiters;          /* held right now */
     atomic_uint_fast64_t events;           /* events published */
+    atomic_uint_fast64_t commit_pushes;    /* leader: barriers sent on behalf of followers */
 } dc_stats_t;
 
 /* One member as the cluster thread last saw it (for MEMBERS and STATS). */

@@ -296,6 +296,7 @@ static void s_handle_stats(worker_t *self, zmsg_t **route, dc_request_t *req)
         {"term", atomic_load(&c->term)},
         {"commit_index", atomic_load(&c->commit_index)},
         {"applied_index", atomic_load(&c->applied_index)},
+        {"commit_pushes", atomic_load(&s->commit_pushes)},
     };
     dc_reply_t r;
     /* STATS is a protocol 2 command: its answer always carries the v2 keys. */

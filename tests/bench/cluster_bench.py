@@ -5,7 +5,8 @@ etcd members on loopback, in the same run on the same machine.
 - failover: kill -9 of the leader, time until the first acknowledged write on
   a survivor (a client writing in a loop there, 20 kills each);
 - durable registrations/s with 8 clients (discod-bench register, on the
-  leader and on a follower) against etcd's leased puts (wrk, 8 connections);
+  leader and on a follower) against etcd's leased puts (wrk, 8 connections),
+  and one client's registration latency on the leader and through a follower;
 - lookups/s on a follower against the same on a standalone discod.
 
 Usage: cluster_bench.py BUILD_DIR [--kills N] [--seconds S]
@@ -228,12 +229,17 @@ def main():
         print("|---|---|---|---|")
         reg_leader = bench_row(build, d.endpoint(leader), "register", 8, args.seconds)
         reg_follower = bench_row(build, d.endpoint(follower), "register", 8, args.seconds)
+        one_leader = bench_row(build, d.endpoint(leader), "register", 1, args.seconds)
+        one_follower = bench_row(build, d.endpoint(follower), "register", 1, args.seconds)
         puts = wrk_puts(e, e_leader, int(args.seconds))
         print(f"| durable registrations/s, 8 clients, on the leader | {reg_leader['throughput']:.0f} "
               f"(p99 {reg_leader['p99_us']:.0f} us) | {puts:.0f} leased puts/s | "
               f"{reg_leader['throughput'] / puts:.1f}x |")
         print(f"| the same on a follower (forwarded) | {reg_follower['throughput']:.0f} "
               f"(p99 {reg_follower['p99_us']:.0f} us) | | {reg_follower['throughput'] / puts:.1f}x |")
+        print(f"| one client's registration, p50 / p99: on the leader; through a follower | "
+              f"{one_leader['p50_us']:.0f} / {one_leader['p99_us']:.0f} us; "
+              f"{one_follower['p50_us']:.0f} / {one_follower['p99_us']:.0f} us | | |")
 
         look_follower = bench_row(build, d.endpoint(follower), "lookup", 8, args.seconds,
                                   ("--topics", "1000"))

@@ -58,6 +58,25 @@ def test_writes_on_any_member_reach_every_member(cluster):
     assert stats["member"] == leader.id and stats["commit_index"] >= stats["applied_index"] > 0
 
 
+def test_the_leader_pushes_the_commit_of_a_forwarded_write(cluster):
+    # A follower answers a write it forwarded once it has applied it, which
+    # needs the leader's word that it is committed: the leader sends a barrier
+    # for it at once instead of leaving it to the next heartbeat.
+    leader = cluster.leader()
+    follower = cluster.followers()[0]
+    before = leader.cluster_stats()["commit_pushes"]
+    for i in range(3):
+        assert register(leader, f"/push/leader/{i}")["status"] == 0
+    assert leader.cluster_stats()["commit_pushes"] == before  # nobody waits on another member
+    for i in range(3):
+        assert register(follower, f"/push/follower/{i}")["status"] == 0
+        assert lookup(follower, f"/push/follower/{i}")["status"] == 0
+    pushed = leader.cluster_stats()["commit_pushes"] - before
+    assert 1 <= pushed <= 3
+    assert all(m.cluster_stats()["commit_pushes"] == 0 for m in cluster.followers())
+    assert len(cluster.converged()) >= 6
+
+
 def test_unregister_and_owner_rule_through_a_follower(cluster):
     follower = cluster.followers()[0]
     assert register(follower, "/owned", node="a")["status"] == 0
