@@ -89,7 +89,9 @@ static const struct {
     {"members", "discoctl members [--json]\n"
                 "  Asks every -e endpoint (one per member) for the cluster as it sees it and\n"
                 "  prints each member: id, Raft address, voting, role, leader, reachable, and\n"
-                "  the term, commit and applied index of the members that answered.\n"},
+                "  the term, commit and applied index of the members that answered. When the\n"
+                "  leader answers, the rows are its configuration (the others may be a\n"
+                "  heartbeat behind a membership change).\n"},
     {"keygen", "discoctl keygen NAME [--role read|write|admin]\n"
                "  Writes a CURVE certificate pair in czmq's format: NAME (public, with the role\n"
                "  in its metadata: put it in the daemon's --curve-clients directory) and\n"

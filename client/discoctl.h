@@ -46,8 +46,10 @@ int dctl_parse_u64(const char *text, uint64_t *out);
 extern volatile sig_atomic_t dctl_interrupted;
 void dctl_catch_signals(void);
 
-/* members: asks each endpoint alone (each member reports its own indexes)
- * and prints one row per member. Returns an exit code. */
+/* members: asks each endpoint alone (each member reports its own role and
+ * indexes) and prints one row per member of the leader's configuration when
+ * the leader answered (else of every member any answer lists). Returns an
+ * exit code. */
 int dctl_members(const char *const *endpoints, size_t count, const discod_options_t *base,
                  bool json);
 

@@ -8,99 +8,142 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* What one endpoint answered: the members as the member there sees them. */
 typedef struct {
-    discod_member_t m;
-    bool answered; /* it answered itself: term/commit/applied are its own */
+    discod_member_t *members;
+    size_t count;
+    uint64_t self; /* the member that answered */
     uint64_t term;
     const char *endpoint;
-} member_row_t;
+} answer_t;
+
+static const discod_member_t *s_find(const answer_t *a, uint64_t id)
+{
+    for (size_t i = 0; a && i < a->count; i++)
+        if (a->members[i].id == id)
+            return &a->members[i];
+    return NULL;
+}
+
+/* The answer of a member that says it leads (in the highest term, should an
+ * old leader cut off from the others still think it does): its configuration
+ * is the cluster's, the others may be a heartbeat behind a membership change. */
+static const answer_t *s_leader_answer(const answer_t *answers, size_t n)
+{
+    const answer_t *best = NULL;
+    for (size_t e = 0; e < n; e++) {
+        const discod_member_t *me = s_find(&answers[e], answers[e].self);
+        if (me && me->role && !strcmp(me->role, "leader") &&
+            (!best || answers[e].term > best->term))
+            best = &answers[e];
+    }
+    return best;
+}
+
+/* The answer of member id itself, or NULL when it did not answer. */
+static const answer_t *s_own_answer(const answer_t *answers, size_t n, uint64_t id)
+{
+    for (size_t e = 0; e < n; e++)
+        if (answers[e].members && answers[e].self == id)
+            return &answers[e];
+    return NULL;
+}
+
+/* conf: the member in the configuration the rows come from (address and
+ * voting); own: the member's own answer, if it gave one (role, leader,
+ * reachable, term and indexes; without it, what conf's answer says). */
+static void s_print_row(const discod_member_t *conf, const answer_t *own, bool json, bool first)
+{
+    const discod_member_t *mine = own ? s_find(own, own->self) : NULL;
+    const discod_member_t *state = mine ? mine : conf;
+    if (json) {
+        printf("%s{\"id\":%" PRIu64 ",\"address\":", first ? "" : ",", conf->id);
+        dctl_json_string(conf->address);
+        fputs(",\"voting\":", stdout);
+        dctl_json_string(conf->voting);
+        fputs(",\"role\":", stdout);
+        dctl_json_string(state->role);
+        printf(",\"leader\":%" PRIu64 ",\"reachable\":%s,\"answered\":%s", state->leader,
+               state->reachable ? "true" : "false", mine ? "true" : "false");
+        if (mine)
+            printf(",\"term\":%" PRIu64 ",\"commit_index\":%" PRIu64 ",\"applied_index\":%" PRIu64,
+                   own->term, mine->commit_index, mine->applied_index);
+        putchar('}');
+    } else if (mine)
+        printf("%-4" PRIu64 " %-22s %-7s %-9s %-6" PRIu64 " %-9s %-6" PRIu64 " %-8" PRIu64
+               " %-8" PRIu64 " %s\n",
+               conf->id, conf->address, conf->voting, state->role, state->leader,
+               state->reachable ? "yes" : "no", own->term, mine->commit_index, mine->applied_index,
+               own->endpoint);
+    else
+        printf("%-4" PRIu64 " %-22s %-7s %-9s %-6" PRIu64 " %-9s %-6s %-8s %-8s %s\n", conf->id,
+               conf->address, conf->voting, state->role, state->leader,
+               state->reachable ? "yes" : "no", "-", "-", "-", "(not asked or no answer)");
+}
 
 int dctl_members(const char *const *endpoints, size_t count, const discod_options_t *base,
                  bool json)
 {
-    member_row_t rows[16];
-    size_t row_count = 0;
+    answer_t *answers = calloc(count ? count : 1, sizeof *answers);
+    if (!answers) {
+        fprintf(stderr, "discoctl: out of memory\n");
+        return EXIT_UNREACHABLE;
+    }
     bool any = false;
     discod_options_t options = *base;
     options.retries = 1;
     options.prefer_local = 0;
     for (size_t e = 0; e < count; e++) {
         discod_client_t *c = discod_client_new_multi(&endpoints[e], 1, &options);
-        discod_member_t *members = NULL;
-        size_t n = 0;
-        discod_result_t r = c ? discod_members(c, &members, &n) : DISCOD_NOMEM;
+        answer_t *a = &answers[e];
+        discod_result_t r = c ? discod_members(c, &a->members, &a->count) : DISCOD_NOMEM;
         if (r != DISCOD_OK) {
             fprintf(stderr, "discoctl: %s: %s\n", endpoints[e], discod_strerror(r));
-            discod_client_destroy(&c);
-            continue;
+            a->members = NULL;
+            a->count = 0;
+        } else {
+            any = true;
+            a->self = discod_client_member(c);
+            a->term = discod_client_term(c);
+            a->endpoint = endpoints[e];
+            if (a->count == 0 && !json)
+                printf("%s: standalone (no cluster)\n", endpoints[e]);
         }
-        any = true;
-        uint64_t self = discod_client_member(c);
-        for (size_t i = 0; i < n; i++) {
+        discod_client_destroy(&c);
+    }
+    /* The rows: the leader's configuration when the leader answered; else
+     * every member any answer lists, each as it sees itself if it answered. */
+    const answer_t *leader = s_leader_answer(answers, count);
+    const discod_member_t *rows[16];
+    size_t row_count = 0;
+    for (size_t e = 0; e < count; e++) {
+        const answer_t *a = leader ? leader : &answers[e];
+        for (size_t i = 0; i < a->count && row_count < 16; i++) {
+            uint64_t id = a->members[i].id;
             size_t k = 0;
-            while (k < row_count && rows[k].m.id != members[i].id)
+            while (k < row_count && rows[k]->id != id)
                 k++;
-            bool mine = members[i].id == self;
-            if (k == row_count && row_count < 16) {
-                rows[row_count] = (member_row_t){members[i], false, 0, NULL};
-                members[i].address = members[i].voting = members[i].role = NULL;
-                row_count++;
-            } else if (k < row_count && mine) {
-                free(rows[k].m.address);
-                free(rows[k].m.voting);
-                free(rows[k].m.role);
-                rows[k].m = members[i];
-                members[i].address = members[i].voting = members[i].role = NULL;
-            } else
-                continue;
-            if (mine) {
-                rows[k].answered = true;
-                rows[k].term = discod_client_term(c);
-                rows[k].endpoint = endpoints[e];
+            if (k == row_count) {
+                const answer_t *own = leader ? NULL : s_own_answer(answers, count, id);
+                const discod_member_t *self_view = s_find(own, id);
+                rows[row_count++] = self_view ? self_view : &a->members[i];
             }
         }
-        if (n == 0 && !json)
-            printf("%s: standalone (no cluster)\n", endpoints[e]);
-        discod_members_free(members, n);
-        discod_client_destroy(&c);
+        if (leader)
+            break;
     }
     if (json)
         putchar('[');
     else if (row_count)
         printf("%-4s %-22s %-7s %-9s %-6s %-9s %-6s %-8s %-8s %s\n", "ID", "ADDRESS", "VOTING",
                "ROLE", "LEADER", "REACHABLE", "TERM", "COMMIT", "APPLIED", "ENDPOINT");
-    for (size_t k = 0; k < row_count; k++) {
-        const member_row_t *r = &rows[k];
-        if (json) {
-            printf("%s{\"id\":%" PRIu64 ",\"address\":", k ? "," : "", r->m.id);
-            dctl_json_string(r->m.address);
-            fputs(",\"voting\":", stdout);
-            dctl_json_string(r->m.voting);
-            fputs(",\"role\":", stdout);
-            dctl_json_string(r->m.role);
-            printf(",\"leader\":%" PRIu64 ",\"reachable\":%s,\"answered\":%s", r->m.leader,
-                   r->m.reachable ? "true" : "false", r->answered ? "true" : "false");
-            if (r->answered)
-                printf(",\"term\":%" PRIu64 ",\"commit_index\":%" PRIu64
-                       ",\"applied_index\":%" PRIu64,
-                       r->term, r->m.commit_index, r->m.applied_index);
-            putchar('}');
-        } else if (r->answered)
-            printf("%-4" PRIu64 " %-22s %-7s %-9s %-6" PRIu64 " %-9s %-6" PRIu64 " %-8" PRIu64
-                   " %-8" PRIu64 " %s\n",
-                   r->m.id, r->m.address, r->m.voting, r->m.role, r->m.leader,
-                   r->m.reachable ? "yes" : "no", r->term, r->m.commit_index, r->m.applied_index,
-                   r->endpoint);
-        else
-            printf("%-4" PRIu64 " %-22s %-7s %-9s %-6" PRIu64 " %-9s %-6s %-8s %-8s %s\n", r->m.id,
-                   r->m.address, r->m.voting, r->m.role, r->m.leader, r->m.reachable ? "yes" : "no",
-                   "-", "-", "-", "(not asked or no answer)");
-        free(r->m.address);
-        free(r->m.voting);
-        free(r->m.role);
-    }
+    for (size_t k = 0; k < row_count; k++)
+        s_print_row(rows[k], s_own_answer(answers, count, rows[k]->id), json, k == 0);
     if (json)
         puts("]");
+    for (size_t e = 0; e < count; e++)
+        discod_members_free(answers[e].members, answers[e].count);
+    free(answers);
     return any ? 0 : EXIT_UNREACHABLE;
 }
 

@@ -267,6 +267,8 @@ static void s_member_answer(cluster_t *self, int status, const char *fmt, uint64
     snprintf(c->out.message, sizeof c->out.message, fmt, (unsigned long long)id, detail);
     c->index = self->state->applied_index;
     dc_info("membership: %s", c->out.message);
+    /* MEMBERS right after the answer shows the change (else the next tick). */
+    dc_members_publish(self->ctx, &self->raft, self->state->applied_index);
     s_finish(self, c);
 }
 
