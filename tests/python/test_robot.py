@@ -17,8 +17,13 @@ BIN = os.path.join(BUILD, "deploy", "examples", "robot")
 
 
 def frames_from(path, pid):
-    with open(path) as f:
-        return len(re.findall(rf"frame \d+ from {pid}\b", f.read()))
+    """Frames from camera pid in a consumer's log (0 until the consumer, started
+    in the background, has opened it)."""
+    try:
+        with open(path) as f:
+            return len(re.findall(rf"frame \d+ from {pid}\b", f.read()))
+    except FileNotFoundError:
+        return 0
 
 
 def wait_for(predicate, limit):
