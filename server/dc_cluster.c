@@ -127,6 +127,8 @@ static void s_pump(cluster_t *self);
  * that forwarded it) and frees it. */
 static void s_finish(cluster_t *self, dc_cop_t *c)
 {
+    if (self->raft_ready && !self->raft_closing)
+        dc_members_publish_indexes(self->ctx, &self->raft, self->state->applied_index);
     dc_outcome_t *out = &c->out;
     if (out->status == DC_STATUS_ERROR)
         DC_STAT_INC(self->ctx, errors);
@@ -737,6 +739,8 @@ static void s_pump(cluster_t *self)
 {
     if (self->raft_closing)
         return;
+    if (self->raft_ready)
+        dc_members_publish_indexes(self->ctx, &self->raft, self->state->applied_index);
     bool leads = raft_state(&self->raft) == RAFT_LEADER;
     if (leads && !self->leader)
         s_became_leader(self);

@@ -17,10 +17,9 @@ const char *dc_role_name(int role)
     }
 }
 
-void dc_members_publish(dc_context_t *ctx, struct raft *r, uint64_t applied_index)
+void dc_members_publish_indexes(dc_context_t *ctx, struct raft *r, uint64_t applied_index)
 {
     dc_cluster_status_t *st = &ctx->cluster;
-    uint64_t self_id = atomic_load(&st->member_id);
     raft_id leader = 0;
     const char *address = NULL;
     raft_leader(r, &leader, &address);
@@ -33,6 +32,15 @@ void dc_members_publish(dc_context_t *ctx, struct raft *r, uint64_t applied_inde
     atomic_store(&st->commit_index, r->commit_index);
     atomic_store(&st->applied_index, applied_index);
     atomic_store(&st->role, role);
+}
+
+void dc_members_publish(dc_context_t *ctx, struct raft *r, uint64_t applied_index)
+{
+    dc_members_publish_indexes(ctx, r, applied_index);
+    dc_cluster_status_t *st = &ctx->cluster;
+    uint64_t self_id = atomic_load(&st->member_id);
+    raft_id leader = atomic_load(&st->leader_id);
+    int state = raft_state(r);
     pthread_mutex_lock(&st->lock);
     const struct raft_configuration *conf = &r->configuration;
     st->member_count = 0;

@@ -12,9 +12,14 @@
 
 #include <raft.h>
 
-/* Cluster thread: publishes r's role, term, leader, commit index, the applied
- * index and every member of its configuration (reachability and match index
- * as a leader sees them) into ctx->cluster. */
+/* Cluster thread: publishes r's role, term, leader, commit index and the
+ * applied index into ctx->cluster (a few atomic stores: the cluster thread
+ * does it each turn of its loop and before it answers a write, so a client's
+ * STATS after its write's answer counts the write). */
+void dc_members_publish_indexes(dc_context_t *ctx, struct raft *r, uint64_t applied_index);
+
+/* Cluster thread: dc_members_publish_indexes and every member of r's
+ * configuration (reachability and match index as a leader sees them). */
 void dc_members_publish(dc_context_t *ctx, struct raft *r, uint64_t applied_index);
 
 /* Appends the msgpack array of member maps (PROTOCOL.md, MEMBERS) to out:
