@@ -112,26 +112,24 @@ int dctl_members(const char *const *endpoints, size_t count, const discod_option
         discod_client_destroy(&c);
     }
     /* The rows: the leader's configuration when the leader answered; else
-     * every member any answer lists, each as it sees itself if it answered. */
+     * every member any answer lists, as it sees itself if it answered. */
     const answer_t *leader = s_leader_answer(answers, count);
+    const answer_t *sources = leader ? leader : answers;
+    size_t source_count = leader ? 1 : count;
     const discod_member_t *rows[16];
     size_t row_count = 0;
-    for (size_t e = 0; e < count; e++) {
-        const answer_t *a = leader ? leader : &answers[e];
-        for (size_t i = 0; i < a->count && row_count < 16; i++) {
-            uint64_t id = a->members[i].id;
+    for (size_t e = 0; e < source_count; e++)
+        for (size_t i = 0; i < sources[e].count && row_count < 16; i++) {
+            const discod_member_t *m = &sources[e].members[i];
             size_t k = 0;
-            while (k < row_count && rows[k]->id != id)
+            while (k < row_count && rows[k]->id != m->id)
                 k++;
-            if (k == row_count) {
-                const answer_t *own = leader ? NULL : s_own_answer(answers, count, id);
-                const discod_member_t *self_view = s_find(own, id);
-                rows[row_count++] = self_view ? self_view : &a->members[i];
-            }
+            if (k < row_count)
+                continue;
+            const discod_member_t *self_view =
+                leader ? NULL : s_find(s_own_answer(answers, count, m->id), m->id);
+            rows[row_count++] = self_view ? self_view : m;
         }
-        if (leader)
-            break;
-    }
     if (json)
         putchar('[');
     else if (row_count)
