@@ -22,7 +22,7 @@ struct dc_peer_link {
     uint64_t refused;
     char last_refusal[160];   /* to log a repeated refusal once */
     dc_peer_tunnel_t *tunnel; /* CURVE: Raft's bytes go through it (NULL: plain tcp) */
-    char address[128];        /* where libraft's transport listens */
+    char address[256];        /* where libraft's transport listens (for messages) */
 };
 
 static dc_peer_link_t *s_self(struct raft_uv_transport *t)
@@ -127,9 +127,9 @@ static void s_accept(struct raft_uv_transport *t, raft_id id, const char *addres
 static int s_init(struct raft_uv_transport *t, raft_id id, const char *address)
 {
     dc_peer_link_t *self = s_self(t);
-    snprintf(self->address, sizeof self->address, "%s",
-             self->tunnel ? dc_peer_tunnel_raft_address(self->tunnel) : address);
-    int rc = self->tcp.init(&self->tcp, id, self->address);
+    const char *listen_at = self->tunnel ? dc_peer_tunnel_raft_address(self->tunnel) : address;
+    snprintf(self->address, sizeof self->address, "%s", listen_at);
+    int rc = self->tcp.init(&self->tcp, id, listen_at);
     if (rc != 0)
         snprintf(t->errmsg, sizeof t->errmsg, "%s", self->tcp.errmsg);
     return rc;
