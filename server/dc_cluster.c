@@ -1013,10 +1013,7 @@ static void s_allow_members(cluster_t *self)
         const char *address =
             i < count ? conf->servers[i].address : self->config->members[i - count].address;
         char host[208];
-        snprintf(host, sizeof host, "%s", address);
-        char *colon = strrchr(host, ':');
-        if (colon)
-            *colon = 0;
+        dc_address_host(address, host, sizeof host);
         struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
         if (getaddrinfo(host, NULL, &hints, &res) != 0) {
             dc_warn("member host %s does not resolve: its writes cannot be forwarded here", host);
@@ -1040,10 +1037,7 @@ static void s_allow_members(cluster_t *self)
 static int s_bind_router(cluster_t *self)
 {
     char host[208];
-    snprintf(host, sizeof host, "%s", dc_config_self(self->config)->address);
-    char *colon = strrchr(host, ':');
-    if (colon)
-        *colon = 0;
+    dc_address_host(dc_config_self(self->config)->address, host, sizeof host);
     self->router = zsock_new(ZMQ_ROUTER);
     if (!self->router)
         return -1;

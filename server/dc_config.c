@@ -75,6 +75,14 @@ const dc_member_config_t *dc_config_self(const dc_config_t *c)
     return NULL;
 }
 
+void dc_address_host(const char *address, char *host, size_t size)
+{
+    snprintf(host, size, "%s", address);
+    char *colon = strrchr(host, ':');
+    if (colon)
+        *colon = 0;
+}
+
 void dc_config_clear(dc_config_t *c)
 {
     for (int i = 0; i < c->endpoint_count; i++)

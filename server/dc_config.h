@@ -70,6 +70,10 @@ typedef struct {
 /* This member's entry in c->members, or NULL (standalone). */
 const dc_member_config_t *dc_config_self(const dc_config_t *c);
 
+/* The HOST of a member address HOST:PORT into host (all of address when it
+ * has no colon; cut to size). */
+void dc_address_host(const char *address, char *host, size_t size);
+
 /* A tcp endpoint (front, events, member links) needs CURVE (curve_key) or
  * insecure_tcp; curve_clients needs curve_key. Returns 0, or -1 having
  * said why on stderr. */

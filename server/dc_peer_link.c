@@ -108,10 +108,7 @@ static void s_accept(struct raft_uv_transport *t, raft_id id, const char *addres
         return;
     }
     char host[256];
-    snprintf(host, sizeof host, "%s", member);
-    char *colon = strrchr(host, ':');
-    if (colon)
-        *colon = 0;
+    dc_address_host(member, host, sizeof host);
     if (!ip[0] || !s_host_matches(host, ip)) {
         snprintf(why, sizeof why, "member %llu connected from %.46s, not from its host %.60s",
                  (unsigned long long)id, ip[0] ? ip : "an unknown address", host);
@@ -139,12 +136,11 @@ static int s_init(struct raft_uv_transport *t, raft_id id, const char *address)
  * reports a failed listen without the reason). */
 static const char *s_bind_problem(const char *address)
 {
-    char host[128];
     const char *colon = strrchr(address, ':');
-    if (!colon || (size_t)(colon - address) >= sizeof host)
+    if (!colon)
         return "not a HOST:PORT address";
-    memcpy(host, address, (size_t)(colon - address));
-    host[colon - address] = 0;
+    char host[256];
+    dc_address_host(address, host, sizeof host);
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
     if (getaddrinfo(host, colon + 1, &hints, &res) != 0 || !res)
         return "the host name does not resolve";
