@@ -1,5 +1,6 @@
 /* dc_config.h: the daemon's settings: built-in defaults, then a config file
- * (czmq's ZPL format, config/discod.conf documents every key), then flags. */
+ * (czmq's ZPL format, config/discod.conf documents every key), then flags.
+ * All three, and --help, come from one table of settings in dc_config.c. */
 #ifndef DC_CONFIG_H
 #define DC_CONFIG_H
 
@@ -25,6 +26,17 @@ typedef enum { DC_CORRUPT_MOVE_ASIDE = 0, DC_CORRUPT_REFUSE } dc_on_corrupt_t;
 /* Who may stop the daemon with SHUTDOWN: nobody, clients on ipc endpoints,
  * or those and admin keys (CURVE). */
 typedef enum { DC_SHUTDOWN_IPC = 0, DC_SHUTDOWN_NONE, DC_SHUTDOWN_ADMIN } dc_shutdown_t;
+
+/* Where a setting's value came from, for messages that name it. */
+typedef enum {
+    DC_ORIGIN_DEFAULT = 0,
+    DC_ORIGIN_FILE,
+    DC_ORIGIN_FLAG,
+    DC_ORIGIN_DERIVED /* the events endpoint placed beside the first ipc address */
+} dc_config_origin_t;
+
+/* Settings in the table at most (dc_config.c checks it at compile time). */
+#define DC_CONFIG_MAX_SETTINGS 48
 
 typedef struct {
     char *endpoints[DC_MAX_ENDPOINTS];
@@ -65,7 +77,18 @@ typedef struct {
     bool cluster_join;           /* never bootstrap: wait to be added */
     uint64_t election_timeout_ms;
     uint64_t snapshot_threshold; /* log entries between snapshots */
+    unsigned char origin[DC_CONFIG_MAX_SETTINGS]; /* dc_config_origin_t, by table row */
 } dc_config_t;
+
+/* Where setting FLAG ("events", "address": the flag's name) came from, as a
+ * reader would look for it: "--events", "server/events in FILE", "the
+ * default ...". Written into buf, which is returned. */
+const char *dc_config_origin(const dc_config_t *c, const char *flag, char *buf, size_t size);
+
+/* The settings table, for the check that config/discod.conf documents it:
+ * how many rows, and row i's SECTION/KEY (NULL past the end). */
+size_t dc_config_setting_count(void);
+const char *dc_config_setting_file_key(size_t i);
 
 /* This member's entry in c->members, or NULL (standalone). */
 const dc_member_config_t *dc_config_self(const dc_config_t *c);
@@ -79,12 +102,15 @@ void dc_address_host(const char *address, char *host, size_t size);
  * said why on stderr. */
 int dc_config_check_tcp(const dc_config_t *c);
 
-/* Fills c with the built-in defaults. The caller must dc_config_clear(c). */
+/* Fills c with the built-in defaults (the table's). The caller must
+ * dc_config_clear(c). */
 void dc_config_defaults(dc_config_t *c);
 
 void dc_config_clear(dc_config_t *c);
 
-/* Reads argv: --config FILE first, then every other flag on top of it.
+/* Reads argv: --config FILE first, then every other flag on top of it; then
+ * the endpoint list defaults, and an events endpoint nobody set follows the
+ * first ipc address (dc_events_beside, proto/dc_endpoint.h).
  * Returns 0 to run, 1 when --help/--version was printed (exit 0), or -1 after
  * printing a clear error to stderr (exit 2). */
 int dc_config_from_args(dc_config_t *c, int argc, char **argv);

@@ -200,6 +200,77 @@ int main(int argc, char **argv)
         dc_config_clear(&c);
     }
 
+    /* The events endpoint nobody set follows the first ipc address. */
+    char *beside[] = {"discod", "--address", "tcp://127.0.0.1:9", "--insecure-tcp", "--address",
+                      "ipc:///run/x/d.sock", NULL};
+    CHECK(s_parse(&c, 6, beside) == 0);
+    CHECK(!strcmp(c.events_endpoint, "ipc:///run/x/d-events.sock"));
+    char origin[256];
+    CHECK(strstr(dc_config_origin(&c, "events", origin, sizeof origin), "beside"));
+    CHECK(!strcmp(dc_config_origin(&c, "address", origin, sizeof origin), "--address"));
+    dc_config_clear(&c);
+    char *no_suffix[] = {"discod", "--address", "ipc:///run/x/d", NULL};
+    CHECK(s_parse(&c, 3, no_suffix) == 0 && !strcmp(c.events_endpoint, "ipc:///run/x/d-events"));
+    dc_config_clear(&c);
+    char *tcp_only[] = {"discod", "--address", "tcp://127.0.0.1:9", "--insecure-tcp", NULL};
+    CHECK(s_parse(&c, 4, tcp_only) == 0 && !strcmp(c.events_endpoint, DC_DEFAULT_EVENTS_ENDPOINT));
+    CHECK(strstr(dc_config_origin(&c, "events", origin, sizeof origin), "the default"));
+    dc_config_clear(&c);
+    char *chosen[] = {"discod", "--address", "ipc:///run/x/d.sock", "--events", "none", NULL};
+    CHECK(s_parse(&c, 5, chosen) == 0 && c.events_endpoint == NULL);
+    dc_config_clear(&c);
+    CHECK(s_parse(&c, 1, none) == 0 && !strcmp(c.events_endpoint, DC_DEFAULT_EVENTS_ENDPOINT));
+    dc_config_clear(&c);
+    const char *events_file = s_write("events.conf", "server\n"
+                                                     "    address = \"ipc:///run/y/e.sock\"\n"
+                                                     "    events = \"ipc:///run/y/ev.sock\"\n");
+    char *file_events[] = {"discod", "--config", (char *)events_file, "--address",
+                           "ipc:///run/z.sock", NULL};
+    CHECK(s_parse(&c, 5, file_events) == 0 && !strcmp(c.events_endpoint, "ipc:///run/y/ev.sock"));
+    dc_config_origin(&c, "events", origin, sizeof origin);
+    CHECK(strstr(origin, "server/events in ") && strstr(origin, "events.conf"));
+    dc_config_clear(&c);
+
+    /* config/discod.conf documents every key of the table (set or commented
+     * out), and names no key the table lacks. */
+    if (argc > 1) {
+        FILE *f = fopen(argv[1], "r");
+        CHECK(f != NULL);
+        char line[512], section[64] = "";
+        bool documented[DC_CONFIG_MAX_SETTINGS] = {false};
+        int keys = 0;
+        while (f && fgets(line, sizeof line, f)) {
+            const char *p = line[0] == '#' ? line + 1 : line;
+            char word[64];
+            if (sscanf(p, "%63[a-z_]", word) == 1 && p[strlen(word)] == '\n') {
+                snprintf(section, sizeof section, "%s", word); /* a section, maybe commented */
+            } else if (!strncmp(p, "    ", 4) &&
+                       sscanf(p + 4 + 2 * !strncmp(p + 4, "# ", 2), "%63[a-z_] =", word) == 1 &&
+                       strstr(p, " = ")) {
+                char key[160];
+                snprintf(key, sizeof key, "%s/%s", section, word);
+                size_t i = 0;
+                while (i < dc_config_setting_count() && strcmp(dc_config_setting_file_key(i), key))
+                    i++;
+                if (i == dc_config_setting_count())
+                    fprintf(stderr, "config/discod.conf names unknown key %s\n", key);
+                CHECK(i < dc_config_setting_count());
+                if (i < dc_config_setting_count())
+                    documented[i] = true;
+                keys++;
+            }
+        }
+        if (f)
+            fclose(f);
+        CHECK(keys > 20);
+        for (size_t i = 0; i < dc_config_setting_count(); i++) {
+            if (!documented[i])
+                fprintf(stderr, "config/discod.conf does not document %s\n",
+                        dc_config_setting_file_key(i));
+            CHECK(documented[i]);
+        }
+    }
+
     /* Where the database goes by default. */
     setenv("STATE_DIRECTORY", "/var/lib/discod-test", 1);
     char *path = dc_config_default_db_path();
