@@ -591,25 +591,8 @@ int main(int argc, char **argv)
             exit_code = EXIT_USAGE;
         else if ((r = discod_stats(c, &stats, &n)) != DISCOD_OK)
             exit_code = dctl_fail(c, "stats", r);
-        else {
-            int width = 0;
-            for (size_t i = 0; i < n; i++)
-                if ((int)strlen(stats[i].name) > width)
-                    width = (int)strlen(stats[i].name);
-            if (a.json)
-                putchar('{');
-            for (size_t i = 0; i < n; i++) {
-                if (a.json) {
-                    if (i)
-                        putchar(',');
-                    dctl_json_string(stats[i].name);
-                    printf(":%" PRIu64, stats[i].value);
-                } else
-                    printf("%-*s  %" PRIu64 "\n", width, stats[i].name, stats[i].value);
-            }
-            if (a.json)
-                puts("}");
-        }
+        else
+            dctl_print_stats(stats, n, a.json);
         discod_stats_free(stats, n);
     }
     discod_client_destroy(&c);

@@ -1,9 +1,10 @@
 /* discoctl_print.c: how discoctl shows topics and nodes: aligned tables for
- * people, JSON for scripts (see discoctl_print.h). */
+ * people, JSON for scripts (see discoctl_print.h): topics, nodes, counters. */
 #include "discoctl_print.h"
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 void dctl_json_string(const char *s)
 {
@@ -140,4 +141,55 @@ void dctl_print_nodes(const discod_node_t *nodes, size_t n, bool json, bool one)
     }
     if (json)
         puts(one ? "" : "]");
+}
+
+const char *dctl_role_name(uint64_t role)
+{
+    static const char *names[] = {"standalone", "follower", "candidate", "leader"};
+    return role < sizeof names / sizeof names[0] ? names[role] : "unknown";
+}
+
+static const discod_stat_t *s_stat(const discod_stat_t *stats, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(stats[i].name, name))
+            return &stats[i];
+    return NULL;
+}
+
+void dctl_print_stats(const discod_stat_t *stats, size_t n, bool json)
+{
+    const discod_stat_t *role = s_stat(stats, n, "role");
+    const discod_stat_t *leader = s_stat(stats, n, "leader");
+    if (json) {
+        putchar('{');
+        for (size_t i = 0; i < n; i++) {
+            if (i)
+                putchar(',');
+            dctl_json_string(stats[i].name);
+            printf(":%" PRIu64, stats[i].value);
+        }
+        if (role) {
+            printf("%s\"role_name\":", n ? "," : "");
+            dctl_json_string(dctl_role_name(role->value));
+        }
+        puts("}");
+        return;
+    }
+    int width = 0;
+    for (size_t i = 0; i < n; i++)
+        if ((int)strlen(stats[i].name) > width)
+            width = (int)strlen(stats[i].name);
+    for (size_t i = 0; i < n; i++) {
+        if (&stats[i] == role) {
+            printf("%-*s  %s", width, "role", dctl_role_name(role->value));
+            if (role->value != 0 && leader && leader->value)
+                printf(" (leader %" PRIu64 ")", leader->value);
+            else if (role->value != 0 && leader)
+                printf(" (no leader known)");
+            putchar('\n');
+        } else {
+            printf("%-*s  %" PRIu64 "\n", width, stats[i].name, stats[i].value);
+        }
+    }
 }

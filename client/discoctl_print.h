@@ -24,4 +24,12 @@ void dctl_print_table(const discod_topic_t *topics, size_t n);
  * (one: a single object). */
 void dctl_print_nodes(const discod_node_t *nodes, size_t n, bool json, bool one);
 
+/* The daemon's counters, a row each (or one JSON object). The role is
+ * printed by name, with the leader's id; JSON keeps the number and adds
+ * "role_name". */
+void dctl_print_stats(const discod_stat_t *stats, size_t n, bool json);
+
+/* The name of a STATS role code: standalone, follower, candidate, leader. */
+const char *dctl_role_name(uint64_t role);
+
 #endif

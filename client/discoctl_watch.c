@@ -3,6 +3,7 @@
  * (members publish the same seqs), with a fresh listing after a gap. */
 #include "discoctl.h"
 #include "discoctl_print.h"
+#include "dc_endpoint.h"
 #include "dc_mp.h"
 
 #include <stdio.h>
@@ -48,9 +49,13 @@ static const msgpack_object *s_field(const msgpack_object *map, const char *key)
 
 int dctl_watch(discod_client_t *c, const command_args_t *a, const discod__curve_t *curve)
 {
+    /* No --events: $DISCOD_EVENTS, else where the daemon puts its events when
+     * nobody chose (beside its ipc endpoint), else the default. */
     const char *fallback = getenv("DISCOD_EVENTS");
+    char *beside = NULL;
     if (!fallback || !*fallback)
-        fallback = DISCOD_DEFAULT_EVENTS;
+        fallback = (beside = dc_events_beside(discod_client_endpoint(c))) ? beside
+                                                                           : DISCOD_DEFAULT_EVENTS;
     void *ctx = zmq_ctx_new();
     void *sub = zmq_socket(ctx, ZMQ_SUB);
     int linger = 0;
@@ -65,6 +70,7 @@ int dctl_watch(discod_client_t *c, const command_args_t *a, const discod__curve_
             fprintf(stderr, "discoctl watch: cannot connect %s\n", events);
             zmq_close(sub);
             zmq_ctx_term(ctx);
+            free(beside);
             return EXIT_USAGE;
         }
     }
@@ -172,5 +178,6 @@ int dctl_watch(discod_client_t *c, const command_args_t *a, const discod__curve_
     }
     zmq_close(sub);
     zmq_ctx_term(ctx);
+    free(beside);
     return exit_code;
 }

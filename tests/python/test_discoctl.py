@@ -97,8 +97,11 @@ def test_stats(daemon):
     r = ctl(daemon.endpoint, "stats", "--json")
     stats = json.loads(r.stdout)
     assert r.returncode == 0 and stats["epoch"] >= 1 and "topics" in stats
+    assert stats["role"] == 0 and stats["role_name"] == "standalone"
     r = ctl(daemon.endpoint, "stats")
     assert any(line.split()[0] == "requests" for line in r.stdout.splitlines())
+    assert [line.split()[1:] for line in r.stdout.splitlines()
+            if line.split()[0] == "role"] == [["standalone"]]
 
 
 def test_wait_returns_when_registered(daemon):

@@ -9,13 +9,30 @@ from . import _wire as w
 from ._wire import Event
 
 
-def events_from(events: Union[str, List[str], None]) -> List[str]:
-    """The argument, else $DISCOD_EVENTS (comma separated), else the default."""
+def events_beside(endpoint: str) -> Optional[str]:
+    """Where a daemon on ``endpoint`` puts its events when nobody chose
+    (proto/dc_endpoint.h): ipc://DIR/X.sock -> ipc://DIR/X-events.sock,
+    ipc://P -> ipc://P-events; None for tcp."""
+    if not endpoint.startswith("ipc://"):
+        return None
+    if endpoint.endswith(".sock"):
+        return endpoint[:-5] + "-events.sock"
+    return endpoint + "-events"
+
+
+def events_from(events: Union[str, List[str], None],
+                endpoints: Optional[List[str]] = None) -> List[str]:
+    """The argument, else $DISCOD_EVENTS (comma separated), else beside the
+    client's first ipc endpoint (where the daemon puts them when nobody
+    chose), else the default."""
     if isinstance(events, str):
         events = [events]
     if not events:
         env = os.environ.get("DISCOD_EVENTS", "")
-        events = [e.strip() for e in env.split(",") if e.strip()] or [w.DEFAULT_EVENTS]
+        events = [e.strip() for e in env.split(",") if e.strip()]
+    if not events:
+        beside = [b for b in (events_beside(e) for e in endpoints or []) if b]
+        events = beside[:1] or [w.DEFAULT_EVENTS]
     return list(events)
 
 

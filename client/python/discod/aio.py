@@ -305,7 +305,7 @@ async def watch(client: Optional[Client] = None, events: Union[str, List[str], N
     sub = zmq.asyncio.Context.instance().socket(zmq.SUB)
     sub.setsockopt(zmq.LINGER, 0)
     sub.setsockopt(zmq.SUBSCRIBE, b"")
-    for ep in events_from(events):
+    for ep in events_from(events, client.endpoints):
         sub.connect(ep)
     try:
         await asyncio.sleep(0.2)

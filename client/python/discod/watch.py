@@ -35,7 +35,7 @@ class Watch:
         self._sub = zmq.Context.instance().socket(zmq.SUB)
         self._sub.setsockopt(zmq.LINGER, 0)
         self._sub.setsockopt(zmq.SUBSCRIBE, b"")
-        for ep in events_from(events):
+        for ep in events_from(events, self.client.endpoints):
             self._sub.connect(ep)
 
     def _snapshot(self, reason: str) -> Snapshot:
