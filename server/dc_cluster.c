@@ -1,6 +1,7 @@
 /* dc_cluster.c: a cluster member's writer: Raft, proposals, forwarding,
  * leases on the leader (see the .h). */
 #include "dc_cluster.h"
+#include "dc_listen.h"
 #include "dc_zap.h"
 #include "dc_clock.h"
 #include "dc_cluster_op.h"
@@ -1043,11 +1044,15 @@ static int s_bind_router(cluster_t *self)
         return -1;
     zsock_set_linger(self->router, 0);
     zsock_set_maxmsgsize(self->router, (int)self->config->max_message_size + 4096);
+    dc_listen_prepare(self->router);
     s_allow_members(self);
     dc_zap_serve(self->ctx->zap, self->router, DC_ZAP_MEMBERS);
     int port = zsock_bind(self->router, "tcp://%s:*", host);
     if (port < 0) {
-        dc_error("cannot bind the member channel on %s: %s", host, zmq_strerror(zmq_errno()));
+        char origin[256];
+        dc_error("cannot bind the member channel on %s (this member's host in %s): %s", host,
+                 dc_config_origin(self->config, "cluster-member", origin, sizeof origin),
+                 zmq_strerror(zmq_errno()));
         return -1;
     }
     snprintf(self->endpoint, sizeof self->endpoint, "tcp://%s:%d", host, port);

@@ -1,5 +1,6 @@
 /* dc_events.c: the event stream and held WAITs (see the .h). */
 #include "dc_events.h"
+#include "dc_listen.h"
 #include "dc_zap.h"
 #include "dc_ipc.h"
 #include "dc_log.h"
@@ -48,14 +49,22 @@ dc_events_t *dc_events_new(dc_context_t *ctx, zsock_t *replies)
         return self;
     const char *path = dc_ipc_path(endpoint);
     if (path && dc_ipc_prepare(path) != 0) {
+        char origin[256];
+        dc_error("cannot use the events endpoint %s (set by %s)", endpoint,
+                 dc_config_origin(ctx->config, "events", origin, sizeof origin));
         dc_events_destroy(&self);
         return NULL;
     }
     self->pub = zsock_new(ZMQ_PUB);
     if (self->pub && !path)
         dc_zap_serve(ctx->zap, self->pub, DC_ZAP_CLIENTS); /* tcp: subscribers need a key */
+    if (self->pub)
+        dc_listen_prepare(self->pub);
     if (!self->pub || zsock_bind(self->pub, "%s", endpoint) < 0) {
-        dc_error("cannot bind the events endpoint %s: %s", endpoint, zmq_strerror(zmq_errno()));
+        char origin[256];
+        dc_error("cannot bind the events endpoint %s (set by %s): %s", endpoint,
+                 dc_config_origin(ctx->config, "events", origin, sizeof origin),
+                 zmq_strerror(zmq_errno()));
         zsock_destroy(&self->pub);
         dc_events_destroy(&self);
         return NULL;

@@ -161,7 +161,10 @@ static int s_listen(struct raft_uv_transport *t, raft_uv_accept_cb cb)
     int rc = self->tcp.listen(&self->tcp, s_accept);
     if (rc != 0) {
         snprintf(t->errmsg, sizeof t->errmsg, "%s", self->tcp.errmsg);
-        dc_error("cannot listen for the other members on %s: %s", self->address,
+        char origin[256];
+        dc_error("cannot listen for the other members on %s (this member's address in %s): %s",
+                 self->address,
+                 dc_config_origin(self->config, "cluster-member", origin, sizeof origin),
                  self->tcp.errmsg[0] ? self->tcp.errmsg : s_bind_problem(self->address));
     }
     return rc;

@@ -1,6 +1,7 @@
 /* dc_peer_tunnel.c: Raft's peer links over ZeroMQ CURVE (see the .h). */
 #define _GNU_SOURCE
 #include "dc_peer_tunnel.h"
+#include "dc_listen.h"
 #include "dc_log.h"
 
 #include <arpa/inet.h>
@@ -380,9 +381,13 @@ dc_peer_tunnel_t *dc_peer_tunnel_new(dc_zap_t *zap, const dc_config_t *config)
     zsock_set_sndhwm(self->router, DC_TUNNEL_HWM);
     zsock_set_rcvhwm(self->router, DC_TUNNEL_HWM);
     zsock_set_maxmsgsize(self->router, DC_TUNNEL_CHUNK + 64);
+    dc_listen_prepare(self->router);
     dc_zap_serve(zap, self->router, DC_ZAP_MEMBERS);
     if (zsock_bind(self->router, "tcp://%s", me->address) < 0) {
-        dc_error("peer tunnel: cannot bind tcp://%s: %s", me->address, zmq_strerror(zmq_errno()));
+        char origin[256];
+        dc_error("peer tunnel: cannot bind tcp://%s (this member's address in %s): %s",
+                 me->address, dc_config_origin(self->config, "cluster-member", origin, sizeof origin),
+                 zmq_strerror(zmq_errno()));
         dc_peer_tunnel_destroy(&self);
         return NULL;
     }

@@ -1,5 +1,6 @@
 /* dc_server.c: lifecycle and the front thread (see the .h). */
 #include "dc_server.h"
+#include "dc_listen.h"
 #include "dc_clock.h"
 #include "dc_context.h"
 #include "dc_datagram.h"
@@ -310,13 +311,18 @@ static int s_front_setup(front_t *self)
     for (int i = 0; i < config->endpoint_count; i++) {
         const char *ep = config->endpoints[i];
         const char *path = dc_ipc_path(ep);
-        if (path && dc_ipc_prepare(path) != 0)
+        if (path && dc_ipc_prepare(path) != 0) {
+            char origin[256];
+            dc_error("cannot use %s (set by %s)", ep,
+                     dc_config_origin(config, "address", origin, sizeof origin));
             return -1;
+        }
         zsock_t *router = zsock_new(ZMQ_ROUTER);
         if (!router)
             return -1;
         zsock_set_maxmsgsize(router, (int)config->max_message_size);
         zsock_set_linger(router, 0);
+        dc_listen_prepare(router);
         zsock_set_rcvhwm(router, 10000);
         zsock_set_sndhwm(router, 10000);
         ctx->endpoint_is_tcp[i] = strncmp(ep, "tcp://", 6) == 0;
@@ -327,7 +333,10 @@ static int s_front_setup(front_t *self)
         }
         self->routers[self->router_count++] = router;
         if (zsock_bind(router, "%s", ep) < 0) {
-            dc_error("cannot bind %s: %s", ep, zmq_strerror(zmq_errno()));
+            char origin[256];
+            dc_error("cannot bind %s (set by %s): %s", ep,
+                     dc_config_origin(config, "address", origin, sizeof origin),
+                     zmq_strerror(zmq_errno()));
             return -1;
         }
         if (path && dc_ipc_secure(path, config->ipc_mode, config->ipc_group,
@@ -637,9 +646,10 @@ dc_server_t *dc_server_new(const dc_config_t *config)
     snprintf(notice, sizeof notice, "READY=1\nSTATUS=serving %zu topic(s), epoch %llu",
              dc_registry_count(ctx->registry), (unsigned long long)atomic_load(&ctx->epoch));
     dc_notify(notice);
-    dc_info("discod %s started: endpoints [%s], database %s (synchronous=%s), workers %d, "
-            "epoch %llu, %zu topic(s), %zu lease(s), %zu node(s) loaded in %llu ms",
-            DISCOD_VERSION, endpoints, config->db_path,
+    dc_info("discod %s started: endpoints [%s], events %s, database %s (synchronous=%s), "
+            "workers %d, epoch %llu, %zu topic(s), %zu lease(s), %zu node(s) loaded in %llu ms",
+            DISCOD_VERSION, endpoints, config->events_endpoint ? config->events_endpoint : "none",
+            config->db_path,
             config->sync == DC_SYNC_FULL && !config->member_id ? "FULL" : "NORMAL", ctx->workers,
             (unsigned long long)atomic_load(&ctx->epoch), dc_registry_count(ctx->registry),
             dc_leases_count(ctx->leases), dc_nodes_count(ctx->nodes), (unsigned long long)load_ms);

@@ -76,10 +76,13 @@ class Daemon:
         self.proc = None
         self.ctx = zmq.Context.instance()
 
-    def start(self, *extra, wait=True, endpoints=None, probe=False, wrapper=()):
+    def start(self, *extra, wait=True, endpoints=None, probe=False, wrapper=(), events=True):
         """Most tests register made-up endpoints nobody listens on, which the
-        prober would rightly remove; they run with probing off unless asked."""
-        args = [DISCOD_BIN, "--db", self.db, "--log-level", "DEBUG", "--events", self.events]
+        prober would rightly remove; they run with probing off unless asked.
+        events=False leaves --events out (the daemon places them itself)."""
+        args = [DISCOD_BIN, "--db", self.db, "--log-level", "DEBUG"]
+        if events:
+            args += ["--events", self.events]
         if not probe:
             args += ["--probe", "false"]
         for ep in endpoints or [self.endpoint]:

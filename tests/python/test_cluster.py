@@ -117,6 +117,18 @@ def test_discoctl_members_and_transfer(cluster):
     assert sorted(r["id"] for r in rows) == [1, 2, 3]
     assert [r["id"] for r in rows if r["role"] == "leader"] == [leader.id]
     assert all(r["answered"] and r["reachable"] and r["voting"] == "voter" for r in rows)
+    # discoctl stats names the role and the leader; --json keeps the number.
+    follower = cluster.followers()[0]
+    out = subprocess.run([DISCOCTL, "-e", follower.endpoint, "stats"], capture_output=True,
+                         text=True, timeout=20)
+    role = [line.split(None, 1)[1] for line in out.stdout.splitlines()
+            if line.split()[0] == "role"]
+    assert role == [f"follower (leader {leader.id})"], out.stdout
+    out = subprocess.run([DISCOCTL, "-e", leader.endpoint, "stats", "--json"],
+                         capture_output=True, text=True, timeout=20)
+    import json
+    stats = json.loads(out.stdout)
+    assert stats["role"] == 3 and stats["role_name"] == "leader" and stats["leader"] == leader.id
     target = cluster.followers()[0]
     out = subprocess.run([DISCOCTL, "-e", target.endpoint, "member", "transfer", str(target.id)],
                          capture_output=True, text=True, timeout=30)
@@ -428,8 +440,8 @@ def test_a_member_whose_peer_port_is_taken_says_so(short_tmp):
     finally:
         taken.close()
     assert r.returncode == 1
-    assert f"cannot listen for the other members on 127.0.0.1:{port}: Address already in use" \
-        in r.stderr, r.stderr
+    assert (f"cannot listen for the other members on 127.0.0.1:{port} (this member's address "
+            f"in --cluster-member): Address already in use") in r.stderr, r.stderr
 
 
 def test_ipc_endpoints_are_probed_by_the_member_they_came_in_at(short_tmp):
