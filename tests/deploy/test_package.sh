@@ -19,7 +19,9 @@ for f in ./usr/sbin/discod ./usr/sbin/cortex-discovery ./usr/bin/discoctl \
          ./usr/lib/tmpfiles.d/discod.conf ./usr/share/man/man8/discod.8 \
          ./usr/share/man/man1/discoctl.1 ./usr/lib/python3/dist-packages/discod/__init__.py \
          ./usr/lib/python3/dist-packages/discod/cortex.py \
-         ./usr/lib/python3/dist-packages/discod/py.typed; do
+         ./usr/lib/python3/dist-packages/discod/py.typed \
+         ./usr/lib/python3/dist-packages/discod-cortex.pth \
+         ./usr/lib/python3/dist-packages/_discod_cortex_hook.py; do
   grep -qx "$f" <<<"$contents" || { echo "missing from the package: $f"; exit 1; }
 done
 grep -q 'libdiscod.so.0$' <<<"$contents"
@@ -53,6 +55,16 @@ done
 PYTHONPATH="$root/usr/lib/python3/dist-packages" /usr/bin/python3 -c \
   "import discod, discod.cortex; assert discod.Client('$sock').ping().protocol == 2; \
    assert discod.cortex.DiscoveryClient('$sock').ping()"
+# The DISCOD_CORTEX=1 start-up hook, as site reads the package's .pth: with the
+# variable, Cortex's own Publisher (tests/python/cortex_pkg) uses the drop-in;
+# without it, the original.
+for want in discod cortex; do
+  if [ $want = discod ]; then flag=1; else flag=0; fi
+  DISCOD_CORTEX=$flag PYTHONPATH="$source_dir/tests/python/cortex_pkg:$source_dir/tests/python" \
+    /usr/bin/python3 -c "import site; site.addsitedir('$root/usr/lib/python3/dist-packages')
+from cortex.core.publisher import DiscoveryClient
+assert DiscoveryClient.__module__.split('.')[0] == '$want', DiscoveryClient.__module__"
+done
 kill %1
 wait %1
 check

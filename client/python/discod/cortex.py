@@ -1,12 +1,21 @@
 """discod.cortex: a drop-in for Cortex's ``cortex.discovery.client.DiscoveryClient``.
 
-Change one import in a Cortex node::
+A Cortex node does not build its DiscoveryClient itself: its ``Publisher``
+and ``Subscriber`` do, from the name imported inside ``cortex.core``. So the
+drop-in is installed, not imported::
 
-    # from cortex.discovery.client import DiscoveryClient
-    from discod.cortex import DiscoveryClient
+    import discod.cortex
+    discod.cortex.install()      # in the node's entry point, before or after
+                                 # importing cortex; uninstall() undoes it
+
+or, for a whole robot without touching any node, ``DISCOD_CORTEX=1`` in the
+environment of the node's interpreter (the Debian package's start-up hook,
+``discod-cortex.pth``, then calls install()).
 
 Same constructor, same methods, same return values (bool, TopicInfo or None,
-lists), same TopicInfo attributes. Underneath, against discod:
+lists), same TopicInfo attributes. It takes any TopicInfo-shaped value:
+Cortex's own TopicInfo, ours, a dataclass or object with the five
+attributes, or a dict with the five keys. Underneath, against discod:
 registrations hang on a lease a Session keeps alive, so a node that crashes
 loses its topics within the lease TTL instead of waiting for the daemon's
 probe; and waits are held by the daemon instead of polled. Against a legacy
@@ -14,9 +23,12 @@ daemon it behaves exactly like the original: plain registrations, polling."""
 from __future__ import annotations
 
 import asyncio
+import importlib.abc
+import importlib.util
 import logging
+import sys
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import Any, List, Optional
 
 import msgpack
 
@@ -30,10 +42,51 @@ logger = logging.getLogger(__name__)
 DEFAULT_DISCOVERY_ADDRESS = w.DEFAULT_ENDPOINT
 DEFAULT_LEASE_TTL_MS = 3000
 
+FIELDS = ("name", "address", "message_type", "fingerprint", "publisher_node")
 
-@dataclass
+
+def _field_of(value: Any, field: str) -> Any:
+    if isinstance(value, dict):
+        if field not in value:
+            raise TypeError(f"topic_info has no '{field}' key (a TopicInfo needs "
+                            f"{', '.join(FIELDS)})")
+        return value[field]
+    try:
+        return getattr(value, field)
+    except AttributeError:
+        raise TypeError(f"topic_info ({type(value).__name__}) has no '{field}' attribute "
+                        f"(a TopicInfo needs {', '.join(FIELDS)})") from None
+
+
+def topic_info_of(value: Any) -> "TopicInfo":
+    """Any TopicInfo-shaped value as our TopicInfo: Cortex's own, ours, a
+    dataclass or object with the five attributes, or a dict with the five
+    keys. A missing field is a TypeError naming it; a field of the wrong type
+    a TypeError, an unusable value (an empty name, a fingerprint outside 64
+    bits) a ValueError, each naming the field."""
+    if isinstance(value, TopicInfo):
+        return value
+    if value is None:
+        raise TypeError("topic_info is None (a TopicInfo needs " + ", ".join(FIELDS) + ")")
+    got = {f: _field_of(value, f) for f in FIELDS}
+    for f in ("name", "address", "message_type", "publisher_node"):
+        if not isinstance(got[f], str):
+            raise TypeError(f"topic_info.{f} must be a str, not {type(got[f]).__name__}")
+    if not got["name"]:
+        raise ValueError("topic_info.name must not be empty")
+    if isinstance(got["fingerprint"], bool) or not isinstance(got["fingerprint"], int):
+        raise TypeError("topic_info.fingerprint must be an int, not "
+                        f"{type(got['fingerprint']).__name__}")
+    if not 0 <= got["fingerprint"] < 1 << 64:
+        raise ValueError(f"topic_info.fingerprint {got['fingerprint']} is not a 64-bit "
+                         "unsigned integer")
+    return TopicInfo(**got)
+
+
+@dataclass(eq=False)
 class TopicInfo:
-    """Cortex's TopicInfo: the same attributes and the same packing."""
+    """Cortex's TopicInfo: the same attributes and the same packing, and
+    equal to any TopicInfo (Cortex's included) with the same five fields."""
 
     name: str
     address: str
@@ -50,6 +103,18 @@ class TopicInfo:
     @classmethod
     def from_bytes(cls, data: bytes) -> "TopicInfo":
         return cls(**msgpack.unpackb(data, raw=False))
+
+    def _fields(self) -> tuple:
+        return tuple(getattr(self, f) for f in FIELDS)
+
+    def __eq__(self, other: Any) -> bool:
+        if isinstance(other, TopicInfo):
+            return self._fields() == other._fields()
+        if all(hasattr(other, f) for f in FIELDS) and not isinstance(other, dict):
+            return self._fields() == tuple(getattr(other, f) for f in FIELDS)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as Cortex's
 
     @classmethod
     def _of(cls, t: w.TopicInfo) -> "TopicInfo":
@@ -80,8 +145,11 @@ class DiscoveryClient:
             self._client.ping()
         return self._client.protocol == 2
 
-    def register_topic(self, topic_info: TopicInfo) -> bool:
-        """Registers a topic; True on success (as Cortex)."""
+    def register_topic(self, topic_info: Any) -> bool:
+        """Registers a topic (any TopicInfo-shaped value, see topic_info_of);
+        True on success (as Cortex). A value that is not TopicInfo-shaped
+        raises TypeError or ValueError naming the field."""
+        topic_info = topic_info_of(topic_info)
         try:
             if self._leases():
                 if self._session is None:
@@ -190,3 +258,123 @@ class DiscoveryClient:
 
     def __exit__(self, exc_type, exc_val, exc_tb) -> None:
         self.close()
+
+
+# ==== install(): Cortex's own Publisher, Subscriber and Node use the drop-in ====
+
+_CLIENT_MODULE = "cortex.discovery.client"
+_original: Optional[type] = None       # Cortex's DiscoveryClient, once seen
+_patched: List[tuple] = []             # (module, attribute, original) install() replaced
+_finder: Optional["_CortexFinder"] = None
+
+
+def _patch_loaded() -> int:
+    """Replaces Cortex's DiscoveryClient wherever a loaded cortex module holds
+    it (the client module, the package, cortex.core.* that imported the name).
+    Returns how many names it replaced."""
+    global _original
+    client_module = sys.modules.get(_CLIENT_MODULE)
+    if client_module is None:
+        return 0
+    current = getattr(client_module, "DiscoveryClient", None)
+    if _original is None and current is not None and current is not DiscoveryClient:
+        _original = current
+    if _original is None:
+        return 0
+    count = 0
+    for name, module in list(sys.modules.items()):
+        if module is None or not (name == "cortex" or name.startswith("cortex.")):
+            continue
+        if getattr(module, "DiscoveryClient", None) is _original:
+            setattr(module, "DiscoveryClient", DiscoveryClient)
+            _patched.append((module, "DiscoveryClient", _original))
+            count += 1
+    return count
+
+
+class _PatchingLoader(importlib.abc.Loader):
+    """Runs the real loader of cortex.discovery.client, then patches, so every
+    module importing the name afterwards gets the drop-in."""
+
+    def __init__(self, loader: Any):
+        self._loader = loader
+
+    def create_module(self, spec: Any) -> Any:
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module: Any) -> None:
+        self._loader.exec_module(module)
+        sys.modules[module.__name__] = module
+        _patch_loaded()
+
+
+class _CortexFinder(importlib.abc.MetaPathFinder):
+    """Waits for cortex.discovery.client to be imported (install() before
+    Cortex is): finds it with the other finders, then wraps its loader."""
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
+        if fullname != _CLIENT_MODULE:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None:
+                if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                    spec.loader = _PatchingLoader(spec.loader)
+                return spec
+        return None
+
+
+def _cortex_importable() -> bool:
+    if "cortex" in sys.modules:
+        return True
+    try:
+        return importlib.util.find_spec("cortex") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def install() -> bool:
+    """From now on Cortex's own Publisher, Subscriber and Node use the
+    drop-in: DiscoveryClient is replaced in cortex.discovery,
+    cortex.discovery.client and every cortex module that imported the name,
+    whether they are imported before or after this call. Idempotent. Returns
+    True when installed, False (with a debug log) when Cortex is not
+    importable here."""
+    global _finder
+    if not _cortex_importable():
+        logger.debug("discod.cortex.install(): Cortex is not importable; nothing installed")
+        return False
+    _patch_loaded()
+    if _finder is None:
+        _finder = _CortexFinder()
+        sys.meta_path.insert(0, _finder)
+    logger.debug("discod.cortex.install(): Cortex's DiscoveryClient is discod's")
+    return True
+
+
+def uninstall() -> None:
+    """Restores Cortex's own DiscoveryClient everywhere install() replaced
+    it, and stops replacing it in modules imported later."""
+    global _finder
+    if _finder is not None:
+        try:
+            sys.meta_path.remove(_finder)
+        except ValueError:
+            pass
+        _finder = None
+    _patched.clear()
+    if _original is None:
+        return
+    # Every cortex module holding the drop-in, also those imported after
+    # install() (they took the name from the patched client module).
+    for name, module in list(sys.modules.items()):
+        if module is not None and (name == "cortex" or name.startswith("cortex.")) and \
+                getattr(module, "DiscoveryClient", None) is DiscoveryClient:
+            setattr(module, "DiscoveryClient", _original)
+
+
+def installed() -> bool:
+    """Is the drop-in installed (install() called and not undone)?"""
+    return _finder is not None

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""A Cortex-style node on discod: the one line that changes is the import.
+"""A node with its own DiscoveryClient on discod: the one line that changes is the import
+(Cortex's own Publisher and Subscriber need discod.cortex.install(), see client/python/README.md).
 
     # from cortex.discovery.client import DiscoveryClient, TopicInfo
     from discod.cortex import DiscoveryClient, TopicInfo

@@ -1,0 +1,1 @@
+"""Cortex, reduced to discovery, Publisher and Subscriber (see ../README.md)."""

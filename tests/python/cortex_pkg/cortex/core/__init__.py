@@ -1,0 +1,1 @@
+"""cortex.core: Publisher and Subscriber."""
