@@ -234,6 +234,20 @@ int discod_client_protocol(const discod_client_t *c)
     return c->protocol;
 }
 
+bool discod__legacy_only(const discod_client_t *c)
+{
+    return c->options.protocol == DISCOD_PROTOCOL_LEGACY || c->protocol == 1;
+}
+
+discod_result_t discod__v2_result(discod_result_t r, const dc_reply_view_t *view, bool has_answer)
+{
+    if (view->version < 2)
+        return DISCOD_UNSUPPORTED;
+    if (r == DISCOD_OK && !has_answer)
+        return DISCOD_PROTOCOL;
+    return r;
+}
+
 const char *discod_client_endpoint(const discod_client_t *c)
 {
     return c->endpoints[c->current];
@@ -399,7 +413,7 @@ static discod_result_t s_datagram_failed(discod_client_t *c)
 discod_result_t discod__call_datagram(discod_client_t *c, dc_request_t *req,
                                       dc_reply_view_t *view)
 {
-    if (c->options.protocol == DISCOD_PROTOCOL_LEGACY || c->protocol == 1)
+    if (discod__legacy_only(c))
         return DISCOD_UNSUPPORTED;
     const char *endpoint = c->endpoints[c->current];
     if (c->datagram && strcmp(discod__datagram_endpoint(c->datagram), endpoint) != 0)
@@ -453,7 +467,7 @@ discod_result_t discod__call(discod_client_t *c, dc_request_t *req, int try_time
     for (int attempt = 0; attempt < tries; attempt++) {
         if (attempt == 0)
             s_maybe_go_home(c);
-        int version = (c->options.protocol == DISCOD_PROTOCOL_LEGACY || c->protocol == 1) ? 1 : 2;
+        int version = discod__legacy_only(c) ? 1 : 2;
         req->version = version;
         msgpack_sbuffer buf;
         msgpack_sbuffer_init(&buf);
@@ -730,7 +744,7 @@ discod_result_t discod_stats(discod_client_t *c, discod_stat_t **out, size_t *co
         return DISCOD_INVALID;
     *out = NULL;
     *count = 0;
-    if (c->options.protocol == DISCOD_PROTOCOL_LEGACY || c->protocol == 1)
+    if (discod__legacy_only(c))
         return DISCOD_UNSUPPORTED;
     dc_request_t req;
     dc_request_init(&req, DC_CMD_STATS);
@@ -738,10 +752,7 @@ discod_result_t discod_stats(discod_client_t *c, discod_stat_t **out, size_t *co
     discod_result_t r = discod__call(c, &req, 0, 0, &view);
     if (r < 0)
         return r;
-    if (view.version < 2 || (r == DISCOD_OK && !view.stats)) {
-        dc_reply_view_release(&view);
-        return view.version < 2 ? DISCOD_UNSUPPORTED : DISCOD_PROTOCOL;
-    }
+    r = discod__v2_result(r, &view, view.stats != NULL);
     if (r == DISCOD_OK) {
         size_t n = view.stats->via.map.size;
         discod_stat_t *stats = calloc(n ? n : 1, sizeof *stats);
@@ -790,7 +801,7 @@ discod_result_t discod_wait_for_topic(discod_client_t *c, const char *name, int 
         if (!first && now >= deadline)
             return last;
         uint64_t left = deadline > now ? deadline - now : 0;
-        bool held = c->options.protocol != DISCOD_PROTOCOL_LEGACY && c->protocol != 1 &&
+        bool held = !discod__legacy_only(c) &&
                     !c->no_wait;
         if (held) {
             uint64_t slice = left < DISCOD_WAIT_SLICE_MS ? left : DISCOD_WAIT_SLICE_MS;

@@ -66,7 +66,7 @@ discod_result_t discod_members(discod_client_t *c, discod_member_t **out, size_t
         return DISCOD_INVALID;
     *out = NULL;
     *count = 0;
-    if (discod_client_protocol(c) == 1)
+    if (discod__legacy_only(c))
         return DISCOD_UNSUPPORTED;
     dc_request_t req;
     dc_request_init(&req, DC_CMD_MEMBERS);
@@ -74,8 +74,7 @@ discod_result_t discod_members(discod_client_t *c, discod_member_t **out, size_t
     discod_result_t r = discod__call(c, &req, 0, 0, &view);
     if (r < 0)
         return r;
-    if (r == DISCOD_OK && (view.version < 2 || !view.members))
-        r = view.version < 2 ? DISCOD_UNSUPPORTED : DISCOD_PROTOCOL;
+    r = discod__v2_result(r, &view, view.members != NULL);
     if (r == DISCOD_OK) {
         size_t n = view.members->via.array.size;
         discod_member_t *members = calloc(n ? n : 1, sizeof *members);

@@ -102,7 +102,7 @@ static discod_result_t s_leased_call(discod_client_t *c, dc_request_t *req, bool
 {
     if (lease_id_out)
         *lease_id_out = 0;
-    if (needs_v2 && discod_client_protocol(c) == 1)
+    if (needs_v2 && discod__legacy_only(c))
         return DISCOD_UNSUPPORTED;
     dc_reply_view_t view;
     discod_result_t r = discod__call(c, req, 0, 0, &view);
@@ -184,7 +184,7 @@ discod_result_t discod_heartbeat(discod_client_t *c, uint64_t lease_id, uint64_t
     dc_request_init(&req, DC_CMD_HEARTBEAT);
     req.present = DC_REQ_LEASE_ID;
     req.lease_id = lease_id;
-    if (discod_client_protocol(c) == 1)
+    if (discod__legacy_only(c))
         return DISCOD_UNSUPPORTED;
     dc_reply_view_t view;
     /* Heartbeats are frequent: by datagram when the daemon offers it. */
@@ -367,7 +367,7 @@ static discod_result_t s_nodes_call(discod_client_t *c, dc_request_t *req, disco
 {
     *out = NULL;
     *count = 0;
-    if (discod_client_protocol(c) == 1)
+    if (discod__legacy_only(c))
         return DISCOD_UNSUPPORTED;
     dc_reply_view_t view;
     discod_result_t r = discod__call(c, req, 0, 0, &view);

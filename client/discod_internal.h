@@ -20,6 +20,15 @@ discod_result_t discod__call(discod_client_t *c, dc_request_t *req, int try_time
  * negative one means there is no channel right now: use discod__call. */
 discod_result_t discod__call_datagram(discod_client_t *c, dc_request_t *req,
                                       dc_reply_view_t *view);
+/* Does this client speak only Cortex's protocol: told to
+ * (DISCOD_PROTOCOL_LEGACY), or its daemon answered a protocol 2 request in
+ * protocol 1? Every protocol 2 only call (STATS, MEMBERS, HEARTBEAT, leases,
+ * nodes) answers DISCOD_UNSUPPORTED then, without sending anything. */
+bool discod__legacy_only(const discod_client_t *c);
+/* The result of a protocol 2 only call from discod__call's r and view: a
+ * reply in protocol 1 is DISCOD_UNSUPPORTED, an OK reply without the answer
+ * it must carry (has_answer false) DISCOD_PROTOCOL, anything else r. */
+discod_result_t discod__v2_result(discod_result_t r, const dc_reply_view_t *view, bool has_answer);
 /* discod__call for callers that need only the status. */
 discod_result_t discod__call_status(discod_client_t *c, dc_request_t *req);
 

@@ -6,7 +6,7 @@
 #include "dc_protocol.h"
 #include "dc_reply.h"
 #include "dc_request.h"
-#include "dc_worker.h"
+#include "dc_quick_reply.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -75,7 +75,7 @@ void dc_datagram_answer(dc_context_t *ctx, const unsigned char *data, size_t siz
         else {
             /* The channel speaks protocol 2, whatever the request said. */
             req.version = 2;
-            if (dc_worker_quick_reply(ctx, &req, out, NULL) != 0)
+            if (dc_quick_reply(ctx, &req, out, NULL) != 0)
                 problem = "Out of memory";
         }
     }

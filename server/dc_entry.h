@@ -1,13 +1,24 @@
 /* dc_entry.h: one registration (a topic by one publisher node) as the daemon
  * holds it in memory, with its lease, origin and owner.
  *
- * Immutable once built, reference-counted, and carrying its legacy five-key
- * TopicInfo blob pre-encoded, so a LOOKUP or LIST copies bytes instead of
- * packing them. A re-registration builds a new entry and swaps it in. */
+ * Reference-counted, and carrying its legacy five-key TopicInfo blob
+ * pre-encoded, so a LOOKUP or LIST copies bytes instead of packing them. A
+ * re-registration builds a new entry and swaps it in.
+ *
+ * What may change, and who changes it (the writer's thread alone, before the
+ * entry is in the registry; once dc_registry_put has it, only the registry's
+ * links below change, under its write lock):
+ * - topic, blob, metadata: fixed when the write op builds the entry (front or
+ *   worker, dc_write_op);
+ * - create_seq, lease_id, registered_at_ms, origin, owner: set by dc_decide,
+ *   again each time the op is decided (a cluster leader that lost its term
+ *   decides it anew);
+ * - lease_id: cleared by dc_apply when its lease is gone by the time the
+ *   change is applied (the registration becomes lease-less). */
 #ifndef DC_ENTRY_H
 #define DC_ENTRY_H
 
-#include "dc_keys.h"
+#include "dc_principal.h"
 #include "dc_reply.h"
 #include "dc_topic.h"
 

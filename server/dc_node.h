@@ -8,7 +8,7 @@
 #ifndef DC_NODE_H
 #define DC_NODE_H
 
-#include "dc_keys.h"
+#include "dc_principal.h"
 #include "dc_mp.h"
 #include "dc_reply.h"
 

@@ -12,6 +12,7 @@
 #include "dc_protocol.h"
 #include "dc_prober.h"
 #include "dc_store.h"
+#include "dc_quick_reply.h"
 #include "dc_worker.h"
 #include "dc_write_op.h"
 #include "dc_writer.h"
@@ -282,7 +283,7 @@ static bool s_from_client(front_t *self, int index)
             if (req.command == DC_CMD_PING || req.command == DC_CMD_LOOKUP_TOPIC ||
                 req.command == DC_CMD_HEARTBEAT) {
                 msgpack_sbuffer_clear(&self->reply_buffer);
-                if (dc_worker_quick_reply(ctx, &req, &self->reply_buffer, &self->scratch) == 0) {
+                if (dc_quick_reply(ctx, &req, &self->reply_buffer, &self->scratch) == 0) {
                     s_send_inline(self, router, frames, count);
                     answered = true;
                 }

@@ -3,12 +3,15 @@
  * front, worker and writer threads. The front checks each tcp request's key
  * and role before anything else sees it.
  *
- * Threads: the front (one actor) owns the client-facing ROUTER sockets and
- * load-balances requests to idle workers over inproc; workers answer reads
- * and pass writes to the writer, which commits them and answers. The writer
- * is dc_writer standalone, dc_cluster (Raft on its own libuv loop) in a
- * cluster; both change the applied state through dc_apply alone. main() owns
- * only this object. */
+ * Threads: the front (one actor) owns the client-facing ROUTER sockets. It
+ * answers PING, LOOKUP and HEARTBEAT inline (dc_quick_reply), hands REGISTER
+ * and UNREGISTER it could decode straight to the writer, and load-balances
+ * everything else to idle workers over inproc; workers answer the other
+ * reads and pass the other writes to the writer, which commits them and
+ * sends the answer back through the front. The writer is dc_writer
+ * standalone, dc_cluster (Raft on its own libuv loop) in a cluster; both
+ * change the applied state through dc_apply alone. main() owns only this
+ * object. */
 #ifndef DC_SERVER_H
 #define DC_SERVER_H
 

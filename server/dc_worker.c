@@ -5,6 +5,7 @@
 #include "dc_log.h"
 #include "dc_members.h"
 #include "dc_protocol.h"
+#include "dc_quick_reply.h"
 #include "dc_reply_send.h"
 #include "dc_request.h"
 #include "dc_write_op.h"
@@ -55,121 +56,6 @@ static void s_error(worker_t *self, zmsg_t **route, int version, const char *mes
     s_reply_init(&r, self, version, DC_STATUS_ERROR, message);
     dc_debug("ERROR reply: %s", message);
     s_answer(self, route, &r, 'A');
-}
-
-/* Fills r's topic_info and metadata with the registration a single-publisher
- * client gets (the most recent), and for protocol 2 its publishers (packed
- * into buf) with every registration of the topic. */
-static void s_fill_publishers(dc_reply_t *r, dc_entry_t **entries, size_t count, size_t newest,
-                              msgpack_sbuffer *buf)
-{
-    r->topic_info = entries[newest]->blob;
-    r->metadata = entries[newest]->metadata;
-    if (r->version < 2)
-        return;
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, buf, msgpack_sbuffer_write);
-    dc_entry_pack_publishers(entries, count, &pk);
-    r->publishers = (dc_blob_t){(const uint8_t *)buf->data, buf->size};
-}
-
-/* The registrations a LOOKUP or WAIT answer holds references to: in small
- * (no allocation) when they fit, else a snapshot array. */
-#define DC_FOUND_SMALL 8
-typedef struct {
-    dc_entry_t **entries;
-    size_t count;
-    dc_entry_t *small[DC_FOUND_SMALL];
-} found_t;
-
-static void s_found_release(found_t *f)
-{
-    if (f->entries == f->small)
-        for (size_t i = 0; i < f->count; i++)
-            dc_entry_unref(&f->small[i]);
-    else if (f->entries)
-        dc_registry_release_snapshot(f->entries, f->count);
-    f->entries = NULL;
-}
-
-/* A found topic's answer for LOOKUP and WAIT: OK with s_fill_publishers.
- * Returns 0 (release f after sending), or -1 when the topic has no
- * registration (nothing filled, nothing to release). */
-static int s_found(dc_registry_t *registry, dc_str_t name, dc_reply_t *r, msgpack_sbuffer *buf,
-                   found_t *f)
-{
-    size_t newest = 0;
-    memset(f, 0, sizeof *f);
-    if (r->version < 2) {
-        /* Legacy: one TopicInfo, no array to build. */
-        if (!(f->small[0] = dc_registry_lookup(registry, name)))
-            return -1;
-        f->entries = f->small;
-        f->count = 1;
-    } else {
-        f->count = dc_registry_lookup_into(registry, name, f->small, DC_FOUND_SMALL, &newest);
-        if (f->count > 0 && f->count <= DC_FOUND_SMALL)
-            f->entries = f->small;
-        else if (f->count > DC_FOUND_SMALL)
-            f->count = dc_registry_lookup_all(registry, name, &f->entries, &newest);
-        if (f->count == 0 || f->count == (size_t)-1) {
-            memset(f, 0, sizeof *f);
-            return -1;
-        }
-    }
-    r->status = DC_STATUS_OK;
-    s_fill_publishers(r, f->entries, f->count, newest, buf);
-    return 0;
-}
-
-int dc_worker_quick_reply(dc_context_t *ctx, const dc_request_t *req, msgpack_sbuffer *out,
-                          msgpack_sbuffer *scratch)
-{
-    dc_reply_t r;
-    memset(&r, 0, sizeof r);
-    r.version = req->version;
-    dc_context_stamp(ctx, &r);
-    found_t found = {0};
-    msgpack_sbuffer local;
-    msgpack_sbuffer_init(&local);
-    msgpack_sbuffer *publishers = scratch ? scratch : &local;
-    msgpack_sbuffer_clear(publishers);
-    char message[DC_MAX_NAME_LEN + 32];
-    if (req->command == DC_CMD_PING) {
-        r.status = DC_STATUS_OK;
-        r.message = "pong";
-    } else if (req->command == DC_CMD_LOOKUP_TOPIC) {
-        DC_STAT_INC(ctx, lookups);
-        if (!(req->present & DC_REQ_TOPIC_NAME) || req->topic_name.len == 0) {
-            r.status = DC_STATUS_ERROR;
-            r.message = "Missing topic_name in lookup request";
-            DC_STAT_INC(ctx, errors);
-        } else if (s_found(ctx->registry, req->topic_name, &r, publishers, &found) != 0) {
-            snprintf(message, sizeof message, "Topic %.*s not found", (int)req->topic_name.len,
-                     req->topic_name.ptr);
-            r.status = DC_STATUS_NOT_FOUND;
-            r.message = message;
-        }
-    } else if (req->command == DC_CMD_HEARTBEAT && (req->present & DC_REQ_LEASE_ID)) {
-        DC_STAT_INC(ctx, heartbeats);
-        uint64_t ttl = dc_leases_heartbeat(ctx->leases, req->lease_id, dc_mono_ms(), dc_wall_ms());
-        if (ttl) {
-            r.status = DC_STATUS_OK;
-            r.has_lease = true;
-            r.lease_id = req->lease_id;
-            r.lease_ttl_ms = ttl;
-        } else {
-            snprintf(message, sizeof message, "Lease %llu not found",
-                     (unsigned long long)req->lease_id);
-            r.status = DC_STATUS_NOT_FOUND;
-            r.message = message;
-        }
-    } else
-        return -1;
-    int rc = dc_reply_encode(&r, out);
-    s_found_release(&found);
-    msgpack_sbuffer_destroy(&local);
-    return rc;
 }
 
 /* What a kept LIST reply is valid for: the registry's generation, and in a
@@ -359,12 +245,12 @@ static void s_handle_wait(worker_t *self, zmsg_t **route, dc_request_t *req)
      * registration can slip between this check and the hold. */
     dc_reply_t r;
     s_reply_init(&r, self, req->version, DC_STATUS_OK, "");
-    found_t found;
+    dc_found_t found;
     msgpack_sbuffer publishers;
     msgpack_sbuffer_init(&publishers);
-    if (s_found(self->ctx->registry, req->topic_name, &r, &publishers, &found) == 0) {
+    if (dc_found(self->ctx->registry, req->topic_name, &r, &publishers, &found) == 0) {
         s_answer(self, route, &r, 'A');
-        s_found_release(&found);
+        dc_found_release(&found);
         msgpack_sbuffer_destroy(&publishers);
         return;
     }
@@ -622,7 +508,7 @@ static void s_handle(worker_t *self, zmsg_t *msg)
             s_error(self, &msg, req.version, "Missing lease_id in heartbeat request");
             break;
         }
-        if (dc_worker_quick_reply(self->ctx, &req, &quick, NULL) == 0)
+        if (dc_quick_reply(self->ctx, &req, &quick, NULL) == 0)
             frame = zframe_new(quick.data, quick.size);
         if (frame)
             dc_reply_route_send(&msg, &frame, 'A', self->backend);

@@ -6,7 +6,7 @@
 #define DC_WRITE_OP_H
 
 #include "dc_entry.h"
-#include "dc_keys.h"
+#include "dc_principal.h"
 #include "dc_node.h"
 #include "dc_record.h"
 #include "dc_request.h"

@@ -477,6 +477,13 @@ static void test_several_publishers(void)
     CHECK(discod_lookup_all(legacy, "/det", &list, &n, NULL) == DISCOD_OK && n == 1 &&
           !strcmp(list[0].topic.publisher_node, "cam1"));
     discod_publishers_free(list, n);
+    /* Told to speak Cortex's protocol, every protocol 2 only call says so
+     * alike, without asking the daemon. */
+    discod_stat_t *stats = NULL;
+    discod_member_t *members = NULL;
+    size_t count = 0;
+    CHECK(discod_stats(legacy, &stats, &count) == DISCOD_UNSUPPORTED && !stats);
+    CHECK(discod_members(legacy, &members, &count) == DISCOD_UNSUPPORTED && !members);
     discod_client_destroy(&legacy);
     discod_client_destroy(&c);
     CHECK(daemon_proc_stop(&d, SIGTERM) == 0);

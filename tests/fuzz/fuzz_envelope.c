@@ -8,7 +8,7 @@
 #include "dc_datagram.h"
 #include "dc_envelope.h"
 #include "dc_reply.h"
-#include "dc_worker.h"
+#include "dc_quick_reply.h"
 
 #include <string.h>
 
@@ -75,7 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     msgpack_sbuffer out, scratch;
     msgpack_sbuffer_init(&out);
     msgpack_sbuffer_init(&scratch);
-    dc_worker_quick_reply(&s_ctx, &req, &out, &scratch);
+    dc_quick_reply(&s_ctx, &req, &out, &scratch);
     msgpack_sbuffer_destroy(&out);
     msgpack_sbuffer_destroy(&scratch);
     dc_request_release(&req);

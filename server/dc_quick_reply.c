@@ -1,0 +1,113 @@
+/* dc_quick_reply.c: the answers that need no more than a hash lookup, and
+ * a found topic's LOOKUP/WAIT answer (see the .h). */
+#include "dc_quick_reply.h"
+#include "dc_clock.h"
+#include "dc_protocol.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Fills r's topic_info and metadata with the registration a single-publisher
+ * client gets (the most recent), and for protocol 2 its publishers (packed
+ * into buf) with every registration of the topic. */
+static void s_fill_publishers(dc_reply_t *r, dc_entry_t **entries, size_t count, size_t newest,
+                              msgpack_sbuffer *buf)
+{
+    r->topic_info = entries[newest]->blob;
+    r->metadata = entries[newest]->metadata;
+    if (r->version < 2)
+        return;
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, buf, msgpack_sbuffer_write);
+    dc_entry_pack_publishers(entries, count, &pk);
+    r->publishers = (dc_blob_t){(const uint8_t *)buf->data, buf->size};
+}
+
+
+void dc_found_release(dc_found_t *f)
+{
+    if (f->entries == f->small)
+        for (size_t i = 0; i < f->count; i++)
+            dc_entry_unref(&f->small[i]);
+    else if (f->entries)
+        dc_registry_release_snapshot(f->entries, f->count);
+    f->entries = NULL;
+}
+
+int dc_found(dc_registry_t *registry, dc_str_t name, dc_reply_t *r, msgpack_sbuffer *buf,
+             dc_found_t *f)
+{
+    size_t newest = 0;
+    memset(f, 0, sizeof *f);
+    if (r->version < 2) {
+        /* Legacy: one TopicInfo, no array to build. */
+        if (!(f->small[0] = dc_registry_lookup(registry, name)))
+            return -1;
+        f->entries = f->small;
+        f->count = 1;
+    } else {
+        f->count = dc_registry_lookup_into(registry, name, f->small, DC_FOUND_SMALL, &newest);
+        if (f->count > 0 && f->count <= DC_FOUND_SMALL)
+            f->entries = f->small;
+        else if (f->count > DC_FOUND_SMALL)
+            f->count = dc_registry_lookup_all(registry, name, &f->entries, &newest);
+        if (f->count == 0 || f->count == (size_t)-1) {
+            memset(f, 0, sizeof *f);
+            return -1;
+        }
+    }
+    r->status = DC_STATUS_OK;
+    s_fill_publishers(r, f->entries, f->count, newest, buf);
+    return 0;
+}
+
+int dc_quick_reply(dc_context_t *ctx, const dc_request_t *req, msgpack_sbuffer *out,
+                   msgpack_sbuffer *scratch)
+{
+    dc_reply_t r;
+    memset(&r, 0, sizeof r);
+    r.version = req->version;
+    dc_context_stamp(ctx, &r);
+    dc_found_t found = {0};
+    msgpack_sbuffer local;
+    msgpack_sbuffer_init(&local);
+    msgpack_sbuffer *publishers = scratch ? scratch : &local;
+    msgpack_sbuffer_clear(publishers);
+    char message[DC_MAX_NAME_LEN + 32];
+    if (req->command == DC_CMD_PING) {
+        r.status = DC_STATUS_OK;
+        r.message = "pong";
+    } else if (req->command == DC_CMD_LOOKUP_TOPIC) {
+        DC_STAT_INC(ctx, lookups);
+        if (!(req->present & DC_REQ_TOPIC_NAME) || req->topic_name.len == 0) {
+            r.status = DC_STATUS_ERROR;
+            r.message = "Missing topic_name in lookup request";
+            DC_STAT_INC(ctx, errors);
+        } else if (dc_found(ctx->registry, req->topic_name, &r, publishers, &found) != 0) {
+            snprintf(message, sizeof message, "Topic %.*s not found", (int)req->topic_name.len,
+                     req->topic_name.ptr);
+            r.status = DC_STATUS_NOT_FOUND;
+            r.message = message;
+        }
+    } else if (req->command == DC_CMD_HEARTBEAT && (req->present & DC_REQ_LEASE_ID)) {
+        DC_STAT_INC(ctx, heartbeats);
+        uint64_t ttl = dc_leases_heartbeat(ctx->leases, req->lease_id, dc_mono_ms(), dc_wall_ms());
+        if (ttl) {
+            r.status = DC_STATUS_OK;
+            r.has_lease = true;
+            r.lease_id = req->lease_id;
+            r.lease_ttl_ms = ttl;
+        } else {
+            snprintf(message, sizeof message, "Lease %llu not found",
+                     (unsigned long long)req->lease_id);
+            r.status = DC_STATUS_NOT_FOUND;
+            r.message = message;
+        }
+    } else
+        return -1;
+    int rc = dc_reply_encode(&r, out);
+    dc_found_release(&found);
+    msgpack_sbuffer_destroy(&local);
+    return rc;
+}
+
