@@ -5,16 +5,14 @@
 #include "dc_zap.h"
 #include "dc_clock.h"
 #include "dc_cluster_op.h"
-#include "dc_decide.h"
-#include "dc_events.h"
 #include "dc_failpoint.h"
 #include "dc_fsm.h"
 #include "dc_log.h"
 #include "dc_members.h"
 #include "dc_peer_link.h"
 #include "dc_persist.h"
+#include "dc_pipeline.h"
 #include "dc_protocol.h"
-#include "dc_reply_send.h"
 #include "dc_timers.h"
 
 #include <arpa/inet.h>
@@ -26,8 +24,6 @@
 #include <sys/stat.h>
 #include <uv.h>
 
-/* Ops decided into one proposal at most. */
-#define DC_MAX_BATCH 512
 /* Proposals in flight at once: a batch is decided against the applied state
  * plus the changes of those still in flight, so the leader need not wait for
  * one to commit before proposing the next. */
@@ -56,16 +52,13 @@ typedef struct {
     dc_store_t *store;
     dc_state_t *state;
     zsock_t *pipe;
-    zsock_t *pull;             /* write ops from the front, workers and the prober */
-    zsock_t *replies;          /* answers to the front */
+    dc_pipeline_t pipeline;    /* ops in, answers out, held WAITs, observer, lessor */
     zsock_t *router;           /* followers' forwarded ops (bound on this member's host) */
     raft_index allowed_conf;   /* the configuration whose hosts auth allows */
     zsock_t *dealer;           /* to the leader's router, or NULL */
     char endpoint[257];        /* where our router listens (announced when leading) */
     char dealer_endpoint[257]; /* where the dealer is connected */
     uint64_t dealer_leader;    /* the leader the dealer talks to */
-    dc_events_t *events;
-    dc_observer_t observer;
     dc_fsm_t fsm;
 
     uv_loop_t loop;
@@ -96,7 +89,6 @@ typedef struct {
     size_t proposed;
 
     bool leader;
-    dc_timers_t lease_checks; /* leader: expiry checks, id: lease id */
     uint64_t last_tick_ms;
     uint64_t next_checkpoint_ms;
     uint64_t next_rebuild_ms;
@@ -131,9 +123,9 @@ static void s_finish(cluster_t *self, dc_cop_t *c)
     if (self->raft_ready && !self->raft_closing)
         dc_members_publish_indexes(self->ctx, &self->raft, self->state->applied_index);
     dc_outcome_t *out = &c->out;
-    if (out->status == DC_STATUS_ERROR)
-        DC_STAT_INC(self->ctx, errors);
     if (c->peer) {
+        if (out->status == DC_STATUS_ERROR)
+            DC_STAT_INC(self->ctx, errors);
         dc_failpoint("answer-forward"); /* committed and applied, not yet answered */
         if (c->index > self->commit_wanted)
             self->commit_wanted = c->index;
@@ -147,19 +139,8 @@ static void s_finish(cluster_t *self, dc_cop_t *c)
         zmsg_addmem(msg, buf.data, buf.size);
         zmsg_send(&msg, self->router);
         msgpack_sbuffer_destroy(&buf);
-    } else if (c->op->route) {
-        dc_reply_t r;
-        memset(&r, 0, sizeof r);
-        r.status = out->status;
-        r.message = out->message;
-        r.version = c->op->version;
-        dc_context_stamp(self->ctx, &r);
-        r.has_lease = out->has_lease;
-        r.lease_id = out->lease_id;
-        r.lease_ttl_ms = out->lease_ttl_ms;
-        zframe_t *frame = dc_reply_frame(&r);
-        if (frame)
-            dc_reply_route_send(&c->op->route, &frame, 'A', self->replies);
+    } else {
+        dc_pipeline_answer(&self->pipeline, c->op, out);
     }
     zframe_destroy(&c->peer);
     dc_write_op_destroy(&c->op);
@@ -195,18 +176,6 @@ static void s_release_parked(cluster_t *self)
             dc_cops_push(&keep, c);
     }
     self->parked = keep;
-}
-
-/*==== Applying (every member) ====*/
-
-static void s_applied(void *arg, const dc_applied_t *a)
-{
-    cluster_t *self = arg;
-    dc_events_applied(self->events, a);
-    if (a->change->kind == DC_REC_LEASE_GRANT && a->lease && self->leader)
-        dc_timers_push(&self->lease_checks, a->lease->expires_mono_ms, a->lease->id, NULL);
-    if (a->change->kind == DC_REC_EPOCH)
-        atomic_store(&self->ctx->epoch, a->change->value);
 }
 
 /*==== Proposing (leader) ====*/
@@ -647,16 +616,14 @@ static void s_give_request_id(cluster_t *self, dc_write_op_t *op)
 /* Write ops from this member's front, workers and prober. */
 static void s_from_local(cluster_t *self)
 {
-    while (zsock_events(self->pull) & ZMQ_POLLIN) {
+    zsock_t *pull = self->pipeline.pull;
+    while (zsock_events(pull) & ZMQ_POLLIN) {
         void *ptr = NULL;
-        if (zsock_recv(self->pull, "p", &ptr) != 0 || !ptr)
+        if (zsock_recv(pull, "p", &ptr) != 0 || !ptr)
             break;
         dc_write_op_t *op = ptr;
-        if (op->kind == DC_OP_WAIT) {
-            dc_events_wait(self->events, op, dc_mono_ms());
-            dc_write_op_destroy(&op);
+        if (dc_pipeline_take_wait(&self->pipeline, &op, dc_mono_ms()))
             continue;
-        }
         dc_cop_t *c = calloc(1, sizeof *c);
         if (!c) {
             dc_write_op_destroy(&op);
@@ -683,8 +650,7 @@ static void s_from_pipe(cluster_t *self)
             s_shutdown(self);
             return;
         }
-        if (streq(command, "FLUSH"))
-            dc_events_flush(self->events);
+        dc_pipeline_command(&self->pipeline, command);
         zstr_free(&command);
     }
 }
@@ -769,23 +735,12 @@ static void s_before_poll(uv_prepare_t *handle)
 
 /*==== Roles, leases, status: the tick ====*/
 
-static void s_schedule_lease(void *arg, dc_lease_t *l)
-{
-    cluster_t *self = arg;
-    /* A new leader cannot know when the lease was last renewed elsewhere:
-     * every lease gets a full TTL from now. */
-    l->expires_mono_ms = dc_mono_ms() + l->ttl_ms;
-    dc_timers_push(&self->lease_checks, l->expires_mono_ms, l->id, NULL);
-}
-
 static void s_became_leader(cluster_t *self)
 {
     self->leader = true;
     dc_info("member %llu leads now (term %llu)", (unsigned long long)self->config->member_id,
             (unsigned long long)self->raft.current_term);
-    dc_leases_set_forwarding(self->state->leases, false);
-    dc_timers_free(&self->lease_checks);
-    dc_leases_each(self->state->leases, s_schedule_lease, self);
+    dc_lessor_promote(&self->pipeline.lessor, true); /* every lease: a full TTL from now */
     /* Ops the old leader refused are ours now; those it may still answer
      * wait a moment for that answer. */
     dc_cops_prepend(&self->queue, &self->retry);
@@ -811,8 +766,7 @@ static void s_stepped_down(cluster_t *self)
 {
     self->leader = false;
     dc_info("member %llu no longer leads", (unsigned long long)self->config->member_id);
-    dc_timers_free(&self->lease_checks);
-    dc_leases_set_forwarding(self->state->leases, true);
+    dc_lessor_demote(&self->pipeline.lessor);
     /* Our own changes not yet proposed: the next leader decides again. Those
      * in flight are failed by raft (s_apply_done). */
     dc_changes_truncate(&self->pending, self->proposed);
@@ -825,7 +779,7 @@ static void s_expire_leases(cluster_t *self, uint64_t now, uint64_t stalled_ms)
     dc_decider_t d;
     dc_decider_init(&d, self->state, self->config, &self->pending, now, dc_wall_ms());
     uint64_t ended[64];
-    dc_decide_expiries(&d, &self->lease_checks, stalled_ms, ended, 64);
+    dc_lessor_expire(&self->pipeline.lessor, &d, stalled_ms, ended, 64);
 }
 
 /* Leader: renewals saved at TTL/2 become LEASE_RENEW checkpoints. */
@@ -833,7 +787,7 @@ static void s_checkpoint(cluster_t *self)
 {
     dc_decider_t d;
     dc_decider_init(&d, self->state, self->config, &self->pending, dc_mono_ms(), dc_wall_ms());
-    dc_decide_checkpoints(&d);
+    dc_lessor_checkpoint(&self->pipeline.lessor, &d);
 }
 
 /* Follower: the renewals taken here go to the leader. */
@@ -862,7 +816,7 @@ static void s_tick(uv_timer_t *handle)
     self->last_tick_ms = now;
     atomic_store_explicit(&self->ctx->writer_beat_ms, now, memory_order_relaxed);
     dc_fsm_flush(&self->fsm); /* the copy's transaction: at most a tick behind */
-    dc_events_expire(self->events, now);
+    dc_events_expire(self->pipeline.events, now);
     if (self->leader) {
         s_expire_leases(self, now, stalled);
         if (now >= self->next_checkpoint_ms) {
@@ -983,7 +937,7 @@ static void s_shutdown(cluster_t *self)
     for (int i = 0; i < 4; i++)
         while ((c = dc_cops_pop(lists[i])))
             s_fail(self, c, "Shutting down");
-    dc_events_flush(self->events);
+    dc_pipeline_command(&self->pipeline, "FLUSH");
     raft_close(&self->raft, s_raft_closed);
 }
 
@@ -1151,24 +1105,14 @@ static int s_setup(cluster_t *self)
     if (uv_loop_init(&self->loop) != 0)
         return -1;
     self->loop_ready = true;
-    self->pull = zsock_new(ZMQ_PULL);
-    self->replies = zsock_new(ZMQ_PUSH);
-    if (!self->pull || !self->replies ||
-        zsock_bind(self->pull, "%s", self->ctx->writes_endpoint) != 0 ||
-        zsock_connect(self->replies, "%s", self->ctx->replies_endpoint) != 0) {
-        dc_error("cluster: cannot set up its inproc sockets");
+    if (dc_pipeline_open(&self->pipeline, self->ctx, self->state) != 0 || s_bind_router(self) != 0)
         return -1;
-    }
-    self->events = dc_events_new(self->ctx, self->replies);
-    if (!self->events || s_bind_router(self) != 0)
-        return -1;
-    self->observer = (dc_observer_t){s_applied, self};
-    dc_fsm_init(&self->fsm, self->state, self->store, &self->observer);
-    dc_leases_set_forwarding(self->state->leases, true);
+    dc_fsm_init(&self->fsm, self->state, self->store, &self->pipeline.observer);
+    dc_lessor_demote(&self->pipeline.lessor); /* a follower until elected */
     if (s_start_raft(self) != 0)
         return -1;
     s_poll(self, &self->pipe_poll, self->pipe);
-    s_poll(self, &self->pull_poll, self->pull);
+    s_poll(self, &self->pull_poll, self->pipeline.pull);
     s_poll(self, &self->router_poll, self->router);
     uv_prepare_init(&self->loop, &self->prepare);
     self->prepare.data = self;
@@ -1202,13 +1146,10 @@ static void s_teardown(cluster_t *self)
     }
     dc_peer_link_destroy(&self->link);
     dc_fsm_close(&self->fsm);
-    dc_events_destroy(&self->events);
     if (self->dealer)
         zsock_destroy(&self->dealer);
     zsock_destroy(&self->router);
-    zsock_destroy(&self->pull);
-    zsock_destroy(&self->replies);
-    dc_timers_free(&self->lease_checks);
+    dc_pipeline_close(&self->pipeline);
     dc_changes_free(&self->pending);
 }
 

@@ -20,11 +20,14 @@
  * retry across a leader change is applied once; removals that come without
  * one (legacy UNREGISTER) get one from the member that took them.
  *
- * Leases: only the leader expires them (decided changes like any other). A
- * follower passes the renewals it takes (ROUTER or datagram) to the leader
- * every 50 ms. A new leader extends every lease to now + TTL; a leader whose
- * loop stalled longer than half a lease's TTL extends it instead of expiring
- * it.
+ * Leases (dc_lessor): only the leader expires them (decided changes like
+ * any other). A follower passes the renewals it takes (ROUTER or datagram)
+ * to the leader every 50 ms. A new leader extends every lease to now + TTL;
+ * a leader whose loop stalled longer than half a lease's TTL extends it
+ * instead of expiring it.
+ *
+ * The sockets, held WAITs, the observer, the lessor and the client replies
+ * are the pipeline it shares with the standalone writer (dc_pipeline.h).
  *
  * Reads never come here: they are served from the applied state by the
  * front and the workers on every member, with or without a leader.
@@ -36,7 +39,7 @@
 #ifndef DC_CLUSTER_H
 #define DC_CLUSTER_H
 
-#include "dc_writer.h"
+#include "dc_pipeline.h"
 
 /* Actor body: zactor_new(dc_cluster_actor, args) (the writer's args). After
  * the start signal it sends "READY" or "FAILED" on the pipe. Commands:

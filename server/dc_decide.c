@@ -196,53 +196,6 @@ size_t dc_decide_lease_end(dc_decider_t *d, uint64_t id, dc_reason_t reason)
     return removed;
 }
 
-size_t dc_decide_expiries(dc_decider_t *d, dc_timers_t *checks, uint64_t stalled_ms,
-                          uint64_t *ended, size_t max)
-{
-    dc_leases_t *leases = d->state->leases;
-    uint64_t now = d->now_mono;
-    size_t count = 0;
-    dc_timer_t t;
-    while (count < max && dc_timers_pop_due(checks, now, &t)) {
-        uint64_t ttl = dc_leases_ttl(leases, t.id);
-        uint64_t expiry = dc_leases_expiry(leases, t.id);
-        if (!ttl || expiry == 0)
-            continue; /* revoked or already expired */
-        if (expiry > now) {
-            dc_timers_push(checks, expiry, t.id, NULL); /* renewed meanwhile */
-            continue;
-        }
-        if (stalled_ms > ttl / 2) {
-            dc_warn("loop stalled %llu ms: lease %llu renewed, not expired",
-                    (unsigned long long)stalled_ms, (unsigned long long)t.id);
-            dc_leases_heartbeat(leases, t.id, now, d->now_wall);
-            dc_timers_push(checks, now + ttl, t.id, NULL);
-            continue;
-        }
-        size_t removed = dc_decide_lease_end(d, t.id, DC_REASON_EXPIRED);
-        dc_info("lease %llu expired: %zu topic(s) to remove", (unsigned long long)t.id, removed);
-        ended[count++] = t.id;
-    }
-    return count;
-}
-
-size_t dc_decide_checkpoints(dc_decider_t *d)
-{
-    uint64_t *ids = NULL, *times = NULL;
-    size_t n = dc_leases_take_dirty(d->state->leases, &ids, &times), added = 0;
-    for (size_t i = 0; i < n; i++) {
-        dc_change_t *c = s_add(d, DC_REC_LEASE_RENEW);
-        if (!c)
-            break;
-        c->lease_id = ids[i];
-        c->at_ms = times[i];
-        added++;
-    }
-    free(ids);
-    free(times);
-    return added;
-}
-
 /*==== Owners (CURVE) ====*/
 
 /* May op's sender change what owner wrote? Its own (a key's, or the ipc

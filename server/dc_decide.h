@@ -54,17 +54,4 @@ void dc_decide(dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *out);
  * Returns the number of topics removed. */
 size_t dc_decide_lease_end(dc_decider_t *d, uint64_t lease_id, dc_reason_t reason);
 
-/* Pops the lease checks due at d->now_mono from checks (id: lease id). A
- * lease renewed since is checked again at its new expiry; one that ran out is
- * ended (DC_REASON_EXPIRED), unless the caller's loop stalled longer than half
- * its TTL (stalled_ms): its renewals could not be counted then, so it is
- * renewed instead. Ends at most max leases, writing their ids into ended;
- * returns how many. */
-size_t dc_decide_expiries(dc_decider_t *d, dc_timers_t *checks, uint64_t stalled_ms,
-                          uint64_t *ended, size_t max);
-
-/* Appends a LEASE_RENEW checkpoint for every lease whose renewal heartbeats
- * marked for saving (saved time TTL/2 old). Returns how many. */
-size_t dc_decide_checkpoints(dc_decider_t *d);
-
 #endif

@@ -1,5 +1,6 @@
 /* dc_server.c: lifecycle and the front thread (see the .h). */
 #include "dc_server.h"
+#include "dc_lessor.h"
 #include "dc_listen.h"
 #include "dc_clock.h"
 #include "dc_context.h"
@@ -521,18 +522,6 @@ static void s_front_actor(zsock_t *pipe, void *arg)
 
 /*==== Lifecycle ====*/
 
-/* A restored lease lives until its last checkpointed renewal + TTL + grace,
- * counted in wall time: however often the daemon restarts, a lease nobody
- * renews is gone by then (the grace is not granted afresh at each start). */
-static void s_restore_lease(void *arg, dc_lease_t *l)
-{
-    dc_server_t *self = arg;
-    uint64_t now_wall = dc_wall_ms();
-    uint64_t end_wall = l->checkpoint_wall_ms + l->ttl_ms + self->ctx.config->lease_grace_ms;
-    l->expires_mono_ms = dc_mono_ms() + (end_wall > now_wall ? end_wall - now_wall : 0);
-    l->renewed_wall_ms = l->saved_wall_ms = l->checkpoint_wall_ms;
-}
-
 /* Loads the database into the state, then raises the epoch (a change like
  * any other). Returns 0, or -1 when the database cannot be read. */
 static int s_load(dc_server_t *self)
@@ -552,7 +541,7 @@ static int s_load(dc_server_t *self)
         atomic_store(&ctx->epoch, state->epoch);
         return 0;
     }
-    dc_leases_each(ctx->leases, s_restore_lease, self);
+    dc_lessor_restore(ctx->leases, ctx->config->lease_grace_ms);
     dc_changes_t batch = {0};
     dc_change_t *c = dc_changes_add(&batch, DC_REC_EPOCH);
     if (!c)

@@ -1,19 +1,13 @@
 /* dc_writer.c: group commit and the timers (see the .h). */
 #include "dc_writer.h"
 #include "dc_clock.h"
-#include "dc_decide.h"
-#include "dc_events.h"
 #include "dc_log.h"
 #include "dc_persist.h"
+#include "dc_pipeline.h"
 #include "dc_protocol.h"
-#include "dc_reply_send.h"
-#include "dc_timers.h"
 #include "dc_write_op.h"
 
 #include <string.h>
-
-/* Largest number of ops decided and committed together. */
-#define DC_MAX_BATCH 512
 /* How often renewal checkpoints are saved (one transaction for all of them). */
 #define DC_LEASE_FLUSH_MS 1000
 /* Timers (lease expiry, WAIT time-outs) run at most this often: with
@@ -28,12 +22,8 @@ typedef struct {
     dc_context_t *ctx;
     dc_store_t *store;
     dc_state_t *state;
-    zsock_t *pull;    /* ops from the front, workers and the prober */
-    zsock_t *replies; /* answers to the front */
-    dc_events_t *events;
-    dc_observer_t observer;
+    dc_pipeline_t pipeline; /* sockets, held WAITs, observer, lessor (always primary) */
     dc_changes_t batch; /* decided, not yet committed */
-    dc_timers_t lease_checks; /* id: lease id */
     uint64_t next_flush_ms;
     uint64_t timers_ran_ms; /* when s_run_timers last ran */
     size_t recent[4]; /* sizes of the last batches: how many writers are active */
@@ -41,18 +31,6 @@ typedef struct {
 } writer_t;
 
 /*==== Committing: persist, then apply ====*/
-
-/* The observer of every change this writer applies. */
-static void s_applied(void *arg, const dc_applied_t *a)
-{
-    writer_t *self = arg;
-    dc_events_applied(self->events, a);
-    if (a->change->kind == DC_REC_LEASE_GRANT && a->lease &&
-        dc_timers_push(&self->lease_checks, a->lease->expires_mono_ms, a->lease->id, NULL) != 0)
-        dc_error("out of memory: lease %llu will not expire", (unsigned long long)a->lease->id);
-    if (a->change->kind == DC_REC_EPOCH)
-        atomic_store(&self->ctx->epoch, a->change->value);
-}
 
 /* Persists and applies the batch, then empties it. Returns true when it is
  * committed (or was empty). */
@@ -68,7 +46,7 @@ static bool s_commit(writer_t *self)
                                   memory_order_relaxed);
         uint64_t now = dc_mono_ms();
         for (size_t i = 0; i < batch->count; i++)
-            dc_apply(self->state, &batch->items[i], now, &self->observer);
+            dc_apply(self->state, &batch->items[i], now, &self->pipeline.observer);
     } else {
         DC_STAT_INC(self->ctx, commit_failures);
         dc_error("cannot save %zu change(s): %s", batch->count, dc_store_errmsg(self->store));
@@ -79,6 +57,8 @@ static bool s_commit(writer_t *self)
 
 /*==== Requests ====*/
 
+/* Answers op; a change that was not committed is an ERROR, whatever was
+ * decided. */
 static void s_reply(writer_t *self, dc_write_op_t *op, dc_outcome_t *out, bool stored)
 {
     if (out->changed && !stored) {
@@ -87,22 +67,7 @@ static void s_reply(writer_t *self, dc_write_op_t *op, dc_outcome_t *out, bool s
         snprintf(out->message, sizeof out->message, "Storage error, not saved: %.200s",
                  dc_store_errmsg(self->store));
     }
-    if (out->status == DC_STATUS_ERROR)
-        DC_STAT_INC(self->ctx, errors);
-    if (!op->route)
-        return;
-    dc_reply_t r;
-    memset(&r, 0, sizeof r);
-    r.status = out->status;
-    r.message = out->message;
-    r.version = op->version;
-    dc_context_stamp(self->ctx, &r);
-    r.has_lease = out->has_lease;
-    r.lease_id = out->lease_id;
-    r.lease_ttl_ms = out->lease_ttl_ms;
-    zframe_t *frame = dc_reply_frame(&r);
-    if (frame)
-        dc_reply_route_send(&op->route, &frame, 'A', self->replies);
+    dc_pipeline_answer(&self->pipeline, op, out);
 }
 
 static void s_process_batch(writer_t *self, dc_write_op_t **ops, size_t n)
@@ -113,10 +78,8 @@ static void s_process_batch(writer_t *self, dc_write_op_t **ops, size_t n)
     dc_decider_init(&d, self->state, self->ctx->config, &self->batch, now, dc_wall_ms());
     for (size_t i = 0; i < n; i++) {
         dc_write_op_t *op = ops[i];
-        if (op->kind == DC_OP_WAIT) {
-            dc_events_wait(self->events, op, now);
-            continue;
-        }
+        if (dc_pipeline_take_wait(&self->pipeline, &ops[i], now))
+            continue; /* held, or answered: ops[i] is NULL now */
         if (op->has_request_id && dc_decide_answered(&d, op->request_id, &outcomes[i])) {
             outcomes[i].changed = false;
             DC_STAT_INC(self->ctx, deduplicated);
@@ -126,7 +89,7 @@ static void s_process_batch(writer_t *self, dc_write_op_t **ops, size_t n)
     }
     bool stored = s_commit(self);
     for (size_t i = 0; i < n; i++) {
-        if (ops[i]->kind != DC_OP_WAIT)
+        if (ops[i])
             s_reply(self, ops[i], &outcomes[i], stored);
         dc_write_op_destroy(&ops[i]);
     }
@@ -161,12 +124,9 @@ static void s_expire_leases(writer_t *self, uint64_t now)
     uint64_t expired[DC_MAX_EXPIRED];
     /* Standalone, heartbeats are counted by the threads that take them, not
      * by this loop: a stall here loses no renewal (stalled_ms 0). */
-    size_t count = dc_decide_expiries(&d, &self->lease_checks, 0, expired, DC_MAX_EXPIRED);
-    if (!s_commit(self)) {
-        /* Not saved, so not applied: try these leases again in a second. */
-        for (size_t i = 0; i < count; i++)
-            dc_timers_push(&self->lease_checks, now + 1000, expired[i], NULL);
-    }
+    size_t count = dc_lessor_expire(&self->pipeline.lessor, &d, 0, expired, DC_MAX_EXPIRED);
+    if (!s_commit(self)) /* not saved, so not applied: try these leases again in a second */
+        dc_lessor_retry(&self->pipeline.lessor, expired, count, now + 1000);
 }
 
 /* Renewals queued by heartbeats become LEASE_RENEW checkpoints. */
@@ -174,7 +134,7 @@ static void s_checkpoint_renewals(writer_t *self)
 {
     dc_decider_t d;
     dc_decider_init(&d, self->state, self->ctx->config, &self->batch, dc_mono_ms(), dc_wall_ms());
-    size_t n = dc_decide_checkpoints(&d);
+    size_t n = dc_lessor_checkpoint(&self->pipeline.lessor, &d);
     if (self->batch.count && !s_commit(self))
         dc_warn("cannot save %zu lease renewal(s)", n);
 }
@@ -183,7 +143,7 @@ static void s_run_timers(writer_t *self)
 {
     uint64_t now = dc_mono_ms();
     self->timers_ran_ms = now;
-    dc_events_expire(self->events, now);
+    dc_events_expire(self->pipeline.events, now);
     s_expire_leases(self, now);
     if (now < self->next_flush_ms)
         return;
@@ -201,37 +161,18 @@ static void s_run_timers(writer_t *self)
 
 /*==== The actor ====*/
 
-static void s_schedule_lease(void *arg, dc_lease_t *l)
-{
-    writer_t *self = arg;
-    dc_timers_push(&self->lease_checks, l->expires_mono_ms, l->id, NULL);
-}
-
 static int s_setup(writer_t *self)
 {
-    self->pull = zsock_new(ZMQ_PULL);
-    self->replies = zsock_new(ZMQ_PUSH);
-    if (!self->pull || !self->replies ||
-        zsock_bind(self->pull, "%s", self->ctx->writes_endpoint) != 0 ||
-        zsock_connect(self->replies, "%s", self->ctx->replies_endpoint) != 0) {
-        dc_error("writer: cannot set up its inproc sockets");
+    if (dc_pipeline_open(&self->pipeline, self->ctx, self->state) != 0)
         return -1;
-    }
-    self->events = dc_events_new(self->ctx, self->replies);
-    if (!self->events)
-        return -1;
-    self->observer = (dc_observer_t){s_applied, self};
-    /* Leases loaded at start: queue their expiry checks. */
-    dc_leases_each(self->state->leases, s_schedule_lease, self);
+    /* Leases loaded at start (restored by the server): their expiry checks. */
+    dc_lessor_promote(&self->pipeline.lessor, false);
     return 0;
 }
 
 static void s_teardown(writer_t *self)
 {
-    dc_events_destroy(&self->events);
-    zsock_destroy(&self->pull);
-    zsock_destroy(&self->replies);
-    dc_timers_free(&self->lease_checks);
+    dc_pipeline_close(&self->pipeline);
     dc_changes_free(&self->batch);
 }
 
@@ -241,12 +182,12 @@ static size_t s_drain(writer_t *self, dc_write_op_t **batch, size_t n)
 {
     long timeout = n > 0 ? 1 : 0;
     while (n < DC_MAX_BATCH) {
-        zmq_pollitem_t item = {zsock_resolve(self->pull), 0, ZMQ_POLLIN, 0};
+        zmq_pollitem_t item = {zsock_resolve(self->pipeline.pull), 0, ZMQ_POLLIN, 0};
         if (zmq_poll(&item, 1, timeout) <= 0)
             break;
         timeout = 0;
         void *op = NULL;
-        if (zsock_recv(self->pull, "p", &op) != 0 || !op)
+        if (zsock_recv(self->pipeline.pull, "p", &op) != 0 || !op)
             break;
         batch[n++] = op;
     }
@@ -276,17 +217,15 @@ void dc_writer_actor(zsock_t *pipe, void *arg)
 
     dc_write_op_t *batch[DC_MAX_BATCH];
     zmq_pollitem_t items[2] = {{zsock_resolve(pipe), 0, ZMQ_POLLIN, 0},
-                               {zsock_resolve(self->pull), 0, ZMQ_POLLIN, 0}};
+                               {zsock_resolve(self->pipeline.pull), 0, ZMQ_POLLIN, 0}};
     bool running = true;
     while (running) {
         uint64_t now = dc_mono_ms();
         /* Proof of life for the systemd watchdog (the front checks it). */
         atomic_store_explicit(&self->ctx->writer_beat_ms, now, memory_order_relaxed);
         uint64_t next = self->next_flush_ms;
-        if (dc_timers_next(&self->lease_checks) < next)
-            next = dc_timers_next(&self->lease_checks);
-        if (dc_events_next_deadline(self->events) < next)
-            next = dc_events_next_deadline(self->events);
+        if (dc_pipeline_next_deadline(&self->pipeline) < next)
+            next = dc_pipeline_next_deadline(&self->pipeline);
         if (next < self->timers_ran_ms + DC_TIMER_SLACK_MS)
             next = self->timers_ran_ms + DC_TIMER_SLACK_MS;
         long timeout = next > now ? (long)(next - now) : 0;
@@ -295,8 +234,8 @@ void dc_writer_actor(zsock_t *pipe, void *arg)
             char *command = zstr_recv(pipe);
             if (!command || streq(command, "$TERM"))
                 running = false;
-            else if (streq(command, "FLUSH"))
-                dc_events_flush(self->events);
+            else
+                dc_pipeline_command(&self->pipeline, command);
             zstr_free(&command);
         }
         /* Take everything waiting, then decide and commit it as one batch;

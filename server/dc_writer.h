@@ -13,19 +13,16 @@
  *
  * It also runs the timers: lease expiry (a decided change like any other),
  * WAIT time-outs, and renewal checkpoints (once a second, one LEASE_RENEW
- * change per lease whose saved renewal is TTL/2 old, all in one commit). */
+ * change per lease whose saved renewal is TTL/2 old, all in one commit).
+ *
+ * The sockets, held WAITs, the observer, the lessor and the replies are the
+ * pipeline it shares with a cluster member's writer (dc_pipeline.h); what is
+ * its own is the commit to SQLite, the gathering of a group commit, and the
+ * database's health checks (deleted, read-only). */
 #ifndef DC_WRITER_H
 #define DC_WRITER_H
 
-#include "dc_apply.h"
-#include "dc_store.h"
-#include <czmq.h>
-
-typedef struct {
-    dc_context_t *ctx;
-    dc_store_t *store; /* used by the writer thread alone while it runs */
-    dc_state_t *state; /* likewise: loaded by the server, changed by the writer alone */
-} dc_writer_args_t;
+#include "dc_pipeline.h"
 
 /* Actor body: zactor_new(dc_writer_actor, args). After the start signal it
  * sends "READY" or "FAILED" on the pipe. Commands: "FLUSH" answers every held

@@ -4,7 +4,9 @@
  * gives the same state, byte for byte), and persist (a batch saved and
  * loaded back, a database rebuilt from memory) on real SQLite files. */
 #include "dc_apply.h"
+#include "dc_clock.h"
 #include "dc_decide.h"
+#include "dc_lessor.h"
 #include "dc_persist.h"
 #include "dc_test.h"
 
@@ -375,21 +377,45 @@ static void test_leases(void)
         g->ttl_ms = 1000;
     }
     s_apply_all(&f, &batch, NULL); /* applied at now 1000: they expire at 2000 */
-    dc_timers_t checks = {0};
-    for (uint64_t id = 10; id < 13; id++)
-        dc_timers_push(&checks, 2000, id, NULL);
-    dc_leases_heartbeat(f.s.leases, 11, 1500, 0); /* 11 renewed: expires at 2500 */
-    dc_decider_init(&d, &f.s, &s_config, &batch, 2100, 5000);
+    dc_lessor_t lessor;
+    dc_lessor_init(&lessor, f.s.leases);
     uint64_t ended[8];
-    CHECK(dc_decide_expiries(&d, &checks, 0, ended, 1) == 1 && ended[0] == 10);
-    CHECK(dc_decide_expiries(&d, &checks, 0, ended, 8) == 1 && ended[0] == 12);
-    CHECK(dc_timers_next(&checks) == 2500); /* 11, again at its new expiry */
+    dc_decider_init(&d, &f.s, &s_config, &batch, 2100, 5000);
+    CHECK(dc_lessor_expire(&lessor, &d, 0, ended, 8) == 0); /* not primary: expires nothing */
+    CHECK(dc_lessor_next(&lessor) == UINT64_MAX);
+    dc_lessor_promote(&lessor, false); /* each keeps its expiry: 2000 */
+    CHECK(dc_lessor_next(&lessor) == 2000);
+    dc_leases_heartbeat(f.s.leases, 11, 1500, 0); /* 11 renewed: expires at 2500 */
+    /* At most max a call; 10 and 12 end (in the table's order), 11 does not. */
+    CHECK(dc_lessor_expire(&lessor, &d, 0, ended, 1) == 1);
+    CHECK(dc_lessor_expire(&lessor, &d, 0, ended + 1, 7) == 1);
+    CHECK(ended[0] + ended[1] == 22 && ended[0] != 11 && ended[1] != 11);
+    CHECK(dc_lessor_next(&lessor) == 2500); /* 11, again at its new expiry */
     s_apply_all(&f, &batch, NULL);
     CHECK(dc_leases_count(f.s.leases) == 1);
     dc_decider_init(&d, &f.s, &s_config, &batch, 2600, 5000);
-    CHECK(dc_decide_expiries(&d, &checks, 700, ended, 8) == 0); /* stalled > TTL/2 */
+    CHECK(dc_lessor_expire(&lessor, &d, 700, ended, 8) == 0); /* stalled > TTL/2 */
     CHECK(batch.count == 0 && dc_leases_expiry(f.s.leases, 11) == 3600);
-    dc_timers_free(&checks);
+    /* Demoted (a leader stepping down): no checks, renewals passed on. */
+    dc_lessor_demote(&lessor);
+    CHECK(dc_lessor_next(&lessor) == UINT64_MAX);
+    dc_leases_heartbeat(f.s.leases, 11, 2700, 0);
+    uint64_t *forward = NULL;
+    CHECK(dc_leases_take_forward(f.s.leases, &forward) == 1 && forward[0] == 11);
+    free(forward);
+    dc_lessor_granted(&lessor, dc_leases_find(f.s.leases, 11));
+    CHECK(dc_lessor_next(&lessor) == UINT64_MAX); /* a follower schedules no expiry */
+    /* Promoted with extend (a new leader): a full TTL from now. */
+    dc_lessor_promote(&lessor, true);
+    uint64_t expiry = dc_leases_expiry(f.s.leases, 11);
+    CHECK(expiry >= dc_mono_ms() + 1000 - 100 && expiry <= dc_mono_ms() + 1000);
+    CHECK(dc_lessor_next(&lessor) == expiry);
+    CHECK(dc_leases_take_forward(f.s.leases, &forward) == 0);
+    free(forward);
+    /* A failed commit's ends are checked again when asked. */
+    dc_lessor_retry(&lessor, (uint64_t[]){11}, 1, 5);
+    CHECK(dc_lessor_next(&lessor) == 5);
+    dc_lessor_fini(&lessor);
     dc_changes_free(&batch);
     s_fini(&f);
 }

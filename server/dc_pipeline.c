@@ -1,0 +1,86 @@
+/* dc_pipeline.c: what both writers share (see the .h). */
+#include "dc_pipeline.h"
+#include "dc_log.h"
+#include "dc_reply_send.h"
+#include "dc_write_op.h"
+
+#include <string.h>
+
+/* The observer of every change the writer applies. */
+static void s_applied(void *arg, const dc_applied_t *a)
+{
+    dc_pipeline_t *p = arg;
+    dc_events_applied(p->events, a);
+    if (a->change->kind == DC_REC_LEASE_GRANT && a->lease)
+        dc_lessor_granted(&p->lessor, a->lease);
+    if (a->change->kind == DC_REC_EPOCH)
+        atomic_store(&p->ctx->epoch, a->change->value);
+}
+
+int dc_pipeline_open(dc_pipeline_t *p, dc_context_t *ctx, dc_state_t *state)
+{
+    memset(p, 0, sizeof *p);
+    p->ctx = ctx;
+    p->state = state;
+    dc_lessor_init(&p->lessor, state->leases);
+    p->observer = (dc_observer_t){s_applied, p};
+    p->pull = zsock_new(ZMQ_PULL);
+    p->replies = zsock_new(ZMQ_PUSH);
+    if (!p->pull || !p->replies || zsock_bind(p->pull, "%s", ctx->writes_endpoint) != 0 ||
+        zsock_connect(p->replies, "%s", ctx->replies_endpoint) != 0) {
+        dc_error("writer: cannot set up its inproc sockets");
+        return -1;
+    }
+    p->events = dc_events_new(ctx, p->replies);
+    return p->events ? 0 : -1;
+}
+
+void dc_pipeline_close(dc_pipeline_t *p)
+{
+    dc_events_destroy(&p->events);
+    zsock_destroy(&p->pull);
+    zsock_destroy(&p->replies);
+    dc_lessor_fini(&p->lessor);
+}
+
+bool dc_pipeline_take_wait(dc_pipeline_t *p, dc_write_op_t **op, uint64_t now_mono_ms)
+{
+    if ((*op)->kind != DC_OP_WAIT)
+        return false;
+    dc_events_wait(p->events, *op, now_mono_ms);
+    dc_write_op_destroy(op);
+    return true;
+}
+
+void dc_pipeline_command(dc_pipeline_t *p, const char *command)
+{
+    if (streq(command, "FLUSH"))
+        dc_events_flush(p->events);
+}
+
+void dc_pipeline_answer(dc_pipeline_t *p, dc_write_op_t *op, const dc_outcome_t *out)
+{
+    if (out->status == DC_STATUS_ERROR)
+        DC_STAT_INC(p->ctx, errors);
+    if (!op->route)
+        return;
+    dc_reply_t r;
+    memset(&r, 0, sizeof r);
+    r.status = out->status;
+    r.message = out->message;
+    r.version = op->version;
+    dc_context_stamp(p->ctx, &r);
+    r.has_lease = out->has_lease;
+    r.lease_id = out->lease_id;
+    r.lease_ttl_ms = out->lease_ttl_ms;
+    zframe_t *frame = dc_reply_frame(&r);
+    if (frame)
+        dc_reply_route_send(&op->route, &frame, 'A', p->replies);
+}
+
+uint64_t dc_pipeline_next_deadline(const dc_pipeline_t *p)
+{
+    uint64_t lease = dc_lessor_next(&p->lessor);
+    uint64_t wait = dc_events_next_deadline(p->events);
+    return lease < wait ? lease : wait;
+}

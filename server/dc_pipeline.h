@@ -1,0 +1,75 @@
+/* dc_pipeline.h: what a write meets on its way through the writer's thread,
+ * the same standalone (dc_writer: commit to SQLite) and in a cluster
+ * (dc_cluster: commit through Raft):
+ * - the inproc sockets: write ops in (from the front, the workers and the
+ *   prober), answers out (to the front, which routes them to the client);
+ * - WAITs, handed to the events module to be held (dc_events);
+ * - the observer every applied change passes (events and held waits, the
+ *   lease expiry checks, the epoch);
+ * - the lessor (dc_lessor.h): expiry checks, checkpoints, promotion;
+ * - the reply built from a decided op's outcome.
+ * What differs between the two writers is how a batch of decided changes is
+ * committed, and (in a cluster) forwarding to the leader and membership.
+ *
+ * Design notes: a pipeline belongs to the writer's thread and is used by it
+ * alone; the sockets are that thread's, like the state it applies to. */
+#ifndef DC_PIPELINE_H
+#define DC_PIPELINE_H
+
+#include "dc_apply.h"
+#include "dc_decide.h"
+#include "dc_events.h"
+#include "dc_lessor.h"
+#include "dc_store.h"
+
+#include <czmq.h>
+
+/* Ops decided and committed (or proposed) together at most. */
+#define DC_MAX_BATCH 512
+
+/* What the server hands either writer actor (dc_writer_actor,
+ * dc_cluster_actor). */
+typedef struct {
+    dc_context_t *ctx;
+    dc_store_t *store; /* used by the writer thread alone while it runs */
+    dc_state_t *state; /* likewise: loaded by the server, changed by the writer alone */
+} dc_writer_args_t;
+
+typedef struct {
+    dc_context_t *ctx;
+    dc_state_t *state;
+    zsock_t *pull;    /* write ops (dc_write_op_t pointers) */
+    zsock_t *replies; /* answers to the front */
+    dc_events_t *events;
+    dc_lessor_t lessor;
+    dc_observer_t observer; /* what dc_apply tells about each applied change */
+} dc_pipeline_t;
+
+/* Binds the ops socket, connects the answers socket, binds the events
+ * endpoint. Returns 0, or -1 having logged why (dc_pipeline_close(p) then
+ * still cleans up). The lessor starts not primary. */
+int dc_pipeline_open(dc_pipeline_t *p, dc_context_t *ctx, dc_state_t *state);
+
+/* Answers every held WAIT, closes the sockets, frees the lessor. Safe on a
+ * pipeline that failed to open. */
+void dc_pipeline_close(dc_pipeline_t *p);
+
+/* Takes op when it is a WAIT: held by the events module (answered when the
+ * topic comes or its time runs out), and *op freed. Returns false, leaving
+ * *op alone, for any other op. */
+bool dc_pipeline_take_wait(dc_pipeline_t *p, dc_write_op_t **op, uint64_t now_mono_ms);
+
+/* A command on the writer's pipe: "FLUSH" answers every held WAIT (the
+ * daemon is stopping). Others are ignored. */
+void dc_pipeline_command(dc_pipeline_t *p, const char *command);
+
+/* Sends op's answer, built from its outcome, to its client (nothing when it
+ * has no route: the prober's and the lessor's own ops), and counts an
+ * ERROR. */
+void dc_pipeline_answer(dc_pipeline_t *p, dc_write_op_t *op, const dc_outcome_t *out);
+
+/* The earliest of the next lease check and the next held WAIT's time-out
+ * (UINT64_MAX: none). */
+uint64_t dc_pipeline_next_deadline(const dc_pipeline_t *p);
+
+#endif
