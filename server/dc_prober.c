@@ -86,17 +86,8 @@ dc_probe_t dc_prober_tcp(const char *endpoint)
 
 static void s_report_dead(prober_t *self, const dc_entry_t *e, dc_reason_t reason)
 {
-    dc_write_op_t *op = calloc(1, sizeof *op);
-    if (!op)
-        return;
-    op->kind = DC_OP_REMOVE_DEAD;
-    op->name = strdup(e->topic.name.ptr);
-    op->name_len = e->topic.name.len;
-    op->address = strdup(e->topic.address.ptr);
-    op->publisher_node = strdup(e->topic.publisher_node.ptr);
-    op->reason = reason;
-    if (!op->name || !op->address || !op->publisher_node ||
-        zsock_send(self->writes, "p", op) != 0) {
+    dc_write_op_t *op = dc_write_op_remove_dead(e, reason);
+    if (!op || zsock_send(self->writes, "p", op) != 0) {
         dc_write_op_destroy(&op);
         return;
     }

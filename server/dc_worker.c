@@ -210,17 +210,19 @@ static void s_submit_write(worker_t *self, zmsg_t **route, dc_request_t *req, dc
     zsock_send(self->backend, "s", "R");
 }
 
-/* REGISTER and UNREGISTER usually go from the front straight to the writer;
- * they come here when the front could not build or hand on the op. */
-static void s_handle_topic_write(worker_t *self, zmsg_t **route, dc_request_t *req)
+/* A write built by one of dc_write_op's constructors: handed to the writer,
+ * or answered ERROR with the constructor's problem. */
+static void s_submit_built(worker_t *self, zmsg_t **route, dc_request_t *req,
+                           dc_write_op_t *(*build)(const dc_request_t *, const char **))
 {
     const char *problem = NULL;
-    dc_write_op_t *op = dc_write_op_topic(req, &problem);
+    dc_write_op_t *op = build(req, &problem);
     if (!op)
         s_error(self, route, req->version, problem);
     else
         s_submit_write(self, route, req, op);
 }
+
 
 /* Hands a named op (WAIT, UNREGISTER_NODE) to the writer. */
 static void s_submit_named(worker_t *self, zmsg_t **route, dc_request_t *req, dc_op_kind_t kind,
@@ -256,40 +258,6 @@ static void s_handle_wait(worker_t *self, zmsg_t **route, dc_request_t *req)
     }
     msgpack_sbuffer_destroy(&publishers);
     s_submit_named(self, route, req, DC_OP_WAIT, req->topic_name);
-}
-
-static void s_handle_revoke(worker_t *self, zmsg_t **route, dc_request_t *req)
-{
-    if (!(req->present & DC_REQ_LEASE_ID)) {
-        s_error(self, route, req->version, "Missing lease_id in revoke request");
-        return;
-    }
-    dc_write_op_t *op = calloc(1, sizeof *op);
-    if (!op) {
-        s_error(self, route, req->version, "Out of memory");
-        return;
-    }
-    op->kind = DC_OP_REVOKE_LEASE;
-    s_submit_write(self, route, req, op);
-}
-
-static void s_handle_register_node(worker_t *self, zmsg_t **route, dc_request_t *req)
-{
-    if (!req->node) {
-        s_error(self, route, req->version, "Missing node in register_node request");
-        return;
-    }
-    dc_write_op_t *op = calloc(1, sizeof *op);
-    if (op) {
-        op->kind = DC_OP_REGISTER_NODE;
-        op->node = dc_node_from_object(req->node, 0);
-    }
-    if (!op || !op->node) {
-        free(op);
-        s_error(self, route, req->version, "Out of memory");
-        return;
-    }
-    s_submit_write(self, route, req, op);
 }
 
 /* Packs nodes as an array of node maps, each with the topics it publishes. */
@@ -426,27 +394,12 @@ static void s_handle_member_change(worker_t *self, zmsg_t **route, dc_request_t 
                 "Membership changes are refused on tcp endpoints (allow_remote_shutdown is off)");
         return;
     }
-    bool add = req->command == DC_CMD_MEMBER_ADD;
-    if (!(req->present & DC_REQ_MEMBER_ID) ||
-        (req->command != DC_CMD_MEMBER_TRANSFER && req->member_id == 0)) {
-        s_error(self, route, 2, "Missing member_id (a member id from 1)");
-        return;
-    }
-    if (add && !(req->present & DC_REQ_MEMBER_ADDRESS)) {
-        s_error(self, route, 2, "Missing member_address (HOST:PORT) in member add request");
-        return;
-    }
-    dc_write_op_t *op = calloc(1, sizeof *op);
-    if (!op || (add && !(op->address = dc_str_dup(req->member_address)))) {
-        free(op);
-        s_error(self, route, 2, "Out of memory");
-        return;
-    }
-    op->kind = add                                       ? DC_OP_MEMBER_ADD
-               : req->command == DC_CMD_MEMBER_REMOVE ? DC_OP_MEMBER_REMOVE
-                                                         : DC_OP_MEMBER_TRANSFER;
-    op->member_id = req->member_id;
-    s_submit_write(self, route, req, op);
+    const char *problem = NULL;
+    dc_write_op_t *op = dc_write_op_member(req, &problem);
+    if (!op)
+        s_error(self, route, 2, problem); /* a protocol 2 command: answered as one */
+    else
+        s_submit_write(self, route, req, op);
 }
 
 /* msg: [endpoint index and principal][envelope...][""][body...]. Always
@@ -521,7 +474,9 @@ static void s_handle(worker_t *self, zmsg_t *msg)
         break;
     case DC_CMD_REGISTER_TOPIC:
     case DC_CMD_UNREGISTER_TOPIC:
-        s_handle_topic_write(self, &msg, &req);
+        /* Usually sent from the front straight to the writer; here when the
+         * front could not build or hand on the op. */
+        s_submit_built(self, &msg, &req, dc_write_op_topic);
         break;
     case DC_CMD_STATS:
         s_handle_stats(self, &msg, &req);
@@ -530,10 +485,10 @@ static void s_handle(worker_t *self, zmsg_t *msg)
         s_handle_wait(self, &msg, &req);
         break;
     case DC_CMD_REVOKE_LEASE:
-        s_handle_revoke(self, &msg, &req);
+        s_submit_built(self, &msg, &req, dc_write_op_revoke);
         break;
     case DC_CMD_REGISTER_NODE:
-        s_handle_register_node(self, &msg, &req);
+        s_submit_built(self, &msg, &req, dc_write_op_register_node);
         break;
     case DC_CMD_UNREGISTER_NODE:
         if (!(req.present & DC_REQ_NODE_NAME))

@@ -102,6 +102,82 @@ dc_write_op_t *dc_write_op_topic(const dc_request_t *req, const char **problem)
     return NULL;
 }
 
+dc_write_op_t *dc_write_op_remove_dead(const dc_entry_t *e, dc_reason_t reason)
+{
+    dc_write_op_t *op = dc_write_op_named(DC_OP_REMOVE_DEAD, e->topic.name);
+    if (!op)
+        return NULL;
+    op->address = strdup(e->topic.address.ptr);
+    op->publisher_node = strdup(e->topic.publisher_node.ptr);
+    op->reason = reason;
+    if (!op->address || !op->publisher_node)
+        dc_write_op_destroy(&op);
+    return op;
+}
+
+dc_write_op_t *dc_write_op_revoke(const dc_request_t *req, const char **problem)
+{
+    if (!(req->present & DC_REQ_LEASE_ID)) {
+        *problem = "Missing lease_id in revoke request";
+        return NULL;
+    }
+    dc_write_op_t *op = calloc(1, sizeof *op);
+    if (!op) {
+        *problem = "Out of memory";
+        return NULL;
+    }
+    op->kind = DC_OP_REVOKE_LEASE; /* the lease_id comes with the request keys */
+    return op;
+}
+
+dc_write_op_t *dc_write_op_register_node(const dc_request_t *req, const char **problem)
+{
+    if (!req->node) {
+        *problem = "Missing node in register_node request";
+        return NULL;
+    }
+    dc_write_op_t *op = calloc(1, sizeof *op);
+    if (op) {
+        op->kind = DC_OP_REGISTER_NODE;
+        op->node = dc_node_from_object(req->node, 0);
+    }
+    if (!op || !op->node) {
+        free(op);
+        *problem = "Out of memory";
+        return NULL;
+    }
+    return op;
+}
+
+dc_write_op_t *dc_write_op_member(const dc_request_t *req, const char **problem)
+{
+    bool add = req->command == DC_CMD_MEMBER_ADD;
+    if (!add && req->command != DC_CMD_MEMBER_REMOVE && req->command != DC_CMD_MEMBER_TRANSFER) {
+        *problem = "Not a membership change";
+        return NULL;
+    }
+    if (!(req->present & DC_REQ_MEMBER_ID) ||
+        (req->command != DC_CMD_MEMBER_TRANSFER && req->member_id == 0)) {
+        *problem = "Missing member_id (a member id from 1)";
+        return NULL;
+    }
+    if (add && !(req->present & DC_REQ_MEMBER_ADDRESS)) {
+        *problem = "Missing member_address (HOST:PORT) in member add request";
+        return NULL;
+    }
+    dc_write_op_t *op = calloc(1, sizeof *op);
+    if (!op || (add && !(op->address = dc_str_dup(req->member_address)))) {
+        free(op);
+        *problem = "Out of memory";
+        return NULL;
+    }
+    op->kind = add                                    ? DC_OP_MEMBER_ADD
+               : req->command == DC_CMD_MEMBER_REMOVE ? DC_OP_MEMBER_REMOVE
+                                                      : DC_OP_MEMBER_TRANSFER;
+    op->member_id = req->member_id;
+    return op;
+}
+
 /*==== Forwarding: a write op as bytes, between cluster members ====*/
 
 #define DC_OP_FORMAT 1

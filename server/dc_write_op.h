@@ -1,5 +1,6 @@
 /* dc_write_op.h: a validated request handed to the writer thread: every
- * registry change and every held WAIT goes through one of these. The pointer
+ * registry change and every held WAIT goes through one of these, and every
+ * kind is built here from its request. The pointer
  * travels over inproc; whoever holds it owns it (the writer frees it with
  * dc_write_op_destroy once answered). */
 #ifndef DC_WRITE_OP_H
@@ -58,6 +59,18 @@ dc_write_op_t *dc_write_op_named(dc_op_kind_t kind, dc_str_t name);
  * NULL with the ERROR message in *problem. Used by the workers and by the
  * front, which hands these two straight to the writer. */
 dc_write_op_t *dc_write_op_topic(const dc_request_t *req, const char **problem);
+
+/* The prober's op: e's registration (its name, node and address, as found
+ * dead) to be removed for reason, with no reply. NULL: out of memory. */
+dc_write_op_t *dc_write_op_remove_dead(const dc_entry_t *e, dc_reason_t reason);
+
+/* The op for a decoded REVOKE_LEASE (its lease_id comes with the request
+ * keys), REGISTER_NODE (the node built from the request), or MEMBER_ADD,
+ * MEMBER_REMOVE or MEMBER_TRANSFER; NULL with the ERROR message in *problem
+ * (a missing key, out of memory). */
+dc_write_op_t *dc_write_op_revoke(const dc_request_t *req, const char **problem);
+dc_write_op_t *dc_write_op_register_node(const dc_request_t *req, const char **problem);
+dc_write_op_t *dc_write_op_member(const dc_request_t *req, const char **problem);
 
 /* Forwarding (cluster): the op as bytes, everything but its route. Appends
  * to buf; returns 0, or -1 when out of memory. */
