@@ -4,7 +4,7 @@ member killed, 4 writers registering topics with ~18 KB of metadata each on
 the leader for a while. The leader's RSS grows with the registry it holds;
 what is measured is the growth per acknowledged registration, once with the
 peer links in the clear (--insecure-tcp) and once over CURVE (the peer
-tunnel, server/dc_peer_tunnel.c). The tunnel must add next to nothing: it
+tunnel, server/cluster/dc_peer_tunnel.c). The tunnel must add next to nothing: it
 queued whatever Raft sent towards the dead member (about 200 MB more in
 20 s, half again the registry's own growth) until its DEALERs sent only on
 completed connections.

@@ -4,7 +4,7 @@
  * killed leader is replaced and catches up; a partitioned minority commits
  * nothing and converges after healing; a lagging server is brought up to date
  * by a snapshot; a committed entry that does not decode is skipped alike by
- * every member. Also the forwarded-op codec (server/dc_write_op.c). */
+ * every member. Also the forwarded-op codec (server/state/dc_write_op.c). */
 #include "dc_decide.h"
 #include "dc_fsm.h"
 #include "dc_test.h"
