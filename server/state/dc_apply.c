@@ -154,10 +154,23 @@ static void s_member(dc_state_t *state, const dc_change_t *c)
     snprintf(state->members[i].endpoint, sizeof state->members[i].endpoint, "%s", endpoint);
 }
 
+uint64_t dc_change_seq_after(uint64_t change_seq, const dc_change_t *c)
+{
+    return c->kind == DC_REC_SEQS ? c->seqs[0] : change_seq + 1;
+}
+
+uint64_t dc_state_change_seq_after(const dc_state_t *state, const dc_changes_t *batch)
+{
+    uint64_t seq = state->change_seq;
+    for (size_t i = 0; i < batch->count; i++)
+        seq = dc_change_seq_after(seq, &batch->items[i]);
+    return seq;
+}
+
 void dc_apply(dc_state_t *state, dc_change_t *c, uint64_t now_mono_ms,
               const dc_observer_t *observer)
 {
-    state->change_seq++;
+    state->change_seq = dc_change_seq_after(state->change_seq, c);
     dc_applied_t a = {.change = c};
     if (dc_change_eventful(c->kind))
         a.event_seq = ++state->event_seq;
@@ -216,8 +229,7 @@ void dc_apply(dc_state_t *state, dc_change_t *c, uint64_t now_mono_ms,
         if (dc_dedup_put(state->dedup, c->value, c->status, c->text, c->lease_id, c->ttl_ms) != 0)
             dc_error("out of memory recording request %llu", (unsigned long long)c->value);
         return;
-    case DC_REC_SEQS:
-        state->change_seq = c->seqs[0];
+    case DC_REC_SEQS: /* change_seq: set above, by dc_change_seq_after */
         state->lease_seq = c->seqs[1];
         state->event_seq = c->seqs[2];
         state->applied_index = c->value;
@@ -261,7 +273,7 @@ void dc_state_reset(dc_state_t *state)
 
 void dc_state_seqs_after(const dc_state_t *state, const dc_changes_t *batch, uint64_t seqs[3])
 {
-    seqs[0] = state->change_seq + batch->count;
+    seqs[0] = dc_state_change_seq_after(state, batch);
     seqs[1] = state->lease_seq;
     seqs[2] = state->event_seq;
     for (size_t i = 0; i < batch->count; i++) {
@@ -270,8 +282,10 @@ void dc_state_seqs_after(const dc_state_t *state, const dc_changes_t *batch, uin
             seqs[2]++;
         if (c->kind == DC_REC_LEASE_GRANT && c->lease_id > seqs[1])
             seqs[1] = c->lease_id;
-        if (c->kind == DC_REC_SEQS)
-            memcpy(seqs, c->seqs, sizeof c->seqs);
+        if (c->kind == DC_REC_SEQS) {
+            seqs[1] = c->seqs[1];
+            seqs[2] = c->seqs[2];
+        }
     }
 }
 

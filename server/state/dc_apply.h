@@ -69,6 +69,16 @@ void dc_state_reset(dc_state_t *state);
 /* The forwarding endpoint member id announced, or NULL. */
 const char *dc_state_member_endpoint(const dc_state_t *state, uint64_t id);
 
+/* The one rule of change_seq: the value a state at change_seq reaches by
+ * applying c. Every change advances it by one; a SEQS change (a snapshot's
+ * counters) sets it. dc_apply, dc_state_seqs_after and dc_decide (the LIST
+ * place of a new registration: the change_seq its change is applied as) all
+ * go through it. */
+uint64_t dc_change_seq_after(uint64_t change_seq, const dc_change_t *c);
+
+/* The change_seq state will hold after applying batch. */
+uint64_t dc_state_change_seq_after(const dc_state_t *state, const dc_changes_t *batch);
+
 /* The counters state will hold after applying batch (for saving them in the
  * batch's own transaction): change, lease and event seq. */
 void dc_state_seqs_after(const dc_state_t *state, const dc_changes_t *batch, uint64_t seqs[3]);

@@ -372,7 +372,7 @@ static void s_register(dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *out)
         goto out_of_memory;
     /* LIST order is registration order: a re-registration keeps its place.
      * A new registration's place is the change_seq its change will be applied as. */
-    e->create_seq = mine ? mine->create_seq : d->state->change_seq + d->batch->count;
+    e->create_seq = mine ? mine->create_seq : dc_state_change_seq_after(d->state, d->batch);
     e->lease_id = lease_id;
     e->registered_at_ms = d->now_wall;
     e->origin = op->origin;

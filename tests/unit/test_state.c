@@ -610,6 +610,33 @@ static void test_persist(void)
     rmdir(s_dir);
 }
 
+/* change_seq's one rule: each change advances it by one, a SEQS change sets
+ * it; what a batch will reach is what applying it reaches. */
+static void test_change_seq_rule(void)
+{
+    fixture_t f;
+    s_init(&f);
+    dc_changes_t batch = {0};
+    dc_change_t *c = dc_changes_add(&batch, DC_REC_EPOCH);
+    c->value = 3;
+    c = dc_changes_add(&batch, DC_REC_SEQS);
+    c->seqs[0] = 40;
+    c->seqs[1] = 7;
+    c->seqs[2] = 9;
+    c = dc_changes_add(&batch, DC_REC_EPOCH);
+    c->value = 4;
+    CHECK(dc_change_seq_after(5, &batch.items[0]) == 6);
+    CHECK(dc_change_seq_after(5, &batch.items[1]) == 40);
+    CHECK(dc_state_change_seq_after(&f.s, &batch) == 41);
+    uint64_t seqs[3];
+    dc_state_seqs_after(&f.s, &batch, seqs);
+    CHECK(seqs[0] == 41 && seqs[1] == 7 && seqs[2] == 9);
+    s_apply_all(&f, &batch, NULL);
+    CHECK(f.s.change_seq == 41 && f.s.lease_seq == 7 && f.s.event_seq == 9);
+    dc_changes_free(&batch);
+    s_fini(&f);
+}
+
 int main(void)
 {
     dc_config_defaults(&s_config);
@@ -622,6 +649,7 @@ int main(void)
     test_request_answers();
     test_snapshot_restore();
     test_persist();
+    test_change_seq_rule();
     dc_config_clear(&s_config);
     DC_TEST_END();
 }
