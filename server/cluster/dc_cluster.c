@@ -1,124 +1,28 @@
-/* dc_cluster.c: a cluster member's writer: Raft, proposals, forwarding,
- * leases on the leader (see the .h). */
-#include "dc_cluster.h"
-#include "dc_listen.h"
-#include "dc_zap.h"
+/* dc_cluster.c: a cluster member's writer: the Raft instance on its libuv
+ * loop, proposals, roles and the tick, start and stop (see the .h).
+ * Forwarding is dc_cluster_forward.c, membership changes
+ * dc_cluster_change.c; dc_cluster_member.h is the state the three share. */
+#include "dc_cluster_member.h"
 #include "dc_clock.h"
-#include "dc_cluster_op.h"
 #include "dc_failpoint.h"
-#include "dc_fsm.h"
 #include "dc_log.h"
 #include "dc_members.h"
-#include "dc_peer_link.h"
 #include "dc_persist.h"
-#include "dc_pipeline.h"
 #include "dc_protocol.h"
-#include "dc_timers.h"
+#include "dc_zap.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netdb.h>
-#include <raft.h>
 #include <raft/uv.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <uv.h>
 
-/* Proposals in flight at once: a batch is decided against the applied state
- * plus the changes of those still in flight, so the leader need not wait for
- * one to commit before proposing the next. */
-#define DC_MAX_FLIGHTS 4
-/* The loop's timer: expiry checks, forwarded renewals, status, deadlines. */
-#define DC_TICK_MS 50
-/* A write not answered by then gets ERROR (a Cortex client waits 5 s). */
-#define DC_WRITE_DEADLINE_MS 4500
-/* How often renewal checkpoints are proposed (leader). */
-#define DC_CHECKPOINT_MS 1000
 
-/*==== The member ====*/
-
-/* A proposal in flight and the ops it answers. */
-typedef struct {
-    struct raft_apply req; /* req.data points here */
-    void *owner;           /* the cluster_t */
-    dc_cop_t *cops[DC_MAX_BATCH];
-    size_t count;
-    size_t changes; /* how many of the pending changes are its own */
-} flight_t;
-
-typedef struct {
-    dc_context_t *ctx;
-    const dc_config_t *config;
-    dc_store_t *store;
-    dc_state_t *state;
-    zsock_t *pipe;
-    dc_pipeline_t pipeline;    /* ops in, answers out, held WAITs, observer, lessor */
-    zsock_t *router;           /* followers' forwarded ops (bound on this member's host) */
-    raft_index allowed_conf;   /* the configuration whose hosts auth allows */
-    zsock_t *dealer;           /* to the leader's router, or NULL */
-    char endpoint[257];        /* where our router listens (announced when leading) */
-    char dealer_endpoint[257]; /* where the dealer is connected */
-    uint64_t dealer_leader;    /* the leader the dealer talks to */
-    dc_fsm_t fsm;
-
-    uv_loop_t loop;
-    bool loop_ready, handles_ready;
-    uv_poll_t pipe_poll, pull_poll, router_poll;
-    uv_poll_t *dealer_poll; /* its own allocation: a closing handle is never reused */
-    uv_prepare_t prepare;
-    uv_timer_t tick;
-    struct raft raft;
-    struct raft_io io;
-    dc_peer_link_t *link;
-    bool io_ready, raft_ready, raft_closing;
-
-    dc_cop_list_t queue;  /* to decide (leader) or to forward (follower) */
-    dc_cop_list_t sent;   /* follower: forwarded, awaiting the leader's answer */
-    dc_cop_list_t retry;  /* follower: the peer said "not leader"; forwarded again next tick */
-    dc_cop_list_t parked; /* follower: answered by the leader, waiting to be applied here */
-    uint64_t next_fwd_id;
-    uint64_t next_request_id; /* for removals that came without one (s_give_request_id) */
-
-    flight_t flights[DC_MAX_FLIGHTS]; /* a ring, oldest at flight_head */
-    unsigned flight_head, flights_used;
-    uint64_t propose_after; /* after a refused or failed proposal: not before */
-    /* Changes decided by this leader and not yet applied, in order: those of
-     * the proposals in flight (the first `proposed`), then those decided and
-     * not yet proposed (the leader's own: expiries, checkpoints, ...). */
-    dc_changes_t pending;
-    size_t proposed;
-
-    bool leader;
-    uint64_t last_tick_ms;
-    uint64_t next_checkpoint_ms;
-    uint64_t next_rebuild_ms;
-
-    /* Leader: the commit index the last append it sent to the followers
-     * carried, and the highest index a follower is waiting to learn is
-     * committed (it answers a forwarded op once applied there); a barrier
-     * carries the commit at once when no proposal will (s_push_commit). */
-    raft_index commit_sent;
-    raft_index commit_wanted;
-    struct raft_barrier barrier;
-    bool barrier_busy;
-
-    dc_cop_t *changing; /* the membership change under way, or NULL */
-    struct raft_change change;
-    struct raft_transfer member_transfer;
-
-    bool stopping;
-    struct raft_transfer transfer;
-    bool transferring;
-    uint64_t stop_deadline;
-} cluster_t;
-
-static void s_pump(cluster_t *self);
 
 /*==== Answers ====*/
 
 /* Sends an op's answer (to the client through the front, or to the follower
  * that forwarded it) and frees it. */
-static void s_finish(cluster_t *self, dc_cop_t *c)
+void dc_cluster__finish(cluster_t *self, dc_cop_t *c)
 {
     if (self->raft_ready && !self->raft_closing)
         dc_members_publish_indexes(self->ctx, &self->raft, self->state->applied_index);
@@ -147,19 +51,19 @@ static void s_finish(cluster_t *self, dc_cop_t *c)
     free(c);
 }
 
-static void s_fail(cluster_t *self, dc_cop_t *c, const char *message)
+void dc_cluster__fail(cluster_t *self, dc_cop_t *c, const char *message)
 {
     c->out.status = DC_STATUS_ERROR;
     c->out.has_lease = false;
     snprintf(c->out.message, sizeof c->out.message, "%s", message);
-    s_finish(self, c);
+    dc_cluster__finish(self, c);
 }
 
 /* Answers an op the leader has answered, now or once applied here. */
-static void s_answer_when_applied(cluster_t *self, dc_cop_t *c)
+void dc_cluster__answer_when_applied(cluster_t *self, dc_cop_t *c)
 {
     if (c->index <= self->state->applied_index)
-        s_finish(self, c);
+        dc_cluster__finish(self, c);
     else
         dc_cops_push(&self->parked, c);
 }
@@ -171,7 +75,7 @@ static void s_release_parked(cluster_t *self)
     dc_cop_t *c;
     while ((c = dc_cops_pop(&self->parked))) {
         if (c->index <= self->state->applied_index || self->stopping)
-            s_finish(self, c);
+            dc_cluster__finish(self, c);
         else
             dc_cops_push(&keep, c);
     }
@@ -196,7 +100,7 @@ static void s_apply_done(struct raft_apply *req, int status, void *result)
     if (status == 0) {
         for (size_t i = 0; i < n; i++) {
             fl->cops[i]->index = req->index;
-            s_finish(self, fl->cops[i]);
+            dc_cluster__finish(self, fl->cops[i]);
         }
     } else {
         /* Not committed under this leadership (it may still be, under the
@@ -226,96 +130,7 @@ static void s_apply_done(struct raft_apply *req, int status, void *result)
      * loop's next turn (s_before_poll) moves the work along. */
 }
 
-/*==== Membership (leader) ====*/
 
-static void s_change_done(struct raft_change *req, int status);
-
-static void s_member_answer(cluster_t *self, int status, const char *fmt, uint64_t id,
-                            const char *detail)
-{
-    dc_cop_t *c = self->changing;
-    self->changing = NULL;
-    c->out.status = status;
-    snprintf(c->out.message, sizeof c->out.message, fmt, (unsigned long long)id, detail);
-    c->index = self->state->applied_index;
-    dc_info("membership: %s", c->out.message);
-    /* MEMBERS right after the answer shows the change (else the next tick). */
-    dc_members_publish(self->ctx, &self->raft, self->state->applied_index);
-    s_finish(self, c);
-}
-
-static void s_change_done(struct raft_change *req, int status)
-{
-    cluster_t *self = req->data;
-    dc_cop_t *c = self->changing;
-    if (!c)
-        return;
-    if (status != 0) {
-        s_member_answer(self, DC_STATUS_ERROR, "Membership change for member %llu failed: %s",
-                        c->op->member_id, raft_strerror(status));
-        return;
-    }
-    if (c->op->kind == DC_OP_MEMBER_ADD && c->out.changed == false) {
-        /* Added as a spare: now make it a voter (the leader first brings its
-         * log up to date). */
-        c->out.changed = true;
-        int rc =
-            raft_assign(&self->raft, &self->change, c->op->member_id, RAFT_VOTER, s_change_done);
-        if (rc != 0)
-            s_member_answer(self, DC_STATUS_ERROR, "Member %llu added but not a voter: %s",
-                            c->op->member_id, raft_strerror(rc));
-        return;
-    }
-    s_member_answer(self, DC_STATUS_OK,
-                    c->op->kind == DC_OP_MEMBER_ADD ? "Member %llu added as a voter%s"
-                                                    : "Member %llu removed%s",
-                    c->op->member_id, "");
-}
-
-static void s_transfer_done(struct raft_transfer *req)
-{
-    cluster_t *self = req->data;
-    raft_id leader = 0;
-    const char *address = NULL;
-    raft_leader(&self->raft, &leader, &address);
-    char detail[64];
-    snprintf(detail, sizeof detail, "%llu", (unsigned long long)leader);
-    if (leader && leader != self->config->member_id)
-        s_member_answer(self, DC_STATUS_OK, "Leadership handed over (asked for %llu, leader %s)",
-                        self->changing->op->member_id, detail);
-    else
-        s_member_answer(self, DC_STATUS_ERROR,
-                        "Leadership not handed over (asked for %llu, leader %s)",
-                        self->changing->op->member_id, detail);
-}
-
-/* Starts a membership change (one at a time); answers at once on refusal. */
-static void s_member_op(cluster_t *self, dc_cop_t *c)
-{
-    if (self->changing) {
-        s_fail(self, c, "A membership change is under way: try again when it is done");
-        return;
-    }
-    self->changing = c;
-    c->out.changed = false;
-    self->change.data = self;
-    int rc;
-    dc_write_op_t *op = c->op;
-    if (op->kind == DC_OP_MEMBER_ADD)
-        rc = raft_add(&self->raft, &self->change, op->member_id, op->address, s_change_done);
-    else if (op->kind == DC_OP_MEMBER_REMOVE)
-        rc = raft_remove(&self->raft, &self->change, op->member_id, s_change_done);
-    else if (op->member_id == self->config->member_id) {
-        s_member_answer(self, DC_STATUS_OK, "Member %llu leads already%s", op->member_id, "");
-        return;
-    } else {
-        self->member_transfer.data = self;
-        rc = raft_transfer(&self->raft, &self->member_transfer, op->member_id, s_transfer_done);
-    }
-    if (rc != 0)
-        s_member_answer(self, DC_STATUS_ERROR, "Membership change for member %llu refused: %s",
-                        op->member_id, raft_strerror(rc));
-}
 
 /* Answers ops whose decision changed nothing: at once when nothing is in
  * flight, else with the newest proposal (they were decided against it). */
@@ -330,7 +145,7 @@ static void s_answer_unchanged(cluster_t *self, dc_cop_t **cops, size_t n)
             last->cops[last->count++] = cops[i];
         else {
             cops[i]->index = self->state->applied_index;
-            s_finish(self, cops[i]);
+            dc_cluster__finish(self, cops[i]);
         }
     }
 }
@@ -348,7 +163,7 @@ static void s_propose(cluster_t *self)
         dc_cop_t *c;
         while (fl->count < DC_MAX_BATCH && (c = dc_cops_pop(&self->queue))) {
             if (c->op->kind >= DC_OP_MEMBER_ADD) {
-                s_member_op(self, c);
+                dc_cluster__member_op(self, c);
                 continue;
             }
             if (c->op->has_request_id && dc_decide_answered(&d, c->op->request_id, &c->out)) {
@@ -396,200 +211,8 @@ static void s_propose(cluster_t *self)
     }
 }
 
-/*==== Forwarding (follower) ====*/
 
-static void s_dealer_readable(uv_poll_t *handle, int status, int events);
 
-static void s_free_handle(uv_handle_t *handle)
-{
-    free(handle);
-}
-
-static void s_dealer_close(cluster_t *self)
-{
-    if (self->dealer_poll) {
-        uv_close((uv_handle_t *)self->dealer_poll, s_free_handle);
-        self->dealer_poll = NULL;
-    }
-    zsock_destroy(&self->dealer);
-    self->dealer_endpoint[0] = 0;
-    self->dealer_leader = 0;
-}
-
-/* The leader changed: ops forwarded to the old one are sent again shortly,
- * unless its answer comes first (a live old leader answers within
- * milliseconds, "A" or "N"; a dead one never does). Resending at once would
- * apply twice what the old leader had committed. */
-#define DC_RESEND_AFTER_MS 300
-
-static void s_resend_later(cluster_t *self)
-{
-    uint64_t at = dc_mono_ms() + DC_RESEND_AFTER_MS;
-    for (dc_cop_t *c = self->sent.head; c; c = c->next)
-        if (!c->resend_at)
-            c->resend_at = at;
-}
-
-/* Connects the dealer to the leader's announced endpoint. Returns false when
- * the leader is unknown. */
-static bool s_dealer_for(cluster_t *self, uint64_t leader)
-{
-    const char *endpoint = dc_state_member_endpoint(self->state, leader);
-    if (!endpoint)
-        return false;
-    if (self->dealer && self->dealer_leader == leader && !strcmp(self->dealer_endpoint, endpoint))
-        return true;
-    if (self->dealer) {
-        dc_info("forwarding writes to member %llu at %s now", (unsigned long long)leader, endpoint);
-        s_dealer_close(self);
-    }
-    s_resend_later(self);
-    self->dealer = zsock_new(ZMQ_DEALER);
-    if (!self->dealer)
-        return false;
-    zsock_set_linger(self->dealer, 0);
-    zsock_set_sndhwm(self->dealer, 10000);
-    /* Never block the Raft thread: at the high-water mark (a leader that
-     * stopped reading) s_forward keeps the op queued for later. */
-    zsock_set_sndtimeo(self->dealer, 0);
-    dc_zap_connect_member(self->ctx->zap, self->dealer);
-    if (zsock_connect(self->dealer, "%s", endpoint) != 0) {
-        dc_warn("cannot connect to the leader's endpoint %s", endpoint);
-        zsock_destroy(&self->dealer);
-        return false;
-    }
-    snprintf(self->dealer_endpoint, sizeof self->dealer_endpoint, "%s", endpoint);
-    self->dealer_leader = leader;
-    self->dealer_poll = malloc(sizeof *self->dealer_poll);
-    if (self->dealer_poll) {
-        uv_poll_init(&self->loop, self->dealer_poll, zsock_fd(self->dealer));
-        self->dealer_poll->data = self;
-        uv_poll_start(self->dealer_poll, UV_READABLE, s_dealer_readable);
-    }
-    return true;
-}
-
-static void s_forward(cluster_t *self)
-{
-    raft_id leader = 0;
-    const char *address = NULL;
-    raft_leader(&self->raft, &leader, &address);
-    if (!leader || leader == self->config->member_id || !s_dealer_for(self, leader))
-        return;
-    dc_cop_t *c;
-    while ((c = dc_cops_pop(&self->queue))) {
-        msgpack_sbuffer buf;
-        msgpack_sbuffer_init(&buf);
-        if (dc_write_op_encode(c->op, &buf) != 0) {
-            msgpack_sbuffer_destroy(&buf);
-            s_fail(self, c, "Out of memory");
-            continue;
-        }
-        c->fwd_id = ++self->next_fwd_id;
-        c->resend_at = 0;
-        c->uncertain = true;
-        zmsg_t *msg = zmsg_new();
-        zmsg_addstr(msg, "F");
-        zmsg_addmem(msg, &c->fwd_id, sizeof c->fwd_id);
-        zmsg_addmem(msg, buf.data, buf.size);
-        msgpack_sbuffer_destroy(&buf);
-        if (zmsg_send(&msg, self->dealer) != 0) {
-            zmsg_destroy(&msg);
-            dc_cop_list_t back = {0};
-            dc_cops_push(&back, c);
-            dc_cops_prepend(&self->queue, &back);
-            return;
-        }
-        dc_cops_push(&self->sent, c);
-    }
-}
-
-/* The leader's answers: ["A", fwd_id, answer] or ["N", fwd_id]. */
-static void s_from_leader(cluster_t *self)
-{
-    zmsg_t *msg;
-    while (self->dealer && (zsock_events(self->dealer) & ZMQ_POLLIN) &&
-           (msg = zmsg_recv(self->dealer))) {
-        zframe_t *kind = zmsg_first(msg), *id = zmsg_next(msg), *body = zmsg_next(msg);
-        uint64_t fwd_id = 0;
-        if (kind && id && zframe_size(id) == sizeof fwd_id)
-            memcpy(&fwd_id, zframe_data(id), sizeof fwd_id);
-        dc_cop_t *c = fwd_id ? dc_cops_take(&self->sent, fwd_id) : NULL;
-        if (c && zframe_streq(kind, "A") && body &&
-            dc_cop_answer_unpack(zframe_data(body), zframe_size(body), &c->out, &c->index) == 0)
-            s_answer_when_applied(self, c);
-        else if (c)
-            dc_cops_push(&self->retry, c); /* "N", or an answer we cannot read: again */
-        zmsg_destroy(&msg);
-    }
-}
-
-static void s_dealer_readable(uv_poll_t *handle, int status, int events)
-{
-    (void)status;
-    (void)events;
-    cluster_t *self = handle->data;
-    s_from_leader(self);
-    s_pump(self);
-}
-
-/* Forwarded ops and renewals from followers: ["F", fwd_id, op] or ["R", ids]. */
-static void s_from_followers(cluster_t *self)
-{
-    zmsg_t *msg;
-    while ((zsock_events(self->router) & ZMQ_POLLIN) && (msg = zmsg_recv(self->router))) {
-        zframe_t *peer = zmsg_pop(msg);
-        zframe_t *kind = zmsg_first(msg), *arg = zmsg_next(msg), *body = zmsg_next(msg);
-        uint64_t fwd_id = 0;
-        if (kind && zframe_streq(kind, "R") && arg && self->leader) {
-            /* Renewals a follower took: the lease lives on here too. */
-            size_t n = zframe_size(arg) / sizeof(uint64_t);
-            uint64_t now = dc_mono_ms(), wall = dc_wall_ms();
-            for (size_t i = 0; i < n; i++) {
-                uint64_t lease;
-                memcpy(&lease, zframe_data(arg) + i * sizeof lease, sizeof lease);
-                dc_leases_heartbeat(self->state->leases, lease, now, wall);
-            }
-        } else if (kind && zframe_streq(kind, "F") && arg && body &&
-                   zframe_size(arg) == sizeof fwd_id) {
-            memcpy(&fwd_id, zframe_data(arg), sizeof fwd_id);
-            char err[DC_ERR_LEN];
-            dc_write_op_t *op =
-                self->leader ? dc_write_op_decode(zframe_data(body), zframe_size(body), err) : NULL;
-            dc_cop_t *c = calloc(1, sizeof *c);
-            if (c) {
-                c->peer = peer;
-                peer = NULL;
-                c->peer_fwd_id = fwd_id;
-                c->deadline = dc_mono_ms() + DC_WRITE_DEADLINE_MS;
-            }
-            if (c && !self->leader) { /* we lost it since: the follower asks again */
-                zmsg_t *no = zmsg_new();
-                zmsg_append(no, &c->peer);
-                zmsg_addstr(no, "N");
-                zmsg_addmem(no, &fwd_id, sizeof fwd_id);
-                zmsg_send(&no, self->router);
-                free(c);
-            } else if (c && !op) {
-                dc_warn("a forwarded write was refused: %s", err);
-                c->op = calloc(1, sizeof *c->op);
-                if (c->op) {
-                    c->index = self->state->applied_index;
-                    s_fail(self, c, "The leader could not read the forwarded write");
-                } else {
-                    zframe_destroy(&c->peer);
-                    free(c);
-                }
-            } else if (c) {
-                c->op = op;
-                dc_cops_push(&self->queue, c);
-            } else
-                dc_write_op_destroy(&op);
-        }
-        zframe_destroy(&peer);
-        zmsg_destroy(&msg);
-    }
-}
 
 /*==== The loop's inputs ====*/
 
@@ -635,7 +258,7 @@ static void s_from_local(cluster_t *self)
         s_give_request_id(self, op);
         c->deadline = dc_mono_ms() + DC_WRITE_DEADLINE_MS;
         if (self->stopping)
-            s_fail(self, c, "Shutting down");
+            dc_cluster__fail(self, c, "Shutting down");
         else
             dc_cops_push(&self->queue, c);
     }
@@ -665,14 +288,13 @@ static void s_drain(cluster_t *self)
     if (self->raft_closing)
         return;
     s_from_local(self);
-    s_from_followers(self);
-    s_from_leader(self);
-    s_pump(self);
+    dc_cluster__from_followers(self);
+    dc_cluster__from_leader(self);
+    dc_cluster__pump(self);
 }
 
 static void s_became_leader(cluster_t *self);
 static void s_stepped_down(cluster_t *self);
-static void s_allow_members(cluster_t *self);
 
 static void s_barrier_done(struct raft_barrier *req, int status)
 {
@@ -702,7 +324,7 @@ static void s_push_commit(cluster_t *self)
         self->commit_wanted = 0; /* stepping down, say: heartbeats remain */
 }
 
-static void s_pump(cluster_t *self)
+void dc_cluster__pump(cluster_t *self)
 {
     if (self->raft_closing)
         return;
@@ -717,7 +339,7 @@ static void s_pump(cluster_t *self)
         s_propose(self);
         s_push_commit(self);
     } else
-        s_forward(self);
+        dc_cluster__forward(self);
     s_release_parked(self);
 }
 
@@ -744,8 +366,8 @@ static void s_became_leader(cluster_t *self)
     /* Ops the old leader refused are ours now; those it may still answer
      * wait a moment for that answer. */
     dc_cops_prepend(&self->queue, &self->retry);
-    s_resend_later(self);
-    s_dealer_close(self);
+    dc_cluster__resend_later(self);
+    dc_cluster__dealer_close(self);
     /* A fresh cluster's first epoch, and where followers reach us. */
     if (self->state->epoch == 0) {
         dc_change_t *c = dc_changes_add(&self->pending, DC_REC_EPOCH);
@@ -790,20 +412,6 @@ static void s_checkpoint(cluster_t *self)
     dc_lessor_checkpoint(&self->pipeline.lessor, &d);
 }
 
-/* Follower: the renewals taken here go to the leader. */
-static void s_forward_renewals(cluster_t *self)
-{
-    uint64_t *ids = NULL;
-    size_t n = dc_leases_take_forward(self->state->leases, &ids);
-    if (n && self->dealer) {
-        zmsg_t *msg = zmsg_new();
-        zmsg_addstr(msg, "R");
-        zmsg_addmem(msg, ids, n * sizeof *ids);
-        zmsg_send(&msg, self->dealer);
-    }
-    free(ids);
-}
-
 static void s_tick(uv_timer_t *handle)
 {
     cluster_t *self = handle->data;
@@ -824,7 +432,7 @@ static void s_tick(uv_timer_t *handle)
             s_checkpoint(self);
         }
     } else
-        s_forward_renewals(self);
+        dc_cluster__forward_renewals(self);
     if (self->fsm.store_stale && !self->fsm.in_txn && now >= self->next_rebuild_ms) {
         self->next_rebuild_ms = now + 1000;
         if (dc_store_file_gone(self->store))
@@ -849,11 +457,11 @@ static void s_tick(uv_timer_t *handle)
             if (now < c->deadline)
                 dc_cops_push(&keep, c);
             else if (c->uncertain)
-                s_fail(self, c,
+                dc_cluster__fail(self, c,
                        "No answer from the cluster leader in time: the write may or "
                        "may not have been applied");
             else
-                s_fail(self, c,
+                dc_cluster__fail(self, c,
                        "No cluster leader: the write was not applied (a majority of "
                        "members must be up and connected)");
         }
@@ -861,11 +469,11 @@ static void s_tick(uv_timer_t *handle)
     }
     dc_cops_prepend(&self->queue, &self->retry);
     if (self->raft.configuration_index != self->allowed_conf)
-        s_allow_members(self); /* a member added since: let it forward here */
+        dc_cluster__allow_members(self); /* a member added since: let it forward here */
     dc_members_publish(self->ctx, &self->raft, self->state->applied_index);
     if (self->stopping && self->transferring && now >= self->stop_deadline)
         s_shutdown(self);
-    s_pump(self);
+    dc_cluster__pump(self);
 }
 
 /*==== Start and stop ====*/
@@ -885,7 +493,7 @@ static void s_close_handles(cluster_t *self)
         uv_close((uv_handle_t *)&self->router_poll, s_handle_closed);
         self->handles_ready = false;
     }
-    s_dealer_close(self);
+    dc_cluster__dealer_close(self);
 }
 
 static void s_raft_closed(struct raft *r)
@@ -930,13 +538,13 @@ static void s_shutdown(cluster_t *self)
     if (self->changing) {
         dc_cop_t *pending = self->changing;
         self->changing = NULL;
-        s_fail(self, pending, "Shutting down: the membership change may or may not be done");
+        dc_cluster__fail(self, pending, "Shutting down: the membership change may or may not be done");
     }
     dc_cop_t *c;
     dc_cop_list_t *lists[] = {&self->queue, &self->retry, &self->sent, &self->parked};
     for (int i = 0; i < 4; i++)
         while ((c = dc_cops_pop(lists[i])))
-            s_fail(self, c, "Shutting down");
+            dc_cluster__fail(self, c, "Shutting down");
     dc_pipeline_command(&self->pipeline, "FLUSH");
     raft_close(&self->raft, s_raft_closed);
 }
@@ -954,66 +562,6 @@ static int s_mkdirs(const char *path)
         }
     }
     return mkdir(dir, 0750) != 0 && errno != EEXIST ? -1 : 0;
-}
-
-/* Tells the ZAP handler the addresses of every member host: without CURVE
- * (--insecure-tcp) the router takes connections from member hosts only. With
- * CURVE the member's key is what lets it in (dc_zap.h). */
-static void s_allow_members(cluster_t *self)
-{
-    const struct raft_configuration *conf = &self->raft.configuration;
-    int count = self->raft_ready ? (int)conf->n : 0;
-    int hosts = dc_zap_curve(self->ctx->zap) ? 0 : count + self->config->member_count;
-    for (int i = 0; i < hosts; i++) {
-        const char *address =
-            i < count ? conf->servers[i].address : self->config->members[i - count].address;
-        char host[208];
-        dc_address_host(address, host, sizeof host);
-        struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
-        if (getaddrinfo(host, NULL, &hints, &res) != 0) {
-            dc_warn("member host %s does not resolve: its writes cannot be forwarded here", host);
-            continue;
-        }
-        for (struct addrinfo *a = res; a; a = a->ai_next) {
-            char ip[INET6_ADDRSTRLEN] = "";
-            if (a->ai_family == AF_INET)
-                inet_ntop(AF_INET, &((struct sockaddr_in *)a->ai_addr)->sin_addr, ip, sizeof ip);
-            else if (a->ai_family == AF_INET6)
-                inet_ntop(AF_INET6, &((struct sockaddr_in6 *)a->ai_addr)->sin6_addr, ip, sizeof ip);
-            if (ip[0])
-                dc_zap_allow_member_address(self->ctx->zap, ip);
-        }
-        freeaddrinfo(res);
-    }
-    self->allowed_conf = self->raft_ready ? self->raft.configuration_index : 0;
-}
-
-/* The forwarding endpoint: tcp on this member's own host, any free port. */
-static int s_bind_router(cluster_t *self)
-{
-    char host[208];
-    dc_address_host(dc_config_self(self->config)->address, host, sizeof host);
-    self->router = zsock_new(ZMQ_ROUTER);
-    if (!self->router)
-        return -1;
-    zsock_set_linger(self->router, 0);
-    zsock_set_maxmsgsize(self->router, (int)self->config->max_message_size + 4096);
-    dc_listen_prepare(self->router);
-    s_allow_members(self);
-    dc_zap_serve(self->ctx->zap, self->router, DC_ZAP_MEMBERS);
-    int port = zsock_bind(self->router, "tcp://%s:*", host);
-    if (port < 0) {
-        char origin[256];
-        dc_error("cannot bind the member channel on %s (this member's host in %s): %s", host,
-                 dc_config_origin(self->config, "cluster-member", origin, sizeof origin),
-                 zmq_strerror(zmq_errno()));
-        return -1;
-    }
-    snprintf(self->endpoint, sizeof self->endpoint, "tcp://%s:%d", host, port);
-    dc_zap_watch(self->ctx->zap, self->router, self->endpoint);
-    dc_info("member channel (writes forwarded to this member when it leads) on %s%s",
-            self->endpoint, dc_zap_curve(self->ctx->zap) ? " (CURVE)" : "");
-    return 0;
 }
 
 /* The peer link's idea of who is a member: the current configuration. */
@@ -1105,7 +653,7 @@ static int s_setup(cluster_t *self)
     if (uv_loop_init(&self->loop) != 0)
         return -1;
     self->loop_ready = true;
-    if (dc_pipeline_open(&self->pipeline, self->ctx, self->state) != 0 || s_bind_router(self) != 0)
+    if (dc_pipeline_open(&self->pipeline, self->ctx, self->state) != 0 || dc_cluster__bind_router(self) != 0)
         return -1;
     dc_fsm_init(&self->fsm, self->state, self->store, &self->pipeline.observer);
     dc_lessor_demote(&self->pipeline.lessor); /* a follower until elected */

@@ -1,0 +1,280 @@
+/* dc_cluster_forward.c: forwarding between a follower and the leader: the
+ * member channel the leader's ROUTER listens on, the follower's DEALER to
+ * it, forwarded ops and their answers, renewals passed on (see
+ * dc_cluster_member.h and dc_cluster.h). */
+#include "dc_cluster_member.h"
+#include "dc_clock.h"
+#include "dc_listen.h"
+#include "dc_log.h"
+#include "dc_zap.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <string.h>
+
+static void s_dealer_readable(uv_poll_t *handle, int status, int events);
+
+static void s_free_handle(uv_handle_t *handle)
+{
+    free(handle);
+}
+
+void dc_cluster__dealer_close(cluster_t *self)
+{
+    if (self->dealer_poll) {
+        uv_close((uv_handle_t *)self->dealer_poll, s_free_handle);
+        self->dealer_poll = NULL;
+    }
+    zsock_destroy(&self->dealer);
+    self->dealer_endpoint[0] = 0;
+    self->dealer_leader = 0;
+}
+
+/* The leader changed: ops forwarded to the old one are sent again shortly,
+ * unless its answer comes first (a live old leader answers within
+ * milliseconds, "A" or "N"; a dead one never does). Resending at once would
+ * apply twice what the old leader had committed. */
+#define DC_RESEND_AFTER_MS 300
+
+void dc_cluster__resend_later(cluster_t *self)
+{
+    uint64_t at = dc_mono_ms() + DC_RESEND_AFTER_MS;
+    for (dc_cop_t *c = self->sent.head; c; c = c->next)
+        if (!c->resend_at)
+            c->resend_at = at;
+}
+
+/* Connects the dealer to the leader's announced endpoint. Returns false when
+ * the leader is unknown. */
+static bool s_dealer_for(cluster_t *self, uint64_t leader)
+{
+    const char *endpoint = dc_state_member_endpoint(self->state, leader);
+    if (!endpoint)
+        return false;
+    if (self->dealer && self->dealer_leader == leader && !strcmp(self->dealer_endpoint, endpoint))
+        return true;
+    if (self->dealer) {
+        dc_info("forwarding writes to member %llu at %s now", (unsigned long long)leader, endpoint);
+        dc_cluster__dealer_close(self);
+    }
+    dc_cluster__resend_later(self);
+    self->dealer = zsock_new(ZMQ_DEALER);
+    if (!self->dealer)
+        return false;
+    zsock_set_linger(self->dealer, 0);
+    zsock_set_sndhwm(self->dealer, 10000);
+    /* Never block the Raft thread: at the high-water mark (a leader that
+     * stopped reading) s_forward keeps the op queued for later. */
+    zsock_set_sndtimeo(self->dealer, 0);
+    dc_zap_connect_member(self->ctx->zap, self->dealer);
+    if (zsock_connect(self->dealer, "%s", endpoint) != 0) {
+        dc_warn("cannot connect to the leader's endpoint %s", endpoint);
+        zsock_destroy(&self->dealer);
+        return false;
+    }
+    snprintf(self->dealer_endpoint, sizeof self->dealer_endpoint, "%s", endpoint);
+    self->dealer_leader = leader;
+    self->dealer_poll = malloc(sizeof *self->dealer_poll);
+    if (self->dealer_poll) {
+        uv_poll_init(&self->loop, self->dealer_poll, zsock_fd(self->dealer));
+        self->dealer_poll->data = self;
+        uv_poll_start(self->dealer_poll, UV_READABLE, s_dealer_readable);
+    }
+    return true;
+}
+
+void dc_cluster__forward(cluster_t *self)
+{
+    raft_id leader = 0;
+    const char *address = NULL;
+    raft_leader(&self->raft, &leader, &address);
+    if (!leader || leader == self->config->member_id || !s_dealer_for(self, leader))
+        return;
+    dc_cop_t *c;
+    while ((c = dc_cops_pop(&self->queue))) {
+        msgpack_sbuffer buf;
+        msgpack_sbuffer_init(&buf);
+        if (dc_write_op_encode(c->op, &buf) != 0) {
+            msgpack_sbuffer_destroy(&buf);
+            dc_cluster__fail(self, c, "Out of memory");
+            continue;
+        }
+        c->fwd_id = ++self->next_fwd_id;
+        c->resend_at = 0;
+        c->uncertain = true;
+        zmsg_t *msg = zmsg_new();
+        zmsg_addstr(msg, "F");
+        zmsg_addmem(msg, &c->fwd_id, sizeof c->fwd_id);
+        zmsg_addmem(msg, buf.data, buf.size);
+        msgpack_sbuffer_destroy(&buf);
+        if (zmsg_send(&msg, self->dealer) != 0) {
+            zmsg_destroy(&msg);
+            dc_cop_list_t back = {0};
+            dc_cops_push(&back, c);
+            dc_cops_prepend(&self->queue, &back);
+            return;
+        }
+        dc_cops_push(&self->sent, c);
+    }
+}
+
+/* The leader's answers: ["A", fwd_id, answer] or ["N", fwd_id]. */
+void dc_cluster__from_leader(cluster_t *self)
+{
+    zmsg_t *msg;
+    while (self->dealer && (zsock_events(self->dealer) & ZMQ_POLLIN) &&
+           (msg = zmsg_recv(self->dealer))) {
+        zframe_t *kind = zmsg_first(msg), *id = zmsg_next(msg), *body = zmsg_next(msg);
+        uint64_t fwd_id = 0;
+        if (kind && id && zframe_size(id) == sizeof fwd_id)
+            memcpy(&fwd_id, zframe_data(id), sizeof fwd_id);
+        dc_cop_t *c = fwd_id ? dc_cops_take(&self->sent, fwd_id) : NULL;
+        if (c && zframe_streq(kind, "A") && body &&
+            dc_cop_answer_unpack(zframe_data(body), zframe_size(body), &c->out, &c->index) == 0)
+            dc_cluster__answer_when_applied(self, c);
+        else if (c)
+            dc_cops_push(&self->retry, c); /* "N", or an answer we cannot read: again */
+        zmsg_destroy(&msg);
+    }
+}
+
+static void s_dealer_readable(uv_poll_t *handle, int status, int events)
+{
+    (void)status;
+    (void)events;
+    cluster_t *self = handle->data;
+    dc_cluster__from_leader(self);
+    dc_cluster__pump(self);
+}
+
+/* Forwarded ops and renewals from followers: ["F", fwd_id, op] or ["R", ids]. */
+void dc_cluster__from_followers(cluster_t *self)
+{
+    zmsg_t *msg;
+    while ((zsock_events(self->router) & ZMQ_POLLIN) && (msg = zmsg_recv(self->router))) {
+        zframe_t *peer = zmsg_pop(msg);
+        zframe_t *kind = zmsg_first(msg), *arg = zmsg_next(msg), *body = zmsg_next(msg);
+        uint64_t fwd_id = 0;
+        if (kind && zframe_streq(kind, "R") && arg && self->leader) {
+            /* Renewals a follower took: the lease lives on here too. */
+            size_t n = zframe_size(arg) / sizeof(uint64_t);
+            uint64_t now = dc_mono_ms(), wall = dc_wall_ms();
+            for (size_t i = 0; i < n; i++) {
+                uint64_t lease;
+                memcpy(&lease, zframe_data(arg) + i * sizeof lease, sizeof lease);
+                dc_leases_heartbeat(self->state->leases, lease, now, wall);
+            }
+        } else if (kind && zframe_streq(kind, "F") && arg && body &&
+                   zframe_size(arg) == sizeof fwd_id) {
+            memcpy(&fwd_id, zframe_data(arg), sizeof fwd_id);
+            char err[DC_ERR_LEN];
+            dc_write_op_t *op =
+                self->leader ? dc_write_op_decode(zframe_data(body), zframe_size(body), err) : NULL;
+            dc_cop_t *c = calloc(1, sizeof *c);
+            if (c) {
+                c->peer = peer;
+                peer = NULL;
+                c->peer_fwd_id = fwd_id;
+                c->deadline = dc_mono_ms() + DC_WRITE_DEADLINE_MS;
+            }
+            if (c && !self->leader) { /* we lost it since: the follower asks again */
+                zmsg_t *no = zmsg_new();
+                zmsg_append(no, &c->peer);
+                zmsg_addstr(no, "N");
+                zmsg_addmem(no, &fwd_id, sizeof fwd_id);
+                zmsg_send(&no, self->router);
+                free(c);
+            } else if (c && !op) {
+                dc_warn("a forwarded write was refused: %s", err);
+                c->op = calloc(1, sizeof *c->op);
+                if (c->op) {
+                    c->index = self->state->applied_index;
+                    dc_cluster__fail(self, c, "The leader could not read the forwarded write");
+                } else {
+                    zframe_destroy(&c->peer);
+                    free(c);
+                }
+            } else if (c) {
+                c->op = op;
+                dc_cops_push(&self->queue, c);
+            } else
+                dc_write_op_destroy(&op);
+        }
+        zframe_destroy(&peer);
+        zmsg_destroy(&msg);
+    }
+}
+
+/* Follower: the renewals taken here go to the leader. */
+void dc_cluster__forward_renewals(cluster_t *self)
+{
+    uint64_t *ids = NULL;
+    size_t n = dc_leases_take_forward(self->state->leases, &ids);
+    if (n && self->dealer) {
+        zmsg_t *msg = zmsg_new();
+        zmsg_addstr(msg, "R");
+        zmsg_addmem(msg, ids, n * sizeof *ids);
+        zmsg_send(&msg, self->dealer);
+    }
+    free(ids);
+}
+
+/* Tells the ZAP handler the addresses of every member host: without CURVE
+ * (--insecure-tcp) the router takes connections from member hosts only. With
+ * CURVE the member's key is what lets it in (dc_zap.h). */
+void dc_cluster__allow_members(cluster_t *self)
+{
+    const struct raft_configuration *conf = &self->raft.configuration;
+    int count = self->raft_ready ? (int)conf->n : 0;
+    int hosts = dc_zap_curve(self->ctx->zap) ? 0 : count + self->config->member_count;
+    for (int i = 0; i < hosts; i++) {
+        const char *address =
+            i < count ? conf->servers[i].address : self->config->members[i - count].address;
+        char host[208];
+        dc_address_host(address, host, sizeof host);
+        struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
+        if (getaddrinfo(host, NULL, &hints, &res) != 0) {
+            dc_warn("member host %s does not resolve: its writes cannot be forwarded here", host);
+            continue;
+        }
+        for (struct addrinfo *a = res; a; a = a->ai_next) {
+            char ip[INET6_ADDRSTRLEN] = "";
+            if (a->ai_family == AF_INET)
+                inet_ntop(AF_INET, &((struct sockaddr_in *)a->ai_addr)->sin_addr, ip, sizeof ip);
+            else if (a->ai_family == AF_INET6)
+                inet_ntop(AF_INET6, &((struct sockaddr_in6 *)a->ai_addr)->sin6_addr, ip, sizeof ip);
+            if (ip[0])
+                dc_zap_allow_member_address(self->ctx->zap, ip);
+        }
+        freeaddrinfo(res);
+    }
+    self->allowed_conf = self->raft_ready ? self->raft.configuration_index : 0;
+}
+
+/* The forwarding endpoint: tcp on this member's own host, any free port. */
+int dc_cluster__bind_router(cluster_t *self)
+{
+    char host[208];
+    dc_address_host(dc_config_self(self->config)->address, host, sizeof host);
+    self->router = zsock_new(ZMQ_ROUTER);
+    if (!self->router)
+        return -1;
+    zsock_set_linger(self->router, 0);
+    zsock_set_maxmsgsize(self->router, (int)self->config->max_message_size + 4096);
+    dc_listen_prepare(self->router);
+    dc_cluster__allow_members(self);
+    dc_zap_serve(self->ctx->zap, self->router, DC_ZAP_MEMBERS);
+    int port = zsock_bind(self->router, "tcp://%s:*", host);
+    if (port < 0) {
+        char origin[256];
+        dc_error("cannot bind the member channel on %s (this member's host in %s): %s", host,
+                 dc_config_origin(self->config, "cluster-member", origin, sizeof origin),
+                 zmq_strerror(zmq_errno()));
+        return -1;
+    }
+    snprintf(self->endpoint, sizeof self->endpoint, "tcp://%s:%d", host, port);
+    dc_zap_watch(self->ctx->zap, self->router, self->endpoint);
+    dc_info("member channel (writes forwarded to this member when it leads) on %s%s",
+            self->endpoint, dc_zap_curve(self->ctx->zap) ? " (CURVE)" : "");
+    return 0;
+}

@@ -1,0 +1,154 @@
+/* dc_cluster_member.h: the state of a cluster member's writer, shared by
+ * the three files that make it (internal to server/cluster/):
+ * - dc_cluster.c: the Raft instance on its libuv loop, proposals, roles and
+ *   the tick, start and stop;
+ * - dc_cluster_forward.c: forwarding, follower <-> leader (the member
+ *   channel, the dealer, renewals passed on);
+ * - dc_cluster_change.c: membership changes (add, remove, transfer).
+ *
+ * Design notes: all of it belongs to the writer's thread (the actor's; libuv
+ * callbacks run on it too); see dc_cluster.h. */
+#ifndef DC_CLUSTER_MEMBER_H
+#define DC_CLUSTER_MEMBER_H
+
+#include "dc_cluster.h"
+#include "dc_cluster_op.h"
+#include "dc_fsm.h"
+#include "dc_peer_link.h"
+#include "dc_pipeline.h"
+#include "dc_timers.h"
+
+#include <raft.h>
+#include <uv.h>
+
+/* Proposals in flight at once: a batch is decided against the applied state
+ * plus the changes of those still in flight, so the leader need not wait for
+ * one to commit before proposing the next. */
+#define DC_MAX_FLIGHTS 4
+/* The loop's timer: expiry checks, forwarded renewals, status, deadlines. */
+#define DC_TICK_MS 50
+/* A write not answered by then gets ERROR (a Cortex client waits 5 s). */
+#define DC_WRITE_DEADLINE_MS 4500
+/* How often renewal checkpoints are proposed (leader). */
+#define DC_CHECKPOINT_MS 1000
+
+/*==== The member ====*/
+
+/* A proposal in flight and the ops it answers. */
+typedef struct {
+    struct raft_apply req; /* req.data points here */
+    void *owner;           /* the cluster_t */
+    dc_cop_t *cops[DC_MAX_BATCH];
+    size_t count;
+    size_t changes; /* how many of the pending changes are its own */
+} flight_t;
+
+typedef struct {
+    dc_context_t *ctx;
+    const dc_config_t *config;
+    dc_store_t *store;
+    dc_state_t *state;
+    zsock_t *pipe;
+    dc_pipeline_t pipeline;    /* ops in, answers out, held WAITs, observer, lessor */
+    zsock_t *router;           /* followers' forwarded ops (bound on this member's host) */
+    raft_index allowed_conf;   /* the configuration whose hosts auth allows */
+    zsock_t *dealer;           /* to the leader's router, or NULL */
+    char endpoint[257];        /* where our router listens (announced when leading) */
+    char dealer_endpoint[257]; /* where the dealer is connected */
+    uint64_t dealer_leader;    /* the leader the dealer talks to */
+    dc_fsm_t fsm;
+
+    uv_loop_t loop;
+    bool loop_ready, handles_ready;
+    uv_poll_t pipe_poll, pull_poll, router_poll;
+    uv_poll_t *dealer_poll; /* its own allocation: a closing handle is never reused */
+    uv_prepare_t prepare;
+    uv_timer_t tick;
+    struct raft raft;
+    struct raft_io io;
+    dc_peer_link_t *link;
+    bool io_ready, raft_ready, raft_closing;
+
+    dc_cop_list_t queue;  /* to decide (leader) or to forward (follower) */
+    dc_cop_list_t sent;   /* follower: forwarded, awaiting the leader's answer */
+    dc_cop_list_t retry;  /* follower: the peer said "not leader"; forwarded again next tick */
+    dc_cop_list_t parked; /* follower: answered by the leader, waiting to be applied here */
+    uint64_t next_fwd_id;
+    uint64_t next_request_id; /* for removals that came without one (s_give_request_id) */
+
+    flight_t flights[DC_MAX_FLIGHTS]; /* a ring, oldest at flight_head */
+    unsigned flight_head, flights_used;
+    uint64_t propose_after; /* after a refused or failed proposal: not before */
+    /* Changes decided by this leader and not yet applied, in order: those of
+     * the proposals in flight (the first `proposed`), then those decided and
+     * not yet proposed (the leader's own: expiries, checkpoints, ...). */
+    dc_changes_t pending;
+    size_t proposed;
+
+    bool leader;
+    uint64_t last_tick_ms;
+    uint64_t next_checkpoint_ms;
+    uint64_t next_rebuild_ms;
+
+    /* Leader: the commit index the last append it sent to the followers
+     * carried, and the highest index a follower is waiting to learn is
+     * committed (it answers a forwarded op once applied there); a barrier
+     * carries the commit at once when no proposal will (s_push_commit). */
+    raft_index commit_sent;
+    raft_index commit_wanted;
+    struct raft_barrier barrier;
+    bool barrier_busy;
+
+    dc_cop_t *changing; /* the membership change under way, or NULL */
+    struct raft_change change;
+    struct raft_transfer member_transfer;
+
+    bool stopping;
+    struct raft_transfer transfer;
+    bool transferring;
+    uint64_t stop_deadline;
+} cluster_t;
+
+/*==== dc_cluster.c ====*/
+
+/* Sends an op's answer (to the client through the front, or to the follower
+ * that forwarded it) and frees it. */
+void dc_cluster__finish(cluster_t *self, dc_cop_t *c);
+/* Answers c ERROR with message. */
+void dc_cluster__fail(cluster_t *self, dc_cop_t *c, const char *message);
+/* Answers an op the leader has answered, now or once applied here. */
+void dc_cluster__answer_when_applied(cluster_t *self, dc_cop_t *c);
+/* Moves the work along: forwards or proposes what is queued, answers what
+ * is due. */
+void dc_cluster__pump(cluster_t *self);
+
+/*==== dc_cluster_forward.c ====*/
+
+/* Binds the member channel (followers' forwarded ops) on this member's own
+ * host, any free port, into self->endpoint. Returns 0, or -1 logged. */
+int dc_cluster__bind_router(cluster_t *self);
+/* Lets the configuration's member hosts through ZAP on the member channel
+ * (without CURVE, the peers are known by address). */
+void dc_cluster__allow_members(cluster_t *self);
+/* Follower: sends what is queued to the leader (connecting to its announced
+ * endpoint first). */
+void dc_cluster__forward(cluster_t *self);
+/* Follower: the leader's answers to forwarded ops. */
+void dc_cluster__from_leader(cluster_t *self);
+/* Leader: ops and renewals forwarded by followers. */
+void dc_cluster__from_followers(cluster_t *self);
+/* Follower: the renewals taken here, to the leader. */
+void dc_cluster__forward_renewals(cluster_t *self);
+/* Closes the dealer to the leader. */
+void dc_cluster__dealer_close(cluster_t *self);
+/* The leader changed: ops forwarded to the old one are sent again shortly,
+ * unless its answer comes first. */
+void dc_cluster__resend_later(cluster_t *self);
+
+/*==== dc_cluster_change.c ====*/
+
+/* Leader: starts a membership change (one at a time); answers at once on
+ * refusal, else when Raft is done. */
+void dc_cluster__member_op(cluster_t *self, dc_cop_t *c);
+
+#endif
