@@ -1,93 +1,53 @@
 """cortex.discovery.client: Cortex's DiscoveryClient as its reference shows it
-(bools from register/unregister, None from a failed lookup, polling waits)."""
+(bools from register/unregister, None or [] when the daemon is unreachable,
+polling waits), on the interop suite's REQ client (cortex_legacy), which
+keeps the raw responses for the byte-level tests."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 import time
 
-import zmq
+import cortex_legacy
 
-from .protocol import DiscoveryCommand, DiscoveryRequest, DiscoveryResponse, DiscoveryStatus
-from .protocol import TopicInfo
+from .protocol import DiscoveryStatus, TopicInfo
 
-logger = logging.getLogger(__name__)
 DEFAULT_DISCOVERY_ADDRESS = "ipc:///tmp/cortex/discovery.sock"
 
 
-class DiscoveryClient:
+class DiscoveryClient(cortex_legacy.DiscoveryClient):
     def __init__(self, discovery_address: str = DEFAULT_DISCOVERY_ADDRESS,
                  timeout_ms: int = 5000, retries: int = 1):
-        self.discovery_address = discovery_address
-        self.timeout_ms = timeout_ms
-        self.retries = retries
-        self._context = zmq.Context()
-        self._socket = None
-        self._connect()
-
-    def _connect(self) -> None:
-        self._socket = self._context.socket(zmq.REQ)
-        self._socket.setsockopt(zmq.RCVTIMEO, self.timeout_ms)
-        self._socket.setsockopt(zmq.SNDTIMEO, self.timeout_ms)
-        self._socket.setsockopt(zmq.LINGER, 0)
-        self._socket.connect(self.discovery_address)
-
-    def _reconnect(self) -> None:
-        if self._socket:
-            with contextlib.suppress(Exception):
-                self._socket.close()
-        self._connect()
-
-    def _send_request(self, request: DiscoveryRequest) -> DiscoveryResponse:
-        last_error = None
-        for _ in range(self.retries):
-            try:
-                self._socket.send(request.to_bytes())
-                return DiscoveryResponse.from_bytes(self._socket.recv())
-            except zmq.Again:
-                last_error = TimeoutError(f"Discovery request timed out after {self.timeout_ms}ms")
-                self._reconnect()
-            except zmq.ZMQError as e:
-                last_error = e
-                self._reconnect()
-        raise last_error
+        super().__init__(discovery_address, timeout_ms, retries)
 
     def register_topic(self, topic_info: TopicInfo) -> bool:
         try:
-            r = self._send_request(DiscoveryRequest(DiscoveryCommand.REGISTER_TOPIC,
-                                                    topic_info=topic_info))
-            return r.status == DiscoveryStatus.OK
-        except Exception as e:
-            logger.error(f"Failed to register topic: {e}")
+            return super().register_topic(topic_info).status == DiscoveryStatus.OK
+        except Exception:
             return False
 
     def unregister_topic(self, topic_name: str) -> bool:
         try:
-            r = self._send_request(DiscoveryRequest(DiscoveryCommand.UNREGISTER_TOPIC,
-                                                    topic_name=topic_name))
-            return r.status == DiscoveryStatus.OK
-        except Exception as e:
-            logger.error(f"Failed to unregister topic: {e}")
+            return super().unregister_topic(topic_name).status == DiscoveryStatus.OK
+        except Exception:
             return False
 
     def lookup_topic(self, topic_name: str) -> TopicInfo | None:
         try:
-            r = self._send_request(DiscoveryRequest(DiscoveryCommand.LOOKUP_TOPIC,
-                                                    topic_name=topic_name))
-            return r.topic_info if r.status == DiscoveryStatus.OK else None
+            return super().lookup_topic(topic_name)
         except Exception:
             return None
 
-    def wait_for_topic(self, topic_name: str, timeout: float = 30.0,
-                       poll_interval: float = 0.5) -> TopicInfo | None:
-        start_time = time.time()
-        while time.time() - start_time < timeout:
-            topic_info = self.lookup_topic(topic_name)
-            if topic_info:
-                return topic_info
-            time.sleep(poll_interval)
-        return None
+    def list_topics(self) -> list[TopicInfo]:
+        try:
+            return super().list_topics()
+        except Exception:
+            return []
+
+    def ping(self) -> bool:
+        try:
+            return super().ping()
+        except Exception:
+            return False
 
     async def wait_for_topic_async(self, topic_name: str, timeout: float = 600.0,
                                    poll_interval: float = 0.5) -> TopicInfo | None:
@@ -98,27 +58,6 @@ class DiscoveryClient:
                 return topic_info
             await asyncio.sleep(poll_interval)
         return None
-
-    def ping(self) -> bool:
-        try:
-            return self._send_request(DiscoveryRequest(DiscoveryCommand.PING)).status == 0
-        except Exception:
-            return False
-
-    def list_topics(self) -> list[TopicInfo]:
-        try:
-            r = self._send_request(DiscoveryRequest(DiscoveryCommand.LIST_TOPICS))
-            return (r.topics or []) if r.status == DiscoveryStatus.OK else []
-        except Exception:
-            return []
-
-    def close(self) -> None:
-        if self._socket:
-            with contextlib.suppress(Exception):
-                self._socket.close()
-            self._socket = None
-        with contextlib.suppress(Exception):
-            self._context.term()
 
     def __enter__(self) -> "DiscoveryClient":
         return self
