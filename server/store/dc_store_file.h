@@ -1,0 +1,42 @@
+/* dc_store_file.h: the store's own state, shared by its two files
+ * (internal to server/store/): dc_store.c (the file: open, schema and
+ * migrations, a corrupt or deleted database, transactions) and
+ * dc_store_rows.c (the rows of each table and the meta counters).
+ *
+ * Design notes: used by the writer's thread alone after start (dc_store.h). */
+#ifndef DC_STORE_FILE_H
+#define DC_STORE_FILE_H
+
+#include "dc_store.h"
+
+#include <sqlite3.h>
+#include <sys/types.h>
+
+struct dc_store {
+    sqlite3 *db;
+    char *path;
+    dc_sync_t sync;
+    dc_on_corrupt_t on_corrupt;
+    uint64_t max_size;
+    dev_t dev; /* identity of the file opened, to notice it being deleted */
+    ino_t ino;
+    sqlite3_stmt *put_topic;
+    sqlite3_stmt *delete_topic;
+    sqlite3_stmt *meta_set;
+    sqlite3_stmt *put_lease;
+    sqlite3_stmt *delete_lease;
+    sqlite3_stmt *touch_lease;
+    sqlite3_stmt *put_node;
+    sqlite3_stmt *delete_node;
+    sqlite3_stmt *put_request;
+    sqlite3_stmt *put_member;
+    sqlite3_stmt *delete_member;
+    char errmsg[256];
+};
+
+/* Remembers SQLite's message for what failed (dc_store_errmsg). */
+void dc_store__set_error(dc_store_t *self, const char *what);
+/* Runs sql; returns SQLite's result code (the error remembered). */
+int dc_store__exec(dc_store_t *self, const char *sql);
+
+#endif
