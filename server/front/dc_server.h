@@ -1,7 +1,8 @@
 /* dc_server.h: the discovery server: opens the store, loads the registry,
- * starts the ZAP handler (dc_zap), binds the front ROUTER(s) and runs the
- * front, worker and writer threads. The front checks each tcp request's key
- * and role before anything else sees it.
+ * starts the ZAP handler (dc_zap) and the front thread (dc_front.h), which
+ * binds the client-facing ROUTER(s) and starts the worker and writer
+ * threads. The front checks each tcp request's key and role before anything
+ * else sees it.
  *
  * Threads: the front (one actor) owns the client-facing ROUTER sockets. It
  * answers PING, LOOKUP and HEARTBEAT inline (dc_quick_reply), hands REGISTER
