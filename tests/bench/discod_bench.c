@@ -15,11 +15,16 @@
  * registration is acknowledged), list-under-load (lookup p99 while another
  * client LISTs --topics topics in a loop, against the same lookups alone;
  * --lister-endpoint points the lister at another daemon, to tell what the
- * shared machine costs from what the shared daemon costs).
+ * shared machine costs from what the shared daemon costs), bringup (a
+ * robot's bring-up: --clients nodes start at once, each with its own
+ * libdiscod client; node i registers /t/i and waits for /t/(i+1 mod N);
+ * the time until the last node has its publisher's endpoint, the daemon's
+ * CPU and this process's CPU per node, over rounds for --seconds).
  * Speed targets live in BENCHMARKS.md, never in tests. */
 #include "dc_protocol.h"
 #include "dc_reply.h"
 #include "dc_request.h"
+#include "discod.h"
 
 #include <getopt.h>
 #include <inttypes.h>
@@ -30,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -552,6 +558,97 @@ static void s_wait_workload(result_t *r)
     zmq_close(registrar);
 }
 
+/*==== bringup: a robot's nodes starting at once ====*/
+
+typedef struct {
+    int index, nodes;
+    uint64_t round;
+    pthread_barrier_t *start;
+    uint64_t done_us;
+    int failed;
+} node_t;
+
+static void *s_node(void *arg)
+{
+    node_t *n = arg;
+    char name[96], next[96], address[128];
+    snprintf(name, sizeof name, "/t/%" PRIu64 "/%" PRIu64 "/%d", s_run_id, n->round, n->index);
+    snprintf(next, sizeof next, "/t/%" PRIu64 "/%" PRIu64 "/%d", s_run_id, n->round,
+             (n->index + 1) % n->nodes);
+    snprintf(address, sizeof address, "ipc:///tmp/bench-bringup-%d.sock", n->index);
+    pthread_barrier_wait(n->start);
+    /* A node starting: its own client, its registration, its wait. */
+    discod_client_t *c = discod_client_new(s_opt.endpoint);
+    discod_topic_t t = {name, address, "bench.Msg", 7, name};
+    discod_topic_t found = {0};
+    n->failed = !c || discod_register(c, &t) != DISCOD_OK ||
+                discod_wait_for_topic(c, next, 30000, &found) != DISCOD_OK;
+    n->done_us = s_now_us();
+    discod_topic_clear(&found);
+    discod_client_destroy(&c);
+    return NULL;
+}
+
+static double s_self_cpu(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* Rounds of --clients nodes for --seconds (at least one): each sample is a
+ * round's wall time, from the start to the last node holding its endpoint. */
+static void s_bringup_workload(result_t *r)
+{
+    int nodes = s_opt.clients;
+    node_t *n = calloc((size_t)nodes, sizeof *n);
+    pthread_t *threads = calloc((size_t)nodes, sizeof *threads);
+    double daemon_cpu = 0, client_cpu = 0;
+    uint64_t t0 = s_now_us(), end = t0 + (uint64_t)(s_opt.seconds * 1e6), rounds = 0;
+    do {
+        pthread_barrier_t start;
+        pthread_barrier_init(&start, NULL, (unsigned)nodes + 1);
+        for (int i = 0; i < nodes; i++) {
+            n[i] = (node_t){.index = i, .nodes = nodes, .round = rounds, .start = &start};
+            pthread_create(&threads[i], NULL, s_node, &n[i]);
+        }
+        usleep(20000); /* every thread at the barrier */
+        double d0 = s_cpu(s_opt.pid), c0 = s_self_cpu();
+        uint64_t began = s_now_us();
+        pthread_barrier_wait(&start);
+        uint64_t last = began;
+        int failed = 0;
+        for (int i = 0; i < nodes; i++) {
+            pthread_join(threads[i], NULL);
+            failed += n[i].failed;
+            if (n[i].done_us > last)
+                last = n[i].done_us;
+        }
+        daemon_cpu += s_cpu(s_opt.pid) - d0;
+        client_cpu += s_self_cpu() - c0;
+        pthread_barrier_destroy(&start);
+        r->errors += (uint64_t)failed;
+        s_add(&r->all, (uint32_t)(last - began));
+        rounds++;
+    } while (s_now_us() < end);
+    r->seconds = (double)(s_now_us() - t0) / 1e6;
+    r->cpu = daemon_cpu;
+    r->rss = s_rss_mb(s_opt.pid);
+    qsort(r->all.us, r->all.count, sizeof *r->all.us, s_cmp);
+    double per_node = 1e3 / (double)rounds / nodes;
+    snprintf(r->extra, sizeof r->extra,
+             s_opt.json ? "\"nodes\":%d,\"rounds\":%" PRIu64
+                          ",\"wall_ms_p50\":%.1f,\"daemon_cpu_ms_per_node\":%.3f,"
+                          "\"client_cpu_ms_per_node\":%.3f"
+                        : "%d nodes, %" PRIu64 " rounds: wall p50 %.1f ms; per node: daemon CPU "
+                          "%.3f ms, client CPU %.3f ms",
+             nodes, rounds, s_pct(&r->all, 0.5) / 1e3, daemon_cpu * per_node,
+             client_cpu * per_node);
+    free(n);
+    free(threads);
+}
+
 int main(int argc, char **argv)
 {
     static const struct option options[] = {
@@ -580,7 +677,7 @@ int main(int argc, char **argv)
         default:
             fprintf(stderr, "usage: discod-bench --endpoint EP [--pid PID] --workload "
                             "ping|lookup|register|write-path|mixed|heartbeat|\n"
-                            "       heartbeat-datagram|wait|list-under-load\n"
+                            "       heartbeat-datagram|wait|list-under-load|bringup\n"
                             "       [--clients N] [--seconds S] [--rate R] [--topics N] "
                             "[--leases N] [--json]\n"
                             "       [--lister-endpoint EP] (list-under-load: LIST another daemon)\n"
@@ -624,6 +721,8 @@ int main(int argc, char **argv)
                  s_opt.json ? "\"leases\":%d" : "%d leases at 1 Hz", s_opt.leases);
     } else if (!strcmp(w, "wait")) {
         s_wait_workload(&r);
+    } else if (!strcmp(w, "bringup")) {
+        s_bringup_workload(&r);
     } else if (!strcmp(w, "list-under-load")) {
         s_prefill("/bench/pre", s_opt.topics, 0, NULL);
         result_t alone;
