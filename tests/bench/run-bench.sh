@@ -101,6 +101,9 @@ write_path8=$(row d "$discod_pid" --workload write-path --clients 8)
 echo "$write_path8"
 row d "$discod_pid" --workload mixed --clients 8 --topics 1000
 row d "$discod_pid" --workload wait --clients 1
+# A robot's bring-up: N nodes at once, each with its own libdiscod client.
+row d "$discod_pid" --workload bringup --clients 100
+row d "$discod_pid" --workload bringup --clients 200
 hb_cpu=(); hb_dgram_cpu=()
 for round in $(seq "$rounds"); do
   hb_row=$(row d "$discod_pid" --workload heartbeat --clients 4 --leases 10000)
