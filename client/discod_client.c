@@ -149,13 +149,11 @@ discod_client_t *discod_client_new_multi(const char *const *endpoints, size_t co
         free(c);
         return NULL; /* a key file that cannot be read, or only one of the two */
     }
-    c->zmq = zmq_ctx_new();
+    c->zmq = discod__context_acquire(); /* shared by the process's clients */
     if (!c->zmq) {
         free(c);
         return NULL;
     }
-    /* One I/O thread is plenty for one REQ socket. */
-    zmq_ctx_set(c->zmq, ZMQ_IO_THREADS, 1);
     for (size_t i = 0; i < count; i++) {
         c->endpoints[i] = strdup(endpoints[i]);
         if (!c->endpoints[i]) {
@@ -201,8 +199,7 @@ void discod_client_destroy(discod_client_t **client_p)
     discod_client_t *c = *client_p;
     s_close_socket(c);
     discod__datagram_close(&c->datagram);
-    if (c->zmq)
-        zmq_ctx_term(c->zmq);
+    discod__context_release(c->zmq);
     for (size_t i = 0; i < c->endpoint_count; i++)
         free(c->endpoints[i]);
     free(c);

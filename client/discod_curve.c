@@ -4,6 +4,7 @@
 #include "discod_internal.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,9 +69,10 @@ void discod__curve_apply(const discod__curve_t *curve, void *sock, const char *e
 
 void *discod__curve_monitor(void *zmq_ctx, void *sock)
 {
-    static int next;
+    static atomic_int next; /* clients of one process share a context: unique names */
     char endpoint[64];
-    snprintf(endpoint, sizeof endpoint, "inproc://discod-client-monitor-%p-%d", sock, next++);
+    snprintf(endpoint, sizeof endpoint, "inproc://discod-client-monitor-%p-%d", sock,
+             atomic_fetch_add(&next, 1));
     if (zmq_socket_monitor(sock, endpoint,
                            ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) !=
         0)

@@ -20,6 +20,12 @@ discod_result_t discod__call(discod_client_t *c, dc_request_t *req, int try_time
  * negative one means there is no channel right now: use discod__call. */
 discod_result_t discod__call_datagram(discod_client_t *c, dc_request_t *req,
                                       dc_reply_view_t *view);
+/* The ZeroMQ context the clients of this process share (discod_context.c):
+ * a reference, or NULL when out of memory. Release it once the client's
+ * sockets are closed. */
+void *discod__context_acquire(void);
+void discod__context_release(void *ctx);
+
 /* Does this client speak only Cortex's protocol: told to
  * (DISCOD_PROTOCOL_LEGACY), or its daemon answered a protocol 2 request in
  * protocol 1? Every protocol 2 only call (STATS, MEMBERS, HEARTBEAT, leases,

@@ -116,7 +116,10 @@ typedef struct discod_client discod_client_t;
 
 /* A client for one endpoint (NULL: $DISCOD_ENDPOINT, else the Cortex default)
  * with default options. Connects lazily. Returns NULL when out of memory or
- * the endpoint is not ipc:// or tcp://. Caller destroys it. */
+ * the endpoint is not ipc:// or tcp://. Caller destroys it. The clients of
+ * one process share one ZeroMQ context (one I/O thread for all of them,
+ * made by the first client and ended with the last); each has its own
+ * socket, and a client is used by one thread at a time. */
 DISCOD_EXPORT discod_client_t *discod_client_new(const char *endpoint);
 
 /* A client for several endpoints, tried in order (failover on timeout).

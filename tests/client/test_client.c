@@ -1,14 +1,17 @@
 /* test_client.c: the client library against the real discod binary: every
  * call, no daemon at all, a daemon killed and restarted between two calls,
  * failover from a dead endpoint, a wait that spans a restart, a LIST of
- * thousands of topics, and several publishers of one topic.
+ * thousands of topics, several publishers of one topic, and the ZeroMQ
+ * context the clients of one process share (threads, any order, fork).
  * Usage: test_client DISCOD_BINARY */
 #include "daemon_proc.h"
 #include "discod.h"
 #include "dc_test.h"
 
 #include <pthread.h>
+#include <dirent.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -489,6 +492,94 @@ static void test_several_publishers(void)
     CHECK(daemon_proc_stop(&d, SIGTERM) == 0);
 }
 
+/* Threads of this process, from /proc/self/task. */
+static int s_threads(void)
+{
+    DIR *dir = opendir("/proc/self/task");
+    int n = 0;
+    for (struct dirent *e; dir && (e = readdir(dir));)
+        n += e->d_name[0] != '.';
+    if (dir)
+        closedir(dir);
+    return n;
+}
+
+typedef struct {
+    const char *endpoint;
+    int index, nodes;
+    int ok;
+} node_arg_t;
+
+/* A node of a robot starting: its own client, a registration, a wait for the
+ * next node's topic. */
+static void *s_node(void *arg)
+{
+    node_arg_t *a = arg;
+    char name[64], next[64];
+    snprintf(name, sizeof name, "/shared/%d", a->index);
+    snprintf(next, sizeof next, "/shared/%d", (a->index + 1) % a->nodes);
+    discod_client_t *c = discod_client_new(a->endpoint);
+    discod_topic_t t = s_topic(name, name), found = {0};
+    a->ok = c && discod_register(c, &t) == DISCOD_OK &&
+            discod_wait_for_topic(c, next, 10000, &found) == DISCOD_OK && !strcmp(found.name, next);
+    discod_topic_clear(&found);
+    usleep((useconds_t)(a->index % 7) * 3000); /* let go in a mixed order */
+    discod_client_destroy(&c);
+    return NULL;
+}
+
+static void test_shared_context(daemon_proc_t *d)
+{
+    /* One context for the process: twenty clients cost no threads of their
+     * own (each used to bring an I/O thread and a reaper). */
+    discod_client_t *keeper = discod_client_new(d->endpoint);
+    CHECK(keeper && discod_ping(keeper) == DISCOD_OK);
+    int before = s_threads();
+    discod_client_t *many[20];
+    for (int i = 0; i < 20; i++) {
+        many[i] = discod_client_new(d->endpoint);
+        CHECK(many[i] && discod_ping(many[i]) == DISCOD_OK);
+    }
+    CHECK(s_threads() == before);
+    for (int i = 0; i < 20; i++)
+        discod_client_destroy(&many[i]);
+    /* Nodes on threads of their own, coming and going in any order, while
+     * another client lives on. */
+    enum { NODES = 32 };
+    pthread_t threads[NODES];
+    node_arg_t args[NODES];
+    for (int i = 0; i < NODES; i++) {
+        args[i] = (node_arg_t){d->endpoint, i, NODES, 0};
+        pthread_create(&threads[i], NULL, s_node, &args[i]);
+    }
+    int ok = 0;
+    for (int i = 0; i < NODES; i++) {
+        pthread_join(threads[i], NULL);
+        ok += args[i].ok;
+    }
+    CHECK(ok == NODES);
+    CHECK(discod_ping(keeper) == DISCOD_OK);
+    /* A forked child makes a context of its own, and lets its parent's be. */
+    pid_t child = fork();
+    if (child == 0) {
+        alarm(20); /* a hang fails the test instead of stalling it */
+        discod_client_t *mine = discod_client_new(d->endpoint);
+        int rc = mine && discod_ping(mine) == DISCOD_OK ? 0 : 1;
+        discod_client_destroy(&mine);
+        discod_client_destroy(&keeper); /* the parent's: left alone */
+        _exit(rc);
+    }
+    int status = -1;
+    CHECK(child > 0 && waitpid(child, &status, 0) == child);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK(discod_ping(keeper) == DISCOD_OK);
+    /* The last client gone, the next one makes a new context. */
+    discod_client_destroy(&keeper);
+    discod_client_t *later = discod_client_new(d->endpoint);
+    CHECK(later && discod_ping(later) == DISCOD_OK);
+    discod_client_destroy(&later);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -503,6 +594,7 @@ int main(int argc, char **argv)
     CHECK(daemon_proc_start(&d) == 0);
     test_every_call(&d);
     test_no_daemon();
+    test_shared_context(&d);
     test_restart_between_calls(&d);
     test_failover(&d);
     test_wait_survives_restart(&d);
