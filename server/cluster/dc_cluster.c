@@ -1,7 +1,8 @@
-/* dc_cluster.c: a cluster member's writer: the Raft instance on its libuv
- * loop, proposals, roles and the tick, start and stop (see the .h).
- * Forwarding is dc_cluster_forward.c, membership changes
- * dc_cluster_change.c; dc_cluster_member.h is the state the three share. */
+/* dc_cluster.c: a cluster member's writer at work: the loop's inputs (the
+ * pipe, local ops), proposals on the leader, roles, the tick (see the .h).
+ * Starting and stopping is dc_cluster_start.c, forwarding
+ * dc_cluster_forward.c, membership changes dc_cluster_change.c;
+ * dc_cluster_member.h is the state the four share. */
 #include "dc_cluster_member.h"
 #include "dc_clock.h"
 #include "dc_failpoint.h"
@@ -127,7 +128,7 @@ static void s_apply_done(struct raft_apply *req, int status, void *result)
         self->propose_after = dc_mono_ms() + 10;
     }
     /* No s_pump here: raft calls this from inside its own processing; the
-     * loop's next turn (s_before_poll) moves the work along. */
+     * loop's next turn (dc_cluster__before_poll) moves the work along. */
 }
 
 
@@ -166,11 +167,7 @@ static void s_propose(cluster_t *self)
                 dc_cluster__member_op(self, c);
                 continue;
             }
-            if (c->op->has_request_id && dc_decide_answered(&d, c->op->request_id, &c->out)) {
-                c->out.changed = false;
-                DC_STAT_INC(self->ctx, deduplicated);
-            } else
-                dc_decide(&d, c->op, &c->out);
+            dc_pipeline_decide(&self->pipeline, &d, c->op, &c->out);
             fl->cops[fl->count++] = c;
         }
         size_t start = self->proposed, changes = self->pending.count - start;
@@ -215,8 +212,6 @@ static void s_propose(cluster_t *self)
 
 
 /*==== The loop's inputs ====*/
-
-static void s_shutdown(cluster_t *self);
 
 /* A removal that came without a request_id (every legacy UNREGISTER) gets one
  * of this member's: if its proposal ends without an answer (a leader died
@@ -270,7 +265,7 @@ static void s_from_pipe(cluster_t *self)
         char *command = zstr_recv(self->pipe);
         if (!command || streq(command, "$TERM")) {
             zstr_free(&command);
-            s_shutdown(self);
+            dc_cluster__shutdown(self);
             return;
         }
         dc_pipeline_command(&self->pipeline, command);
@@ -343,14 +338,14 @@ void dc_cluster__pump(cluster_t *self)
     s_release_parked(self);
 }
 
-static void s_readable(uv_poll_t *handle, int status, int events)
+void dc_cluster__readable(uv_poll_t *handle, int status, int events)
 {
     (void)status;
     (void)events;
     s_drain(handle->data);
 }
 
-static void s_before_poll(uv_prepare_t *handle)
+void dc_cluster__before_poll(uv_prepare_t *handle)
 {
     s_drain(handle->data);
 }
@@ -412,7 +407,7 @@ static void s_checkpoint(cluster_t *self)
     dc_lessor_checkpoint(&self->pipeline.lessor, &d);
 }
 
-static void s_tick(uv_timer_t *handle)
+void dc_cluster__tick(uv_timer_t *handle)
 {
     cluster_t *self = handle->data;
     if (self->raft_closing)
@@ -472,257 +467,6 @@ static void s_tick(uv_timer_t *handle)
         dc_cluster__allow_members(self); /* a member added since: let it forward here */
     dc_members_publish(self->ctx, &self->raft, self->state->applied_index);
     if (self->stopping && self->transferring && now >= self->stop_deadline)
-        s_shutdown(self);
+        dc_cluster__shutdown(self);
     dc_cluster__pump(self);
-}
-
-/*==== Start and stop ====*/
-
-static void s_handle_closed(uv_handle_t *handle)
-{
-    (void)handle;
-}
-
-static void s_close_handles(cluster_t *self)
-{
-    if (self->handles_ready) {
-        uv_close((uv_handle_t *)&self->tick, s_handle_closed);
-        uv_close((uv_handle_t *)&self->prepare, s_handle_closed);
-        uv_close((uv_handle_t *)&self->pipe_poll, s_handle_closed);
-        uv_close((uv_handle_t *)&self->pull_poll, s_handle_closed);
-        uv_close((uv_handle_t *)&self->router_poll, s_handle_closed);
-        self->handles_ready = false;
-    }
-    dc_cluster__dealer_close(self);
-}
-
-static void s_raft_closed(struct raft *r)
-{
-    cluster_t *self = r->data;
-    raft_uv_close(&self->io);
-    self->io_ready = false;
-    s_close_handles(self);
-}
-
-static void s_transferred(struct raft_transfer *req)
-{
-    cluster_t *self = req->data;
-    raft_id leader = 0;
-    const char *address = NULL;
-    raft_leader(&self->raft, &leader, &address);
-    dc_info("leadership handed to member %llu", (unsigned long long)leader);
-    s_shutdown(self);
-}
-
-/* Stops: hands leadership over first when leading, then answers what is
- * left and closes Raft (the loop ends when every handle is closed). */
-static void s_shutdown(cluster_t *self)
-{
-    if (self->raft_closing)
-        return;
-    if (!self->stopping) {
-        self->stopping = true;
-        if (self->leader && self->raft.configuration.n > 1) {
-            self->transfer.data = self;
-            if (raft_transfer(&self->raft, &self->transfer, 0, s_transferred) == 0) {
-                self->transferring = true;
-                self->stop_deadline = dc_mono_ms() + 2 * self->config->election_timeout_ms;
-                dc_info("stopping: handing leadership over first");
-                return;
-            }
-        }
-    } else if (self->transferring && dc_mono_ms() < self->stop_deadline &&
-               raft_state(&self->raft) == RAFT_LEADER)
-        return; /* s_transferred or the tick comes back */
-    self->raft_closing = true;
-    if (self->changing) {
-        dc_cop_t *pending = self->changing;
-        self->changing = NULL;
-        dc_cluster__fail(self, pending, "Shutting down: the membership change may or may not be done");
-    }
-    dc_cop_t *c;
-    dc_cop_list_t *lists[] = {&self->queue, &self->retry, &self->sent, &self->parked};
-    for (int i = 0; i < 4; i++)
-        while ((c = dc_cops_pop(lists[i])))
-            dc_cluster__fail(self, c, "Shutting down");
-    dc_pipeline_command(&self->pipeline, "FLUSH");
-    raft_close(&self->raft, s_raft_closed);
-}
-
-static int s_mkdirs(const char *path)
-{
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    for (char *p = dir + 1; *p; p++) {
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir(dir, 0750) != 0 && errno != EEXIST)
-                return -1;
-            *p = '/';
-        }
-    }
-    return mkdir(dir, 0750) != 0 && errno != EEXIST ? -1 : 0;
-}
-
-/* The peer link's idea of who is a member: the current configuration. */
-static const char *s_member_address(void *arg, uint64_t id)
-{
-    cluster_t *self = arg;
-    const struct raft_configuration *conf = &self->raft.configuration;
-    for (unsigned i = 0; self->raft_ready && i < conf->n; i++)
-        if (conf->servers[i].id == id)
-            return conf->servers[i].address;
-    return NULL;
-}
-
-static int s_start_raft(cluster_t *self)
-{
-    const dc_config_t *config = self->config;
-    const dc_member_config_t *me = dc_config_self(config);
-    if (s_mkdirs(config->cluster_dir) != 0) {
-        dc_error("cannot create the cluster directory %s: %s", config->cluster_dir,
-                 strerror(errno));
-        return -1;
-    }
-    self->link = dc_peer_link_new(&self->loop, config, self->ctx->zap);
-    if (!self->link)
-        return -1;
-    dc_peer_link_set_lookup(self->link, s_member_address, self);
-    int rc = raft_uv_init(&self->io, &self->loop, config->cluster_dir,
-                          dc_peer_link_transport(self->link));
-    if (rc != 0) {
-        dc_error("cannot open the Raft log in %s: %s", config->cluster_dir, self->io.errmsg);
-        return -1;
-    }
-    self->io_ready = true;
-    rc = raft_init(&self->raft, &self->io, &self->fsm.raft, me->id, me->address);
-    if (rc != 0) {
-        dc_error("cannot start Raft: %s", raft_errmsg(&self->raft));
-        return -1;
-    }
-    self->raft.data = self;
-    self->raft_ready = true;
-    raft_set_election_timeout(&self->raft, (unsigned)config->election_timeout_ms);
-    /* Followers learn the commit index from the leader's next message: a
-     * proposal, the barrier s_push_commit sends for a forwarded write, or a
-     * heartbeat. 5 ms heartbeats (at the default election timeout) bound what
-     * the others wait, for about 1% of a core per member. */
-    unsigned heartbeat = (unsigned)(config->election_timeout_ms / 80);
-    raft_set_heartbeat_timeout(&self->raft, heartbeat < 5 ? 5 : heartbeat > 50 ? 50 : heartbeat);
-    raft_set_snapshot_threshold(&self->raft, (unsigned)config->snapshot_threshold);
-    raft_set_snapshot_trailing(&self->raft, (unsigned)(config->snapshot_threshold / 4 + 16));
-    raft_set_pre_vote(&self->raft, true);
-    if (!config->cluster_join) {
-        struct raft_configuration conf;
-        raft_configuration_init(&conf);
-        for (int i = 0; i < config->member_count && rc == 0; i++)
-            rc = raft_configuration_add(&conf, config->members[i].id, config->members[i].address,
-                                        RAFT_VOTER);
-        if (rc == 0)
-            rc = raft_bootstrap(&self->raft, &conf);
-        raft_configuration_close(&conf);
-        if (rc == 0)
-            dc_info("bootstrapped a new cluster of %d member(s)", config->member_count);
-        else if (rc != RAFT_CANTBOOTSTRAP) {
-            dc_error("cannot bootstrap the cluster: %s", raft_strerror(rc));
-            return -1;
-        }
-    }
-    dc_fsm_attach(&self->fsm, &self->raft);
-    rc = raft_start(&self->raft);
-    if (rc != 0) {
-        const char *why = raft_errmsg(&self->raft);
-        dc_error("cannot start Raft: %s%s%s%s", raft_strerror(rc), why[0] ? " (" : "", why,
-                 why[0] ? ")" : "");
-        return -1;
-    }
-    if (dc_fsm_check_start(&self->fsm) != 0)
-        return -1;
-    return 0;
-}
-
-static void s_poll(cluster_t *self, uv_poll_t *poll, zsock_t *sock)
-{
-    uv_poll_init(&self->loop, poll, zsock_fd(sock));
-    poll->data = self;
-    uv_poll_start(poll, UV_READABLE, s_readable);
-}
-
-static int s_setup(cluster_t *self)
-{
-    if (uv_loop_init(&self->loop) != 0)
-        return -1;
-    self->loop_ready = true;
-    if (dc_pipeline_open(&self->pipeline, self->ctx, self->state) != 0 || dc_cluster__bind_router(self) != 0)
-        return -1;
-    dc_fsm_init(&self->fsm, self->state, self->store, &self->pipeline.observer);
-    dc_lessor_demote(&self->pipeline.lessor); /* a follower until elected */
-    if (s_start_raft(self) != 0)
-        return -1;
-    s_poll(self, &self->pipe_poll, self->pipe);
-    s_poll(self, &self->pull_poll, self->pipeline.pull);
-    s_poll(self, &self->router_poll, self->router);
-    uv_prepare_init(&self->loop, &self->prepare);
-    self->prepare.data = self;
-    uv_prepare_start(&self->prepare, s_before_poll);
-    uv_timer_init(&self->loop, &self->tick);
-    self->tick.data = self;
-    uv_timer_start(&self->tick, s_tick, DC_TICK_MS, DC_TICK_MS);
-    self->handles_ready = true;
-    atomic_store(&self->ctx->cluster.member_id, self->config->member_id);
-    atomic_store(&self->ctx->cluster.role, DC_ROLE_FOLLOWER);
-    dc_info("member %llu: Raft at %s, log in %s, writes forwarded to the leader at %s",
-            (unsigned long long)self->config->member_id, dc_config_self(self->config)->address,
-            self->config->cluster_dir, self->endpoint);
-    return 0;
-}
-
-static void s_teardown(cluster_t *self)
-{
-    if (self->raft_ready && !self->raft_closing) {
-        self->raft_closing = true;
-        raft_close(&self->raft, s_raft_closed);
-    } else if (!self->raft_ready) {
-        if (self->io_ready)
-            raft_uv_close(&self->io);
-        s_close_handles(self);
-    }
-    if (self->loop_ready) {
-        uv_run(&self->loop, UV_RUN_DEFAULT); /* until every handle is closed */
-        if (uv_loop_close(&self->loop) != 0)
-            dc_warn("cluster: the event loop still had handles at close");
-    }
-    dc_peer_link_destroy(&self->link);
-    dc_fsm_close(&self->fsm);
-    if (self->dealer)
-        zsock_destroy(&self->dealer);
-    zsock_destroy(&self->router);
-    dc_pipeline_close(&self->pipeline);
-    dc_changes_free(&self->pending);
-}
-
-void dc_cluster_actor(zsock_t *pipe, void *arg)
-{
-    dc_writer_args_t *args = arg;
-    cluster_t *self = calloc(1, sizeof *self);
-    zsock_signal(pipe, 0);
-    if (!self) {
-        zstr_send(pipe, "FAILED");
-        return;
-    }
-    self->ctx = args->ctx;
-    self->config = args->ctx->config;
-    self->store = args->store;
-    self->state = args->state;
-    self->pipe = pipe;
-    if (s_setup(self) != 0) {
-        s_teardown(self);
-        free(self);
-        zstr_send(pipe, "FAILED");
-        return;
-    }
-    zstr_send(pipe, "READY");
-    uv_run(&self->loop, UV_RUN_DEFAULT);
-    s_teardown(self);
-    free(self);
 }

@@ -1,7 +1,8 @@
 /* dc_cluster_member.h: the state of a cluster member's writer, shared by
- * the three files that make it (internal to server/cluster/):
- * - dc_cluster.c: the Raft instance on its libuv loop, proposals, roles and
- *   the tick, start and stop;
+ * the four files that make it (internal to server/cluster/):
+ * - dc_cluster.c: the loop's inputs and the tick, proposals, roles;
+ * - dc_cluster_start.c: the Raft instance and the loop started and stopped,
+ *   the actor's body;
  * - dc_cluster_forward.c: forwarding, follower <-> leader (the member
  *   channel, the dealer, renewals passed on);
  * - dc_cluster_change.c: membership changes (add, remove, transfer).
@@ -121,6 +122,17 @@ void dc_cluster__answer_when_applied(cluster_t *self, dc_cop_t *c);
 /* Moves the work along: forwards or proposes what is queued, answers what
  * is due. */
 void dc_cluster__pump(cluster_t *self);
+
+/* The loop's callbacks: a socket readable, before each poll, the tick. */
+void dc_cluster__readable(uv_poll_t *handle, int status, int events);
+void dc_cluster__before_poll(uv_prepare_t *handle);
+void dc_cluster__tick(uv_timer_t *handle);
+
+/*==== dc_cluster_start.c ====*/
+
+/* Stops: hands leadership over when this member leads (up to a deadline),
+ * answers what is queued, closes Raft and the loop's handles. */
+void dc_cluster__shutdown(cluster_t *self);
 
 /*==== dc_cluster_forward.c ====*/
 

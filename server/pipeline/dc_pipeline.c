@@ -52,6 +52,16 @@ bool dc_pipeline_take_wait(dc_pipeline_t *p, dc_write_op_t **op, uint64_t now_mo
     return true;
 }
 
+void dc_pipeline_decide(dc_pipeline_t *p, dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *out)
+{
+    if (op->has_request_id && dc_decide_answered(d, op->request_id, out)) {
+        out->changed = false;
+        DC_STAT_INC(p->ctx, deduplicated);
+        return;
+    }
+    dc_decide(d, op, out);
+}
+
 void dc_pipeline_command(dc_pipeline_t *p, const char *command)
 {
     if (streq(command, "FLUSH"))

@@ -7,6 +7,7 @@
  * - the observer every applied change passes (events and held waits, the
  *   lease expiry checks, the epoch);
  * - the lessor (dc_lessor.h): expiry checks, checkpoints, promotion;
+ * - deciding an op, or answering a retried request_id from its first answer;
  * - the reply built from a decided op's outcome.
  * What differs between the two writers is how a batch of decided changes is
  * committed, and (in a cluster) forwarding to the leader and membership.
@@ -58,6 +59,11 @@ void dc_pipeline_close(dc_pipeline_t *p);
  * topic comes or its time runs out), and *op freed. Returns false, leaving
  * *op alone, for any other op. */
 bool dc_pipeline_take_wait(dc_pipeline_t *p, dc_write_op_t **op, uint64_t now_mono_ms);
+
+/* Decides op into d's batch (dc_decide), or, when its request_id was
+ * answered already (a retry, perhaps across a leader change), gives that
+ * answer again and changes nothing (counted as deduplicated). */
+void dc_pipeline_decide(dc_pipeline_t *p, dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *out);
 
 /* A command on the writer's pipe: "FLUSH" answers every held WAIT (the
  * daemon is stopping). Others are ignored. */

@@ -77,15 +77,8 @@ static void s_process_batch(writer_t *self, dc_write_op_t **ops, size_t n)
     dc_decider_t d;
     dc_decider_init(&d, self->state, self->ctx->config, &self->batch, now, dc_wall_ms());
     for (size_t i = 0; i < n; i++) {
-        dc_write_op_t *op = ops[i];
-        if (dc_pipeline_take_wait(&self->pipeline, &ops[i], now))
-            continue; /* held, or answered: ops[i] is NULL now */
-        if (op->has_request_id && dc_decide_answered(&d, op->request_id, &outcomes[i])) {
-            outcomes[i].changed = false;
-            DC_STAT_INC(self->ctx, deduplicated);
-            continue;
-        }
-        dc_decide(&d, op, &outcomes[i]);
+        if (!dc_pipeline_take_wait(&self->pipeline, &ops[i], now))
+            dc_pipeline_decide(&self->pipeline, &d, ops[i], &outcomes[i]);
     }
     bool stored = s_commit(self);
     for (size_t i = 0; i < n; i++) {
