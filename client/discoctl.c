@@ -77,7 +77,9 @@ static const struct {
     {"watch", "discoctl watch [--prefix P] [--json] [--count N] [--events EP]...\n"
               "  Lists the registry, then prints each change as it happens. A gap in the\n"
               "  event sequence is reported and followed by a fresh listing. Events come\n"
-              "  from EP ($DISCOD_EVENTS, else " DISCOD_DEFAULT_EVENTS "). Give each\n"
+              "  from EP ($DISCOD_EVENTS, else beside an ipc -e endpoint X.sock at\n"
+              "  X-events.sock, where the daemon puts them unless told, else\n"
+              "  " DISCOD_DEFAULT_EVENTS "). Give each\n"
               "  member's EP in a cluster: they publish the same seqs, each event is\n"
               "  printed once, and the stream goes on without a gap when a member dies.\n"},
     {"nodes", "discoctl nodes [--capability C] [--json]\n  Lists nodes, optionally by capability.\n"},
