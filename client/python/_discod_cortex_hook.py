@@ -12,7 +12,12 @@ class _Hook:
         if fullname != "cortex.discovery.client":
             return None
         sys.meta_path.remove(self)
-        import discod.cortex
+        try:
+            import discod.cortex
+        except ImportError as e:  # discod or pyzmq missing: Cortex as it is
+            sys.stderr.write(f"DISCOD_CORTEX=1, but discod.cortex cannot be imported ({e}): "
+                             "Cortex keeps its own DiscoveryClient\n")
+            return None
         discod.cortex.install()
         return discod.cortex._finder.find_spec(fullname, path, target)
 

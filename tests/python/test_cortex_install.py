@@ -263,6 +263,18 @@ def test_the_start_up_hook_follows_discod_cortex(short_tmp):
                            text=True, env=env, timeout=30)
         assert r.returncode == 0, r.stderr
         assert r.stdout.strip() == want, (flag, r.stdout, r.stderr)
+    # Set, but discod not importable: Cortex keeps its own client, and says so.
+    env = child_env(short_tmp, DISCOD_CORTEX="1")
+    hook_only = os.path.join(short_tmp, "hook-only")
+    os.makedirs(hook_only)
+    import shutil
+    shutil.copy(os.path.join(PYTHON_CLIENT, "_discod_cortex_hook.py"), hook_only)
+    env["PYTHONPATH"] = os.pathsep.join([CORTEX_PKG, HERE, hook_only])
+    r = subprocess.run([sys.executable, "-c", code, site_dir], capture_output=True, text=True,
+                       env=env, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "cortex.discovery.client False", r.stdout
+    assert "discod.cortex cannot be imported" in r.stderr
     # Set, but Cortex never imported: discod is not even loaded.
     env = child_env(short_tmp, DISCOD_CORTEX="1")
     r = subprocess.run([sys.executable, "-c", "import site, sys; site.addsitedir(sys.argv[1]);"
