@@ -14,6 +14,7 @@
 #include "dc_prober.h"
 #include "dc_protocol.h"
 #include "dc_quick_reply.h"
+#include "dc_reply_send.h"
 #include "dc_worker.h"
 #include "dc_write_op.h"
 #include "dc_writer.h"
@@ -104,14 +105,12 @@ static bool s_from_worker(front_t *self)
     return k == 'S';
 }
 
+/* An answer the writer handed over (dc_reply_route_hand). */
 static void s_from_writer(front_t *self)
 {
-    zmsg_t *msg = zmsg_recv(self->replies);
-    if (!msg)
-        return;
-    zframe_t *kind = zmsg_pop(msg);
-    zframe_destroy(&kind);
-    s_send_to_client(self, msg);
+    zmsg_t *msg = dc_reply_route_take(self->replies);
+    if (msg)
+        s_send_to_client(self, msg);
 }
 
 #define DC_MAX_FRAMES 16
@@ -381,6 +380,11 @@ static void s_front_teardown(front_t *self)
     /* The writer finishes what is queued; its replies go nowhere now. */
     zsock_destroy(&self->writes);
     zactor_destroy(&self->writer);
+    /* Answers handed over and not taken: pointers, freed here. */
+    zmsg_t *left;
+    while (self->replies && (zsock_events(self->replies) & ZMQ_POLLIN) &&
+           (left = dc_reply_route_take(self->replies)))
+        zmsg_destroy(&left);
     for (int i = 0; i < self->idle_count; i++)
         zframe_destroy(&self->idle[i]);
     zmsg_t *msg;

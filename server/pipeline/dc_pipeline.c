@@ -31,6 +31,10 @@ int dc_pipeline_open(dc_pipeline_t *p, dc_context_t *ctx, dc_state_t *state)
         dc_error("writer: cannot set up its inproc sockets");
         return -1;
     }
+    /* Answers are handed over as pointers (dc_reply_route_hand): one the
+     * front has not taken when this socket closes must stay readable, so the
+     * front can free it, instead of being dropped with its message. */
+    zsock_set_linger(p->replies, 2000);
     p->events = dc_events_new(ctx, p->replies);
     return p->events ? 0 : -1;
 }
@@ -85,7 +89,7 @@ void dc_pipeline_answer(dc_pipeline_t *p, dc_write_op_t *op, const dc_outcome_t 
     r.lease_ttl_ms = out->lease_ttl_ms;
     zframe_t *frame = dc_reply_frame(&r);
     if (frame)
-        dc_reply_route_send(&op->route, &frame, 'A', p->replies);
+        dc_reply_route_hand(&op->route, &frame, p->replies);
 }
 
 uint64_t dc_pipeline_next_deadline(const dc_pipeline_t *p)

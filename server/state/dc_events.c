@@ -191,7 +191,7 @@ static void s_answer(dc_events_t *self, waiter_t *w, const dc_entry_t *e)
     }
     zframe_t *frame = dc_reply_frame(&r);
     if (frame)
-        dc_reply_route_send(&w->route, &frame, 'A', self->replies);
+        dc_reply_route_hand(&w->route, &frame, self->replies);
     zmsg_destroy(&w->route);
     if (count && count != (size_t)-1)
         dc_registry_release_snapshot(all, count);

@@ -14,6 +14,26 @@ zframe_t *dc_reply_frame(const dc_reply_t *r)
     return frame;
 }
 
+int dc_reply_route_hand(zmsg_t **route_p, zframe_t **reply_p, zsock_t *sock)
+{
+    zmsg_t *msg = *route_p;
+    *route_p = NULL;
+    zmsg_append(msg, reply_p);
+    if (zsock_send(sock, "p", msg) != 0) {
+        zmsg_destroy(&msg);
+        return -1;
+    }
+    return 0;
+}
+
+zmsg_t *dc_reply_route_take(zsock_t *sock)
+{
+    void *msg = NULL;
+    if (zsock_recv(sock, "p", &msg) != 0)
+        return NULL;
+    return msg;
+}
+
 int dc_reply_route_send(zmsg_t **route_p, zframe_t **reply_p, char kind, zsock_t *sock)
 {
     zmsg_t *msg = *route_p;

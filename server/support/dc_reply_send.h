@@ -15,4 +15,16 @@ zframe_t *dc_reply_frame(const dc_reply_t *r);
  * sends it on sock. Takes ownership of *route_p and *reply_p. */
 int dc_reply_route_send(zmsg_t **route_p, zframe_t **reply_p, char kind, zsock_t *sock);
 
+/* The writer's thread to the front, in this process: completes route with
+ * the reply frame and hands the whole message over as one pointer on sock
+ * (a PUSH to the front's PULL), so no frame is copied or sent one by one; the
+ * front receives it with dc_reply_route_take. Takes ownership of *route_p
+ * and *reply_p (freed when the hand-over fails). Returns 0, or -1. */
+int dc_reply_route_hand(zmsg_t **route_p, zframe_t **reply_p, zsock_t *sock);
+
+/* The front's side: the next message handed over on sock
+ * ([endpoint index and principal][envelope...][""][reply]; the caller
+ * destroys it), or NULL. */
+zmsg_t *dc_reply_route_take(zsock_t *sock);
+
 #endif

@@ -4,6 +4,7 @@
  * when the daemon stops). */
 #include "dc_events.h"
 #include "dc_protocol.h"
+#include "dc_reply_send.h"
 #include "dc_test.h"
 
 #include <stdlib.h>
@@ -45,7 +46,7 @@ static uint64_t s_uint(const msgpack_object *map, const char *key)
     return UINT64_MAX;
 }
 
-/* A WAIT op whose answer comes back on the test's PULL ([kind][route][reply]). */
+/* A WAIT op whose answer comes back on the test's PULL ([route][reply]). */
 static dc_write_op_t *s_wait(const char *name, uint64_t timeout_ms)
 {
     dc_write_op_t *op = dc_write_op_named(DC_OP_WAIT, dc_str_from(name));
@@ -60,7 +61,7 @@ static dc_write_op_t *s_wait(const char *name, uint64_t timeout_ms)
 static int s_answer(zsock_t *pull, int timeout_ms)
 {
     zsock_set_rcvtimeo(pull, timeout_ms);
-    zmsg_t *msg = zmsg_recv(pull);
+    zmsg_t *msg = dc_reply_route_take(pull); /* handed over as a pointer */
     if (!msg)
         return -1;
     zframe_t *reply = zmsg_last(msg);

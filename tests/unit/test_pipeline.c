@@ -5,6 +5,7 @@
 #include "dc_clock.h"
 #include "dc_pipeline.h"
 #include "dc_protocol.h"
+#include "dc_reply_send.h"
 #include "dc_test.h"
 
 #include <stdlib.h>
@@ -14,7 +15,7 @@
 static bool s_next(zsock_t *pull, int timeout_ms, dc_reply_view_t *v)
 {
     zsock_set_rcvtimeo(pull, timeout_ms);
-    zmsg_t *msg = zmsg_recv(pull);
+    zmsg_t *msg = dc_reply_route_take(pull); /* handed over as a pointer */
     if (!msg)
         return false;
     zframe_t *reply = zmsg_last(msg);

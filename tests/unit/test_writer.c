@@ -7,6 +7,7 @@
 #include "dc_clock.h"
 #include "dc_persist.h"
 #include "dc_protocol.h"
+#include "dc_reply_send.h"
 #include "dc_test.h"
 #include "dc_writer.h"
 
@@ -43,14 +44,14 @@ static dc_write_op_t *s_register(const char *name, const char *tag, uint64_t lea
 static int s_answer(zsock_t *front, char *tag, size_t tag_size, char *message, size_t size)
 {
     zsock_set_rcvtimeo(front, 5000);
-    zmsg_t *msg = zmsg_recv(front);
+    zmsg_t *msg = dc_reply_route_take(front); /* handed over as a pointer */
     if (!msg)
         return -1;
-    zframe_t *kind = zmsg_first(msg), *route = zmsg_next(msg), *reply = zmsg_last(msg);
+    zframe_t *route = zmsg_first(msg), *reply = zmsg_last(msg);
     int status = -2;
     dc_reply_view_t v;
     char err[DC_ERR_LEN];
-    if (kind && zframe_streq(kind, "A") && route &&
+    if (route && route != reply &&
         dc_reply_decode(&v, zframe_data(reply), zframe_size(reply), err) == 0) {
         status = (int)v.status;
         snprintf(tag, tag_size, "%.*s", (int)zframe_size(route), (char *)zframe_data(route));
