@@ -2,7 +2,8 @@
  * the same standalone (dc_writer: commit to SQLite) and in a cluster
  * (dc_cluster: commit through Raft):
  * - the inproc sockets: write ops in (from the front, the workers and the
- *   prober), answers out (to the front, which routes them to the client);
+ *   prober), answers out (to the front, which routes them to the client),
+ *   each handed over as one pointer (dc_reply_route_hand);
  * - WAITs, handed to the events module to be held (dc_events);
  * - the observer every applied change passes (events and held waits, the
  *   lease expiry checks, the epoch);
