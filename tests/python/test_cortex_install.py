@@ -7,7 +7,7 @@ register_topic takes any TopicInfo-shaped value."""
 import dataclasses
 import importlib
 import os
-import signal
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -267,7 +267,6 @@ def test_the_start_up_hook_follows_discod_cortex(short_tmp):
     env = child_env(short_tmp, DISCOD_CORTEX="1")
     hook_only = os.path.join(short_tmp, "hook-only")
     os.makedirs(hook_only)
-    import shutil
     shutil.copy(os.path.join(PYTHON_CLIENT, "_discod_cortex_hook.py"), hook_only)
     env["PYTHONPATH"] = os.pathsep.join([CORTEX_PKG, HERE, hook_only])
     r = subprocess.run([sys.executable, "-c", code, site_dir], capture_output=True, text=True,

@@ -110,7 +110,7 @@ class TopicInfo:
     def __eq__(self, other: Any) -> bool:
         if isinstance(other, TopicInfo):
             return self._fields() == other._fields()
-        if all(hasattr(other, f) for f in FIELDS) and not isinstance(other, dict):
+        if all(hasattr(other, f) for f in FIELDS):
             return self._fields() == tuple(getattr(other, f) for f in FIELDS)
         return NotImplemented
 
@@ -264,32 +264,30 @@ class DiscoveryClient:
 
 _CLIENT_MODULE = "cortex.discovery.client"
 _original: Optional[type] = None       # Cortex's DiscoveryClient, once seen
-_patched: List[tuple] = []             # (module, attribute, original) install() replaced
 _finder: Optional["_CortexFinder"] = None
 
 
-def _patch_loaded() -> int:
+def _swap(old: type, new: type) -> None:
+    """Every loaded cortex module (the client module, the package, cortex.core.*
+    that imported the name) whose DiscoveryClient is old gets new."""
+    for name, module in list(sys.modules.items()):
+        if module is not None and (name == "cortex" or name.startswith("cortex.")) and \
+                getattr(module, "DiscoveryClient", None) is old:
+            setattr(module, "DiscoveryClient", new)
+
+
+def _patch_loaded() -> None:
     """Replaces Cortex's DiscoveryClient wherever a loaded cortex module holds
-    it (the client module, the package, cortex.core.* that imported the name).
-    Returns how many names it replaced."""
+    it (remembering the original the first time it is seen)."""
     global _original
     client_module = sys.modules.get(_CLIENT_MODULE)
     if client_module is None:
-        return 0
+        return
     current = getattr(client_module, "DiscoveryClient", None)
     if _original is None and current is not None and current is not DiscoveryClient:
         _original = current
-    if _original is None:
-        return 0
-    count = 0
-    for name, module in list(sys.modules.items()):
-        if module is None or not (name == "cortex" or name.startswith("cortex.")):
-            continue
-        if getattr(module, "DiscoveryClient", None) is _original:
-            setattr(module, "DiscoveryClient", DiscoveryClient)
-            _patched.append((module, "DiscoveryClient", _original))
-            count += 1
-    return count
+    if _original is not None:
+        _swap(_original, DiscoveryClient)
 
 
 class _PatchingLoader(importlib.abc.Loader):
@@ -364,15 +362,10 @@ def uninstall() -> None:
         except ValueError:
             pass
         _finder = None
-    _patched.clear()
-    if _original is None:
-        return
     # Every cortex module holding the drop-in, also those imported after
     # install() (they took the name from the patched client module).
-    for name, module in list(sys.modules.items()):
-        if module is not None and (name == "cortex" or name.startswith("cortex.")) and \
-                getattr(module, "DiscoveryClient", None) is DiscoveryClient:
-            setattr(module, "DiscoveryClient", _original)
+    if _original is not None:
+        _swap(DiscoveryClient, _original)
 
 
 def installed() -> bool:
