@@ -5,9 +5,6 @@
 
 int dc_listen_backlog(void)
 {
-    static int backlog = 0; /* the first caller's read is everyone's */
-    if (backlog)
-        return backlog;
     int value = 0;
     FILE *f = fopen("/proc/sys/net/core/somaxconn", "r");
     if (f) {
@@ -15,8 +12,7 @@ int dc_listen_backlog(void)
             value = 0;
         fclose(f);
     }
-    backlog = value < 1024 ? 1024 : value > 65535 ? 65535 : value;
-    return backlog;
+    return value < 1024 ? 1024 : value > 65535 ? 65535 : value;
 }
 
 void dc_listen_prepare(zsock_t *sock)
