@@ -192,8 +192,7 @@ static int s_set_probe_schemes(dc_config_t *c, const char *where, const char *va
 
 typedef enum {
     S_INT,    /* a whole number in [min, max], into an int, int64_t or uint64_t field */
-    S_BOOL,   /* true|false */
-    S_SWITCH, /* a flag without a value (true); true|false in the file */
+    S_BOOL,   /* true|false; with no `arg`, a flag without a value (true) */
     S_CHOICE, /* one of the names in `choices` ("a|b|c"): the field gets its index */
     S_STRING, /* a string; empty: NULL */
     S_CUSTOM  /* read by `set` */
@@ -241,7 +240,7 @@ static const s_setting_t s_settings[] = {
              "(1: Cortex's owner rule; at most 64)"),
     {"db-max-size", "store/max_size", S_INT, S_FIELD(db_max_size), 0, INT64_MAX, NULL, NULL, NULL,
      "0", "B", "cap on the database file size, 0 = none", NULL, NULL},
-    {"allow-remote-shutdown", "server/allow_remote_shutdown", S_SWITCH,
+    {"allow-remote-shutdown", "server/allow_remote_shutdown", S_BOOL,
      S_FIELD(allow_remote_shutdown), 0, 0, NULL, NULL, NULL, "false", NULL,
      "accept SHUTDOWN on tcp endpoints without CURVE too", NULL, NULL},
     /* The order of `choices` is dc_shutdown_t's. */
@@ -258,7 +257,7 @@ static const s_setting_t s_settings[] = {
      "client public certificates, each with a role\n"
      "(read|write|admin); re-read on SIGHUP and on change",
      NULL, NULL},
-    {"insecure-tcp", "security/insecure_tcp", S_SWITCH, S_FIELD(insecure_tcp), 0, 0, NULL, NULL,
+    {"insecure-tcp", "security/insecure_tcp", S_BOOL, S_FIELD(insecure_tcp), 0, 0, NULL, NULL,
      NULL, "false", NULL, "allow tcp endpoints without CURVE (open to anyone)", NULL, NULL},
     {"on-corrupt", "store/on_corrupt", S_CHOICE, S_FIELD(on_corrupt), 0, 0, "move-aside|refuse",
      NULL, NULL, "move-aside", "POLICY", "move-aside|refuse a corrupt database", NULL, NULL},
@@ -297,7 +296,7 @@ static const s_setting_t s_settings[] = {
      "a member's Raft peer address; repeat for each\nmember, this one included", NULL, NULL},
     {"cluster-dir", "cluster/dir", S_STRING, S_FIELD(cluster_dir), 0, 0, NULL, NULL, NULL, NULL,
      "PATH", "the Raft log and snapshots", "DB.raft", NULL},
-    {"cluster-join", "cluster/join", S_SWITCH, S_FIELD(cluster_join), 0, 0, NULL, NULL, NULL,
+    {"cluster-join", "cluster/join", S_BOOL, S_FIELD(cluster_join), 0, 0, NULL, NULL, NULL,
      "false", NULL,
      "start empty and wait to be added (discoctl member add)\n"
      "instead of bootstrapping a new cluster",
@@ -344,7 +343,6 @@ static int s_apply(dc_config_t *c, const s_setting_t *s, const char *value, cons
         return 0;
     }
     case S_BOOL:
-    case S_SWITCH:
         return s_parse_bool(where, value, (bool *)field);
     case S_CHOICE: {
         const char *p = s->choices;
@@ -599,7 +597,7 @@ static void s_usage(FILE *out)
             fprintf(out, "%s\n", s->heading);
         int col = fprintf(out, "  --%s%s%s", s->flag, s->arg ? " " : "", s->arg ? s->arg : "");
         const char *def = s->def_help ? s->def_help : s->def;
-        if (s->kind == S_SWITCH || (def && s->kind == S_STRING && !*def))
+        if (!s->arg || (def && s->kind == S_STRING && !*def)) /* a switch: off */
             def = NULL;
         for (const char *line = s->help; *line;) {
             size_t n = strcspn(line, "\n");
