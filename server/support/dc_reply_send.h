@@ -1,5 +1,6 @@
-/* dc_reply_send.h: turns an encoded reply into the frame that goes back to the
- * front thread, for workers and the writer alike. */
+/* dc_reply_send.h: a reply on its way back to the front thread: encoded into
+ * a frame, then sent with its route (workers, over their DEALER) or handed
+ * over as one pointer (the writer's thread, over its inproc PUSH). */
 #ifndef DC_REPLY_SEND_H
 #define DC_REPLY_SEND_H
 
