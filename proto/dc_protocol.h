@@ -25,6 +25,9 @@ typedef enum {
     DC_CMD_MEMBER_ADD = 15,      /* member_id, member_address: add a voter */
     DC_CMD_MEMBER_REMOVE = 16,   /* member_id */
     DC_CMD_MEMBER_TRANSFER = 17, /* member_id (0: any): hand leadership over */
+    DC_CMD_SUBSCRIBE = 18,       /* topic_name, node_name, message_type, fingerprint: declare one */
+    DC_CMD_UNSUBSCRIBE = 19,     /* topic_name, node_name */
+    DC_CMD_GRAPH = 20,           /* publishers, subscriptions, lookups and mismatches */
     DC_CMD_SHUTDOWN = 99
 } dc_command_t;
 

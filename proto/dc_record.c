@@ -52,10 +52,12 @@ void dc_record_pack(msgpack_packer *pk, const dc_rec_t *c)
 {
     switch (c->kind) {
     case DC_REC_TOPIC_PUT:
-        msgpack_pack_array(pk, 12);
+    case DC_REC_SUB_PUT:
+        msgpack_pack_array(pk, c->kind == DC_REC_TOPIC_PUT ? 12 : 11);
         msgpack_pack_uint64(pk, c->kind);
         s_pack_str(pk, c->topic.name);
-        s_pack_str(pk, c->topic.address);
+        if (c->kind == DC_REC_TOPIC_PUT)
+            s_pack_str(pk, c->topic.address);
         s_pack_str(pk, c->topic.message_type);
         msgpack_pack_uint64(pk, c->topic.fingerprint);
         s_pack_str(pk, c->topic.publisher_node);
@@ -67,6 +69,7 @@ void dc_record_pack(msgpack_packer *pk, const dc_rec_t *c)
         s_pack_str(pk, c->owner);
         return;
     case DC_REC_TOPIC_REMOVE:
+    case DC_REC_SUB_REMOVE:
         msgpack_pack_array(pk, 4);
         msgpack_pack_uint64(pk, c->kind);
         s_pack_str(pk, c->topic.name);
@@ -213,7 +216,7 @@ static int s_reason(const msgpack_object *o, dc_reason_t *out, char *err)
 /* Fields each kind needs at least (index 0 is the kind). */
 static uint32_t s_min_fields(uint64_t kind)
 {
-    static const uint32_t min[] = {0, 10, 3, 4, 3, 6, 3, 3, 2, 6, 4, 3};
+    static const uint32_t min[] = {0, 10, 3, 4, 3, 6, 3, 3, 2, 6, 4, 3, 11, 4};
     return kind < sizeof min / sizeof min[0] ? min[kind] : 0;
 }
 
@@ -241,29 +244,43 @@ int dc_record_decode_change(const msgpack_object *o, dc_rec_t *c, char *err)
     c->kind = (dc_rec_kind_t)kind;
     switch (c->kind) {
     case DC_REC_TOPIC_PUT:
+    case DC_REC_SUB_PUT: {
+        /* A subscription has no address: its fields after the name are one
+         * place earlier. */
+        uint32_t at = c->kind == DC_REC_TOPIC_PUT ? 1 : 0;
         if (s_str(FIELD(1), &c->topic.name, DC_MAX_NAME_LEN, false, "record: name", err) ||
-            s_str(FIELD(2), &c->topic.address, DC_MAX_ADDRESS_LEN, false, "record: address", err) ||
-            s_str(FIELD(3), &c->topic.message_type, DC_MAX_TYPE_LEN, true, "record: type", err) ||
-            dc_mp_get_uint(FIELD(4), &c->topic.fingerprint, "record: fingerprint", err) ||
-            s_str(FIELD(5), &c->topic.publisher_node, DC_MAX_NODE_LEN, true, "record: node", err) ||
-            dc_mp_get_uint(FIELD(6), &c->create_seq, "record: create_seq", err) ||
-            dc_mp_get_uint(FIELD(7), &c->lease_id, "record: lease_id", err) ||
-            dc_mp_get_uint(FIELD(8), &c->at_ms, "record: registered_at", err) ||
-            s_nested(FIELD(9), MSGPACK_OBJECT_MAP, true, &c->metadata, &c->metadata_size,
+            (at && s_str(FIELD(2), &c->topic.address, DC_MAX_ADDRESS_LEN, false, "record: address",
+                         err)) ||
+            s_str(FIELD(2 + at), &c->topic.message_type, DC_MAX_TYPE_LEN, true, "record: type",
+                  err) ||
+            dc_mp_get_uint(FIELD(3 + at), &c->topic.fingerprint, "record: fingerprint", err) ||
+            s_str(FIELD(4 + at), &c->topic.publisher_node, DC_MAX_NODE_LEN, at == 1, "record: node",
+                  err) ||
+            dc_mp_get_uint(FIELD(5 + at), &c->create_seq, "record: create_seq", err) ||
+            dc_mp_get_uint(FIELD(6 + at), &c->lease_id, "record: lease_id", err) ||
+            dc_mp_get_uint(FIELD(7 + at), &c->at_ms, "record: registered_at", err) ||
+            s_nested(FIELD(8 + at), MSGPACK_OBJECT_MAP, true, &c->metadata, &c->metadata_size,
                      "metadata", err))
             return -1;
-        /* The origin came with the cluster (an eleventh field), the owner
-         * with CURVE (a twelfth). */
-        if (a->size > 10 && dc_mp_get_uint(FIELD(10), &c->value, "record: origin", err))
+        if (!at)
+            c->topic.address = (dc_str_t){"", 0};
+        /* A topic's origin came with the cluster (an eleventh field), its
+         * owner with CURVE (a twelfth); a subscription has both. */
+        if (a->size > 9 + at && dc_mp_get_uint(FIELD(9 + at), &c->value, "record: origin", err))
             return -1;
-        return a->size > 11 ? s_owner(FIELD(11), &c->owner, err) : 0;
+        return a->size > 10 + at ? s_owner(FIELD(10 + at), &c->owner, err) : 0;
+    }
     case DC_REC_TOPIC_REMOVE:
+    case DC_REC_SUB_REMOVE:
     case DC_REC_NODE_REMOVE:
         if (s_str(FIELD(1), &c->topic.name,
-                  c->kind == DC_REC_TOPIC_REMOVE ? DC_MAX_NAME_LEN : DC_MAX_NODE_LEN, false,
+                  c->kind == DC_REC_NODE_REMOVE ? DC_MAX_NODE_LEN : DC_MAX_NAME_LEN, false,
                   "record: name", err) ||
             s_reason(FIELD(2), &c->reason, err))
             return -1;
+        if (c->kind == DC_REC_SUB_REMOVE) /* the subscriber's node is always named */
+            return s_str(FIELD(3), &c->topic.publisher_node, DC_MAX_NODE_LEN, false,
+                         "record: node", err);
         /* Version 2: the node of the registration removed (nil: the one). */
         if (c->kind == DC_REC_TOPIC_REMOVE && a->size > 3 && FIELD(3)->type != MSGPACK_OBJECT_NIL) {
             if (s_str(FIELD(3), &c->topic.publisher_node, DC_MAX_NODE_LEN, true, "record: node",

@@ -1,7 +1,7 @@
 /* dc_record.h: the change record, the unit of durability and replication.
  *
- * Every durable change to the registry is one dc_rec_t: a topic put or
- * removed, a lease granted, checkpointed or removed, a node put or removed,
+ * Every durable change to the registry is one dc_rec_t: a topic or a
+ * subscription put or removed, a lease granted, checkpointed or removed, a node put or removed,
  * the epoch raised, or the answer given to a request_id (so a retry is
  * answered once, whichever member it reaches). A batch of them travels as one
  * versioned msgpack record:
@@ -25,7 +25,9 @@
  * client key that wrote them, CURVE). Version 1 records are still read: their
  * TOPIC_REMOVE has no node and removes the name's one registration, and what
  * they put is owned by the ipc side. */
-#define DC_RECORD_VERSION 2
+/* 3: subscriptions (SUB_PUT, SUB_REMOVE); a version 2 reader refuses them
+ * rather than skip them. Versions 1 and 2 are still read. */
+#define DC_RECORD_VERSION 3
 #define DC_RECORD_VERSION_MIN 1
 
 typedef enum {
@@ -44,7 +46,11 @@ typedef enum {
     DC_REC_REQUEST = 9,      /* value (request_id), status, text (message), lease_id, ttl_ms */
     DC_REC_SEQS = 10,        /* seqs: change, lease and event counters (snapshots);
                                 value: the Raft index the snapshot holds (0: none) */
-    DC_REC_MEMBER = 11       /* value (member id), text (its forwarding endpoint; "" forgets it) */
+    DC_REC_MEMBER = 11,      /* value (member id), text (its forwarding endpoint; "" forgets it) */
+    DC_REC_SUB_PUT = 12,     /* a subscription: the fields of TOPIC_PUT but the address
+                                (topic.publisher_node: the subscriber's node; topic.message_type
+                                and fingerprint: what it expects) */
+    DC_REC_SUB_REMOVE = 13   /* topic.name, reason, topic.publisher_node (the subscriber) */
 } dc_rec_kind_t;
 
 /* Why something was removed. Numbers are part of the record format. */
@@ -78,7 +84,7 @@ typedef struct {
     const uint8_t *capabilities; /* one msgpack array of str */
     size_t capabilities_size;
     uint64_t seqs[3];
-    dc_str_t owner; /* TOPIC_PUT, NODE_PUT, LEASE_GRANT: the writer's client key ("": ipc side) */
+    dc_str_t owner; /* TOPIC_PUT, SUB_PUT, NODE_PUT, LEASE_GRANT: the writer's client key ("": ipc side) */
 } dc_rec_t;
 
 /* Starts a record of count changes in pk; pack exactly count after it. */

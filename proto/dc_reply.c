@@ -15,7 +15,8 @@ int dc_reply_encode(const dc_reply_t *r, msgpack_sbuffer *out)
     if (v2)
         n += 2 + (r->member_id ? 2 : 0) + (r->has_lease ? 2 : 0) + !!r->stats + !!r->reason +
              (r->topic_metadata && r->topic_count > 0) + !!r->metadata.data + !!r->nodes.data +
-             !!r->members.data + !!r->publishers.data;
+             !!r->members.data + !!r->publishers.data + !!r->mismatch.data +
+             (r->extra.data ? r->extra_pairs : 0);
     int rc = msgpack_pack_map(&pk, n);
     dc_mp_pack_str(&pk, "status", 6);
     rc |= msgpack_pack_int(&pk, r->status);
@@ -76,6 +77,12 @@ int dc_reply_encode(const dc_reply_t *r, msgpack_sbuffer *out)
             dc_mp_pack_str(&pk, "publishers", 10);
             rc |= msgpack_sbuffer_write(out, (const char *)r->publishers.data, r->publishers.size);
         }
+        if (r->mismatch.data) {
+            dc_mp_pack_str(&pk, "mismatch", 8);
+            rc |= msgpack_sbuffer_write(out, (const char *)r->mismatch.data, r->mismatch.size);
+        }
+        if (r->extra.data)
+            rc |= msgpack_sbuffer_write(out, (const char *)r->extra.data, r->extra.size);
         if (r->members.data) {
             dc_mp_pack_str(&pk, "members", 7);
             rc |= msgpack_sbuffer_write(out, (const char *)r->members.data, r->members.size);
@@ -160,6 +167,14 @@ int dc_reply_decode(dc_reply_view_t *v, const void *data, size_t size, char *err
             v->metadata = o;
         } else if (dc_mp_key_is(k, "publishers") && o->type == MSGPACK_OBJECT_ARRAY) {
             v->publishers = o;
+        } else if (dc_mp_key_is(k, "mismatch") && o->type == MSGPACK_OBJECT_ARRAY) {
+            v->mismatch = o;
+        } else if (dc_mp_key_is(k, "subscriptions") && o->type == MSGPACK_OBJECT_ARRAY) {
+            v->subscriptions = o;
+        } else if (dc_mp_key_is(k, "lookups") && o->type == MSGPACK_OBJECT_ARRAY) {
+            v->lookups = o;
+        } else if (dc_mp_key_is(k, "mismatches") && o->type == MSGPACK_OBJECT_ARRAY) {
+            v->mismatches = o;
         } else if (dc_mp_key_is(k, "topic_metadata") && o->type == MSGPACK_OBJECT_ARRAY) {
             v->topic_metadata = o;
         } else if (dc_mp_key_is(k, "reason") && o->type == MSGPACK_OBJECT_STR) {

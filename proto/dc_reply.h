@@ -43,6 +43,10 @@ typedef struct {
     dc_blob_t nodes;    /* v2: pre-encoded array of node maps, or absent */
     dc_blob_t publishers; /* v2 LOOKUP/WAIT hit: pre-encoded array of publisher maps
                              (PROTOCOL.md), or absent */
+    dc_blob_t mismatch;   /* v2 SUBSCRIBE, and LOOKUP/WAIT naming a subscriber: pre-encoded
+                             array of the publishers whose type differs, or absent */
+    dc_blob_t extra;      /* v2: extra_pairs pre-encoded key/value pairs of the map (GRAPH) */
+    uint32_t extra_pairs;
 } dc_reply_t;
 
 /* Appends the msgpack of r to out. Returns 0, or -1 when out of memory. */
@@ -69,6 +73,10 @@ typedef struct {
     const msgpack_object *metadata;  /* map, or NULL */
     const msgpack_object *topic_metadata; /* array parallel to topics, or NULL */
     const msgpack_object *publishers;     /* LOOKUP/WAIT: array of publisher maps, or NULL */
+    const msgpack_object *mismatch;       /* SUBSCRIBE, LOOKUP/WAIT: array, or NULL */
+    const msgpack_object *subscriptions;  /* GRAPH: array of subscription maps, or NULL */
+    const msgpack_object *lookups;        /* GRAPH: array of legacy lookup counts, or NULL */
+    const msgpack_object *mismatches;     /* GRAPH: array of mismatch maps, or NULL */
     dc_str_t reason;
     msgpack_unpacked storage_;
     void *bytes_; /* the copy the views point into */

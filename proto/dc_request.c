@@ -154,6 +154,7 @@ static int s_decode_key(dc_request_t *r, const msgpack_object *k, const msgpack_
         {"lease_ttl_ms", DC_REQ_LEASE_TTL, offsetof(dc_request_t, lease_ttl_ms)},
         {"timeout_ms", DC_REQ_TIMEOUT, offsetof(dc_request_t, timeout_ms)},
         {"member_id", DC_REQ_MEMBER_ID, offsetof(dc_request_t, member_id)},
+        {"fingerprint", DC_REQ_FINGERPRINT, offsetof(dc_request_t, fingerprint)},
     };
     for (size_t i = 0; i < sizeof uints / sizeof uints[0]; i++) {
         if (dc_mp_key_is(k, uints[i].key)) {
@@ -173,6 +174,10 @@ static int s_decode_key(dc_request_t *r, const msgpack_object *k, const msgpack_
     if (dc_mp_key_is(k, "member_address")) {
         r->present |= DC_REQ_MEMBER_ADDRESS;
         return dc_mp_get_str(v, &r->member_address, 200, false, "member_address", err);
+    }
+    if (dc_mp_key_is(k, "message_type")) {
+        r->present |= DC_REQ_MESSAGE_TYPE;
+        return dc_mp_get_str(v, &r->message_type, DC_MAX_TYPE_LEN, true, "message_type", err);
     }
     if (dc_mp_key_is(k, "node_name")) {
         r->present |= DC_REQ_NODE_NAME;
@@ -262,7 +267,8 @@ int dc_request_encode(const dc_request_t *r, msgpack_sbuffer *out)
              !!(r->present & DC_REQ_FILTER) + !!(r->present & DC_REQ_CAPABILITY) +
              !!(r->present & DC_REQ_NODE_NAME) + !!((r->present & DC_REQ_METADATA) && r->metadata) +
              !!((r->present & DC_REQ_NODE) && r->node) + !!(r->present & DC_REQ_MEMBER_ID) +
-             !!(r->present & DC_REQ_MEMBER_ADDRESS);
+             !!(r->present & DC_REQ_MEMBER_ADDRESS) + !!(r->present & DC_REQ_MESSAGE_TYPE) +
+             !!(r->present & DC_REQ_FINGERPRINT);
     }
     int rc = msgpack_pack_map(&pk, n);
     dc_mp_pack_str(&pk, "command", 7);
@@ -292,7 +298,8 @@ int dc_request_encode(const dc_request_t *r, msgpack_sbuffer *out)
                      {DC_REQ_LEASE_ID, "lease_id", r->lease_id},
                      {DC_REQ_LEASE_TTL, "lease_ttl_ms", r->lease_ttl_ms},
                      {DC_REQ_TIMEOUT, "timeout_ms", r->timeout_ms},
-                     {DC_REQ_MEMBER_ID, "member_id", r->member_id}};
+                     {DC_REQ_MEMBER_ID, "member_id", r->member_id},
+                     {DC_REQ_FINGERPRINT, "fingerprint", r->fingerprint}};
         for (size_t i = 0; i < sizeof uints / sizeof uints[0]; i++) {
             if (r->present & uints[i].bit) {
                 dc_mp_pack_str(&pk, uints[i].key, (size_t)-1);
@@ -328,6 +335,10 @@ int dc_request_encode(const dc_request_t *r, msgpack_sbuffer *out)
         if (r->present & DC_REQ_MEMBER_ADDRESS) {
             dc_mp_pack_str(&pk, "member_address", 14);
             dc_mp_pack_str(&pk, r->member_address.ptr, r->member_address.len);
+        }
+        if (r->present & DC_REQ_MESSAGE_TYPE) {
+            dc_mp_pack_str(&pk, "message_type", 12);
+            dc_mp_pack_str(&pk, r->message_type.ptr, r->message_type.len);
         }
         if (r->present & DC_REQ_NODE_NAME) {
             dc_mp_pack_str(&pk, "node_name", 9);

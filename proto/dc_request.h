@@ -19,7 +19,9 @@ enum {
     DC_REQ_METADATA = 1 << 9,
     DC_REQ_NODE = 1 << 10,
     DC_REQ_MEMBER_ID = 1 << 11,
-    DC_REQ_MEMBER_ADDRESS = 1 << 12
+    DC_REQ_MEMBER_ADDRESS = 1 << 12,
+    DC_REQ_MESSAGE_TYPE = 1 << 13, /* SUBSCRIBE: the type the subscriber expects */
+    DC_REQ_FINGERPRINT = 1 << 14   /* SUBSCRIBE: its fingerprint (0: any) */
 };
 
 #define DC_MAX_METADATA_ENTRIES 64
@@ -34,6 +36,8 @@ typedef struct {
     dc_topic_t topic; /* from the topic_info sub-blob */
     uint64_t request_id, lease_id, lease_ttl_ms, timeout_ms;
     uint64_t member_id;       /* MEMBER_ADD, MEMBER_REMOVE, MEMBER_TRANSFER */
+    dc_str_t message_type;    /* SUBSCRIBE */
+    uint64_t fingerprint;     /* SUBSCRIBE */
     dc_str_t member_address;  /* MEMBER_ADD: HOST:PORT */
     dc_str_t filter_prefix, filter_message_type, filter_publisher_node;
     /* filter.metadata: validated str->str map every listed topic must contain. */

@@ -163,7 +163,7 @@ static void s_propose(cluster_t *self)
         dc_decider_init(&d, self->state, self->config, &self->pending, dc_mono_ms(), dc_wall_ms());
         dc_cop_t *c;
         while (fl->count < DC_MAX_BATCH && (c = dc_cops_pop(&self->queue))) {
-            if (c->op->kind >= DC_OP_MEMBER_ADD) {
+            if (dc_op_is_member_change(c->op->kind)) {
                 dc_cluster__member_op(self, c);
                 continue;
             }
@@ -222,8 +222,9 @@ static void s_propose(cluster_t *self)
  * a random point, so a restarted member does not meet its earlier ones. */
 static void s_give_request_id(cluster_t *self, dc_write_op_t *op)
 {
-    if (op->has_request_id || (op->kind != DC_OP_UNREGISTER &&
-                               op->kind != DC_OP_UNREGISTER_NODE && op->kind != DC_OP_REVOKE_LEASE))
+    if (op->has_request_id ||
+        (op->kind != DC_OP_UNREGISTER && op->kind != DC_OP_UNREGISTER_NODE &&
+         op->kind != DC_OP_REVOKE_LEASE && op->kind != DC_OP_UNSUBSCRIBE))
         return;
     if (!self->next_request_id)
         self->next_request_id = dc_request_id_start();

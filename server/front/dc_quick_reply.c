@@ -2,6 +2,8 @@
  * a found topic's LOOKUP/WAIT answer (see the .h). */
 #include "dc_quick_reply.h"
 #include "dc_clock.h"
+#include "dc_lookups.h"
+#include "dc_mismatch.h"
 #include "dc_protocol.h"
 
 #include <stdio.h>
@@ -74,6 +76,7 @@ int dc_quick_reply(dc_context_t *ctx, const dc_request_t *req, msgpack_sbuffer *
     msgpack_sbuffer *publishers = scratch ? scratch : &local;
     msgpack_sbuffer_clear(publishers);
     char message[DC_MAX_NAME_LEN + 32];
+    size_t mismatch_at = 0;
     if (req->command == DC_CMD_PING) {
         r.status = DC_STATUS_OK;
         r.message = "pong";
@@ -88,6 +91,16 @@ int dc_quick_reply(dc_context_t *ctx, const dc_request_t *req, msgpack_sbuffer *
                      req->topic_name.ptr);
             r.status = DC_STATUS_NOT_FOUND;
             r.message = message;
+        } else if (req->version >= 2 && (req->present & DC_REQ_NODE_NAME)) {
+            /* A subscriber naming itself: the publishers it cannot decode. */
+            mismatch_at = publishers->size;
+            if (dc_mismatch_for(ctx->registry, ctx->subs, req->topic_name, req->node_name,
+                                publishers))
+                r.mismatch = (dc_blob_t){NULL, publishers->size - mismatch_at};
+        }
+        if (req->version < 2 && (req->present & DC_REQ_TOPIC_NAME)) {
+            DC_STAT_INC(ctx, legacy_lookups);
+            dc_lookups_note(ctx->lookups, req->topic_name, dc_wall_ms());
         }
     } else if (req->command == DC_CMD_HEARTBEAT && (req->present & DC_REQ_LEASE_ID)) {
         DC_STAT_INC(ctx, heartbeats);
@@ -105,6 +118,12 @@ int dc_quick_reply(dc_context_t *ctx, const dc_request_t *req, msgpack_sbuffer *
         }
     } else
         return -1;
+    /* The publishers buffer may have grown while the mismatch was packed
+     * after them: point both at where they are now. */
+    if (r.publishers.data)
+        r.publishers.data = (const uint8_t *)publishers->data;
+    if (r.mismatch.size)
+        r.mismatch.data = (const uint8_t *)publishers->data + mismatch_at;
     int rc = dc_reply_encode(&r, out);
     dc_found_release(&found);
     msgpack_sbuffer_destroy(&local);

@@ -1,6 +1,7 @@
 /* dc_server.c: the server's lifecycle: open and load the store, start the
  * front thread (dc_front.c), wait for it, stop (see the .h). */
 #include "dc_server.h"
+#include "dc_lookups.h"
 #include "dc_front.h"
 #include "dc_lessor.h"
 #include "dc_listen.h"
@@ -49,6 +50,7 @@ static int s_load(dc_server_t *self)
     dc_context_t *ctx = &self->ctx;
     dc_state_t *state = &self->state;
     *state = (dc_state_t){.registry = ctx->registry,
+                          .subs = ctx->subs,
                           .leases = ctx->leases,
                           .nodes = ctx->nodes,
                           .dedup = dc_dedup_new(),
@@ -111,14 +113,16 @@ dc_server_t *dc_server_new(const dc_config_t *config)
     self->store = dc_store_open(config->db_path, config->member_id ? DC_SYNC_NORMAL : config->sync,
                                 config->on_corrupt, config->db_max_size);
     ctx->registry = dc_registry_new();
+    ctx->subs = dc_registry_new();
+    ctx->lookups = dc_lookups_new();
     ctx->leases = dc_leases_new();
     ctx->nodes = dc_nodes_new();
     ctx->list_cache = dc_list_cache_new();
     /* The ZAP handler first: no tcp socket may take a connection before it. */
     ctx->keys = dc_keys_new(config->curve_clients);
     ctx->zap = ctx->keys ? dc_zap_new(config->curve_key, ctx->keys) : NULL;
-    if (!self->store || !ctx->registry || !ctx->leases || !ctx->nodes || !ctx->list_cache ||
-        !ctx->zap) {
+    if (!self->store || !ctx->registry || !ctx->subs || !ctx->lookups || !ctx->leases ||
+        !ctx->nodes || !ctx->list_cache || !ctx->zap) {
         dc_server_destroy(&self);
         return NULL;
     }
@@ -192,6 +196,8 @@ void dc_server_destroy(dc_server_t **self_p)
     zactor_destroy(&self->front);
     dc_store_destroy(&self->store);
     dc_registry_destroy(&self->ctx.registry);
+    dc_registry_destroy(&self->ctx.subs);
+    dc_lookups_destroy(&self->ctx.lookups);
     dc_leases_destroy(&self->ctx.leases);
     dc_nodes_destroy(&self->ctx.nodes);
     dc_list_cache_destroy(&self->ctx.list_cache);

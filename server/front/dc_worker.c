@@ -2,8 +2,10 @@
 #include "dc_worker.h"
 #include "dc_clock.h"
 #include "dc_envelope.h"
+#include "dc_graph.h"
 #include "dc_log.h"
 #include "dc_members.h"
+#include "dc_mismatch.h"
 #include "dc_protocol.h"
 #include "dc_quick_reply.h"
 #include "dc_reply_send.h"
@@ -183,6 +185,12 @@ static void s_handle_stats(worker_t *self, zmsg_t **route, dc_request_t *req)
         {"commit_index", atomic_load(&c->commit_index)},
         {"applied_index", atomic_load(&c->applied_index)},
         {"commit_pushes", atomic_load(&s->commit_pushes)},
+        /* Subscriptions and what they tell (proto/PROTOCOL.md, GRAPH). */
+        {"subscriptions", dc_registry_count(self->ctx->subs)},
+        {"subscribes", atomic_load(&s->subscribes)},
+        {"mismatches", dc_graph_mismatch_count(self->ctx)},
+        {"mismatches_detected", atomic_load(&s->mismatches_detected)},
+        {"legacy_lookups", atomic_load(&s->legacy_lookups)},
     };
     dc_reply_t r;
     /* STATS is a protocol 2 command: its answer always carries the v2 keys. */
@@ -250,14 +258,47 @@ static void s_handle_wait(worker_t *self, zmsg_t **route, dc_request_t *req)
     dc_found_t found;
     msgpack_sbuffer publishers;
     msgpack_sbuffer_init(&publishers);
+    msgpack_sbuffer mismatch;
+    msgpack_sbuffer_init(&mismatch);
     if (dc_found(self->ctx->registry, req->topic_name, &r, &publishers, &found) == 0) {
+        if (req->version >= 2 && (req->present & DC_REQ_NODE_NAME) &&
+            dc_mismatch_for(self->ctx->registry, self->ctx->subs, req->topic_name, req->node_name,
+                            &mismatch))
+            r.mismatch = (dc_blob_t){(const uint8_t *)mismatch.data, mismatch.size};
         s_answer(self, route, &r, 'A');
+        msgpack_sbuffer_destroy(&mismatch);
         dc_found_release(&found);
         msgpack_sbuffer_destroy(&publishers);
         return;
     }
     msgpack_sbuffer_destroy(&publishers);
-    s_submit_named(self, route, req, DC_OP_WAIT, req->topic_name);
+    dc_write_op_t *op = dc_write_op_named(DC_OP_WAIT, req->topic_name);
+    /* A subscriber that names itself hears of mismatches when woken. */
+    if (op && req->version >= 2 && (req->present & DC_REQ_NODE_NAME) &&
+        !(op->publisher_node = dc_str_dup(req->node_name)))
+        dc_write_op_destroy(&op);
+    if (!op) {
+        s_error(self, route, req->version, "Out of memory");
+        return;
+    }
+    s_submit_write(self, route, req, op);
+}
+
+static void s_handle_graph(worker_t *self, zmsg_t **route, dc_request_t *req)
+{
+    msgpack_sbuffer publishers, extra;
+    msgpack_sbuffer_init(&publishers);
+    msgpack_sbuffer_init(&extra);
+    dc_reply_t r;
+    s_reply_init(&r, self, 2, DC_STATUS_OK, ""); /* a protocol 2 command */
+    if (dc_graph_pack(self->ctx, req, &publishers, &extra, &r.extra_pairs) == 0) {
+        r.publishers = (dc_blob_t){(const uint8_t *)publishers.data, publishers.size};
+        r.extra = (dc_blob_t){(const uint8_t *)extra.data, extra.size};
+        s_answer(self, route, &r, 'A');
+    } else
+        s_error(self, route, 2, "Out of memory building the graph");
+    msgpack_sbuffer_destroy(&publishers);
+    msgpack_sbuffer_destroy(&extra);
 }
 
 /* Packs nodes as an array of node maps, each with the topics it publishes. */
@@ -499,6 +540,13 @@ static void s_handle(worker_t *self, zmsg_t *msg)
     case DC_CMD_GET_NODE:
     case DC_CMD_FIND_NODES:
         s_handle_nodes(self, &msg, &req);
+        break;
+    case DC_CMD_SUBSCRIBE:
+    case DC_CMD_UNSUBSCRIBE:
+        s_submit_built(self, &msg, &req, dc_write_op_subscription);
+        break;
+    case DC_CMD_GRAPH:
+        s_handle_graph(self, &msg, &req);
         break;
     case DC_CMD_SHUTDOWN:
         s_handle_shutdown(self, &msg, &req, endpoint);

@@ -69,6 +69,12 @@ const char *dc_command_name(int64_t command)
         return "MEMBER_REMOVE";
     case DC_CMD_MEMBER_TRANSFER:
         return "MEMBER_TRANSFER";
+    case DC_CMD_SUBSCRIBE:
+        return "SUBSCRIBE";
+    case DC_CMD_UNSUBSCRIBE:
+        return "UNSUBSCRIBE";
+    case DC_CMD_GRAPH:
+        return "GRAPH";
     case DC_CMD_SHUTDOWN:
         return "SHUTDOWN";
     default:
@@ -87,6 +93,7 @@ bool dc_access_allows(dc_access_t access, int64_t command)
     case DC_CMD_GET_NODE:
     case DC_CMD_FIND_NODES:
     case DC_CMD_MEMBERS:
+    case DC_CMD_GRAPH:
         return access >= DC_ACCESS_READ;
     case DC_CMD_REGISTER_TOPIC:
     case DC_CMD_UNREGISTER_TOPIC:
@@ -94,6 +101,8 @@ bool dc_access_allows(dc_access_t access, int64_t command)
     case DC_CMD_REVOKE_LEASE:
     case DC_CMD_REGISTER_NODE:
     case DC_CMD_UNREGISTER_NODE:
+    case DC_CMD_SUBSCRIBE:
+    case DC_CMD_UNSUBSCRIBE:
         return access >= DC_ACCESS_WRITE;
     case DC_CMD_SHUTDOWN:
     case DC_CMD_MEMBER_ADD:

@@ -1,6 +1,7 @@
 /* dc_pipeline.c: what both writers share (see the .h). */
 #include "dc_pipeline.h"
 #include "dc_log.h"
+#include "dc_mismatch.h"
 #include "dc_reply_send.h"
 #include "dc_write_op.h"
 
@@ -87,7 +88,15 @@ void dc_pipeline_answer(dc_pipeline_t *p, dc_write_op_t *op, const dc_outcome_t 
     r.has_lease = out->has_lease;
     r.lease_id = out->lease_id;
     r.lease_ttl_ms = out->lease_ttl_ms;
+    /* A subscriber is told at once of the publishers it cannot decode. */
+    msgpack_sbuffer mismatch;
+    msgpack_sbuffer_init(&mismatch);
+    if (op->kind == DC_OP_SUBSCRIBE && out->status == DC_STATUS_OK && op->entry &&
+        dc_mismatch_for(p->ctx->registry, p->ctx->subs, op->entry->topic.name,
+                        op->entry->topic.publisher_node, &mismatch))
+        r.mismatch = (dc_blob_t){(const uint8_t *)mismatch.data, mismatch.size};
     zframe_t *frame = dc_reply_frame(&r);
+    msgpack_sbuffer_destroy(&mismatch);
     if (frame)
         dc_reply_route_hand(&op->route, &frame, p->replies);
 }

@@ -1,6 +1,7 @@
 /* dc_apply.c: applying changes to the in-memory state (see the .h). */
 #include "dc_apply.h"
 #include "dc_log.h"
+#include "dc_mismatch.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,81 @@ static void s_tell(const dc_observer_t *observer, const dc_applied_t *a)
         observer->applied(observer->arg, a);
 }
 
+/* One WARNING line and one count for each mismatch a live change makes. */
+static void s_warn_mismatch(void *arg, const dc_entry_t *pub, const dc_entry_t *sub)
+{
+    dc_state_t *state = arg;
+    dc_warn("type mismatch on %s: subscriber %s expects %s (fingerprint %llu), publisher %s "
+            "sends %s (fingerprint %llu)",
+            pub->topic.name.ptr, sub->topic.publisher_node.ptr,
+            sub->topic.message_type.len ? sub->topic.message_type.ptr : "any type",
+            (unsigned long long)sub->topic.fingerprint, pub->topic.publisher_node.ptr,
+            pub->topic.message_type.ptr, (unsigned long long)pub->topic.fingerprint);
+    STAT(state, mismatches_detected);
+}
+
+/* Attaches the name of e (a topic or a subscription) to its lease, or
+ * clears e's lease when that lease is gone. */
+static void s_attach(dc_state_t *state, dc_entry_t *e)
+{
+    if (!e->lease_id)
+        return;
+    dc_lease_t *l = dc_leases_find(state->leases, e->lease_id);
+    if (!l)
+        e->lease_id = 0; /* its lease is gone: a lease-less topic (probed) */
+    else if (dc_lease_attach_topic(l, e->topic.name.ptr) != 0)
+        dc_error("out of memory attaching %s to lease %llu", e->topic.name.ptr,
+                 (unsigned long long)e->lease_id);
+}
+
+static void s_sub_put(dc_state_t *state, dc_change_t *c, const dc_observer_t *observer,
+                      dc_applied_t *a)
+{
+    dc_entry_t *e = c->entry;
+    if (!e)
+        return;
+    if (observer) {
+        dc_info("SUBSCRIBE topic %s node %s type %s fingerprint %llu lease %llu (seq %llu)",
+                e->topic.name.ptr, e->topic.publisher_node.ptr,
+                e->topic.message_type.len ? e->topic.message_type.ptr : "(any)",
+                (unsigned long long)e->topic.fingerprint, (unsigned long long)e->lease_id,
+                (unsigned long long)state->change_seq);
+        STAT(state, subscribes);
+    }
+    s_attach(state, e);
+    a->replaces = dc_registry_peek(state->subs, e->topic.name, e->topic.publisher_node) != NULL;
+    c->entry = NULL;
+    if (dc_registry_put(state->subs, e) != 0) {
+        dc_error("out of memory: subscription to %s not applied", e->topic.name.ptr);
+        dc_entry_unref(&e);
+        return;
+    }
+    a->entry = e;
+    if (observer)
+        a->mismatches = dc_mismatch_each(state->registry, state->subs, e, true, s_warn_mismatch,
+                                         state);
+    s_tell(observer, a);
+}
+
+static void s_sub_remove(dc_state_t *state, dc_change_t *c, const dc_observer_t *observer,
+                         dc_applied_t *a)
+{
+    dc_str_t name = dc_str_from(c->name ? c->name : "");
+    dc_entry_t *e = dc_registry_peek(state->subs, name,
+                                     dc_str_from(c->publisher_node ? c->publisher_node : ""));
+    if (!e)
+        return;
+    if (observer)
+        dc_info("UNSUBSCRIBE topic %s node %s (%s, seq %llu)", e->topic.name.ptr,
+                e->topic.publisher_node.ptr, dc_reason_name(c->reason),
+                (unsigned long long)state->change_seq);
+    dc_entry_t *held = dc_entry_ref(e);
+    dc_registry_remove(state->subs, name, e->topic.publisher_node);
+    a->entry = held;
+    s_tell(observer, a);
+    dc_entry_unref(&held);
+}
+
 static void s_topic_put(dc_state_t *state, dc_change_t *c, const dc_observer_t *observer,
                         dc_applied_t *a)
 {
@@ -32,14 +108,7 @@ static void s_topic_put(dc_state_t *state, dc_change_t *c, const dc_observer_t *
                 (unsigned long long)e->lease_id, (unsigned long long)state->change_seq);
         STAT(state, registrations);
     }
-    if (e->lease_id) {
-        dc_lease_t *l = dc_leases_find(state->leases, e->lease_id);
-        if (!l)
-            e->lease_id = 0; /* its lease is gone: a lease-less topic (probed) */
-        else if (dc_lease_attach_topic(l, e->topic.name.ptr) != 0)
-            dc_error("out of memory attaching %s to lease %llu", e->topic.name.ptr,
-                     (unsigned long long)e->lease_id);
-    }
+    s_attach(state, e);
     a->replaces = dc_registry_peek(state->registry, e->topic.name, e->topic.publisher_node) != NULL;
     /* The registry takes the change's reference; e stays valid while the
      * observer runs (this thread alone removes entries). */
@@ -50,6 +119,9 @@ static void s_topic_put(dc_state_t *state, dc_change_t *c, const dc_observer_t *
         return;
     }
     a->entry = e;
+    if (observer)
+        a->mismatches = dc_mismatch_each(state->registry, state->subs, e, false, s_warn_mismatch,
+                                         state);
     s_tell(observer, a);
 }
 
@@ -181,6 +253,12 @@ void dc_apply(dc_state_t *state, dc_change_t *c, uint64_t now_mono_ms,
     case DC_REC_TOPIC_REMOVE:
         s_topic_remove(state, c, observer, &a);
         return;
+    case DC_REC_SUB_PUT:
+        s_sub_put(state, c, observer, &a);
+        return;
+    case DC_REC_SUB_REMOVE:
+        s_sub_remove(state, c, observer, &a);
+        return;
     case DC_REC_NODE_PUT:
         s_node_put(state, c, observer, &a);
         return;
@@ -249,17 +327,22 @@ const char *dc_state_member_endpoint(const dc_state_t *state, uint64_t id)
     return NULL;
 }
 
-void dc_state_reset(dc_state_t *state)
+static void s_registry_empty(dc_registry_t *registry)
 {
     dc_entry_t **entries = NULL;
-    size_t n = dc_registry_snapshot(state->registry, NULL, &entries);
+    size_t n = dc_registry_snapshot(registry, NULL, &entries);
     for (size_t i = 0; n != (size_t)-1 && i < n; i++)
-        dc_registry_remove(state->registry, entries[i]->topic.name,
-                           entries[i]->topic.publisher_node);
+        dc_registry_remove(registry, entries[i]->topic.name, entries[i]->topic.publisher_node);
     if (n != (size_t)-1)
         dc_registry_release_snapshot(entries, n);
+}
+
+void dc_state_reset(dc_state_t *state)
+{
+    s_registry_empty(state->registry);
+    s_registry_empty(state->subs);
     dc_node_t **nodes = NULL;
-    n = dc_nodes_find(state->nodes, (dc_str_t){NULL, 0}, &nodes);
+    size_t n = dc_nodes_find(state->nodes, (dc_str_t){NULL, 0}, &nodes);
     for (size_t i = 0; n != (size_t)-1 && i < n; i++)
         dc_nodes_remove(state->nodes, dc_str_from(nodes[i]->name));
     if (n != (size_t)-1)
@@ -330,6 +413,19 @@ int dc_state_dump(const dc_state_t *state, dc_changes_t *out)
             d.rc = -1;
     }
     dc_registry_release_snapshot(entries, n);
+    if (d.rc == 0) {
+        n = dc_registry_snapshot(state->subs, NULL, &entries);
+        if (n == (size_t)-1)
+            return -1;
+        for (size_t i = 0; i < n && d.rc == 0; i++) {
+            c = dc_changes_add(out, DC_REC_SUB_PUT);
+            if (c)
+                c->entry = dc_entry_ref(entries[i]);
+            else
+                d.rc = -1;
+        }
+        dc_registry_release_snapshot(entries, n);
+    }
     dc_node_t **nodes = NULL;
     n = d.rc == 0 ? dc_nodes_find(state->nodes, (dc_str_t){NULL, 0}, &nodes) : 0;
     if (n == (size_t)-1)

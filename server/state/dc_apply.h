@@ -1,4 +1,4 @@
-/* dc_apply.h: the applied state (topics, leases, nodes, request answers, the
+/* dc_apply.h: the applied state (topics, subscriptions, leases, nodes, request answers, the
  * epoch and the sequence counters) and the one way to change it, dc_apply.
  *
  * Every path that changes the registry goes through dc_apply, one change at a
@@ -25,7 +25,8 @@ typedef struct {
 } dc_member_info_t;
 
 typedef struct {
-    dc_registry_t *registry;
+    dc_registry_t *registry; /* publishers' registrations */
+    dc_registry_t *subs;     /* subscriptions: entries whose node is the subscriber's */
     dc_leases_t *leases;
     dc_nodes_t *nodes;
     dc_dedup_t *dedup;
@@ -42,7 +43,9 @@ typedef struct {
 /* What an applied change did, for the observer (views valid during the call). */
 typedef struct {
     const dc_change_t *change;
-    const dc_entry_t *entry; /* TOPIC_*: the entry put or removed (NULL: removed nothing) */
+    const dc_entry_t *entry; /* TOPIC_*, SUB_*: the entry put or removed (NULL: removed
+                                nothing) */
+    size_t mismatches;       /* TOPIC_PUT, SUB_PUT: the mismatches it makes (dc_mismatch) */
     const dc_node_t *node;   /* NODE_*: likewise */
     const dc_lease_t *lease; /* LEASE_GRANT: the new lease */
     bool replaces;           /* a PUT over an existing topic or node */
@@ -85,7 +88,7 @@ void dc_state_seqs_after(const dc_state_t *state, const dc_changes_t *batch, uin
 
 /* Appends to out the changes that rebuild state from empty: the epoch, the
  * leases (with their checkpointed renewal times), topics in LIST order,
- * nodes, request answers, members, and last the counters (with the Raft
+ * subscriptions, nodes, request answers, members, and last the counters (with the Raft
  * index). Returns 0, or -1 when out
  * of memory. */
 int dc_state_dump(const dc_state_t *state, dc_changes_t *out);

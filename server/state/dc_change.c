@@ -126,6 +126,7 @@ int dc_change_from_rec(dc_change_t *c, const dc_rec_t *r)
     s_owner_copy(c->owner, r->owner);
     switch (r->kind) {
     case DC_REC_TOPIC_PUT:
+    case DC_REC_SUB_PUT:
         c->entry =
             dc_entry_new(&r->topic, r->create_seq, r->lease_id, r->metadata, r->metadata_size);
         if (!c->entry)
@@ -146,6 +147,7 @@ int dc_change_from_rec(dc_change_t *c, const dc_rec_t *r)
         return c->node ? 0 : -1;
     }
     case DC_REC_TOPIC_REMOVE:
+    case DC_REC_SUB_REMOVE:
         c->name = dc_str_dup(r->topic.name);
         if (c->name && r->topic.publisher_node.ptr &&
             !(c->publisher_node = dc_str_dup(r->topic.publisher_node))) {

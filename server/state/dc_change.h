@@ -16,11 +16,12 @@
 typedef struct {
     dc_rec_kind_t kind;
     dc_reason_t reason;  /* *_REMOVE */
-    dc_entry_t *entry;   /* TOPIC_PUT: the new entry (one reference) */
+    dc_entry_t *entry;   /* TOPIC_PUT, SUB_PUT: the new entry (one reference) */
     dc_node_t *node;     /* NODE_PUT: the new node (one reference) */
-    char *name;          /* TOPIC_REMOVE, NODE_REMOVE: the name (owned) */
+    char *name;          /* TOPIC_REMOVE, SUB_REMOVE, NODE_REMOVE: the name (owned) */
     char *publisher_node; /* TOPIC_REMOVE: the registration's node (owned; NULL in a
-                             version 1 record: the name's one registration) */
+                             version 1 record: the name's one registration);
+                             SUB_REMOVE: the subscriber's node */
     uint64_t lease_id;   /* LEASE_*, REQUEST */
     uint64_t ttl_ms;     /* LEASE_GRANT, REQUEST */
     uint64_t at_ms;      /* LEASE_GRANT, LEASE_RENEW: wall clock */
@@ -75,7 +76,7 @@ int dc_changes_decode(dc_changes_t *self, const void *data, size_t size, char *e
 static inline bool dc_change_eventful(dc_rec_kind_t kind)
 {
     return kind == DC_REC_TOPIC_PUT || kind == DC_REC_TOPIC_REMOVE || kind == DC_REC_NODE_PUT ||
-           kind == DC_REC_NODE_REMOVE;
+           kind == DC_REC_NODE_REMOVE || kind == DC_REC_SUB_PUT || kind == DC_REC_SUB_REMOVE;
 }
 
 #endif

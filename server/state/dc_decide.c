@@ -22,7 +22,7 @@ static void s_say(dc_outcome_t *out, int status, const char *fmt, ...)
 void dc_decider_init(dc_decider_t *d, const dc_state_t *state, const dc_config_t *config,
                      dc_changes_t *batch, uint64_t now_mono, uint64_t now_wall)
 {
-    *d = (dc_decider_t){state, config, batch, 0, now_mono, now_wall};
+    *d = (dc_decider_t){state, config, batch, 0, 0, now_mono, now_wall};
 }
 
 /*==== The state as the batch leaves it ====*/
@@ -111,6 +111,21 @@ static dc_node_t *s_current_node(const dc_decider_t *d, dc_str_t name)
     return dc_nodes_peek(d->state->nodes, name);
 }
 
+/* node's subscription to name as the batch leaves it (borrowed), or NULL. */
+static dc_entry_t *s_current_sub(const dc_decider_t *d, dc_str_t name, dc_str_t node)
+{
+    for (size_t i = d->batch->count; i-- > 0;) {
+        dc_change_t *c = &d->batch->items[i];
+        if (c->kind == DC_REC_SUB_PUT && dc_str_eq(c->entry->topic.name, name) &&
+            dc_str_eq(c->entry->topic.publisher_node, node))
+            return c->entry;
+        if (c->kind == DC_REC_SUB_REMOVE && dc_str_eq(dc_str_from(c->name), name) &&
+            dc_str_eq(dc_str_from(c->publisher_node), node))
+            return NULL;
+    }
+    return dc_registry_peek(d->state->subs, name, node);
+}
+
 /* Lease id's TTL (0: it does not exist), counting this batch. */
 static uint64_t s_lease_ttl(const dc_decider_t *d, uint64_t id)
 {
@@ -169,18 +184,58 @@ static bool s_remove_topic(dc_decider_t *d, const dc_entry_t *e, dc_reason_t rea
     return true;
 }
 
+/* Removes node's subscription to name when lease id holds it. */
+static void s_end_sub(dc_decider_t *d, dc_str_t name, dc_str_t node, uint64_t id,
+                      dc_reason_t reason)
+{
+    dc_entry_t *cur = s_current_sub(d, name, node);
+    if (cur && cur->lease_id == id &&
+        s_remove(d, DC_REC_SUB_REMOVE, cur->topic.name.ptr, cur->topic.publisher_node.ptr, reason))
+        d->net_new_subs--;
+}
+
+/* Removes every subscription to name that lease id holds: those applied
+ * and those this batch put. */
+static void s_end_subs(dc_decider_t *d, dc_str_t name, uint64_t id, dc_reason_t reason)
+{
+    dc_entry_t *small[16], **found = small;
+    size_t n = dc_registry_peek_all(d->state->subs, name, small, 16);
+    if (n > 16) {
+        found = malloc(n * sizeof *found);
+        if (!found)
+            return;
+        n = dc_registry_peek_all(d->state->subs, name, found, n);
+    }
+    /* Names first: a removal may drop the entry found. */
+    for (size_t k = 0; k < n; k++)
+        dc_entry_ref(found[k]);
+    for (size_t k = 0; k < n; k++) {
+        s_end_sub(d, name, found[k]->topic.publisher_node, id, reason);
+        dc_entry_unref(&found[k]);
+    }
+    if (found != small)
+        free(found);
+    for (size_t i = 0; i < d->batch->count; i++) {
+        dc_change_t *c = &d->batch->items[i];
+        if (c->kind == DC_REC_SUB_PUT && c->entry->lease_id == id &&
+            dc_str_eq(c->entry->topic.name, name))
+            s_end_sub(d, name, c->entry->topic.publisher_node, id, reason);
+    }
+}
+
 size_t dc_decide_lease_end(dc_decider_t *d, uint64_t id, dc_reason_t reason)
 {
     dc_lease_t *l = dc_leases_find(d->state->leases, id);
     size_t removed = 0;
     if (l) {
         for (size_t i = 0; i < l->topic_count; i++) {
-            /* Every registration of the name under this lease. */
+            /* Every registration and subscription of the name under this lease. */
             view_t v;
             s_view(d, dc_str_from(l->topics[i]), &v);
             for (size_t k = 0; k < v.count; k++)
                 if (v.items[k]->lease_id == id && s_remove_topic(d, v.items[k], reason))
                     removed++;
+            s_end_subs(d, dc_str_from(l->topics[i]), id, reason);
         }
         if (l->node) {
             dc_node_t *node = s_current_node(d, dc_str_from(l->node));
@@ -472,6 +527,69 @@ static void s_register_node(dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *ou
     s_say(out, DC_STATUS_OK, "Registered node: %s", n->name);
 }
 
+/* A subscription belongs to the key that declared it; the same node
+ * subscribing again replaces its own (its expected type may change). Any
+ * number of nodes may subscribe to a topic, up to max_subscriptions in all. */
+static void s_subscribe(dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *out)
+{
+    dc_entry_t *e = op->entry;
+    dc_entry_t *cur = s_current_sub(d, e->topic.name, e->topic.publisher_node);
+    if (cur && !s_owns(op, cur->owner)) {
+        s_not_owner(out, op, "Subscription to", e->topic.name.ptr);
+        return;
+    }
+    if (!cur && dc_registry_count(d->state->subs) + (uint64_t)d->net_new_subs >=
+                    d->config->max_subscriptions) {
+        s_say(out, DC_STATUS_ERROR, "Subscriptions full: %llu (max_subscriptions)",
+              (unsigned long long)d->config->max_subscriptions);
+        return;
+    }
+    size_t first = d->batch->count;
+    uint64_t lease_id;
+    if (s_decide_lease(d, op, out, &lease_id) != 0)
+        return;
+    dc_change_t *c = s_add(d, DC_REC_SUB_PUT);
+    if (!c) {
+        dc_changes_truncate(d->batch, first);
+        out->has_lease = false;
+        s_say(out, DC_STATUS_ERROR, "Out of memory");
+        return;
+    }
+    e->create_seq = cur ? cur->create_seq : dc_state_change_seq_after(d->state, d->batch);
+    e->lease_id = lease_id;
+    e->registered_at_ms = d->now_wall;
+    e->origin = op->origin;
+    snprintf(e->owner, sizeof e->owner, "%s", op->principal.key);
+    c->entry = dc_entry_ref(e);
+    if (!cur)
+        d->net_new_subs++;
+    out->changed = true;
+    s_say(out, DC_STATUS_OK, "Subscribed %s to topic: %s", e->topic.publisher_node.ptr,
+          e->topic.name.ptr);
+}
+
+static void s_unsubscribe(dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *out)
+{
+    dc_str_t name = {op->name, op->name_len};
+    dc_entry_t *cur = s_current_sub(d, name, dc_str_from(op->publisher_node));
+    if (!cur) {
+        s_say(out, DC_STATUS_NOT_FOUND, "Node %s does not subscribe to %s", op->publisher_node,
+              op->name);
+        return;
+    }
+    if (!s_owns(op, cur->owner)) {
+        s_not_owner(out, op, "Subscription to", op->name);
+        return;
+    }
+    if (!s_remove(d, DC_REC_SUB_REMOVE, op->name, op->publisher_node, DC_REASON_UNREGISTERED)) {
+        s_say(out, DC_STATUS_ERROR, "Out of memory");
+        return;
+    }
+    d->net_new_subs--;
+    out->changed = true;
+    s_say(out, DC_STATUS_OK, "Unsubscribed %s from topic: %s", op->publisher_node, op->name);
+}
+
 void dc_decide(dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *out)
 {
     memset(out, 0, offsetof(dc_outcome_t, message));
@@ -525,6 +643,12 @@ void dc_decide(dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *out)
         s_say(out, DC_STATUS_OK, "Unregistered node: %s", op->name);
         break;
     }
+    case DC_OP_SUBSCRIBE:
+        s_subscribe(d, op, out);
+        break;
+    case DC_OP_UNSUBSCRIBE:
+        s_unsubscribe(d, op, out);
+        break;
     case DC_OP_WAIT:
         s_say(out, DC_STATUS_ERROR, "WAIT is not a write");
         break;

@@ -1,5 +1,6 @@
 /* dc_decide.h: deciding what a write request changes: the owner rule (one
- * publisher per topic, or up to publishers_per_topic of one type), the
+ * publisher per topic, or up to publishers_per_topic of one type),
+ * subscriptions (one per topic and subscriber node), the
  * owners of what keys wrote (CURVE), lease checks, the registry's capacity,
  * and removals by lease, prober or expiry.
  *
@@ -32,6 +33,7 @@ typedef struct {
     const dc_config_t *config;
     dc_changes_t *batch;
     int64_t net_new;   /* topics the batch adds (negative: removes) */
+    int64_t net_new_subs; /* subscriptions likewise */
     uint64_t now_mono; /* for "has this lease run out" */
     uint64_t now_wall; /* stamped on registrations and grants */
 } dc_decider_t;

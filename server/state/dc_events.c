@@ -4,6 +4,7 @@
 #include "dc_zap.h"
 #include "dc_ipc.h"
 #include "dc_log.h"
+#include "dc_mismatch.h"
 #include "dc_protocol.h"
 #include "dc_reply_send.h"
 #include "dc_timers.h"
@@ -19,6 +20,7 @@ typedef struct waiter {
     uint64_t id;
     zmsg_t *route;
     int version;
+    char *node; /* the subscriber waiting (protocol 2's node_name), or NULL */
     struct waiter *next;
 } waiter_t;
 
@@ -99,6 +101,48 @@ void dc_events_destroy(dc_events_t **self_p)
 
 /*==== The event stream ====*/
 
+static void s_pack_mismatch(void *arg, const dc_entry_t *pub, const dc_entry_t *sub)
+{
+    dc_mismatch_pack(pub, sub, arg);
+}
+
+/* A subscription's event: {seq, reason, epoch, lease_id, subscription:
+ * {topic, node, message_type, fingerprint}, metadata?, mismatch?}. */
+static void s_publish_sub(dc_events_t *self, const dc_applied_t *a, msgpack_packer *pk)
+{
+    const dc_entry_t *e = a->entry;
+    bool metadata = e->metadata.data != NULL;
+    bool mismatch = a->change->kind == DC_REC_SUB_PUT && a->mismatches;
+    msgpack_pack_map(pk, 5 + metadata + mismatch);
+    dc_mp_pack_str(pk, "seq", 3);
+    msgpack_pack_uint64(pk, a->event_seq);
+    dc_mp_pack_str(pk, "reason", 6);
+    dc_mp_pack_str(pk, dc_reason_name(a->change->reason), (size_t)-1);
+    dc_mp_pack_str(pk, "epoch", 5);
+    msgpack_pack_uint64(pk, atomic_load(&self->ctx->epoch));
+    dc_mp_pack_str(pk, "lease_id", 8);
+    msgpack_pack_uint64(pk, e->lease_id);
+    dc_mp_pack_str(pk, "subscription", 12);
+    msgpack_pack_map(pk, 4);
+    dc_mp_pack_str(pk, "topic", 5);
+    dc_mp_pack_str(pk, e->topic.name.ptr, e->topic.name.len);
+    dc_mp_pack_str(pk, "node", 4);
+    dc_mp_pack_str(pk, e->topic.publisher_node.ptr, e->topic.publisher_node.len);
+    dc_mp_pack_str(pk, "message_type", 12);
+    dc_mp_pack_str(pk, e->topic.message_type.ptr, e->topic.message_type.len);
+    dc_mp_pack_str(pk, "fingerprint", 11);
+    msgpack_pack_uint64(pk, e->topic.fingerprint);
+    if (metadata) {
+        dc_mp_pack_str(pk, "metadata", 8);
+        pk->callback(pk->data, (const char *)e->metadata.data, e->metadata.size);
+    }
+    if (mismatch) {
+        dc_mp_pack_str(pk, "mismatch", 8);
+        msgpack_pack_array(pk, a->mismatches);
+        dc_mismatch_each(self->ctx->registry, self->ctx->subs, e, true, s_pack_mismatch, pk);
+    }
+}
+
 static void s_publish(dc_events_t *self, const dc_applied_t *a)
 {
     const dc_change_t *c = a->change;
@@ -117,17 +161,28 @@ static void s_publish(dc_events_t *self, const dc_applied_t *a)
     case DC_REC_NODE_REMOVE:
         name = voluntary ? "node.removed" : "node.expired";
         break;
+    case DC_REC_SUB_PUT:
+        name = a->replaces ? "subscription.updated" : "subscription.added";
+        break;
+    case DC_REC_SUB_REMOVE:
+        name = voluntary ? "subscription.removed" : "subscription.expired";
+        break;
     default:
         return;
     }
-    const dc_entry_t *e = a->entry;
-    bool topic = e != NULL;
-    bool metadata = topic && e->metadata.data;
     msgpack_sbuffer buf;
     msgpack_sbuffer_init(&buf);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 5 + metadata + topic);
+    if (c->kind == DC_REC_SUB_PUT || c->kind == DC_REC_SUB_REMOVE) {
+        s_publish_sub(self, a, &pk);
+        goto send;
+    }
+    const dc_entry_t *e = a->entry;
+    bool topic = e != NULL;
+    bool metadata = topic && e->metadata.data;
+    bool mismatch = c->kind == DC_REC_TOPIC_PUT && a->mismatches;
+    msgpack_pack_map(&pk, 5 + metadata + topic + mismatch);
     dc_mp_pack_str(&pk, "seq", 3);
     msgpack_pack_uint64(&pk, a->event_seq);
     dc_mp_pack_str(&pk, "reason", 6);
@@ -147,10 +202,16 @@ static void s_publish(dc_events_t *self, const dc_applied_t *a)
             dc_mp_pack_str(&pk, "metadata", 8);
             msgpack_sbuffer_write(&buf, (const char *)e->metadata.data, e->metadata.size);
         }
+        if (mismatch) {
+            dc_mp_pack_str(&pk, "mismatch", 8);
+            msgpack_pack_array(&pk, a->mismatches);
+            dc_mismatch_each(self->ctx->registry, self->ctx->subs, e, false, s_pack_mismatch, &pk);
+        }
     } else {
         dc_mp_pack_str(&pk, "node", 4);
         dc_node_pack(a->node, &pk, NULL, 0);
     }
+send:;
     zmsg_t *msg = zmsg_new();
     zmsg_addstr(msg, name);
     zmsg_addmem(msg, buf.data, buf.size);
@@ -169,8 +230,9 @@ static void s_answer(dc_events_t *self, waiter_t *w, const dc_entry_t *e)
     memset(&r, 0, sizeof r);
     r.version = w->version;
     dc_context_stamp(self->ctx, &r);
-    msgpack_sbuffer publishers;
+    msgpack_sbuffer publishers, mismatch;
     msgpack_sbuffer_init(&publishers);
+    msgpack_sbuffer_init(&mismatch);
     dc_entry_t **all = NULL;
     size_t count = 0;
     if (e) {
@@ -185,6 +247,9 @@ static void s_answer(dc_events_t *self, waiter_t *w, const dc_entry_t *e)
             dc_entry_pack_publishers(all, count, &pk);
             r.publishers = (dc_blob_t){(const uint8_t *)publishers.data, publishers.size};
         }
+        if (w->node && dc_mismatch_for(self->ctx->registry, self->ctx->subs, e->topic.name,
+                                       dc_str_from(w->node), &mismatch))
+            r.mismatch = (dc_blob_t){(const uint8_t *)mismatch.data, mismatch.size};
     } else {
         r.status = DC_STATUS_NOT_FOUND;
         r.message = "Timed out waiting for the topic";
@@ -196,6 +261,9 @@ static void s_answer(dc_events_t *self, waiter_t *w, const dc_entry_t *e)
     if (count && count != (size_t)-1)
         dc_registry_release_snapshot(all, count);
     msgpack_sbuffer_destroy(&publishers);
+    msgpack_sbuffer_destroy(&mismatch);
+    free(w->node);
+    w->node = NULL;
 }
 
 static void s_count_changed(dc_events_t *self)
@@ -242,6 +310,8 @@ void dc_events_wait(dc_events_t *self, dc_write_op_t *op, uint64_t now)
     }
     w->route = op->route;
     w->version = op->version;
+    w->node = op->publisher_node; /* the subscriber's node, if it said */
+    op->publisher_node = NULL;
     op->route = NULL;
     if (e) {
         s_answer(self, w, e);

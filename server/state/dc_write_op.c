@@ -35,12 +35,11 @@ dc_write_op_t *dc_write_op_named(dc_op_kind_t kind, dc_str_t name)
     return op;
 }
 
-static dc_write_op_t *s_register(const dc_request_t *req, const char **problem)
+/* An op of kind carrying a new entry for topic t, with the request's
+ * metadata (protocol 2). */
+static dc_write_op_t *s_with_entry(dc_op_kind_t kind, const dc_topic_t *t, const dc_request_t *req,
+                                   const char **problem)
 {
-    if (!(req->present & DC_REQ_TOPIC_INFO)) {
-        *problem = "Missing topic_info in register request";
-        return NULL;
-    }
     const void *meta = NULL;
     size_t meta_size = 0;
     msgpack_sbuffer meta_buf;
@@ -54,8 +53,8 @@ static dc_write_op_t *s_register(const dc_request_t *req, const char **problem)
     }
     dc_write_op_t *op = calloc(1, sizeof *op);
     if (op) {
-        op->kind = DC_OP_REGISTER;
-        op->entry = dc_entry_new(&req->topic, 0, 0, meta, meta_size);
+        op->kind = kind;
+        op->entry = dc_entry_new(t, 0, 0, meta, meta_size);
     }
     msgpack_sbuffer_destroy(&meta_buf);
     if (!op || !op->entry) {
@@ -64,6 +63,15 @@ static dc_write_op_t *s_register(const dc_request_t *req, const char **problem)
         return NULL;
     }
     return op;
+}
+
+static dc_write_op_t *s_register(const dc_request_t *req, const char **problem)
+{
+    if (!(req->present & DC_REQ_TOPIC_INFO)) {
+        *problem = "Missing topic_info in register request";
+        return NULL;
+    }
+    return s_with_entry(DC_OP_REGISTER, &req->topic, req, problem);
 }
 
 static dc_write_op_t *s_unregister(const dc_request_t *req, const char **problem)
@@ -149,6 +157,38 @@ dc_write_op_t *dc_write_op_register_node(const dc_request_t *req, const char **p
     return op;
 }
 
+dc_write_op_t *dc_write_op_subscription(const dc_request_t *req, const char **problem)
+{
+    bool subscribe = req->command == DC_CMD_SUBSCRIBE;
+    if (!(req->present & DC_REQ_TOPIC_NAME) || req->topic_name.len == 0) {
+        *problem = subscribe ? "Missing topic_name in subscribe request"
+                             : "Missing topic_name in unsubscribe request";
+        return NULL;
+    }
+    if (!(req->present & DC_REQ_NODE_NAME)) {
+        *problem = subscribe ? "Missing node_name (the subscriber) in subscribe request"
+                             : "Missing node_name (the subscriber) in unsubscribe request";
+        return NULL;
+    }
+    if (subscribe) {
+        dc_topic_t t = {.name = req->topic_name,
+                        .address = {"", 0},
+                        .message_type = (req->present & DC_REQ_MESSAGE_TYPE) ? req->message_type
+                                                                             : (dc_str_t){"", 0},
+                        .fingerprint = req->fingerprint,
+                        .publisher_node = req->node_name};
+        if (!t.message_type.ptr)
+            t.message_type = (dc_str_t){"", 0};
+        return s_with_entry(DC_OP_SUBSCRIBE, &t, req, problem);
+    }
+    dc_write_op_t *op = dc_write_op_named(DC_OP_UNSUBSCRIBE, req->topic_name);
+    if (op && !(op->publisher_node = dc_str_dup(req->node_name)))
+        dc_write_op_destroy(&op);
+    if (!op)
+        *problem = "Out of memory";
+    return op;
+}
+
 dc_write_op_t *dc_write_op_member(const dc_request_t *req, const char **problem)
 {
     bool add = req->command == DC_CMD_MEMBER_ADD;
@@ -216,7 +256,7 @@ int dc_write_op_encode(const dc_write_op_t *op, msgpack_sbuffer *buf)
     dc_rec_t r;
     memset(&r, 0, sizeof r);
     if (op->entry) {
-        r.kind = DC_REC_TOPIC_PUT;
+        r.kind = op->kind == DC_OP_SUBSCRIBE ? DC_REC_SUB_PUT : DC_REC_TOPIC_PUT;
         r.topic = op->entry->topic;
         r.metadata = op->entry->metadata.data;
         r.metadata_size = op->entry->metadata.size;
@@ -326,7 +366,7 @@ dc_write_op_t *dc_write_op_decode(const void *data, size_t size, char *err)
                      "forwarded op: node", err)) ||
              (top->via.array.size > 15 && s_principal(&f[14], &f[15], &op->principal, err)))
         ;
-    else if (kind > DC_OP_MEMBER_TRANSFER || kind == DC_OP_WAIT || version > 255 ||
+    else if (kind > DC_OP_KIND_MAX || kind == DC_OP_WAIT || version > 255 ||
              reason > DC_REASON_MAX)
         snprintf(err, DC_ERR_LEN, "forwarded op: kind %llu cannot be forwarded",
                  (unsigned long long)kind);
@@ -340,9 +380,11 @@ dc_write_op_t *dc_write_op_decode(const void *data, size_t size, char *err)
         bool has_change = f[10].type != MSGPACK_OBJECT_NIL;
         if (has_change && dc_record_decode_change(&f[10], &r, err) != 0)
             rc = -1;
-        else if (op->kind == DC_OP_REGISTER) {
-            if (!has_change || r.kind != DC_REC_TOPIC_PUT) {
-                snprintf(err, DC_ERR_LEN, "forwarded op: REGISTER without its topic");
+        else if (op->kind == DC_OP_REGISTER || op->kind == DC_OP_SUBSCRIBE) {
+            dc_rec_kind_t want = op->kind == DC_OP_REGISTER ? DC_REC_TOPIC_PUT : DC_REC_SUB_PUT;
+            if (!has_change || r.kind != want) {
+                snprintf(err, DC_ERR_LEN, "forwarded op: %s without its topic",
+                         op->kind == DC_OP_REGISTER ? "REGISTER" : "SUBSCRIBE");
                 rc = -1;
             } else if (!(op->entry = dc_entry_new(&r.topic, 0, 0, r.metadata, r.metadata_size)))
                 rc = -1;
@@ -359,7 +401,10 @@ dc_write_op_t *dc_write_op_decode(const void *data, size_t size, char *err)
                 rc = -1;
             free(name);
             free(description);
-        } else if (op->kind >= DC_OP_MEMBER_ADD) {
+        } else if (op->kind == DC_OP_UNSUBSCRIBE && (!op->name || !op->publisher_node)) {
+            snprintf(err, DC_ERR_LEN, "forwarded op: UNSUBSCRIBE needs the topic and the node");
+            rc = -1;
+        } else if (dc_op_is_member_change(op->kind)) {
             if (op->kind == DC_OP_MEMBER_ADD && (!op->address || !op->member_id)) {
                 snprintf(err, DC_ERR_LEN, "forwarded op: MEMBER_ADD needs an id and an address");
                 rc = -1;

@@ -24,8 +24,18 @@ typedef enum {
                               no reply */
     DC_OP_MEMBER_ADD,      /* member_id, address (HOST:PORT): a new voter */
     DC_OP_MEMBER_REMOVE,   /* member_id */
-    DC_OP_MEMBER_TRANSFER  /* member_id (0: any voter): hand leadership over */
+    DC_OP_MEMBER_TRANSFER, /* member_id (0: any voter): hand leadership over */
+    DC_OP_SUBSCRIBE,       /* entry: the subscription (its node the subscriber's, no address) */
+    DC_OP_UNSUBSCRIBE      /* name, publisher_node: the subscriber's node */
 } dc_op_kind_t;
+#define DC_OP_KIND_MAX DC_OP_UNSUBSCRIBE
+
+/* MEMBER_ADD, MEMBER_REMOVE, MEMBER_TRANSFER: changes of the cluster, not of
+ * the registry (the kinds after them are registry writes again). */
+static inline bool dc_op_is_member_change(dc_op_kind_t kind)
+{
+    return kind >= DC_OP_MEMBER_ADD && kind <= DC_OP_MEMBER_TRANSFER;
+}
 
 typedef struct {
     dc_op_kind_t kind;
@@ -36,12 +46,13 @@ typedef struct {
     bool has_lease_id, has_lease_ttl;
     uint64_t lease_id, lease_ttl_ms;
     uint64_t timeout_ms;
-    dc_entry_t *entry;   /* REGISTER: the new entry (one reference) */
+    dc_entry_t *entry;   /* REGISTER, SUBSCRIBE: the new entry (one reference) */
     dc_node_t *node;     /* REGISTER_NODE: the new node (one reference) */
     char *name;          /* NUL-terminated */
     uint32_t name_len;
     char *address;       /* REMOVE_DEAD: the address found dead; MEMBER_ADD: HOST:PORT */
-    char *publisher_node; /* UNREGISTER, REMOVE_DEAD: the registration's node, or NULL */
+    char *publisher_node; /* UNREGISTER, REMOVE_DEAD: the registration's node, or NULL;
+                             UNSUBSCRIBE: the subscriber's node */
     uint64_t member_id;  /* MEMBER_* */
     uint64_t origin;     /* cluster: the member the request came in at (0: unknown) */
     dc_principal_t principal; /* who asked: its access and key (the owner of what it writes) */
@@ -71,6 +82,11 @@ dc_write_op_t *dc_write_op_remove_dead(const dc_entry_t *e, dc_reason_t reason);
 dc_write_op_t *dc_write_op_revoke(const dc_request_t *req, const char **problem);
 dc_write_op_t *dc_write_op_register_node(const dc_request_t *req, const char **problem);
 dc_write_op_t *dc_write_op_member(const dc_request_t *req, const char **problem);
+
+/* The op for a decoded SUBSCRIBE (topic_name, node_name, message_type,
+ * fingerprint, metadata) or UNSUBSCRIBE (topic_name, node_name); NULL with
+ * the ERROR message in *problem. */
+dc_write_op_t *dc_write_op_subscription(const dc_request_t *req, const char **problem);
 
 /* Forwarding (cluster): the op as bytes, everything but its route. Appends
  * to buf; returns 0, or -1 when out of memory. */

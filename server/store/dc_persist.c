@@ -9,13 +9,18 @@
 static int s_write(dc_store_t *store, const dc_change_t *c)
 {
     switch (c->kind) {
-    case DC_REC_TOPIC_PUT: {
+    case DC_REC_TOPIC_PUT:
+    case DC_REC_SUB_PUT: {
         const dc_entry_t *e = c->entry;
         dc_stored_topic_t t = {e->topic,          e->create_seq, e->lease_id,
                                e->metadata.data,  e->metadata.size,
                                e->registered_at_ms, e->origin,   dc_str_from(e->owner)};
-        return dc_store_put_topic(store, &t);
+        return c->kind == DC_REC_TOPIC_PUT ? dc_store_put_topic(store, &t)
+                                           : dc_store_put_sub(store, &t);
     }
+    case DC_REC_SUB_REMOVE:
+        return dc_store_delete_sub(store, dc_str_from(c->name),
+                                   dc_str_from(c->publisher_node ? c->publisher_node : ""));
     case DC_REC_TOPIC_REMOVE:
         return dc_store_delete_topic(store, dc_str_from(c->name),
                                      c->publisher_node ? dc_str_from(c->publisher_node)
@@ -115,9 +120,9 @@ static int s_load_lease(void *arg, uint64_t id, uint64_t ttl_ms, uint64_t renewe
     return s_replay(arg, &c);
 }
 
-static int s_load_topic(void *arg, const dc_stored_topic_t *t)
+static int s_load_entry(void *arg, const dc_stored_topic_t *t, dc_rec_kind_t kind)
 {
-    dc_rec_t r = {.kind = DC_REC_TOPIC_PUT,
+    dc_rec_t r = {.kind = kind,
                   .topic = t->topic,
                   .create_seq = t->create_seq,
                   .lease_id = t->lease_id,
@@ -130,6 +135,16 @@ static int s_load_topic(void *arg, const dc_stored_topic_t *t)
     if (dc_change_from_rec(&c, &r) != 0)
         return -1;
     return s_replay(arg, &c);
+}
+
+static int s_load_topic(void *arg, const dc_stored_topic_t *t)
+{
+    return s_load_entry(arg, t, DC_REC_TOPIC_PUT);
+}
+
+static int s_load_sub(void *arg, const dc_stored_topic_t *t)
+{
+    return s_load_entry(arg, t, DC_REC_SUB_PUT);
 }
 
 static int s_load_node(void *arg, const dc_stored_node_t *n)
@@ -172,6 +187,7 @@ int dc_persist_load(dc_store_t *store, dc_state_t *state, uint64_t now_mono_ms)
     s_replay(&l, &epoch);
     if (dc_store_load_leases(store, s_load_lease, &l) != 0 ||
         dc_store_load_topics(store, s_load_topic, &l) != 0 ||
+        dc_store_load_subs(store, s_load_sub, &l) != 0 ||
         dc_store_load_nodes(store, s_load_node, &l) != 0 ||
         dc_store_load_requests(store, s_load_request, &l) != 0 ||
         dc_store_load_members(store, s_load_member, &l) != 0)

@@ -88,6 +88,21 @@ static const char *s_migrations[] = {
     "ALTER TABLE topics ADD COLUMN owner TEXT NOT NULL DEFAULT '';"
     "ALTER TABLE nodes ADD COLUMN owner TEXT NOT NULL DEFAULT '';"
     "ALTER TABLE leases ADD COLUMN owner TEXT NOT NULL DEFAULT '';",
+    /* 8: subscriptions: who reads a topic and the type it expects, keyed by
+     * the topic name and the subscriber's node. */
+    "CREATE TABLE subscriptions ("
+    "  name TEXT NOT NULL,"
+    "  message_type TEXT NOT NULL,"
+    "  fingerprint INTEGER NOT NULL,"
+    "  node TEXT NOT NULL,"
+    "  create_seq INTEGER NOT NULL,"
+    "  lease_id INTEGER NOT NULL DEFAULT 0,"
+    "  metadata BLOB,"
+    "  registered_at_ms INTEGER NOT NULL DEFAULT 0,"
+    "  origin INTEGER NOT NULL DEFAULT 0,"
+    "  owner TEXT NOT NULL DEFAULT '',"
+    "  PRIMARY KEY (name, node)"
+    ") WITHOUT ROWID;",
 };
 
 void dc_store__set_error(dc_store_t *self, const char *what)
@@ -301,6 +316,14 @@ static int s_open_file(dc_store_t *self, dc_sync_t sync, uint64_t max_size, bool
         {offsetof(dc_store_t, put_member),
          "INSERT OR REPLACE INTO members (id, endpoint) VALUES (?1, ?2)"},
         {offsetof(dc_store_t, delete_member), "DELETE FROM members WHERE id = ?1"},
+        /* The topic's parameter numbers (dc_store_put_topic binds them all);
+         * a subscription has no address (?2). */
+        {offsetof(dc_store_t, put_sub),
+         "INSERT OR REPLACE INTO subscriptions (name, message_type, fingerprint, node, create_seq,"
+         " lease_id, metadata, registered_at_ms, origin, owner)"
+         " VALUES (?1, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"},
+        {offsetof(dc_store_t, delete_sub),
+         "DELETE FROM subscriptions WHERE name = ?1 AND node = ?2"},
     };
     for (size_t i = 0; rc == SQLITE_OK && i < sizeof more / sizeof more[0]; i++)
         rc = sqlite3_prepare_v2(self->db, more[i].sql, -1,
@@ -323,6 +346,9 @@ static void s_close(dc_store_t *self)
     sqlite3_finalize(self->put_request);
     sqlite3_finalize(self->put_member);
     sqlite3_finalize(self->delete_member);
+    sqlite3_finalize(self->put_sub);
+    sqlite3_finalize(self->delete_sub);
+    self->put_sub = self->delete_sub = NULL;
     self->put_request = self->put_member = self->delete_member = NULL;
     self->put_topic = self->delete_topic = self->meta_set = NULL;
     self->put_lease = self->delete_lease = self->touch_lease = NULL;

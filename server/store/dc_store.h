@@ -14,7 +14,7 @@
 typedef struct dc_store dc_store_t;
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define DC_STORE_SCHEMA_VERSION 7
+#define DC_STORE_SCHEMA_VERSION 8
 
 /* A stored topic, as handed to the load callback (views valid during it). */
 typedef struct {
@@ -63,6 +63,11 @@ void dc_store_destroy(dc_store_t **self_p);
 int dc_store_load_topics(dc_store_t *self, int (*fn)(void *arg, const dc_stored_topic_t *t),
                          void *arg);
 
+/* The same for every stored subscription (topic.publisher_node: the
+ * subscriber's node; topic.address: ""). */
+int dc_store_load_subs(dc_store_t *self, int (*fn)(void *arg, const dc_stored_topic_t *t),
+                       void *arg);
+
 /* Reads a uint from the meta table (0 when absent). */
 uint64_t dc_store_meta_get(dc_store_t *self, const char *key);
 
@@ -73,6 +78,9 @@ int dc_store_begin(dc_store_t *self);
 int dc_store_put_topic(dc_store_t *self, const dc_stored_topic_t *t);
 /* Deletes node's registration of name (node.ptr NULL: every row of name). */
 int dc_store_delete_topic(dc_store_t *self, dc_str_t name, dc_str_t node);
+/* A subscription (as a topic with no address) put, or node's removed. */
+int dc_store_put_sub(dc_store_t *self, const dc_stored_topic_t *t);
+int dc_store_delete_sub(dc_store_t *self, dc_str_t name, dc_str_t node);
 int dc_store_meta_set(dc_store_t *self, const char *key, uint64_t value);
 int dc_store_commit(dc_store_t *self);
 void dc_store_rollback(dc_store_t *self);

@@ -31,6 +31,8 @@ struct dc_store {
     sqlite3_stmt *put_request;
     sqlite3_stmt *put_member;
     sqlite3_stmt *delete_member;
+    sqlite3_stmt *put_sub;
+    sqlite3_stmt *delete_sub;
     char errmsg[256];
 };
 

@@ -1,4 +1,4 @@
-/* dc_store_rows.c: the rows of each table (topics, leases, nodes, requests,
+/* dc_store_rows.c: the rows of each table (topics, subscriptions, leases, nodes, requests,
  * members) and the meta counters (see dc_store.h; the file itself is
  * dc_store.c). */
 #include "dc_store_file.h"
@@ -21,15 +21,12 @@ uint64_t dc_store_meta_get(dc_store_t *self, const char *key)
     return value;
 }
 
-int dc_store_load_topics(dc_store_t *self, int (*fn)(void *arg, const dc_stored_topic_t *t),
-                         void *arg)
+/* Calls fn for each row sql selects, in the columns of a topic. */
+static int s_load_registrations(dc_store_t *self, const char *sql,
+                                int (*fn)(void *arg, const dc_stored_topic_t *t), void *arg)
 {
     sqlite3_stmt *stmt = NULL;
-    int rc = sqlite3_prepare_v2(self->db,
-                                "SELECT name, address, message_type, fingerprint, publisher_node,"
-                                " create_seq, lease_id, metadata, registered_at_ms, origin, owner"
-                                " FROM topics ORDER BY create_seq",
-                                -1, &stmt, NULL);
+    int rc = sqlite3_prepare_v2(self->db, sql, -1, &stmt, NULL);
     if (rc != SQLITE_OK) {
         dc_store__set_error(self, "load");
         return -1;
@@ -66,6 +63,26 @@ int dc_store_load_topics(dc_store_t *self, int (*fn)(void *arg, const dc_stored_
     }
     sqlite3_finalize(stmt);
     return 0;
+}
+
+int dc_store_load_topics(dc_store_t *self, int (*fn)(void *arg, const dc_stored_topic_t *t),
+                         void *arg)
+{
+    return s_load_registrations(self,
+                                "SELECT name, address, message_type, fingerprint, publisher_node,"
+                                " create_seq, lease_id, metadata, registered_at_ms, origin, owner"
+                                " FROM topics ORDER BY create_seq",
+                                fn, arg);
+}
+
+int dc_store_load_subs(dc_store_t *self, int (*fn)(void *arg, const dc_stored_topic_t *t),
+                       void *arg)
+{
+    return s_load_registrations(self,
+                                "SELECT name, '', message_type, fingerprint, node, create_seq,"
+                                " lease_id, metadata, registered_at_ms, origin, owner"
+                                " FROM subscriptions ORDER BY create_seq",
+                                fn, arg);
 }
 
 static int s_step_reset(dc_store_t *self, sqlite3_stmt *stmt, const char *what)
@@ -125,7 +142,8 @@ int dc_store_load_members(dc_store_t *self,
 
 int dc_store_clear(dc_store_t *self)
 {
-    return dc_store__exec(self, "DELETE FROM topics; DELETE FROM leases; DELETE FROM nodes;"
+    return dc_store__exec(self, "DELETE FROM topics; DELETE FROM subscriptions;"
+                        " DELETE FROM leases; DELETE FROM nodes;"
                         " DELETE FROM requests; DELETE FROM members;"
                         " UPDATE meta SET value = 0") == SQLITE_OK
                ? 0
@@ -162,9 +180,10 @@ int dc_store_load_requests(dc_store_t *self,
     return failed ? -1 : 0;
 }
 
-int dc_store_put_topic(dc_store_t *self, const dc_stored_topic_t *t)
+/* Binds t to a topic's or a subscription's put and runs it. */
+static int s_put_registration(dc_store_t *self, sqlite3_stmt *s, const dc_stored_topic_t *t,
+                              const char *what)
 {
-    sqlite3_stmt *s = self->put_topic;
     sqlite3_bind_text(s, 1, t->topic.name.ptr, (int)t->topic.name.len, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, t->topic.address.ptr, (int)t->topic.address.len, SQLITE_STATIC);
     sqlite3_bind_text(s, 3, t->topic.message_type.ptr, (int)t->topic.message_type.len,
@@ -182,7 +201,24 @@ int dc_store_put_topic(dc_store_t *self, const dc_stored_topic_t *t)
     sqlite3_bind_int64(s, 10, (sqlite3_int64)t->origin);
     sqlite3_bind_text(s, 11, t->owner.ptr ? t->owner.ptr : "", t->owner.ptr ? (int)t->owner.len : 0,
                       SQLITE_STATIC);
-    return s_step_reset(self, s, "put topic");
+    return s_step_reset(self, s, what);
+}
+
+int dc_store_put_topic(dc_store_t *self, const dc_stored_topic_t *t)
+{
+    return s_put_registration(self, self->put_topic, t, "put topic");
+}
+
+int dc_store_put_sub(dc_store_t *self, const dc_stored_topic_t *t)
+{
+    return s_put_registration(self, self->put_sub, t, "put subscription");
+}
+
+int dc_store_delete_sub(dc_store_t *self, dc_str_t name, dc_str_t node)
+{
+    sqlite3_bind_text(self->delete_sub, 1, name.ptr, (int)name.len, SQLITE_STATIC);
+    sqlite3_bind_text(self->delete_sub, 2, node.ptr ? node.ptr : "", (int)node.len, SQLITE_STATIC);
+    return s_step_reset(self, self->delete_sub, "delete subscription");
 }
 
 int dc_store_delete_topic(dc_store_t *self, dc_str_t name, dc_str_t node)

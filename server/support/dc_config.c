@@ -234,6 +234,8 @@ static const s_setting_t s_settings[] = {
      INT32_MAX, NULL, NULL, NULL, "1048576", "B", "largest accepted request in bytes", NULL, NULL},
     S_NUMBER("max-topics", "server/max_topics", max_topics, 1, INT32_MAX, "1000000",
              "registry capacity"),
+    S_NUMBER("max-subscriptions", "server/max_subscriptions", max_subscriptions, 1, INT32_MAX,
+             "1000000", "subscriptions the registry holds, at most"),
     S_NUMBER("publishers-per-topic", "server/publishers_per_topic", publishers_per_topic, 1,
              DC_MAX_PUBLISHERS_PER_TOPIC, "1",
              "registrations a topic may hold, one per publisher node\n"

@@ -48,6 +48,7 @@ typedef struct {
     dc_log_level_t log_level;
     int64_t max_message_size;    /* ZMQ_MAXMSGSIZE on the front sockets */
     uint64_t max_topics;         /* registrations the registry holds, at most */
+    uint64_t max_subscriptions;  /* subscriptions the registry holds, at most */
     uint64_t publishers_per_topic; /* registrations a topic may hold, one per node (1: Cortex) */
     uint64_t db_max_size;        /* bytes; 0: no cap */
     bool allow_remote_shutdown;  /* SHUTDOWN accepted on tcp endpoints without a key */

@@ -2,7 +2,8 @@
  * the boot epoch, counters, and the inproc endpoint names that connect them.
  *
  * Design notes: everything here is written before the threads start and only
- * read afterwards, except the registry (its own lock), the counters (atomics,
+ * read afterwards, except the registry and the subscriptions (their own
+ * locks), the legacy lookup counts (their own mutex), the counters (atomics,
  * relaxed: they are statistics, not synchronisation), the cluster status
  * (see dc_cluster_status_t) and, in a cluster, the epoch (an atomic written
  * by the cluster thread when an EPOCH change is applied, read for replies). */
@@ -39,6 +40,9 @@ typedef struct {
     atomic_uint_fast64_t waiters;          /* held right now */
     atomic_uint_fast64_t events;           /* events published */
     atomic_uint_fast64_t commit_pushes;    /* leader: barriers sent on behalf of followers */
+    atomic_uint_fast64_t subscribes;       /* subscriptions applied (new or replaced) */
+    atomic_uint_fast64_t mismatches_detected; /* publisher/subscriber type mismatches made */
+    atomic_uint_fast64_t legacy_lookups;   /* LOOKUPs by protocol 1 clients */
 } dc_stats_t;
 
 /* One member as the cluster thread last saw it (for MEMBERS and STATS). */
@@ -71,6 +75,8 @@ typedef struct {
 typedef struct {
     const dc_config_t *config;
     dc_registry_t *registry;
+    dc_registry_t *subs;    /* subscriptions (dc_apply.h) */
+    struct dc_lookups *lookups; /* legacy lookups counted per topic (dc_lookups.h) */
     dc_leases_t *leases;
     dc_nodes_t *nodes;
     dc_list_cache_t *list_cache; /* unfiltered LIST replies (workers) */

@@ -90,6 +90,7 @@ int main(void)
     memset(&ctx, 0, sizeof ctx);
     ctx.config = &config;
     ctx.registry = dc_registry_new();
+    ctx.subs = dc_registry_new();
     zsock_t *pull = zsock_new_pull(replies);
     zsock_t *push = zsock_new_push(replies);
     dc_events_t *ev = dc_events_new(&ctx, push);
@@ -167,6 +168,7 @@ int main(void)
     zsock_destroy(&push);
     zsock_destroy(&pull);
     dc_registry_destroy(&ctx.registry);
+    dc_registry_destroy(&ctx.subs);
     dc_config_clear(&config);
     rmdir(s_dir);
     DC_TEST_END();

@@ -42,6 +42,7 @@ static void s_setup(unsigned snapshot_threshold)
         member_t *m = &s_members[i];
         memset(m, 0, sizeof *m);
         m->s = (dc_state_t){.registry = dc_registry_new(),
+                            .subs = dc_registry_new(),
                             .leases = dc_leases_new(),
                             .nodes = dc_nodes_new(),
                             .dedup = dc_dedup_new(),
@@ -74,6 +75,7 @@ static void s_teardown(void)
         member_t *m = &s_members[i];
         dc_fsm_close(&m->fsm);
         dc_registry_destroy(&m->s.registry);
+        dc_registry_destroy(&m->s.subs);
         dc_leases_destroy(&m->s.leases);
         dc_nodes_destroy(&m->s.nodes);
         dc_dedup_destroy(&m->s.dedup);

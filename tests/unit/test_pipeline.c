@@ -43,10 +43,12 @@ int main(void)
     memset(&ctx, 0, sizeof ctx);
     ctx.config = &config;
     ctx.registry = dc_registry_new();
+    ctx.subs = dc_registry_new();
     ctx.leases = dc_leases_new();
     snprintf(ctx.writes_endpoint, sizeof ctx.writes_endpoint, "inproc://test-pipeline-writes");
     snprintf(ctx.replies_endpoint, sizeof ctx.replies_endpoint, "inproc://test-pipeline-replies");
     dc_state_t state = {.registry = ctx.registry,
+                        .subs = ctx.subs,
                         .leases = ctx.leases,
                         .nodes = dc_nodes_new(),
                         .dedup = dc_dedup_new(),
@@ -125,6 +127,7 @@ int main(void)
     dc_dedup_destroy(&state.dedup);
     dc_leases_destroy(&ctx.leases);
     dc_registry_destroy(&ctx.registry);
+    dc_registry_destroy(&ctx.subs);
     dc_config_clear(&config);
     DC_TEST_END();
 }

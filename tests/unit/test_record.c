@@ -347,6 +347,62 @@ static void test_remove_node(void)
     msgpack_sbuffer_destroy(&buf);
 }
 
+static void c_sub_remove_unnamed(msgpack_packer *pk)
+{
+    msgpack_pack_array(pk, 4);
+    msgpack_pack_uint64(pk, DC_REC_SUB_REMOVE);
+    dc_mp_pack_str(pk, "/scan", 5);
+    msgpack_pack_uint64(pk, DC_REASON_EXPIRED);
+    dc_mp_pack_str(pk, "", 0); /* a subscription is always some node's */
+}
+
+/* Subscriptions (version 3): both kinds round-trip with every field, a
+ * subscription has no address, a removal names its node; records of
+ * versions 1 and 2 are still read. */
+static void test_subscriptions(void)
+{
+    dc_rec_t recs[2] = {
+        {.kind = DC_REC_SUB_PUT,
+         .topic = {dc_str_from("/scan"), dc_str_from(""), dc_str_from("LaserScan"),
+                   dc_str_from("mapper"), 99},
+         .create_seq = 12,
+         .lease_id = 4,
+         .at_ms = 777,
+         .metadata = (const uint8_t *)s_meta.data,
+         .metadata_size = s_meta.size,
+         .value = 2,
+         .owner = dc_str_from("")},
+        {.kind = DC_REC_SUB_REMOVE,
+         .topic = {.name = dc_str_from("/scan"), .publisher_node = dc_str_from("mapper")},
+         .reason = DC_REASON_EXPIRED}};
+    msgpack_sbuffer buf;
+    s_pack(&buf, recs, 2);
+    seen_t seen = {0};
+    char err[DC_ERR_LEN] = "";
+    CHECK(dc_record_decode(buf.data, buf.size, s_collect, &seen, err) == 0 && seen.count == 2);
+    const dc_rec_t *put = &seen.seen[0], *rm = &seen.seen[1];
+    CHECK(put->kind == DC_REC_SUB_PUT && !strcmp(seen.names[0], "/scan"));
+    CHECK(put->topic.address.len == 0 && put->topic.fingerprint == 99 &&
+          put->topic.message_type.len == 9 && put->topic.publisher_node.len == 6);
+    CHECK(put->create_seq == 12 && put->lease_id == 4 && put->at_ms == 777 && put->value == 2 &&
+          put->metadata_size == s_meta.size);
+    CHECK(rm->kind == DC_REC_SUB_REMOVE && rm->reason == DC_REASON_EXPIRED &&
+          rm->topic.publisher_node.len == 6);
+    msgpack_sbuffer_destroy(&buf);
+    s_raw(&buf, DC_RECORD_VERSION, c_sub_remove_unnamed);
+    memset(&seen, 0, sizeof seen);
+    CHECK(dc_record_decode(buf.data, buf.size, s_collect, &seen, err) == -1 && seen.count == 0 &&
+          strstr(err, "node"));
+    msgpack_sbuffer_destroy(&buf);
+    CHECK(DC_RECORD_VERSION == 3);
+    for (uint64_t v = 1; v < 3; v++) {
+        s_raw(&buf, v, c_epoch);
+        memset(&seen, 0, sizeof seen);
+        CHECK(dc_record_decode(buf.data, buf.size, s_collect, &seen, err) == 0 && seen.count == 2);
+        msgpack_sbuffer_destroy(&buf);
+    }
+}
+
 /* The callback's own failure stops the walk and is returned. */
 static int s_fail_second(void *arg, const dc_rec_t *c)
 {
@@ -398,6 +454,7 @@ static void test_garbage(void)
 int main(void)
 {
     test_round_trip();
+    test_subscriptions();
     test_refused();
     test_remove_node();
     test_callback_stops();

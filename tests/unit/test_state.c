@@ -24,6 +24,7 @@ static void s_init(fixture_t *f)
 {
     memset(f, 0, sizeof *f);
     f->s = (dc_state_t){.registry = dc_registry_new(),
+                        .subs = dc_registry_new(),
                         .leases = dc_leases_new(),
                         .nodes = dc_nodes_new(),
                         .dedup = dc_dedup_new(),
@@ -33,6 +34,7 @@ static void s_init(fixture_t *f)
 static void s_fini(fixture_t *f)
 {
     dc_registry_destroy(&f->s.registry);
+    dc_registry_destroy(&f->s.subs);
     dc_leases_destroy(&f->s.leases);
     dc_nodes_destroy(&f->s.nodes);
     dc_dedup_destroy(&f->s.dedup);
@@ -43,6 +45,7 @@ typedef struct {
     uint64_t event_seqs[64];
     int events;
     int leases;
+    size_t mismatches;
 } seen_t;
 
 static void s_observe(void *arg, const dc_applied_t *a)
@@ -51,6 +54,7 @@ static void s_observe(void *arg, const dc_applied_t *a)
     if (a->event_seq && seen->events < 64)
         seen->event_seqs[seen->events++] = a->event_seq;
     seen->leases += a->lease != NULL;
+    seen->mismatches += a->mismatches;
 }
 
 /* Applies the whole batch and empties it. */
@@ -610,6 +614,162 @@ static void test_persist(void)
     rmdir(s_dir);
 }
 
+static dc_write_op_t *s_subscribe_op(const char *name, const char *node, const char *type,
+                                     uint64_t fingerprint)
+{
+    dc_write_op_t *op = calloc(1, sizeof *op);
+    dc_topic_t t = {dc_str_from(name), dc_str_from(""), dc_str_from(type), dc_str_from(node),
+                    fingerprint};
+    op->kind = DC_OP_SUBSCRIBE;
+    op->entry = dc_entry_new(&t, 0, 0, NULL, 0);
+    return op;
+}
+
+static dc_write_op_t *s_unsubscribe_op(const char *name, const char *node)
+{
+    dc_write_op_t *op = s_named_op(DC_OP_UNSUBSCRIBE, name);
+    op->publisher_node = strdup(node);
+    return op;
+}
+
+/* Subscriptions through decide and apply: the owner rule, mismatches in
+ * either order of arrival and on a publisher's re-registration, leases,
+ * capacity, dump and restore, the database. */
+static void test_subscriptions(void)
+{
+    fixture_t f, g;
+    s_init(&f);
+    s_init(&g);
+    dc_changes_t batch = {0};
+    dc_outcome_t out;
+    seen_t seen = {0};
+    /* A publisher of /scan (type T, fingerprint 42), then a subscriber that
+     * expects another type: one mismatch, counted once, on this apply. */
+    CHECK(s_decide(&f, &batch, s_register_op("/scan", "lidar"), &out) == DC_STATUS_OK);
+    s_apply_all(&f, &batch, &seen);
+    CHECK(s_decide(&f, &batch, s_subscribe_op("/scan", "viewer", "Scan", 0), &out) ==
+              DC_STATUS_OK &&
+          strstr(out.message, "viewer"));
+    CHECK(batch.count == 1 && batch.items[0].kind == DC_REC_SUB_PUT);
+    s_apply_all(&f, &batch, &seen);
+    CHECK(dc_registry_count(f.s.subs) == 1 && dc_registry_count(f.s.registry) == 1);
+    CHECK(seen.mismatches == 1 && atomic_load(&f.stats.mismatches_detected) == 1);
+    /* The same type, any fingerprint: no mismatch. The same type with the
+     * wrong fingerprint: one. */
+    CHECK(s_decide(&f, &batch, s_subscribe_op("/scan", "mapper", "T", 0), &out) == DC_STATUS_OK);
+    CHECK(s_decide(&f, &batch, s_subscribe_op("/scan", "logger", "T", 41), &out) == DC_STATUS_OK);
+    seen.mismatches = 0;
+    s_apply_all(&f, &batch, &seen);
+    CHECK(seen.mismatches == 1 && dc_registry_count(f.s.subs) == 3);
+    /* The other order: a subscriber first, then its publisher. */
+    CHECK(s_decide(&f, &batch, s_subscribe_op("/odom", "planner", "Odom", 0), &out) ==
+          DC_STATUS_OK);
+    s_apply_all(&f, &batch, &seen);
+    seen.mismatches = 0;
+    CHECK(s_decide(&f, &batch, s_register_op("/odom", "base"), &out) == DC_STATUS_OK);
+    s_apply_all(&f, &batch, &seen);
+    CHECK(seen.mismatches == 1);
+    /* A publisher re-registering with another fingerprint: mapper (any
+     * fingerprint) is still content, logger (41) and viewer (Scan) are not. */
+    dc_write_op_t *op = s_register_op("/scan", "lidar");
+    dc_topic_t t = op->entry->topic;
+    t.fingerprint = 41;
+    dc_entry_unref(&op->entry);
+    op->entry = dc_entry_new(&t, 0, 0, NULL, 0);
+    seen.mismatches = 0;
+    CHECK(s_decide(&f, &batch, op, &out) == DC_STATUS_OK);
+    s_apply_all(&f, &batch, &seen);
+    CHECK(seen.mismatches == 1); /* viewer only: logger expects 41 now */
+    /* Another key may not replace or remove a subscription; its own node
+     * may. */
+    op = s_subscribe_op("/scan", "viewer", "T", 0);
+    snprintf(op->principal.key, sizeof op->principal.key, "%040d", 7);
+    op->principal.access = DC_ACCESS_WRITE;
+    CHECK(s_decide(&f, &batch, op, &out) == DC_STATUS_ERROR && strstr(out.message, "another key"));
+    op = s_unsubscribe_op("/scan", "viewer");
+    snprintf(op->principal.key, sizeof op->principal.key, "%040d", 7);
+    CHECK(s_decide(&f, &batch, op, &out) == DC_STATUS_ERROR && batch.count == 0);
+    CHECK(s_decide(&f, &batch, s_unsubscribe_op("/scan", "nobody"), &out) == DC_STATUS_NOT_FOUND);
+    CHECK(s_decide(&f, &batch, s_unsubscribe_op("/scan", "viewer"), &out) == DC_STATUS_OK);
+    s_apply_all(&f, &batch, NULL);
+    CHECK(dc_registry_count(f.s.subs) == 3 &&
+          !dc_registry_peek(f.s.subs, dc_str_from("/scan"), dc_str_from("viewer")));
+    /* Under a lease: the lease's end removes the subscription (and the
+     * topic of the same lease), decided in one batch with its grant too. */
+    op = s_subscribe_op("/cmd", "teleop", "Twist", 0);
+    op->has_lease_ttl = true;
+    op->lease_ttl_ms = 1000;
+    CHECK(s_decide(&f, &batch, op, &out) == DC_STATUS_OK && out.has_lease);
+    uint64_t lease = out.lease_id;
+    op = s_subscribe_op("/joy", "teleop", "Joy", 0);
+    op->has_lease_id = true;
+    op->lease_id = lease;
+    CHECK(s_decide(&f, &batch, op, &out) == DC_STATUS_OK);
+    s_apply_all(&f, &batch, NULL);
+    CHECK(dc_registry_count(f.s.subs) == 5 && dc_leases_find(f.s.leases, lease)->topic_count == 2);
+    /* Capacity: max_subscriptions counts what the batch adds (one decider
+     * decides a batch, as in the writer). */
+    uint64_t max = s_config.max_subscriptions;
+    s_config.max_subscriptions = 6;
+    dc_decider_t d;
+    dc_decider_init(&d, &f.s, &s_config, &batch, 1000, 5000);
+    dc_write_op_t *ops[3] = {s_subscribe_op("/a", "n", "", 0), s_subscribe_op("/b", "n", "", 0),
+                             s_subscribe_op("/a", "n", "T", 0)};
+    int want[3] = {DC_STATUS_OK, DC_STATUS_ERROR, DC_STATUS_OK}; /* /a again: a replacement */
+    for (int i = 0; i < 3; i++) {
+        dc_decide(&d, ops[i], &out);
+        CHECK(out.status == want[i]);
+        if (i == 1)
+            CHECK(strstr(out.message, "max_subscriptions") != NULL);
+        dc_write_op_destroy(&ops[i]);
+    }
+    s_config.max_subscriptions = max;
+    s_apply_all(&f, &batch, NULL);
+    /* Dump and restore: the same state, the lease's attachments too. */
+    msgpack_sbuffer snap;
+    s_bytes(&f, &snap);
+    char err[DC_ERR_LEN];
+    CHECK(dc_changes_decode(&batch, snap.data, snap.size, err) == 0);
+    s_apply_all(&g, &batch, NULL);
+    CHECK(s_same(&f, &g) && dc_registry_count(g.s.subs) == 6);
+    CHECK(dc_leases_find(g.s.leases, lease)->topic_count == 2);
+    msgpack_sbuffer_destroy(&snap);
+    dc_decider_init(&d, &f.s, &s_config, &batch, 1000, 5000);
+    dc_decide_lease_end(&d, lease, DC_REASON_EXPIRED);
+    CHECK(batch.count == 3 && batch.items[0].kind == DC_REC_SUB_REMOVE &&
+          batch.items[1].kind == DC_REC_SUB_REMOVE && batch.items[0].reason == DC_REASON_EXPIRED);
+    s_apply_all(&f, &batch, NULL);
+    CHECK(dc_registry_count(f.s.subs) == 4 && dc_leases_count(f.s.leases) == 0);
+    /* Saved and loaded back (schema 8's table). */
+    char path[128];
+    snprintf(path, sizeof path, "%s/subs.db", s_dir);
+    dc_store_t *store = dc_store_open(path, DC_SYNC_NORMAL, DC_CORRUPT_REFUSE, 0);
+    CHECK(store && dc_persist_rebuild(store, &f.s) == 0);
+    CHECK(s_decide(&f, &batch, s_unsubscribe_op("/a", "n"), &out) == DC_STATUS_OK);
+    CHECK(s_decide(&f, &batch, s_subscribe_op("/c", "n", "C", 3), &out) == DC_STATUS_OK);
+    CHECK(dc_persist_batch(store, &f.s, &batch) == 0);
+    s_apply_all(&f, &batch, NULL);
+    dc_store_destroy(&store);
+    fixture_t h;
+    s_init(&h);
+    store = dc_store_open(path, DC_SYNC_NORMAL, DC_CORRUPT_REFUSE, 0);
+    CHECK(store && dc_persist_load(store, &h.s, 1000) == 0);
+    CHECK(s_same(&f, &h) && dc_registry_count(h.s.subs) == 4);
+    CHECK(dc_registry_peek(h.s.subs, dc_str_from("/c"), dc_str_from("n"))->topic.fingerprint == 3);
+    CHECK(dc_store_integrity_ok(store) == 0);
+    dc_store_destroy(&store);
+    unlink(path);
+    char side[160];
+    snprintf(side, sizeof side, "%s-wal", path);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", path);
+    unlink(side);
+    dc_changes_free(&batch);
+    s_fini(&f);
+    s_fini(&g);
+    s_fini(&h);
+}
+
 /* change_seq's one rule: each change advances it by one, a SEQS change sets
  * it; what a batch will reach is what applying it reaches. */
 static void test_change_seq_rule(void)
@@ -648,6 +808,7 @@ int main(void)
     test_leases();
     test_request_answers();
     test_snapshot_restore();
+    test_subscriptions();
     test_persist();
     test_change_seq_rule();
     dc_config_clear(&s_config);

@@ -122,6 +122,7 @@ static void test_migration(const char *path)
         "INSERT INTO topics VALUES ('/pose', 'ipc:///y', 'P', 8, 'n2', 2, 3, NULL, 6, 0);"
         "ALTER TABLE nodes DROP COLUMN owner;"
         "ALTER TABLE leases DROP COLUMN owner;"
+        "DROP TABLE subscriptions;"
         "PRAGMA user_version = 5;";
     CHECK(sqlite3_exec(db, v5, NULL, NULL, NULL) == SQLITE_OK);
     sqlite3_close(db);

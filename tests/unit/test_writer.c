@@ -104,13 +104,14 @@ int main(void)
     memset(&ctx, 0, sizeof ctx);
     ctx.config = &config;
     ctx.registry = dc_registry_new();
+    ctx.subs = dc_registry_new();
     ctx.leases = dc_leases_new();
     ctx.nodes = dc_nodes_new();
     snprintf(ctx.writes_endpoint, sizeof ctx.writes_endpoint, "inproc://test-writer-writes");
     snprintf(ctx.replies_endpoint, sizeof ctx.replies_endpoint, "inproc://test-writer-replies");
     dc_store_t *store = dc_store_open(db, DC_SYNC_FULL, DC_CORRUPT_REFUSE, 0);
     CHECK(store != NULL);
-    dc_state_t state = {.registry = ctx.registry, .leases = ctx.leases, .nodes = ctx.nodes,
+    dc_state_t state = {.registry = ctx.registry, .subs = ctx.subs, .leases = ctx.leases, .nodes = ctx.nodes,
                         .dedup = dc_dedup_new(), .stats = &ctx.stats};
     CHECK(dc_persist_load(store, &state, dc_mono_ms()) == 0);
     zsock_t *front = zsock_new_pull(ctx.replies_endpoint);
@@ -194,10 +195,10 @@ int main(void)
     /* Stopped, then read back: what was acknowledged is on disk. */
     zactor_destroy(&writer);
     dc_store_destroy(&store);
-    dc_registry_t *again = dc_registry_new();
+    dc_registry_t *again = dc_registry_new(), *again_subs = dc_registry_new();
     dc_leases_t *leases = dc_leases_new();
     dc_nodes_t *nodes = dc_nodes_new();
-    dc_state_t reread = {.registry = again, .leases = leases, .nodes = nodes,
+    dc_state_t reread = {.registry = again, .subs = again_subs, .leases = leases, .nodes = nodes,
                          .dedup = dc_dedup_new(), .stats = &ctx.stats};
     store = dc_store_open(db, DC_SYNC_FULL, DC_CORRUPT_REFUSE, 0);
     CHECK(store && dc_persist_load(store, &reread, dc_mono_ms()) == 0);
@@ -210,10 +211,12 @@ int main(void)
     zsock_destroy(&front);
     dc_dedup_destroy(&reread.dedup);
     dc_registry_destroy(&again);
+    dc_registry_destroy(&again_subs);
     dc_leases_destroy(&leases);
     dc_nodes_destroy(&nodes);
     dc_dedup_destroy(&state.dedup);
     dc_registry_destroy(&ctx.registry);
+    dc_registry_destroy(&ctx.subs);
     dc_leases_destroy(&ctx.leases);
     dc_nodes_destroy(&ctx.nodes);
     dc_config_clear(&config);
