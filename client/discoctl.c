@@ -33,7 +33,13 @@ static const char *s_usage_text =
     "  watch [--prefix P] [--json] [--count N] [--events EP]...\n"
     "                                     print registry changes as they happen\n"
     "  nodes [--capability C] [--json]    list nodes (protocol 2)\n"
-    "  node NAME [--json]                 show one node and its topics\n"
+    "  node NAME [--json]                 show one node, its topics and subscriptions\n"
+    "  subscribe NAME [TYPE] [--fingerprint N] [--node NODE] [--ttl-ms N]\n"
+    "                                     declare a subscription (kept alive with --ttl-ms)\n"
+    "  unsubscribe NAME [--node NODE]     remove a subscription\n"
+    "  topic NAME [--json]                every publisher and subscriber of a topic\n"
+    "  graph [--node N] [--format text|dot] [--json]\n"
+    "                                     the node -> topic -> node graph\n"
     "  register-node NAME [--description D] [--capability C]... [--meta K=V]...\n"
     "                [--ttl-ms N]         register a node\n"
     "  unregister-node NAME               remove a node\n"
@@ -83,7 +89,26 @@ static const struct {
               "  member's EP in a cluster: they publish the same seqs, each event is\n"
               "  printed once, and the stream goes on without a gap when a member dies.\n"},
     {"nodes", "discoctl nodes [--capability C] [--json]\n  Lists nodes, optionally by capability.\n"},
-    {"node", "discoctl node NAME [--json]\n  Shows one node with the topics it publishes.\n"},
+    {"node", "discoctl node NAME [--json]\n"
+             "  Shows one node with the topics it publishes and, from GRAPH, what it\n"
+             "  publishes and subscribes to (a node that never registered itself is shown\n"
+             "  by those alone). Type mismatches are marked.\n"},
+    {"subscribe", "discoctl subscribe NAME [TYPE] [--fingerprint N] [--node NODE] [--meta K=V]...\n"
+                  "                   [--ttl-ms N]\n"
+                  "  Declares that NODE (default 'discoctl') reads NAME expecting TYPE and\n"
+                  "  fingerprint N (none: any). Prints a MISMATCH line for each publisher whose\n"
+                  "  type differs. With --ttl-ms a lease holds it, renewed until SIGINT/SIGTERM.\n"},
+    {"unsubscribe", "discoctl unsubscribe NAME [--node NODE]\n"
+                    "  Removes NODE's (default 'discoctl') subscription; exit 1 when absent.\n"},
+    {"topic", "discoctl topic NAME [--json]\n"
+              "  Every publisher and subscriber of NAME: node, type, fingerprint, lease and\n"
+              "  its remaining time, the member it came in at; mismatches marked, and how\n"
+              "  often clients that never declared themselves looked it up. Exit 1 when the\n"
+              "  daemon knows nothing of it.\n"},
+    {"graph", "discoctl graph [--node N] [--format text|dot] [--json]\n"
+              "  The robot's graph: for each topic, publisher -> topic -> subscriber, with\n"
+              "  mismatches marked. --format dot writes Graphviz (discoctl graph --format dot\n"
+              "  | dot -Tsvg > robot.svg); --json the GRAPH reply. --node: one node's part.\n"},
     {"register-node", "discoctl register-node NAME [--description D] [--capability C]...\n"
                       "                       [--meta K=V]... [--ttl-ms N]\n"
                       "  Registers a node; with --ttl-ms keeps it alive until interrupted.\n"},
@@ -143,7 +168,7 @@ static int s_parse_command(int argc, char **argv, const char *command, command_a
 {
     enum {
         OPT_PREFIX = 256, OPT_TYPE, OPT_NODE, OPT_FP, OPT_TIMEOUT, OPT_JSON, OPT_HELP, OPT_TTL,
-        OPT_META, OPT_CAP, OPT_DESC, OPT_EVENTS, OPT_COUNT, OPT_ROLE
+        OPT_META, OPT_CAP, OPT_DESC, OPT_EVENTS, OPT_COUNT, OPT_ROLE, OPT_FORMAT
     };
     static const struct option options[] = {
         {"prefix", required_argument, 0, OPT_PREFIX}, {"type", required_argument, 0, OPT_TYPE},
@@ -153,7 +178,7 @@ static int s_parse_command(int argc, char **argv, const char *command, command_a
         {"capability", required_argument, 0, OPT_CAP},
         {"description", required_argument, 0, OPT_DESC},
         {"events", required_argument, 0, OPT_EVENTS}, {"count", required_argument, 0, OPT_COUNT},
-        {"role", required_argument, 0, OPT_ROLE},
+        {"role", required_argument, 0, OPT_ROLE},     {"format", required_argument, 0, OPT_FORMAT},
         {"help", no_argument, 0, OPT_HELP},           {0, 0, 0, 0}};
     const char *usage = "";
     for (size_t i = 0; i < sizeof s_commands / sizeof s_commands[0]; i++)
@@ -177,6 +202,7 @@ static int s_parse_command(int argc, char **argv, const char *command, command_a
         case OPT_PREFIX: a->prefix = optarg; break;
         case OPT_DESC: a->description = optarg; break;
         case OPT_ROLE: a->role = optarg; break;
+        case OPT_FORMAT: a->format = optarg; break;
         case OPT_EVENTS:
             if (a->event_count == 16) {
                 fprintf(stderr, "discoctl %s: at most 16 --events\n", command);
@@ -302,7 +328,7 @@ void dctl_catch_signals(void)
     sigaction(SIGTERM, &sa, NULL);
 }
 
-static void s_wait_for_signal(void)
+void dctl_wait_for_signal(void)
 {
     while (!dctl_interrupted) {
         struct timespec ts = {0, 50 * 1000000L};
@@ -332,7 +358,7 @@ static int s_register_kept_alive(const char *const *endpoints, size_t count,
            t->name, (unsigned long long)discod_session_lease_id(session),
            (unsigned long long)a->ttl_ms);
     fflush(stdout);
-    s_wait_for_signal();
+    dctl_wait_for_signal();
     discod_session_destroy(&session);
     return 0;
 }
@@ -560,12 +586,47 @@ int main(int argc, char **argv)
             } else
                 r = discod_find_nodes(c, a.capability_count ? a.capabilities[0] : NULL, &nodes,
                                       &n);
-            if (r != DISCOD_OK)
+            if (one && r == DISCOD_NOT_FOUND) {
+                /* Not registered as a node: what it publishes and reads. */
+                bool any = false;
+                if (a.json) {
+                    fputs("{\"name\":", stdout);
+                    dctl_json_string(a.positional[0]);
+                    fputs(",\"registered\":false", stdout);
+                } else
+                    printf("%s  (not registered as a node)\n", a.positional[0]);
+                exit_code = dctl_node_subscriptions(c, a.positional[0], a.json, &any);
+                if (a.json)
+                    puts("}");
+                if (!exit_code && !any) {
+                    if (!a.json)
+                        printf("  nothing published or subscribed\n");
+                    exit_code = EXIT_NOT_FOUND;
+                }
+            } else if (r != DISCOD_OK)
                 exit_code = dctl_fail(c, command, r);
-            else
-                dctl_print_nodes(nodes, n, a.json, one);
+            else {
+                dctl_print_nodes(nodes, n, a.json, one, one);
+                bool any;
+                if (one)
+                    exit_code = dctl_node_subscriptions(c, a.positional[0], a.json, &any);
+                if (one && a.json)
+                    puts("}");
+            }
         }
         discod_node_list_free(nodes, n);
+    } else if (!strcmp(command, "subscribe")) {
+        if (a.positional_count < 1 || a.positional_count > 2) {
+            s_expect_args(&a, 1, command);
+            exit_code = EXIT_USAGE;
+        } else
+            exit_code = dctl_subscribe(endpoints, endpoint_count, &options, c, &a);
+    } else if (!strcmp(command, "unsubscribe")) {
+        exit_code = (rc = s_expect_args(&a, 1, command)) ? EXIT_USAGE : dctl_unsubscribe(c, &a);
+    } else if (!strcmp(command, "topic")) {
+        exit_code = (rc = s_expect_args(&a, 1, command)) ? EXIT_USAGE : dctl_topic(c, &a);
+    } else if (!strcmp(command, "graph")) {
+        exit_code = (rc = s_expect_args(&a, 0, command)) ? EXIT_USAGE : dctl_graph(c, &a);
     } else if (!strcmp(command, "watch")) {
         if ((rc = s_expect_args(&a, 0, command)))
             exit_code = EXIT_USAGE;

@@ -89,7 +89,7 @@ void dctl_print_table(const discod_topic_t *topics, size_t n)
     }
 }
 
-void dctl_print_nodes(const discod_node_t *nodes, size_t n, bool json, bool one)
+void dctl_print_nodes(const discod_node_t *nodes, size_t n, bool json, bool one, bool open)
 {
     if (json && !one)
         putchar('[');
@@ -122,7 +122,7 @@ void dctl_print_nodes(const discod_node_t *nodes, size_t n, bool json, bool one)
                     putchar(',');
                 dctl_json_string(node->topics[k]);
             }
-            fputs("]}", stdout);
+            fputs(one && open ? "]" : "]}", stdout);
         } else {
             printf("%s", node->name);
             if (*node->description)
@@ -139,7 +139,7 @@ void dctl_print_nodes(const discod_node_t *nodes, size_t n, bool json, bool one)
                 printf("  %s = %s\n", node->metadata[k].key, node->metadata[k].value);
         }
     }
-    if (json)
+    if (json && !(one && open))
         puts(one ? "" : "]");
 }
 

@@ -21,8 +21,9 @@ void dctl_json_topic(const discod_topic_t *t);
 void dctl_print_table(const discod_topic_t *topics, size_t n);
 
 /* Nodes with their capabilities, topics and metadata; json: as a JSON array
- * (one: a single object). */
-void dctl_print_nodes(const discod_node_t *nodes, size_t n, bool json, bool one);
+ * (one: a single object, left open for more keys when open; the caller
+ * closes it). */
+void dctl_print_nodes(const discod_node_t *nodes, size_t n, bool json, bool one, bool open);
 
 /* The daemon's counters, a row each (or one JSON object). The role is
  * printed by name, with the leader's id; JSON keeps the number and adds

@@ -5,6 +5,7 @@
 #include "discoctl_print.h"
 #include "dc_endpoint.h"
 #include "dc_mp.h"
+#include "dc_protocol.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,7 +137,21 @@ int dctl_watch(discod_client_t *c, const command_args_t *a, const discod__curve_
             info && info->type == MSGPACK_OBJECT_BIN &&
             discod__topic_from_blob(info->via.bin.ptr, info->via.bin.size, &t) == DISCOD_OK;
         const msgpack_object *node_name = node ? s_field(node, "name") : NULL;
-        bool matches = !a->prefix || (have_topic && !strncmp(t.name, a->prefix, strlen(a->prefix)));
+        const msgpack_object *sub = s_field(&event.data, "subscription");
+        const msgpack_object *sub_topic = sub ? s_field(sub, "topic") : NULL;
+        const msgpack_object *sub_node = sub ? s_field(sub, "node") : NULL;
+        const msgpack_object *sub_type = sub ? s_field(sub, "message_type") : NULL;
+        const msgpack_object *mismatch = s_field(&event.data, "mismatch");
+        uint32_t mismatches = mismatch && mismatch->type == MSGPACK_OBJECT_ARRAY
+                                  ? mismatch->via.array.size
+                                  : 0;
+        bool have_sub = sub_topic && sub_topic->type == MSGPACK_OBJECT_STR && sub_node &&
+                        sub_node->type == MSGPACK_OBJECT_STR && sub_type &&
+                        sub_type->type == MSGPACK_OBJECT_STR;
+        bool matches = !a->prefix ||
+                       (have_topic && !strncmp(t.name, a->prefix, strlen(a->prefix))) ||
+                       (have_sub && sub_topic->via.str.size >= strlen(a->prefix) &&
+                        !strncmp(sub_topic->via.str.ptr, a->prefix, strlen(a->prefix)));
         if (matches) {
             char reason_text[64] = "";
             if (reason && reason->type == MSGPACK_OBJECT_STR)
@@ -150,6 +165,17 @@ int dctl_watch(discod_client_t *c, const command_args_t *a, const discod__curve_
                 if (have_topic) {
                     fputs(",\"topic\":", stdout);
                     dctl_json_topic(&t);
+                } else if (have_sub) {
+                    char text[DC_MAX_NAME_LEN + 1];
+                    snprintf(text, sizeof text, "%.*s", (int)sub_topic->via.str.size,
+                             sub_topic->via.str.ptr);
+                    fputs(",\"subscription\":{\"topic\":", stdout);
+                    dctl_json_string(text);
+                    snprintf(text, sizeof text, "%.*s", (int)sub_node->via.str.size,
+                             sub_node->via.str.ptr);
+                    fputs(",\"node\":", stdout);
+                    dctl_json_string(text);
+                    putchar('}');
                 } else if (node_name && node_name->type == MSGPACK_OBJECT_STR) {
                     char text[300];
                     snprintf(text, sizeof text, "%.*s", (int)node_name->via.str.size,
@@ -157,10 +183,20 @@ int dctl_watch(discod_client_t *c, const command_args_t *a, const discod__curve_
                     fputs(",\"node\":", stdout);
                     dctl_json_string(text);
                 }
+                if (mismatches)
+                    printf(",\"mismatches\":%u", mismatches);
                 puts("}");
-            } else if (have_topic)
-                printf("%llu  %-14s %s  %s  %s  (%s)\n", (unsigned long long)this_seq, name, t.name,
-                       t.address, t.publisher_node, reason_text);
+            } else if (have_sub)
+                printf("%llu  %-14s %.*s  %.*s  %.*s  (%s)%s\n", (unsigned long long)this_seq, name,
+                       (int)sub_topic->via.str.size, sub_topic->via.str.ptr,
+                       (int)sub_node->via.str.size, sub_node->via.str.ptr,
+                       (int)(sub_type->via.str.size ? sub_type->via.str.size : 8),
+                       sub_type->via.str.size ? sub_type->via.str.ptr : "any type", reason_text,
+                       mismatches ? "  MISMATCH" : "");
+            else if (have_topic)
+                printf("%llu  %-14s %s  %s  %s  (%s)%s\n", (unsigned long long)this_seq, name,
+                       t.name, t.address, t.publisher_node, reason_text,
+                       mismatches ? "  MISMATCH" : "");
             else
                 printf("%llu  %-14s %.*s  (%s)\n", (unsigned long long)this_seq, name,
                        node_name && node_name->type == MSGPACK_OBJECT_STR

@@ -785,11 +785,12 @@ static void s_sleep_ms(uint64_t ms)
  * to notice a daemon restart quickly, long enough to cost nothing. */
 #define DISCOD_WAIT_SLICE_MS 1000
 
-discod_result_t discod_wait_for_topic(discod_client_t *c, const char *name, int timeout_ms,
-                                      discod_topic_t *out)
+/* discod_wait_for_topic, the subscriber naming itself (node, or NULL) and
+ * told of mismatches (mismatches NULL: not asked). */
+static discod_result_t s_wait(discod_client_t *c, const char *name, const char *node,
+                              int timeout_ms, discod_topic_t *out, discod_mismatch_t **mismatches,
+                              size_t *mismatch_count)
 {
-    if (!c || !out || timeout_ms < 0 || !discod__valid_name(name, DC_MAX_NAME_LEN))
-        return DISCOD_INVALID;
     uint64_t deadline = s_now_ms() + (uint64_t)timeout_ms;
     /* last: how the latest try ended (NOT_FOUND, or TIMEOUT when unreachable). */
     discod_result_t last = DISCOD_NOT_FOUND;
@@ -807,6 +808,10 @@ discod_result_t discod_wait_for_topic(discod_client_t *c, const char *name, int 
             req.present = DC_REQ_TOPIC_NAME | DC_REQ_TIMEOUT;
             req.topic_name = dc_str_from(name);
             req.timeout_ms = slice;
+            if (node) {
+                req.present |= DC_REQ_NODE_NAME;
+                req.node_name = dc_str_from(node);
+            }
             dc_reply_view_t view;
             int try_timeout = (int)slice + 1000;
             discod_result_t r = discod__call(c, &req, try_timeout, 1, &view);
@@ -814,6 +819,9 @@ discod_result_t discod_wait_for_topic(discod_client_t *c, const char *name, int 
                 r = view.topic_info.data
                         ? discod__topic_from_blob(view.topic_info.data, view.topic_info.size, out)
                         : DISCOD_PROTOCOL;
+                if (r == DISCOD_OK && mismatches &&
+                    (r = discod__mismatches_from(view.mismatch, mismatches, mismatch_count)) != 0)
+                    discod_topic_clear(out);
                 dc_reply_view_release(&view);
                 return r;
             }
@@ -842,4 +850,26 @@ discod_result_t discod_wait_for_topic(discod_client_t *c, const char *name, int 
         uint64_t pause = (uint64_t)c->options.poll_interval_ms;
         s_sleep_ms(deadline - now < pause ? deadline - now : pause);
     }
+}
+
+discod_result_t discod_wait_for_topic(discod_client_t *c, const char *name, int timeout_ms,
+                                      discod_topic_t *out)
+{
+    if (!c || !out || timeout_ms < 0 || !discod__valid_name(name, DC_MAX_NAME_LEN))
+        return DISCOD_INVALID;
+    return s_wait(c, name, NULL, timeout_ms, out, NULL, NULL);
+}
+
+discod_result_t discod_wait_subscribed(discod_client_t *c, const char *name, const char *node,
+                                       int timeout_ms, discod_topic_t *out,
+                                       discod_mismatch_t **mismatches, size_t *mismatch_count)
+{
+    if (mismatches)
+        *mismatches = NULL;
+    if (mismatch_count)
+        *mismatch_count = 0;
+    if (!c || !out || timeout_ms < 0 || !discod__valid_name(name, DC_MAX_NAME_LEN) ||
+        !discod__valid_name(node, DC_MAX_NODE_LEN) || (mismatches && !mismatch_count))
+        return DISCOD_INVALID;
+    return s_wait(c, name, node, timeout_ms, out, mismatches, mismatch_count);
 }

@@ -74,7 +74,7 @@ discod_result_t discod__kv_from_object(const msgpack_object *map, discod_kv_t **
 }
 
 /* Adds lease and metadata options to req; storage must outlive the call. */
-static int s_apply_opts(dc_request_t *req, const discod_register_opts_t *opts,
+int discod__apply_opts(dc_request_t *req, const discod_register_opts_t *opts,
                         msgpack_sbuffer *buf, msgpack_unpacked *storage, bool *unpacked)
 {
     *unpacked = false;
@@ -136,7 +136,7 @@ discod_result_t discod_register_ex(discod_client_t *c, const discod_topic_t *t,
     msgpack_unpacked storage;
     bool unpacked;
     discod_result_t r = DISCOD_INVALID;
-    if (s_apply_opts(&req, opts, &buf, &storage, &unpacked) == 0) {
+    if (discod__apply_opts(&req, opts, &buf, &storage, &unpacked) == 0) {
         bool needs_v2 = opts && (opts->lease_id || opts->lease_ttl_ms || opts->metadata_count);
         r = s_leased_call(c, &req, needs_v2, lease_id_out);
     }

@@ -56,6 +56,15 @@ discod_result_t discod__topic_with_metadata(const void *blob, size_t size,
                                             const msgpack_object *map, discod_topic_t *out,
                                             discod_kv_t **metadata, size_t *count);
 
+/* Adds opts' lease keys and metadata to req (metadata packed into buf and
+ * unpacked into storage: *unpacked says to destroy it). 0, or -1 on bad
+ * metadata. */
+int discod__apply_opts(dc_request_t *req, const discod_register_opts_t *opts,
+                       msgpack_sbuffer *buf, msgpack_unpacked *storage, bool *unpacked);
+/* The mismatches of a reply's "mismatch" array (NULL: none) into a malloc'd
+ * array (*out NULL, *count 0 when none). */
+discod_result_t discod__mismatches_from(const msgpack_object *array, discod_mismatch_t **out,
+                                        size_t *count);
 /* Sends LOOKUP for name (discod__call's timeouts and view). */
 discod_result_t discod__call_lookup(discod_client_t *c, const char *name, int try_timeout_ms,
                                     int tries, dc_reply_view_t *view);

@@ -1,6 +1,7 @@
 /* discod_session.c: a lease kept alive by a thread (see include/discod.h).
  *
- * Design notes: one mutex guards the session: the topic list, the lease id and
+ * Design notes: one mutex guards the session: the topic and subscription
+ * lists, the lease id and
  * the client (whose socket is used by the caller's thread and the renewal
  * thread in turn, never at once). The renewal thread sleeps on a condition
  * variable so destroy wakes it at once. */
@@ -24,6 +25,10 @@ struct discod_session {
     uint64_t epoch; /* the daemon's epoch when the topics were last registered */
     discod_topic_t *topics;
     size_t count, cap;
+    /* Subscriptions, as topics: name the topic, publisher_node the
+     * subscriber, address "". */
+    discod_topic_t *subs;
+    size_t sub_count, sub_cap;
     uint64_t reregistrations;
     unsigned int seed;
 };
@@ -42,9 +47,23 @@ static int s_copy_topic(discod_topic_t *dst, const discod_topic_t *src)
     return 0;
 }
 
-/* Registers t under the session lease, creating one when there is none.
- * Called with the lock held. */
-static discod_result_t s_register_locked(discod_session_t *s, const discod_topic_t *t)
+/* One write of t under the session lease: a topic's registration, or (sub) a
+ * subscription's declaration (mismatches as for discod_subscribe). */
+static discod_result_t s_write(discod_session_t *s, const discod_topic_t *t, bool sub,
+                               const discod_register_opts_t *opts, uint64_t *lease,
+                               discod_mismatch_t **mismatches, size_t *count)
+{
+    if (!sub)
+        return discod_register_ex(s->client, t, opts, lease);
+    discod_subscription_t subscription = {t->name, t->publisher_node, t->message_type,
+                                          t->fingerprint};
+    return discod_subscribe(s->client, &subscription, opts, lease, mismatches, count);
+}
+
+/* Writes t (a topic, or with sub a subscription kept as a topic) under the
+ * session lease, creating one when there is none. Called with the lock held. */
+static discod_result_t s_write_locked(discod_session_t *s, const discod_topic_t *t, bool sub,
+                                      discod_mismatch_t **mismatches, size_t *count)
 {
     for (int attempt = 0; attempt < 2; attempt++) {
         discod_register_opts_t opts = {0};
@@ -53,7 +72,7 @@ static discod_result_t s_register_locked(discod_session_t *s, const discod_topic
         else
             opts.lease_ttl_ms = s->ttl_ms;
         uint64_t lease = 0;
-        discod_result_t r = discod_register_ex(s->client, t, &opts, &lease);
+        discod_result_t r = s_write(s, t, sub, &opts, &lease, mismatches, count);
         if (r == DISCOD_OK) {
             if (lease)
                 s->lease_id = lease;
@@ -74,8 +93,39 @@ static void s_register_all_locked(discod_session_t *s)
 {
     s->lease_id = 0;
     for (size_t i = 0; i < s->count; i++)
-        s_register_locked(s, &s->topics[i]);
+        s_write_locked(s, &s->topics[i], false, NULL, NULL);
+    for (size_t i = 0; i < s->sub_count; i++)
+        s_write_locked(s, &s->subs[i], true, NULL, NULL);
     s->reregistrations++;
+}
+
+/* Keeps a copy of t in a list, replacing the one of the same name (and, with
+ * by_node, the same node). */
+static discod_result_t s_keep(discod_topic_t **list, size_t *count, size_t *cap,
+                              const discod_topic_t *t, bool by_node)
+{
+    size_t i = 0;
+    while (i < *count && (strcmp((*list)[i].name, t->name) != 0 ||
+                          (by_node && strcmp((*list)[i].publisher_node, t->publisher_node) != 0)))
+        i++;
+    if (i == *count && *count == *cap) {
+        size_t grown_cap = *cap ? *cap * 2 : 8;
+        discod_topic_t *grown = realloc(*list, grown_cap * sizeof *grown);
+        if (!grown)
+            return DISCOD_NOMEM;
+        *list = grown;
+        *cap = grown_cap;
+    }
+    if (i < *count)
+        discod_topic_clear(&(*list)[i]);
+    if (s_copy_topic(&(*list)[i], t) != 0) {
+        if (i < *count) /* the old copy is gone: close the hole */
+            (*list)[i] = (*list)[--*count];
+        return DISCOD_NOMEM;
+    }
+    if (i == *count)
+        (*count)++;
+    return DISCOD_OK;
 }
 
 static void s_deadline(struct timespec *ts, uint64_t ms)
@@ -98,7 +148,7 @@ static void *s_renew(void *arg)
         struct timespec ts;
         s_deadline(&ts, period);
         pthread_cond_timedwait(&s->wake, &s->lock, &ts);
-        if (s->stop || s->count == 0)
+        if (s->stop || (s->count == 0 && s->sub_count == 0))
             continue;
         bool again = s->lease_id == 0;
         if (!again) {
@@ -169,27 +219,46 @@ discod_result_t discod_session_register(discod_session_t *s, const discod_topic_
     if (!s || !t)
         return DISCOD_INVALID;
     pthread_mutex_lock(&s->lock);
-    discod_result_t r = s_register_locked(s, t);
-    if (r == DISCOD_OK) {
-        size_t i = 0;
-        while (i < s->count && strcmp(s->topics[i].name, t->name) != 0)
-            i++;
-        if (i == s->count && s->count == s->cap) {
-            size_t cap = s->cap ? s->cap * 2 : 8;
-            discod_topic_t *grown = realloc(s->topics, cap * sizeof *grown);
-            if (grown) {
-                s->topics = grown;
-                s->cap = cap;
-            }
-        }
-        if (i < s->count)
-            discod_topic_clear(&s->topics[i]);
-        if (i < s->cap && s_copy_topic(&s->topics[i], t) == 0) {
-            if (i == s->count)
-                s->count++;
-        } else
-            r = DISCOD_NOMEM;
+    discod_result_t r = s_write_locked(s, t, false, NULL, NULL);
+    if (r == DISCOD_OK)
+        r = s_keep(&s->topics, &s->count, &s->cap, t, false);
+    pthread_mutex_unlock(&s->lock);
+    return r;
+}
+
+discod_result_t discod_session_subscribe(discod_session_t *s, const discod_subscription_t *sub,
+                                         discod_mismatch_t **mismatches, size_t *mismatch_count)
+{
+    if (!s || !sub || !sub->topic || !sub->node)
+        return DISCOD_INVALID;
+    discod_topic_t t = {(char *)sub->topic, (char *)"",
+                        (char *)(sub->message_type ? sub->message_type : ""), sub->fingerprint,
+                        (char *)sub->node};
+    pthread_mutex_lock(&s->lock);
+    discod_result_t r = s_write_locked(s, &t, true, mismatches, mismatch_count);
+    if (r == DISCOD_OK && (r = s_keep(&s->subs, &s->sub_count, &s->sub_cap, &t, true)) != 0 &&
+        mismatches) {
+        discod_mismatches_free(*mismatches, *mismatch_count);
+        *mismatches = NULL;
+        *mismatch_count = 0;
     }
+    pthread_mutex_unlock(&s->lock);
+    return r;
+}
+
+discod_result_t discod_session_unsubscribe(discod_session_t *s, const char *topic,
+                                           const char *node)
+{
+    if (!s || !topic || !node)
+        return DISCOD_INVALID;
+    pthread_mutex_lock(&s->lock);
+    discod_result_t r = discod_unsubscribe(s->client, topic, node);
+    for (size_t i = 0; i < s->sub_count; i++)
+        if (!strcmp(s->subs[i].name, topic) && !strcmp(s->subs[i].publisher_node, node)) {
+            discod_topic_clear(&s->subs[i]);
+            s->subs[i] = s->subs[--s->sub_count];
+            break;
+        }
     pthread_mutex_unlock(&s->lock);
     return r;
 }
@@ -244,9 +313,8 @@ void discod_session_destroy(discod_session_t **s_p)
     if (s->lease_id)
         discod_revoke_lease(s->client, s->lease_id);
     discod_client_destroy(&s->client);
-    for (size_t i = 0; i < s->count; i++)
-        discod_topic_clear(&s->topics[i]);
-    free(s->topics);
+    discod_topic_list_free(s->topics, s->count);
+    discod_topic_list_free(s->subs, s->sub_count);
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->wake);
     free(s);

@@ -280,9 +280,56 @@ DISCOD_EXPORT discod_result_t discod_get_node(discod_client_t *c, const char *na
 DISCOD_EXPORT discod_result_t discod_find_nodes(discod_client_t *c, const char *capability,
                                                 discod_node_t **out, size_t *count);
 
+/*==== Subscriptions (protocol 2): who reads a topic, and mismatches ====*/
+
+/* A subscription: node reads topic expecting message_type and fingerprint
+ * ("" and 0: any). */
+typedef struct {
+    const char *topic;
+    const char *node;
+    const char *message_type;
+    uint64_t fingerprint;
+} discod_subscription_t;
+
+/* A publisher whose type is not what a subscriber expects (strings owned). */
+typedef struct {
+    char *node;
+    char *message_type;
+    uint64_t fingerprint;
+    char *address;
+} discod_mismatch_t;
+
+/* Frees an array of mismatches with their strings; safe on NULL. */
+DISCOD_EXPORT void discod_mismatches_free(discod_mismatch_t *list, size_t count);
+
+/* Declares (or replaces) a subscription; opts: its lease as for topics
+ * (metadata attached too). On DISCOD_OK *lease_id_out (when not NULL) is its
+ * lease, and *mismatches (when not NULL) a malloc'd array of *mismatch_count
+ * publishers of the topic whose type differs (NULL/0: none); free it with
+ * discod_mismatches_free. */
+DISCOD_EXPORT discod_result_t discod_subscribe(discod_client_t *c,
+                                               const discod_subscription_t *sub,
+                                               const discod_register_opts_t *opts,
+                                               uint64_t *lease_id_out,
+                                               discod_mismatch_t **mismatches,
+                                               size_t *mismatch_count);
+/* Removes node's subscription to topic; DISCOD_NOT_FOUND when it has none. */
+DISCOD_EXPORT discod_result_t discod_unsubscribe(discod_client_t *c, const char *topic,
+                                                 const char *node);
+
+/* discod_wait_for_topic for a subscriber that names its node: the answer also
+ * lists the publishers whose type its subscription does not expect (as for
+ * discod_subscribe; mismatches may be NULL). */
+DISCOD_EXPORT discod_result_t discod_wait_subscribed(discod_client_t *c, const char *name,
+                                                     const char *node, int timeout_ms,
+                                                     discod_topic_t *out,
+                                                     discod_mismatch_t **mismatches,
+                                                     size_t *mismatch_count);
+
 /*==== Sessions: a lease kept alive for a process ====*/
 
-/* A session holds one lease for all the topics registered through it and
+/* A session holds one lease for all the topics registered (and the
+ * subscriptions declared) through it and
  * renews it from its own thread every TTL/3. When the daemon says the lease is
  * gone, or its epoch changes (a restart), it registers every topic again,
  * after a random delay so a restarted daemon is not hit by every client in the
@@ -302,6 +349,16 @@ DISCOD_EXPORT discod_result_t discod_session_register(discod_session_t *s,
 /* Unregisters name (the session's registration of it: by its node, when the
  * topic has several publishers) and forgets it. */
 DISCOD_EXPORT discod_result_t discod_session_unregister(discod_session_t *s, const char *name);
+/* Declares sub under the session's lease and remembers it: declared again
+ * with the topics after a restart, gone with the session. mismatches as for
+ * discod_subscribe (may be NULL). */
+DISCOD_EXPORT discod_result_t discod_session_subscribe(discod_session_t *s,
+                                                       const discod_subscription_t *sub,
+                                                       discod_mismatch_t **mismatches,
+                                                       size_t *mismatch_count);
+/* Removes node's subscription to topic and forgets it. */
+DISCOD_EXPORT discod_result_t discod_session_unsubscribe(discod_session_t *s, const char *topic,
+                                                         const char *node);
 /* The current lease (0 before the first registration succeeded). */
 DISCOD_EXPORT uint64_t discod_session_lease_id(discod_session_t *s);
 /* How many times the session registered its topics again (restarts seen). */

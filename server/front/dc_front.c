@@ -37,7 +37,7 @@ typedef struct {
     int router_count;
     zsock_t *backend; /* ROUTER to the workers */
     zsock_t *replies; /* PULL from the writer */
-    zsock_t *writes;  /* PUSH to the writer: REGISTER and UNREGISTER go straight there */
+    zsock_t *writes;  /* PUSH to the writer: topic and subscription writes go straight there */
     zactor_t *workers[DC_MAX_WORKERS];
     int worker_count;
     zactor_t *writer;
@@ -127,7 +127,8 @@ static zmsg_t *s_routed(int index, const dc_principal_t *who, zmq_msg_t *frames,
     return msg;
 }
 
-/* Hands a decoded REGISTER or UNREGISTER straight to the writer (no worker
+/* Hands a decoded REGISTER, UNREGISTER, SUBSCRIBE or UNSUBSCRIBE straight to
+ * the writer (no worker
  * hop: one thread wake-up and one decode fewer per write). Returns false,
  * leaving the frames alone, when a worker should take it instead: a request
  * the op builder refuses (the worker answers the ERROR) or a writer queue
@@ -136,9 +137,11 @@ static bool s_to_writer(front_t *self, int index, const dc_principal_t *who, zmq
                         int count, const dc_request_t *req)
 {
     const char *problem = NULL;
-    dc_write_op_t *op = dc_write_op_topic(req, &problem);
+    bool subscription = req->command == DC_CMD_SUBSCRIBE || req->command == DC_CMD_UNSUBSCRIBE;
+    dc_write_op_t *op = subscription ? dc_write_op_subscription(req, &problem)
+                                     : dc_write_op_topic(req, &problem);
     if (!op)
-        return false;
+        return false; /* a worker answers the problem */
     dc_write_op_take_request_keys(op, req);
     op->principal = *who;
     op->route = s_routed(index, who, frames, count - 1); /* all but the body */
@@ -204,8 +207,9 @@ static void s_principal(front_t *self, int index, zmq_msg_t *body, dc_principal_
 
 /* Reads one client message. PING, LOOKUP and HEARTBEAT (the hot path: a hash
  * lookup each) are answered here, with no allocation but the reply's;
- * REGISTER and UNREGISTER go straight to the writer; everything else goes to
- * a worker, so a LIST of 100,000 topics never delays a lookup. */
+ * REGISTER, UNREGISTER, SUBSCRIBE and UNSUBSCRIBE go straight to the writer;
+ * everything else goes to a worker, so a LIST of 100,000 topics never delays
+ * a lookup. */
 static bool s_from_client(front_t *self, int index)
 {
     dc_context_t *ctx = self->args.ctx;
@@ -272,7 +276,8 @@ static bool s_from_client(front_t *self, int index)
                     answered = true;
                 }
             } else if (req.command == DC_CMD_REGISTER_TOPIC ||
-                       req.command == DC_CMD_UNREGISTER_TOPIC) {
+                       req.command == DC_CMD_UNREGISTER_TOPIC || req.command == DC_CMD_SUBSCRIBE ||
+                       req.command == DC_CMD_UNSUBSCRIBE) {
                 answered = s_to_writer(self, index, &who, frames, count, &req);
             }
             dc_request_release(&req);

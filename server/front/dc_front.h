@@ -1,7 +1,7 @@
 /* dc_front.h: the front thread (czmq actor): it owns the client-facing ROUTER
  * sockets, checks each tcp request's key and role (dc_keys), answers PING,
- * LOOKUP and HEARTBEAT inline (dc_quick_reply), hands REGISTER and
- * UNREGISTER it could decode straight to the writer, and load-balances the
+ * LOOKUP and HEARTBEAT inline (dc_quick_reply), hands REGISTER, UNREGISTER,
+ * SUBSCRIBE and UNSUBSCRIBE it could decode straight to the writer, and load-balances the
  * rest over the workers, which it starts, with the writer (dc_writer or
  * dc_cluster), the prober and the datagram channel. Answers from the
  * workers and the writer come back through it. It also sends systemd's

@@ -31,19 +31,9 @@ static void s_pack_entry(dc_context_t *ctx, const dc_entry_t *e, bool sub, uint6
                          msgpack_packer *pk)
 {
     uint64_t expiry = e->lease_id ? dc_leases_expiry(ctx->leases, e->lease_id) : 0;
-    msgpack_pack_map(pk, 9 + !sub + !!e->metadata.data);
-    dc_mp_pack_str(pk, "topic", 5);
-    dc_mp_pack_str(pk, e->topic.name.ptr, e->topic.name.len);
-    dc_mp_pack_str(pk, "node", 4);
-    dc_mp_pack_str(pk, e->topic.publisher_node.ptr, e->topic.publisher_node.len);
-    if (!sub) {
-        dc_mp_pack_str(pk, "address", 7);
-        dc_mp_pack_str(pk, e->topic.address.ptr, e->topic.address.len);
-    }
-    dc_mp_pack_str(pk, "message_type", 12);
-    dc_mp_pack_str(pk, e->topic.message_type.ptr, e->topic.message_type.len);
-    dc_mp_pack_str(pk, "fingerprint", 11);
-    msgpack_pack_uint64(pk, e->topic.fingerprint);
+    unsigned fields = DC_ENTRY_TOPIC | DC_ENTRY_NODE | DC_ENTRY_TYPE | (sub ? 0 : DC_ENTRY_ADDRESS);
+    msgpack_pack_map(pk, dc_entry_pair_count(fields) + 5 + !!e->metadata.data);
+    dc_entry_pack_pairs(e, fields, pk);
     dc_mp_pack_str(pk, "lease_id", 8);
     msgpack_pack_uint64(pk, e->lease_id);
     dc_mp_pack_str(pk, "lease_remaining_ms", 18);

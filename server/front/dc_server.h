@@ -5,8 +5,8 @@
  * else sees it.
  *
  * Threads: the front (one actor) owns the client-facing ROUTER sockets. It
- * answers PING, LOOKUP and HEARTBEAT inline (dc_quick_reply), hands REGISTER
- * and UNREGISTER it could decode straight to the writer, and load-balances
+ * answers PING, LOOKUP and HEARTBEAT inline (dc_quick_reply), hands REGISTER,
+ * UNREGISTER, SUBSCRIBE and UNSUBSCRIBE it could decode straight to the writer, and load-balances
  * everything else to idle workers over inproc; workers answer the other
  * reads and pass the other writes to the writer, which commits them and
  * sends the answer back through the front. The writer is dc_writer

@@ -543,6 +543,7 @@ static void s_handle(worker_t *self, zmsg_t *msg)
         break;
     case DC_CMD_SUBSCRIBE:
     case DC_CMD_UNSUBSCRIBE:
+        /* As REGISTER: here when the front could not build or hand on the op. */
         s_submit_built(self, &msg, &req, dc_write_op_subscription);
         break;
     case DC_CMD_GRAPH:

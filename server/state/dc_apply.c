@@ -46,6 +46,43 @@ static void s_attach(dc_state_t *state, dc_entry_t *e)
                  (unsigned long long)e->lease_id);
 }
 
+/* Puts the change's entry (a topic, or with sub a subscription) into its
+ * registry, taking the change's reference, and tells the observer, with the
+ * mismatches the put makes. */
+static void s_entry_put(dc_state_t *state, dc_change_t *c, bool sub,
+                        const dc_observer_t *observer, dc_applied_t *a)
+{
+    dc_entry_t *e = c->entry;
+    dc_registry_t *registry = sub ? state->subs : state->registry;
+    s_attach(state, e);
+    a->replaces = dc_registry_peek(registry, e->topic.name, e->topic.publisher_node) != NULL;
+    /* e stays valid while the observer runs (this thread alone removes
+     * entries). */
+    c->entry = NULL;
+    if (dc_registry_put(registry, e) != 0) {
+        dc_error("out of memory: %s %s not applied", sub ? "subscription to" : "topic",
+                 e->topic.name.ptr);
+        dc_entry_unref(&e);
+        return;
+    }
+    a->entry = e;
+    if (observer)
+        a->mismatches =
+            dc_mismatch_each(state->registry, state->subs, e, sub, s_warn_mismatch, state);
+    s_tell(observer, a);
+}
+
+/* Removes e from registry and tells the observer (e stays valid meanwhile). */
+static void s_entry_remove(dc_registry_t *registry, dc_entry_t *e, const dc_observer_t *observer,
+                           dc_applied_t *a)
+{
+    dc_entry_t *held = dc_entry_ref(e);
+    dc_registry_remove(registry, e->topic.name, e->topic.publisher_node);
+    a->entry = held;
+    s_tell(observer, a);
+    dc_entry_unref(&held);
+}
+
 static void s_sub_put(dc_state_t *state, dc_change_t *c, const dc_observer_t *observer,
                       dc_applied_t *a)
 {
@@ -60,26 +97,13 @@ static void s_sub_put(dc_state_t *state, dc_change_t *c, const dc_observer_t *ob
                 (unsigned long long)state->change_seq);
         STAT(state, subscribes);
     }
-    s_attach(state, e);
-    a->replaces = dc_registry_peek(state->subs, e->topic.name, e->topic.publisher_node) != NULL;
-    c->entry = NULL;
-    if (dc_registry_put(state->subs, e) != 0) {
-        dc_error("out of memory: subscription to %s not applied", e->topic.name.ptr);
-        dc_entry_unref(&e);
-        return;
-    }
-    a->entry = e;
-    if (observer)
-        a->mismatches = dc_mismatch_each(state->registry, state->subs, e, true, s_warn_mismatch,
-                                         state);
-    s_tell(observer, a);
+    s_entry_put(state, c, true, observer, a);
 }
 
 static void s_sub_remove(dc_state_t *state, dc_change_t *c, const dc_observer_t *observer,
                          dc_applied_t *a)
 {
-    dc_str_t name = dc_str_from(c->name ? c->name : "");
-    dc_entry_t *e = dc_registry_peek(state->subs, name,
+    dc_entry_t *e = dc_registry_peek(state->subs, dc_str_from(c->name ? c->name : ""),
                                      dc_str_from(c->publisher_node ? c->publisher_node : ""));
     if (!e)
         return;
@@ -87,11 +111,7 @@ static void s_sub_remove(dc_state_t *state, dc_change_t *c, const dc_observer_t 
         dc_info("UNSUBSCRIBE topic %s node %s (%s, seq %llu)", e->topic.name.ptr,
                 e->topic.publisher_node.ptr, dc_reason_name(c->reason),
                 (unsigned long long)state->change_seq);
-    dc_entry_t *held = dc_entry_ref(e);
-    dc_registry_remove(state->subs, name, e->topic.publisher_node);
-    a->entry = held;
-    s_tell(observer, a);
-    dc_entry_unref(&held);
+    s_entry_remove(state->subs, e, observer, a);
 }
 
 static void s_topic_put(dc_state_t *state, dc_change_t *c, const dc_observer_t *observer,
@@ -108,21 +128,7 @@ static void s_topic_put(dc_state_t *state, dc_change_t *c, const dc_observer_t *
                 (unsigned long long)e->lease_id, (unsigned long long)state->change_seq);
         STAT(state, registrations);
     }
-    s_attach(state, e);
-    a->replaces = dc_registry_peek(state->registry, e->topic.name, e->topic.publisher_node) != NULL;
-    /* The registry takes the change's reference; e stays valid while the
-     * observer runs (this thread alone removes entries). */
-    c->entry = NULL;
-    if (dc_registry_put(state->registry, e) != 0) {
-        dc_error("out of memory: topic %s not applied", e->topic.name.ptr);
-        dc_entry_unref(&e);
-        return;
-    }
-    a->entry = e;
-    if (observer)
-        a->mismatches = dc_mismatch_each(state->registry, state->subs, e, false, s_warn_mismatch,
-                                         state);
-    s_tell(observer, a);
+    s_entry_put(state, c, false, observer, a);
 }
 
 static void s_topic_remove(dc_state_t *state, dc_change_t *c, const dc_observer_t *observer,
@@ -147,11 +153,7 @@ static void s_topic_remove(dc_state_t *state, dc_change_t *c, const dc_observer_
         else if (c->reason == DC_REASON_ENDPOINT_DEAD || c->reason == DC_REASON_LEGACY_TTL)
             STAT(state, endpoints_dead);
     }
-    dc_entry_t *held = dc_entry_ref(e);
-    dc_registry_remove(state->registry, name, e->topic.publisher_node);
-    a->entry = held;
-    s_tell(observer, a);
-    dc_entry_unref(&held);
+    s_entry_remove(state->registry, e, observer, a);
 }
 
 static void s_node_put(dc_state_t *state, dc_change_t *c, const dc_observer_t *observer,

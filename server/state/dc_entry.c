@@ -1,4 +1,4 @@
-/* dc_entry.c: immutable, reference-counted topic entries (see the .h). */
+/* dc_entry.c: reference-counted registrations and subscriptions (see the .h). */
 #include "dc_entry.h"
 
 #include <stdlib.h>
@@ -72,6 +72,33 @@ void dc_entry_pack_publishers(dc_entry_t *const *entries, size_t count, msgpack_
             /* pre-encoded map: appended as it is */
             pk->callback(pk->data, (const char *)e->metadata.data, e->metadata.size);
         }
+    }
+}
+
+uint32_t dc_entry_pair_count(unsigned fields)
+{
+    return !!(fields & DC_ENTRY_TOPIC) + !!(fields & DC_ENTRY_NODE) +
+           !!(fields & DC_ENTRY_ADDRESS) + 2 * !!(fields & DC_ENTRY_TYPE);
+}
+
+static void s_pair(msgpack_packer *pk, const char *key, dc_str_t value)
+{
+    dc_mp_pack_str(pk, key, (size_t)-1);
+    dc_mp_pack_str(pk, value.ptr, value.len);
+}
+
+void dc_entry_pack_pairs(const dc_entry_t *e, unsigned fields, msgpack_packer *pk)
+{
+    if (fields & DC_ENTRY_TOPIC)
+        s_pair(pk, "topic", e->topic.name);
+    if (fields & DC_ENTRY_NODE)
+        s_pair(pk, "node", e->topic.publisher_node);
+    if (fields & DC_ENTRY_ADDRESS)
+        s_pair(pk, "address", e->topic.address);
+    if (fields & DC_ENTRY_TYPE) {
+        s_pair(pk, "message_type", e->topic.message_type);
+        dc_mp_pack_str(pk, "fingerprint", 11);
+        msgpack_pack_uint64(pk, e->topic.fingerprint);
     }
 }
 

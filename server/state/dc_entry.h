@@ -1,5 +1,7 @@
 /* dc_entry.h: one registration (a topic by one publisher node) as the daemon
- * holds it in memory, with its lease, origin and owner.
+ * holds it in memory, with its lease, origin and owner; or one subscription
+ * (a topic read by one node: topic.publisher_node is the subscriber, its
+ * message_type and fingerprint what it expects, its address empty).
  *
  * Reference-counted, and carrying its legacy five-key TopicInfo blob
  * pre-encoded, so a LOOKUP or LIST copies bytes instead of packing them. A
@@ -50,6 +52,17 @@ dc_entry_t *dc_entry_new(const dc_topic_t *t, uint64_t create_seq, uint64_t leas
  * {topic_info: bin (the five-key TopicInfo), lease_id, registered_at_ms,
  * metadata (only when the registration has some)}. */
 void dc_entry_pack_publishers(dc_entry_t *const *entries, size_t count, msgpack_packer *pk);
+
+/* The fields dc_entry_pack_pairs packs (TYPE: message_type and fingerprint). */
+enum { DC_ENTRY_TOPIC = 1, DC_ENTRY_NODE = 2, DC_ENTRY_ADDRESS = 4, DC_ENTRY_TYPE = 8 };
+
+/* How many map pairs dc_entry_pack_pairs packs for fields. */
+uint32_t dc_entry_pair_count(unsigned fields);
+
+/* Packs fields of e as pairs of a map the caller opened, in this order:
+ * topic, node, address, message_type, fingerprint. The views of GRAPH,
+ * mismatches and subscription events. */
+void dc_entry_pack_pairs(const dc_entry_t *e, unsigned fields, msgpack_packer *pk);
 
 /* Adds a reference; returns e. */
 dc_entry_t *dc_entry_ref(dc_entry_t *e);

@@ -123,15 +123,9 @@ static void s_publish_sub(dc_events_t *self, const dc_applied_t *a, msgpack_pack
     dc_mp_pack_str(pk, "lease_id", 8);
     msgpack_pack_uint64(pk, e->lease_id);
     dc_mp_pack_str(pk, "subscription", 12);
-    msgpack_pack_map(pk, 4);
-    dc_mp_pack_str(pk, "topic", 5);
-    dc_mp_pack_str(pk, e->topic.name.ptr, e->topic.name.len);
-    dc_mp_pack_str(pk, "node", 4);
-    dc_mp_pack_str(pk, e->topic.publisher_node.ptr, e->topic.publisher_node.len);
-    dc_mp_pack_str(pk, "message_type", 12);
-    dc_mp_pack_str(pk, e->topic.message_type.ptr, e->topic.message_type.len);
-    dc_mp_pack_str(pk, "fingerprint", 11);
-    msgpack_pack_uint64(pk, e->topic.fingerprint);
+    unsigned fields = DC_ENTRY_TOPIC | DC_ENTRY_NODE | DC_ENTRY_TYPE;
+    msgpack_pack_map(pk, dc_entry_pair_count(fields));
+    dc_entry_pack_pairs(e, fields, pk);
     if (metadata) {
         dc_mp_pack_str(pk, "metadata", 8);
         pk->callback(pk->data, (const char *)e->metadata.data, e->metadata.size);

@@ -8,19 +8,13 @@ bool dc_mismatch_between(const dc_entry_t *pub, const dc_entry_t *sub)
     return sub->topic.fingerprint && pub->topic.fingerprint != sub->topic.fingerprint;
 }
 
+/* One side of a mismatch: {node, message_type, fingerprint} and, for a
+ * publisher, its address. */
 static void s_pack_side(const dc_entry_t *e, msgpack_packer *pk, bool address)
 {
-    msgpack_pack_map(pk, 3 + address);
-    dc_mp_pack_str(pk, "node", 4);
-    dc_mp_pack_str(pk, e->topic.publisher_node.ptr, e->topic.publisher_node.len);
-    dc_mp_pack_str(pk, "message_type", 12);
-    dc_mp_pack_str(pk, e->topic.message_type.ptr, e->topic.message_type.len);
-    dc_mp_pack_str(pk, "fingerprint", 11);
-    msgpack_pack_uint64(pk, e->topic.fingerprint);
-    if (address) {
-        dc_mp_pack_str(pk, "address", 7);
-        dc_mp_pack_str(pk, e->topic.address.ptr, e->topic.address.len);
-    }
+    unsigned fields = DC_ENTRY_NODE | DC_ENTRY_TYPE | (address ? DC_ENTRY_ADDRESS : 0);
+    msgpack_pack_map(pk, dc_entry_pair_count(fields));
+    dc_entry_pack_pairs(e, fields, pk);
 }
 
 size_t dc_mismatch_pack_publishers(const dc_entry_t *sub, dc_entry_t *const *pubs, size_t count,

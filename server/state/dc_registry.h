@@ -1,5 +1,10 @@
 /* dc_registry.h: the in-memory topic index that answers every read.
  *
+ * The daemon holds two: the registrations of publishers, and the
+ * subscriptions (entries whose node is the subscriber's and whose address is
+ * empty: one per topic and node, any number per topic; the publisher limit
+ * below is dc_decide's, not the index's).
+ *
  * It holds registrations: a topic name and the publisher_node that registered
  * it. With publishers_per_topic = 1 (the default) a name has at most one; with
  * N it has up to N, one per node (dc_decide enforces the limit). Lookups by
@@ -10,8 +15,9 @@
  * insertion-order list. Readers hold the read lock only to find entries and
  * take references; encoding happens after unlock, on the reader's own copy of
  * the pointers. Only the writer thread (dc_writer or dc_cluster) mutates, one change at a time, so it
- * may read without the lock (dc_registry_peek). Entries are immutable but for
- * the links and put_order the registry sets under its write lock. */
+ * may read without the lock (dc_registry_peek). An entry in a registry is
+ * immutable but for the links and put_order the registry sets under its
+ * write lock (dc_entry.h says who sets what before). */
 #ifndef DC_REGISTRY_H
 #define DC_REGISTRY_H
 

@@ -51,6 +51,7 @@ typedef struct {
     double rate; /* per client, requests/s; 0: closed loop */
     int topics;
     int leases;
+    int subscriptions; /* subscribe workloads: held before the measurement */
     int pid;
     bool json;
 } options_t;
@@ -61,7 +62,7 @@ typedef struct {
 } samples_t;
 
 static options_t s_opt = {.workload = "lookup", .clients = 8, .seconds = 5, .topics = 1000, .leases = 10000,
-                          .lease_ttl_ms = 3000};
+                          .subscriptions = 10000, .lease_ttl_ms = 3000};
 static void *s_ctx;
 static atomic_int s_stop;
 static atomic_int s_listing; /* list-under-load: the lister is running */
@@ -301,6 +302,30 @@ static void s_prefill(const char *prefix, int n, uint64_t lease_ttl, uint64_t *l
     s_pipeline(n, s_build_register, &p, leases_out);
 }
 
+/* A SUBSCRIBE of node sub-I to /bench/pre/(I mod topics); expecting another
+ * type than the publishers' when arg is non-NULL (a mismatch each). */
+static void s_subscribe_request(dc_request_t *r, char *name, size_t name_size, char *node,
+                                size_t node_size, uint64_t i, bool mismatch)
+{
+    snprintf(name, name_size, "/bench/pre/%" PRIu64, i % (uint64_t)s_opt.topics);
+    snprintf(node, node_size, "sub-%" PRIu64 "-%" PRIu64, s_run_id, i);
+    dc_request_init(r, DC_CMD_SUBSCRIBE);
+    r->version = 2;
+    r->present = DC_REQ_TOPIC_NAME | DC_REQ_NODE_NAME | DC_REQ_MESSAGE_TYPE | DC_REQ_FINGERPRINT;
+    r->topic_name = dc_str_from(name);
+    r->node_name = dc_str_from(node);
+    r->message_type = dc_str_from(mismatch ? "bench.Other" : "bench.Msg");
+    r->fingerprint = 42;
+}
+
+static void s_build_subscribe(int i, dc_request_t *r, char *name, size_t name_size,
+                              const void *arg)
+{
+    static char node[64];
+    s_subscribe_request(r, name, name_size, node, sizeof node, (uint64_t)i + (1ull << 32),
+                        arg != NULL);
+}
+
 static void s_build_revoke(int i, dc_request_t *r, char *name, size_t name_size, const void *arg)
 {
     (void)name;
@@ -371,7 +396,7 @@ static void *s_worker(void *arg)
     for (uint64_t i = 0; !atomic_load(&s_stop); i++) {
         s_pace(start, i);
         dc_request_t r;
-        char name[128];
+        char name[128], node[64];
         const char *mode = w->mode;
         if (!strcmp(mode, "mixed"))
             mode = rand_r(&seed) % 10 == 0 ? "register" : "lookup";
@@ -386,6 +411,10 @@ static void *s_worker(void *arg)
             snprintf(name, sizeof name, "/bench/reg/%" PRIu64 "/%d/%" PRIu64, s_run_id, w->index,
                      i);
             s_topic_request(&r, name, 0);
+        } else if (!strncmp(mode, "subscribe", 9)) {
+            s_subscribe_request(&r, name, sizeof name, node, sizeof node,
+                                i * (uint64_t)s_opt.clients + (uint64_t)w->index,
+                                !strcmp(mode, "subscribe-mismatch"));
         } else if (!strcmp(mode, "write-path")) {
             /* A name never registered: the whole write path, no commit. */
             snprintf(name, sizeof name, "/bench/missing/%d", w->index);
@@ -659,6 +688,7 @@ int main(int argc, char **argv)
         {"json", no_argument, 0, 'j'},           {"help", no_argument, 0, 'h'},
         {"lister-endpoint", required_argument, 0, 'L'},
         {"lease-ttl-ms", required_argument, 0, 'T'},
+        {"subscriptions", required_argument, 0, 'S'},
         {0, 0, 0, 0}};
     int opt;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
@@ -674,14 +704,18 @@ int main(int argc, char **argv)
         case 'j': s_opt.json = true; break;
         case 'L': s_opt.lister_endpoint = optarg; break;
         case 'T': s_opt.lease_ttl_ms = strtoull(optarg, NULL, 10); break;
+        case 'S': s_opt.subscriptions = atoi(optarg); break;
         default:
             fprintf(stderr, "usage: discod-bench --endpoint EP [--pid PID] --workload "
                             "ping|lookup|register|write-path|mixed|heartbeat|\n"
-                            "       heartbeat-datagram|wait|list-under-load|bringup\n"
+                            "       heartbeat-datagram|wait|list-under-load|bringup|\n"
+                            "       subscribe|subscribe-mismatch|lookup-subscribed\n"
                             "       [--clients N] [--seconds S] [--rate R] [--topics N] "
                             "[--leases N] [--json]\n"
                             "       [--lister-endpoint EP] (list-under-load: LIST another daemon)\n"
-                            "       [--lease-ttl-ms N] (heartbeat workloads, default 3000)\n");
+                            "       [--lease-ttl-ms N] (heartbeat workloads, default 3000)\n"
+                            "       [--subscriptions N] (subscribe workloads: held first, "
+                            "default 10000)\n");
             return opt == 'h' ? 0 : 2;
         }
     }
@@ -695,7 +729,16 @@ int main(int argc, char **argv)
     memset(&r, 0, sizeof r);
     r.name = s_opt.workload;
     const char *w = s_opt.workload;
-    if (!strcmp(w, "ping") || !strcmp(w, "lookup") || !strcmp(w, "mixed") ||
+    if (!strcmp(w, "lookup-subscribed")) {
+        /* Lookups (protocol 1, each counted per topic) with --subscriptions
+         * held: what subscriptions and the lookup counts cost a lookup. */
+        s_prefill("/bench/pre", s_opt.topics, 0, NULL);
+        s_pipeline(s_opt.subscriptions, s_build_subscribe, NULL, NULL);
+        s_run("lookup", s_opt.clients, s_opt.seconds, &r, NULL);
+        snprintf(r.extra, sizeof r.extra,
+                 s_opt.json ? "\"subscriptions\":%" PRIu64 : "%" PRIu64 " subscriptions held",
+                 s_stat("subscriptions"));
+    } else if (!strcmp(w, "ping") || !strcmp(w, "lookup") || !strcmp(w, "mixed") ||
         !strcmp(w, "write-path")) {
         if (strcmp(w, "ping") != 0 && strcmp(w, "write-path") != 0)
             s_prefill("/bench/pre", s_opt.topics, 0, NULL);
@@ -719,6 +762,22 @@ int main(int argc, char **argv)
         s_pipeline(s_opt.leases, s_build_revoke, s_lease_ids, NULL);
         snprintf(r.extra, sizeof r.extra,
                  s_opt.json ? "\"leases\":%d" : "%d leases at 1 Hz", s_opt.leases);
+    } else if (!strcmp(w, "subscribe") || !strcmp(w, "subscribe-mismatch")) {
+        /* Durable SUBSCRIBEs of new nodes to topics that have a publisher,
+         * with --subscriptions held already (subscribe-mismatch: each
+         * expecting another type, so each is a mismatch to detect, log and
+         * count). Then lookups with all of them held. */
+        bool mismatch = !strcmp(w, "subscribe-mismatch");
+        s_prefill("/bench/pre", s_opt.topics, 0, NULL);
+        s_pipeline(s_opt.subscriptions, s_build_subscribe, mismatch ? "" : NULL, NULL);
+        uint64_t detected0 = s_stat("mismatches_detected");
+        s_run(w, s_opt.clients, s_opt.seconds, &r, NULL);
+        uint64_t detected = s_stat("mismatches_detected") - detected0;
+        snprintf(r.extra, sizeof r.extra,
+                 s_opt.json ? "\"subscriptions\":%" PRIu64 ",\"mismatches_detected\":%" PRIu64
+                            : "%" PRIu64 " subscriptions held at the end; %" PRIu64
+                              " mismatches detected",
+                 s_stat("subscriptions"), detected);
     } else if (!strcmp(w, "wait")) {
         s_wait_workload(&r);
     } else if (!strcmp(w, "bringup")) {

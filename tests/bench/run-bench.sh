@@ -74,7 +74,7 @@ median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print v[int((NR
 # drifts within a minute, so each ratio compares neighbours, and the report
 # gives the median round.
 rounds=${BENCH_ROUNDS:-3}
-cpu_ratios=(); tp_ratios=(); lookup_tps=(); floor_p50s=()
+cpu_ratios=(); tp_ratios=(); lookup_tps=(); floor_p50s=(); sub_cpu_ratios=()
 for round in $(seq "$rounds"); do
   floor_row=$(row f "$floor_pid" --workload ping --clients 8)
   echo "${floor_row/| ping |/| floor: ping (round $round) |}"
@@ -85,6 +85,11 @@ for round in $(seq "$rounds"); do
   cpu_ratios+=("$(awk "BEGIN {printf \"%.2f\", $(num "$lookup_row" 8) / $(num "$floor_row" 8)}")")
   tp_ratios+=("$(awk "BEGIN {printf \"%.2f\", $(num "$lookup_row" 4) / $(num "$floor_row" 4)}")")
   lookup_tps+=("$(num "$lookup_row" 4)"); floor_p50s+=("$(num "$floor_row" 5)")
+  # The same lookups (protocol 1, each counted per topic) with 10,000 more
+  # subscriptions held each round.
+  sub_row=$(row d "$discod_pid" --workload lookup-subscribed --clients 8 --topics 1000 --subscriptions 10000)
+  echo "${sub_row/| lookup-subscribed |/| lookup-subscribed (round $round) |}"
+  sub_cpu_ratios+=("$(awk "BEGIN {printf \"%.2f\", $(num "$sub_row" 8) / $(num "$floor_row" 8)}")")
 done
 list_ratios=()
 for round in $(seq "$rounds"); do
@@ -101,6 +106,12 @@ write_path8=$(row d "$discod_pid" --workload write-path --clients 8)
 echo "$write_path8"
 row d "$discod_pid" --workload mixed --clients 8 --topics 1000
 row d "$discod_pid" --workload wait --clients 1
+# Durable SUBSCRIBEs of new nodes with 10,000 subscriptions held: agreeing
+# with their topic's publisher, then each a mismatch to detect, log and count.
+subscribe8=$(row d "$discod_pid" --workload subscribe --clients 8 --subscriptions 10000)
+echo "$subscribe8"
+subscribe_mm8=$(row d "$discod_pid" --workload subscribe-mismatch --clients 8 --subscriptions 10000)
+echo "$subscribe_mm8"
 # A robot's bring-up: N nodes at once, each with its own libdiscod client.
 row d "$discod_pid" --workload bringup --clients 100
 row d "$discod_pid" --workload bringup --clients 200
@@ -176,6 +187,8 @@ range_tp=$(cat "$work/range.lua.rps"); put_tp=$(cat "$work/etcd_put.lua.rps")
 fsyncs=$(echo "$register8" | sed 's/.*fsyncs\/registration \([0-9.]*\).*/\1/')
 echo "- daemon CPU per lookup / floor CPU per ping: $(median "${cpu_ratios[@]}") (median of rounds: ${cpu_ratios[*]})"
 echo "- lookup throughput / floor: $(median "${tp_ratios[@]}") (median of rounds: ${tp_ratios[*]})"
+echo "- daemon CPU per lookup with 10,000+ subscriptions held / floor CPU per ping: $(median "${sub_cpu_ratios[@]}") (median of rounds: ${sub_cpu_ratios[*]})"
+echo "- SUBSCRIBE (8 clients, 10,000 held) / durable registrations: $(awk "BEGIN {printf \"%.2f\", $(num "$subscribe8" 4) / $(num "$register8" 4)}") in throughput; mismatch detection: $(awk "BEGIN {printf \"%.2f\", $(num "$subscribe_mm8" 8) / $(num "$subscribe8" 8)}")x the daemon CPU per SUBSCRIBE"
 echo "- lookup throughput (median round) / etcd range reads: $(awk "BEGIN {printf \"%.1f\", $lookup_tp / $range_tp}")"
 echo "- durable registrations (8 clients) / etcd leased puts: $(awk "BEGIN {printf \"%.1f\", $reg_tp / $put_tp}"); fsyncs per registration: $fsyncs"
 # Little's law: 8 closed-loop clients do 8 / (one registration's latency)

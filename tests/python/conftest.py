@@ -130,6 +130,17 @@ class Daemon:
     def stats(self):
         return self.request({"command": 9, "v": 2})["stats"]
 
+    def events_socket(self):
+        """A SUB socket on the events endpoint, subscribed to everything and
+        given time to reach the publisher."""
+        sub = self.ctx.socket(zmq.SUB)
+        sub.setsockopt(zmq.LINGER, 0)
+        sub.setsockopt(zmq.RCVTIMEO, 5000)
+        sub.setsockopt(zmq.SUBSCRIBE, b"")
+        sub.connect(self.events)
+        time.sleep(0.3)
+        return sub
+
     def stop(self, sig=signal.SIGTERM, timeout=15):
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(sig)

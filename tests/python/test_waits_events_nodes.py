@@ -31,13 +31,7 @@ def v2(d, **body):
 
 
 def subscribe(d):
-    sub = d.ctx.socket(zmq.SUB)
-    sub.setsockopt(zmq.LINGER, 0)
-    sub.setsockopt(zmq.RCVTIMEO, 5000)
-    sub.setsockopt(zmq.SUBSCRIBE, b"")
-    sub.connect(d.events)
-    time.sleep(0.3)  # let the subscription reach the publisher
-    return sub
+    return d.events_socket()
 
 
 def next_event(sub):

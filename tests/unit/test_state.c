@@ -538,6 +538,17 @@ static void test_snapshot_restore(void)
 
 static char s_dir[] = "/tmp/discod-test-state-XXXXXX";
 
+/* Removes a database and its WAL and shared-memory files. */
+static void s_unlink_db(const char *path)
+{
+    unlink(path);
+    char side[160];
+    snprintf(side, sizeof side, "%s-wal", path);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", path);
+    unlink(side);
+}
+
 static void test_persist(void)
 {
     char path[128];
@@ -605,12 +616,7 @@ static void test_persist(void)
     s_fini(&a);
     s_fini(&b);
     s_fini(&c);
-    unlink(path);
-    char wal[160];
-    snprintf(wal, sizeof wal, "%s-wal", path);
-    unlink(wal);
-    snprintf(wal, sizeof wal, "%s-shm", path);
-    unlink(wal);
+    s_unlink_db(path);
     rmdir(s_dir);
 }
 
@@ -758,12 +764,7 @@ static void test_subscriptions(void)
     CHECK(dc_registry_peek(h.s.subs, dc_str_from("/c"), dc_str_from("n"))->topic.fingerprint == 3);
     CHECK(dc_store_integrity_ok(store) == 0);
     dc_store_destroy(&store);
-    unlink(path);
-    char side[160];
-    snprintf(side, sizeof side, "%s-wal", path);
-    unlink(side);
-    snprintf(side, sizeof side, "%s-shm", path);
-    unlink(side);
+    s_unlink_db(path);
     dc_changes_free(&batch);
     s_fini(&f);
     s_fini(&g);

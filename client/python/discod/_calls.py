@@ -60,8 +60,10 @@ def unregister(rid: int, name: str, node: Optional[str]) -> Call:
                                      node_name=node), _nothing)
 
 
-def lookup(name: str) -> Call:
-    return Call(lambda v2: w.request(w.LOOKUP, v2, topic_name=name),
+def lookup(name: str, node: Optional[str] = None) -> Call:
+    """node: the subscriber asking (protocol 2): the answer lists the
+    publishers its subscription's type does not match."""
+    return Call(lambda v2: w.request(w.LOOKUP, v2, topic_name=name, node_name=node),
                 lambda r, v2: w.lookup_from(r))
 
 
@@ -84,10 +86,10 @@ def list_topics(prefix: Optional[str], message_type: Optional[str],
                 "a metadata filter" if metadata else "")
 
 
-def wait(name: str, timeout_ms: int) -> Call:
+def wait(name: str, timeout_ms: int, node: Optional[str] = None) -> Call:
     """One held WAIT (protocol 2) or one LOOKUP (legacy: the caller polls)."""
     return Call(lambda v2: w.request(w.WAIT if v2 else w.LOOKUP, v2, topic_name=name,
-                                     timeout_ms=timeout_ms),
+                                     timeout_ms=timeout_ms, node_name=node),
                 lambda r, v2: w.lookup_from(r))
 
 
@@ -118,6 +120,34 @@ def register_node(rid: int, name: str, description: str, capabilities: Optional[
 def unregister_node(rid: int, name: str) -> Call:
     return Call(lambda v2: w.request(w.UNREGISTER_NODE, True, node_name=name, request_id=rid),
                 _nothing, "nodes")
+
+
+def subscribe(rid: int, topic: str, node: str, message_type: str, fingerprint: int,
+              metadata: Optional[Dict[str, str]], lease_ttl_ms: Optional[int],
+              lease_id: Optional[int]) -> Call:
+    if not topic or not node:
+        raise ValueError("subscribe needs a topic and the subscriber's node")
+    if not 0 <= int(fingerprint) < 1 << 64:
+        raise ValueError("fingerprint must fit in 64 bits")
+    return Call(lambda v2: w.request(w.SUBSCRIBE, True, topic_name=topic, node_name=node,
+                                     message_type=message_type, fingerprint=int(fingerprint),
+                                     metadata=metadata or None, request_id=rid,
+                                     lease_ttl_ms=None if lease_id else lease_ttl_ms,
+                                     lease_id=lease_id),
+                lambda r, v2: w.Subscribed(topic, node, int(r.get("lease_id", 0)),
+                                           int(r.get("lease_ttl_ms", 0)),
+                                           w.mismatch_list(r.get("mismatch"), topic)),
+                "subscriptions")
+
+
+def unsubscribe(rid: int, topic: str, node: str) -> Call:
+    return Call(lambda v2: w.request(w.UNSUBSCRIBE, True, topic_name=topic, node_name=node,
+                                     request_id=rid), _nothing, "subscriptions")
+
+
+def graph(topic: Optional[str], node: Optional[str]) -> Call:
+    return Call(lambda v2: w.request(w.GRAPH, True, topic_name=topic, node_name=node),
+                lambda r, v2: w.graph_from(r), "the graph")
 
 
 def get_node(name: str) -> Call:

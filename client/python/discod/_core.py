@@ -71,8 +71,9 @@ class Core:
 
 
 class SessionState:
-    """What the sync and asyncio sessions keep: the topics registered through
-    them (by name and node), the lease, the epoch they were registered in."""
+    """What the sync and asyncio sessions keep: the topics registered and the
+    subscriptions declared through them (by name and node), the lease, the
+    epoch they were registered in."""
 
     def __init__(self, ttl_ms: int):
         self.ttl_ms = ttl_ms
@@ -80,6 +81,23 @@ class SessionState:
         self.reregistrations = 0
         self._epoch = 0
         self._topics: Dict[tuple, w.TopicInfo] = {}
+        self._subs: Dict[tuple, Dict[str, Any]] = {}  # (topic, node) -> subscribe's arguments
+
+    @property
+    def subscriptions(self) -> List[tuple]:
+        """(topic, node) of each subscription the session holds."""
+        return list(self._subs)
+
+    def _keep_sub(self, args: Dict[str, Any]) -> None:
+        self._subs[(args["topic"], args["node"])] = args
+
+    def _holds_anything(self) -> bool:
+        return bool(self._topics or self._subs)
+
+    def _everything(self) -> List[Any]:
+        """What to write again after a restart: the topics (TopicInfo), then
+        the subscriptions (subscribe's arguments)."""
+        return list(self._topics.values()) + list(self._subs.values())
 
     @property
     def topics(self) -> List[w.TopicInfo]:

@@ -17,6 +17,7 @@ DEFAULT_EVENTS = "ipc:///tmp/cortex/discovery-events.sock"
 REGISTER, UNREGISTER, LOOKUP, LIST, PING = 1, 2, 3, 4, 5
 HEARTBEAT, WAIT, REVOKE, STATS = 6, 7, 8, 9
 REGISTER_NODE, UNREGISTER_NODE, GET_NODE, FIND_NODES, MEMBERS = 10, 11, 12, 13, 14
+SUBSCRIBE, UNSUBSCRIBE, GRAPH = 18, 19, 20
 
 OK, NOT_FOUND, ALREADY_EXISTS, ERROR = 0, 1, 2, 3
 
@@ -98,13 +99,90 @@ class Publisher:
 
 
 @dataclass
+class Mismatch:
+    """A publisher whose message type or fingerprint is not what a subscriber
+    expects: ``node``, ``message_type``, ``fingerprint`` and ``address`` are the
+    publisher's; in GRAPH also ``topic`` and the subscriber's side."""
+
+    node: str
+    message_type: str
+    fingerprint: int
+    address: str = ""
+    topic: str = ""
+    subscriber_node: str = ""
+    expected_type: str = ""
+    expected_fingerprint: int = 0
+
+    def __str__(self) -> str:
+        want = self.expected_type or "any type"
+        return (f"{self.topic or 'topic'}: {self.subscriber_node or 'subscriber'} expects {want} "
+                f"(fingerprint {self.expected_fingerprint}), {self.node} sends "
+                f"{self.message_type} (fingerprint {self.fingerprint})")
+
+
+@dataclass
 class Lookup:
     """A LOOKUP or WAIT answer: ``topic`` is the publisher a single-publisher
     client is given (the most recently registered); ``publishers`` all of them
-    in registration order (one, from a legacy daemon)."""
+    in registration order (one, from a legacy daemon); ``mismatch`` the
+    publishers whose type the asking subscriber (when it named its node) does
+    not expect."""
 
     topic: TopicInfo
     publishers: List[Publisher]
+    mismatch: List[Mismatch] = field(default_factory=list)
+
+
+@dataclass
+class Subscription:
+    """One subscription (or, in a Graph's ``publishers``, one publication):
+    who reads ``topic``, the type it expects, its lease and what is left of it,
+    the member it came in at (0 standalone)."""
+
+    topic: str
+    node: str
+    message_type: str = ""
+    fingerprint: int = 0
+    lease_id: int = 0
+    lease_remaining_ms: int = 0
+    registered_at_ms: int = 0
+    origin: int = 0
+    mismatched: int = 0
+    address: str = ""
+    metadata: Dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Subscribed:
+    """What a SUBSCRIBE got: the lease it hangs on (0: none) and the
+    publishers of the topic whose type it does not expect (empty: none)."""
+
+    topic: str
+    node: str
+    lease_id: int = 0
+    lease_ttl_ms: int = 0
+    mismatch: List[Mismatch] = field(default_factory=list)
+
+
+@dataclass
+class LegacyLookups:
+    """Lookups of a topic by clients that never said who they are."""
+
+    topic: str
+    count: int
+    last_ms: int
+
+
+@dataclass
+class Graph:
+    """GRAPH's answer: publishers and subscriptions of the topics asked for,
+    legacy lookups, and the mismatches between the two sides."""
+
+    publishers: List[Subscription]
+    subscriptions: List[Subscription]
+    lookups: List[LegacyLookups]
+    mismatches: List[Mismatch]
+    member: int = 0
 
 
 @dataclass
@@ -155,7 +233,10 @@ class Member:
 @dataclass
 class Event:
     """A registry event: ``name`` is topic.added, topic.updated, topic.removed,
-    topic.expired, node.added, node.removed or node.expired."""
+    topic.expired, node.added, node.removed, node.expired, subscription.added,
+    subscription.updated, subscription.removed or subscription.expired. A
+    topic or subscription put that makes mismatches lists them in
+    ``mismatch``."""
 
     name: str
     seq: int
@@ -164,6 +245,8 @@ class Event:
     lease_id: int = 0
     topic: Optional[TopicInfo] = None
     node: Optional[Node] = None
+    subscription: Optional[Subscription] = None
+    mismatch: List[Mismatch] = field(default_factory=list)
 
 
 @dataclass
@@ -255,7 +338,47 @@ def lookup_from(reply: Dict[str, Any]) -> Lookup:
                                     int(p.get("lease_id", 0)), int(p.get("registered_at_ms", 0))))
     if not publishers:
         publishers = [Publisher(topic, int(reply.get("lease_id", 0)))]
-    return Lookup(topic, publishers)
+    return Lookup(topic, publishers, mismatch_list(reply.get("mismatch"), topic.name))
+
+
+def mismatch_from(d: Dict[str, Any], topic: str = "", subscriber: Optional[Dict[str, Any]] = None
+                  ) -> Mismatch:
+    """A publisher's side of a mismatch (a reply's ``mismatch`` element), or a
+    whole one (GRAPH's and events' {topic, subscriber, publisher})."""
+    if "publisher" in d:
+        return mismatch_from(d["publisher"], d.get("topic", topic), d.get("subscriber") or {})
+    sub = subscriber or {}
+    return Mismatch(node=str(d.get("node", "")), message_type=str(d.get("message_type", "")),
+                    fingerprint=int(d.get("fingerprint", 0)), address=str(d.get("address", "")),
+                    topic=topic, subscriber_node=str(sub.get("node", "")),
+                    expected_type=str(sub.get("message_type", "")),
+                    expected_fingerprint=int(sub.get("fingerprint", 0)))
+
+
+def mismatch_list(items: Any, topic: str = "") -> List[Mismatch]:
+    return [mismatch_from(m, topic) for m in items or [] if isinstance(m, dict)]
+
+
+def subscription_from(d: Dict[str, Any]) -> Subscription:
+    return Subscription(topic=str(d.get("topic", "")), node=str(d.get("node", "")),
+                        message_type=str(d.get("message_type", "")),
+                        fingerprint=int(d.get("fingerprint", 0)),
+                        lease_id=int(d.get("lease_id", 0)),
+                        lease_remaining_ms=int(d.get("lease_remaining_ms", 0)),
+                        registered_at_ms=int(d.get("registered_at_ms", 0)),
+                        origin=int(d.get("origin", 0)), mismatched=int(d.get("mismatched", 0)),
+                        address=str(d.get("address", "")),
+                        metadata=dict(d.get("metadata") or {}))
+
+
+def graph_from(reply: Dict[str, Any]) -> Graph:
+    return Graph(publishers=[subscription_from(p) for p in reply.get("publishers") or []],
+                 subscriptions=[subscription_from(s) for s in reply.get("subscriptions") or []],
+                 lookups=[LegacyLookups(str(x.get("topic", "")), int(x.get("count", 0)),
+                                        int(x.get("last_ms", 0)))
+                          for x in reply.get("lookups") or []],
+                 mismatches=mismatch_list(reply.get("mismatches")),
+                 member=int(reply.get("member", 0)))
 
 
 def topics_from(reply: Dict[str, Any]) -> List[TopicInfo]:
@@ -282,9 +405,14 @@ def event_from(name: bytes, body: bytes) -> Event:
     d = msgpack.unpackb(body, raw=False)
     topic = TopicInfo.from_blob(d["topic_info"], d.get("metadata")) if d.get("topic_info") else None
     node = node_from(d["node"]) if isinstance(d.get("node"), dict) else None
+    sub = d.get("subscription")
+    subscription = subscription_from(dict(sub, lease_id=d.get("lease_id", 0),
+                                          metadata=d.get("metadata") or {})) \
+        if isinstance(sub, dict) else None
     return Event(name=name.decode(errors="replace"), seq=int(d.get("seq", 0)),
                  reason=str(d.get("reason", "")), epoch=int(d.get("epoch", 0)),
-                 lease_id=int(d.get("lease_id", 0)), topic=topic, node=node)
+                 lease_id=int(d.get("lease_id", 0)), topic=topic, node=node,
+                 subscription=subscription, mismatch=mismatch_list(d.get("mismatch")))
 
 
 def node_map(name: str, description: str, capabilities: Optional[List[str]],

@@ -114,15 +114,16 @@ class Client(Core):
     async def unregister(self, name: str, node: Optional[str] = None) -> None:
         await self._run(C.unregister(self._ids.take(), name, node))
 
-    async def lookup(self, name: str) -> Lookup:
-        return await self._run(C.lookup(name))
+    async def lookup(self, name: str, node: Optional[str] = None) -> Lookup:
+        return await self._run(C.lookup(name, node))
 
     async def list(self, prefix: Optional[str] = None, message_type: Optional[str] = None,
                    publisher_node: Optional[str] = None,
                    metadata: Optional[Dict[str, str]] = None) -> List[TopicInfo]:
         return await self._run(C.list_topics(prefix, message_type, publisher_node, metadata))
 
-    async def wait(self, name: str, timeout_ms: int = 30000) -> Lookup:
+    async def wait(self, name: str, timeout_ms: int = 30000,
+                   node: Optional[str] = None) -> Lookup:
         """As discod.Client.wait, without blocking the loop."""
         deadline = time.monotonic() + timeout_ms / 1000.0
         while True:
@@ -130,7 +131,7 @@ class Client(Core):
             if left <= 0:
                 raise w.NotFound(f"Timed out waiting for {name}")
             try:
-                return await self._run(C.wait(name, left), timeout_ms=left + self.timeout_ms,
+                return await self._run(C.wait(name, left, node), timeout_ms=left + self.timeout_ms,
                                        tries=1)
             except w.NotFound:
                 if self.protocol != 1:
@@ -141,6 +142,20 @@ class Client(Core):
                     raise
             except w.Unreachable:
                 await asyncio.sleep(min(0.1, left / 1000.0))
+
+    async def subscribe(self, topic: str, message_type: str = "", fingerprint: int = 0, *,
+                        node: str, metadata: Optional[Dict[str, str]] = None,
+                        lease_ttl_ms: Optional[int] = None,
+                        lease_id: Optional[int] = None) -> w.Subscribed:
+        """As discod.Client.subscribe."""
+        return await self._run(C.subscribe(self._ids.take(), topic, node, message_type,
+                                           fingerprint, metadata, lease_ttl_ms, lease_id))
+
+    async def unsubscribe(self, topic: str, node: str) -> None:
+        await self._run(C.unsubscribe(self._ids.take(), topic, node))
+
+    async def graph(self, topic: Optional[str] = None, node: Optional[str] = None) -> w.Graph:
+        return await self._run(C.graph(topic, node))
 
     async def heartbeat(self, lease_id: int) -> int:
         """Renews a lease (by datagram on an ipc endpoint when offered)."""
@@ -230,10 +245,33 @@ class Session(SessionState):
         async with self._lock:
             await self.client.unregister(name, self._forget(name, node))
 
+    async def subscribe(self, topic: str, message_type: str = "", fingerprint: int = 0, *,
+                        node: str, metadata: Optional[Dict[str, str]] = None) -> w.Subscribed:
+        """As discod.Session.subscribe."""
+        self._start()
+        args = {"topic": topic, "node": node, "message_type": message_type,
+                "fingerprint": fingerprint, "metadata": metadata}
+        async with self._lock:
+            r = await self._subscribe_locked(args)
+            self._keep_sub(args)
+            return r
+
+    async def unsubscribe(self, topic: str, node: str) -> None:
+        async with self._lock:
+            self._subs.pop((topic, node), None)
+            await self.client.unsubscribe(topic, node)
+
+    async def _subscribe_locked(self, args: Dict[str, Any]) -> w.Subscribed:
+        return await self._leased_locked(lambda lease: self.client.subscribe(**args, **lease))
+
     async def _register_locked(self, t: TopicInfo) -> Registration:
+        return await self._leased_locked(lambda lease: self.client.register(t, **lease))
+
+    async def _leased_locked(self, write: Any) -> Any:
+        """As discod.Session's: write(lease keys) is a coroutine here."""
         for _ in range(2):
             try:
-                r = await self.client.register(t, **self._register_args())
+                r = await write(self._register_args())
                 self.lease_id = r.lease_id
                 self._epoch = self.client.epoch
                 return r
@@ -241,13 +279,14 @@ class Session(SessionState):
                 if not self.lease_id:
                     raise
                 self.lease_id = 0
-        raise w.NotFound("lease lost twice while registering")
+        raise w.NotFound("lease lost twice")
 
     async def _register_all_locked(self) -> None:
         self.lease_id = 0
-        for t in list(self._topics.values()):
+        for again in self._everything():
             try:
-                await self._register_locked(t)
+                await (self._register_locked(again) if isinstance(again, TopicInfo)
+                       else self._subscribe_locked(again))
             except w.DiscodError:
                 pass
         self.reregistrations += 1
@@ -256,7 +295,7 @@ class Session(SessionState):
         while True:
             await asyncio.sleep(self._renew_period())
             async with self._lock:
-                if not self._topics:
+                if not self._holds_anything():
                     continue
                 try:
                     lost = not self.lease_id
@@ -285,6 +324,7 @@ class Session(SessionState):
                     pass
                 self.lease_id = 0
             self._topics.clear()
+            self._subs.clear()
         if self._own_client:
             self.client.close()
 

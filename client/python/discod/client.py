@@ -26,7 +26,8 @@ from . import _calls as C
 from . import _wire as w
 from ._core import Core
 from ._curve import apply_curve
-from ._wire import Lookup, Member, Node, Ping, Registration, TopicInfo, Unreachable, check
+from ._wire import (Graph, Lookup, Member, Node, Ping, Registration, Subscribed, TopicInfo,
+                    Unreachable, check)
 
 Body = Callable[[bool], Dict[str, Any]]
 
@@ -170,9 +171,11 @@ class Client(Core):
         several publishers). Raises NotFound when there is none."""
         self._run(C.unregister(self._ids.take(), name, node))
 
-    def lookup(self, name: str) -> Lookup:
-        """The topic's publishers; raises NotFound when it has none."""
-        return self._run(C.lookup(name))
+    def lookup(self, name: str, node: Optional[str] = None) -> Lookup:
+        """The topic's publishers; raises NotFound when it has none. ``node``:
+        the subscriber asking, whose subscription's mismatches the answer
+        lists (protocol 2)."""
+        return self._run(C.lookup(name, node))
 
     def list(self, prefix: Optional[str] = None, message_type: Optional[str] = None,
              publisher_node: Optional[str] = None,
@@ -182,7 +185,7 @@ class Client(Core):
         protocol 2)."""
         return self._run(C.list_topics(prefix, message_type, publisher_node, metadata))
 
-    def wait(self, name: str, timeout_ms: int = 30000) -> Lookup:
+    def wait(self, name: str, timeout_ms: int = 30000, node: Optional[str] = None) -> Lookup:
         """Waits until the topic is registered: the daemon holds the request
         (protocol 2) or it is polled (legacy). Keeps waiting across daemon
         restarts and failovers. Raises NotFound when the time runs out."""
@@ -192,7 +195,7 @@ class Client(Core):
             if left <= 0:
                 raise w.NotFound(f"Timed out waiting for {name}")
             try:
-                return self._run(C.wait(name, left), timeout_ms=left + self.timeout_ms,
+                return self._run(C.wait(name, left, node), timeout_ms=left + self.timeout_ms,
                                  tries=1)
             except w.NotFound:
                 if self.protocol != 1:
@@ -203,6 +206,27 @@ class Client(Core):
                     raise  # a legacy daemon said "Unknown command" to WAIT: poll now
             except Unreachable:
                 time.sleep(min(0.1, left / 1000.0))  # restarting: ask again
+
+    # ---- subscriptions and the graph --------------------------------------
+
+    def subscribe(self, topic: str, message_type: str = "", fingerprint: int = 0, *,
+                  node: str, metadata: Optional[Dict[str, str]] = None,
+                  lease_ttl_ms: Optional[int] = None,
+                  lease_id: Optional[int] = None) -> Subscribed:
+        """Declares that ``node`` reads ``topic`` expecting ``message_type``
+        and ``fingerprint`` ("" / 0: any). The answer lists the publishers
+        whose type differs (``mismatch``). Protocol 2."""
+        return self._run(C.subscribe(self._ids.take(), topic, node, message_type, fingerprint,
+                                     metadata, lease_ttl_ms, lease_id))
+
+    def unsubscribe(self, topic: str, node: str) -> None:
+        """Removes node's subscription to topic; raises NotFound."""
+        self._run(C.unsubscribe(self._ids.take(), topic, node))
+
+    def graph(self, topic: Optional[str] = None, node: Optional[str] = None) -> Graph:
+        """Publishers, subscriptions, legacy lookups and mismatches: of one
+        topic, of one node, or of everything."""
+        return self._run(C.graph(topic, node))
 
     # ---- leases ---------------------------------------------------------
 

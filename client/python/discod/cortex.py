@@ -18,8 +18,12 @@ Cortex's own TopicInfo, ours, a dataclass or object with the five
 attributes, or a dict with the five keys. Underneath, against discod:
 registrations hang on a lease a Session keeps alive, so a node that crashes
 loses its topics within the lease TTL instead of waiting for the daemon's
-probe; and waits are held by the daemon instead of polled. Against a legacy
-daemon it behaves exactly like the original: plain registrations, polling."""
+probe; and waits are held by the daemon instead of polled. When Cortex's
+Subscriber waits or looks up through it, the drop-in declares the
+subscription (the Subscriber's node, message type and fingerprint, under the
+same lease) and logs a WARNING when a publisher's type differs, where Cortex
+would drop the messages silently. Against a legacy daemon it behaves exactly
+like the original: plain registrations, polling."""
 from __future__ import annotations
 
 import asyncio
@@ -138,6 +142,52 @@ class DiscoveryClient:
         self.lease_ttl_ms = lease_ttl_ms
         self._client = Client(discovery_address, timeout_ms=timeout_ms, retries=max(retries, 1))
         self._session: Optional[Session] = None
+        self._declared: set = set()  # (topic, node) subscriptions declared
+        self._warned: set = set()    # mismatches already logged
+
+    def _session_for_leases(self) -> Session:
+        if self._session is None:
+            self._session = Session(self._client, ttl_ms=self.lease_ttl_ms)
+        return self._session
+
+    def _warn(self, topic_name: str, node: str, mismatches: List[w.Mismatch]) -> None:
+        """One WARNING per publisher whose type the subscriber does not expect."""
+        for m in mismatches:
+            key = (topic_name, node, m.node, m.message_type, m.fingerprint)
+            if key in self._warned:
+                continue
+            self._warned.add(key)
+            logger.warning(f"Type mismatch on {topic_name}: subscriber {node} expects "
+                           f"{m.expected_type or 'any type'} (fingerprint "
+                           f"{m.expected_fingerprint}) but {m.node} publishes "
+                           f"{m.message_type} (fingerprint {m.fingerprint}) at {m.address}; "
+                           f"its messages would be dropped")
+
+    def _declare(self, topic_name: str, sub: Optional[tuple]) -> Optional[str]:
+        """Declares the calling Subscriber's subscription (once); returns its
+        node, or None when the caller is not a Subscriber or the daemon is a
+        legacy one."""
+        if sub is None or not self._leases():
+            return None
+        node, type_name, fingerprint = sub
+        if (topic_name, node) not in self._declared:
+            try:
+                r = self._session_for_leases().subscribe(topic_name, type_name, fingerprint,
+                                                         node=node)
+                self._declared.add((topic_name, node))
+                for m in r.mismatch:
+                    m.subscriber_node, m.expected_type = node, type_name
+                    m.expected_fingerprint = fingerprint
+                self._warn(topic_name, node, r.mismatch)
+            except w.DiscodError as e:
+                logger.debug(f"Could not declare the subscription to {topic_name}: {e}")
+        return node
+
+    def _told(self, topic_name: str, sub: Optional[tuple], found: w.Lookup) -> None:
+        if sub is not None:
+            for m in found.mismatch:
+                m.subscriber_node, m.expected_type, m.expected_fingerprint = sub
+            self._warn(topic_name, sub[0], found.mismatch)
 
     def _leases(self) -> bool:
         """Does the daemon speak protocol 2 (leases, held waits)?"""
@@ -152,9 +202,7 @@ class DiscoveryClient:
         topic_info = topic_info_of(topic_info)
         try:
             if self._leases():
-                if self._session is None:
-                    self._session = Session(self._client, ttl_ms=self.lease_ttl_ms)
-                self._session.register(topic_info._wire())
+                self._session_for_leases().register(topic_info._wire())
             else:
                 self._client.register(topic_info._wire())
             logger.info(f"Registered topic: {topic_info.name}")
@@ -179,8 +227,12 @@ class DiscoveryClient:
 
     def lookup_topic(self, topic_name: str) -> Optional[TopicInfo]:
         """The topic, or None."""
+        sub = _subscriber_of(self)
         try:
-            return TopicInfo._of(self._client.lookup(topic_name).topic)
+            node = self._declare(topic_name, sub)
+            found = self._client.lookup(topic_name, node)
+            self._told(topic_name, sub, found)
+            return TopicInfo._of(found.topic)
         except w.NotFound:
             return None
         except w.DiscodError as e:
@@ -191,10 +243,14 @@ class DiscoveryClient:
                        poll_interval: float = 0.5) -> Optional[TopicInfo]:
         """Waits for the topic (held by the daemon; polled every poll_interval
         against a legacy daemon). None when the time runs out."""
+        sub = _subscriber_of(self)
         try:
             if not self._leases():
                 return self._poll(topic_name, timeout, poll_interval)
-            return TopicInfo._of(self._client.wait(topic_name, int(timeout * 1000)).topic)
+            node = self._declare(topic_name, sub)
+            found = self._client.wait(topic_name, int(timeout * 1000), node)
+            self._told(topic_name, sub, found)
+            return TopicInfo._of(found.topic)
         except w.DiscodError:
             return None
 
@@ -211,6 +267,7 @@ class DiscoveryClient:
     async def wait_for_topic_async(self, topic_name: str, timeout: float = 600.0,
                                    poll_interval: float = 0.5) -> Optional[TopicInfo]:
         """Waits without blocking the event loop."""
+        sub = _subscriber_of(self)
         client = aio.Client(self.discovery_address, timeout_ms=self.timeout_ms,
                             retries=max(self.retries, 1), protocol=1 if self._client.protocol
                             == 1 else 0)
@@ -224,7 +281,11 @@ class DiscoveryClient:
                     except w.DiscodError:
                         await asyncio.sleep(poll_interval)
                 return None
-            return TopicInfo._of((await client.wait(topic_name, int(timeout * 1000))).topic)
+            node = await asyncio.get_running_loop().run_in_executor(
+                None, self._declare, topic_name, sub)
+            found = await client.wait(topic_name, int(timeout * 1000), node)
+            self._told(topic_name, sub, found)
+            return TopicInfo._of(found.topic)
         except w.DiscodError:
             return None
         finally:
@@ -258,6 +319,34 @@ class DiscoveryClient:
 
     def __exit__(self, exc_type, exc_val, exc_tb) -> None:
         self.close()
+
+
+def _subscriber_of(client: DiscoveryClient) -> Optional[tuple]:
+    """Cortex's Subscriber builds its DiscoveryClient and waits or looks up
+    through it from its own methods: when a caller a few frames up is an
+    object holding this client with a topic_name and a message_type, its
+    subscription as (node, type name, fingerprint). A message type is a
+    Cortex Message class (its __name__ and fingerprint(), as the Publisher
+    registers them) or a str (fingerprint 0: any). None otherwise."""
+    frame = sys._getframe(2)
+    for _ in range(4):
+        if frame is None:
+            return None
+        owner = frame.f_locals.get("self")
+        if owner is not None and owner is not client and \
+                any(v is client for v in getattr(owner, "__dict__", {}).values()) and \
+                hasattr(owner, "topic_name") and hasattr(owner, "message_type"):
+            kind = owner.message_type
+            node = str(getattr(owner, "node_name", "") or "anonymous")
+            if isinstance(kind, str):
+                return node, kind, 0
+            try:
+                fingerprint = int(kind.fingerprint())
+            except Exception:
+                fingerprint = 0
+            return node, getattr(kind, "__name__", str(kind)), fingerprint & ((1 << 64) - 1)
+        frame = frame.f_back
+    return None
 
 
 # ==== install(): Cortex's own Publisher, Subscriber and Node use the drop-in ====

@@ -1,6 +1,7 @@
 """discod.Session: a lease held for a process, kept alive by a thread.
 
-Everything registered through a session hangs on its lease. A thread renews
+Everything registered (topics) or declared (subscriptions) through a session
+hangs on its lease. A thread renews
 it every TTL/3 (by datagram on an ipc endpoint, else through the ROUTER,
 as libdiscod does). When the lease is gone (the daemon restarted past its
 grace, or a failover lost it) or the daemon's epoch changed, the session
@@ -54,10 +55,36 @@ class Session(SessionState):
         with self._lock:
             self.client.unregister(name, self._forget(name, node))
 
+    def subscribe(self, topic: str, message_type: str = "", fingerprint: int = 0, *,
+                  node: str, metadata: Optional[Dict[str, str]] = None) -> w.Subscribed:
+        """Declares that node reads topic expecting message_type and
+        fingerprint, under the session's lease (declared again after a
+        restart, gone when the session closes or its process dies). The
+        answer lists the publishers whose type differs."""
+        args = {"topic": topic, "node": node, "message_type": message_type,
+                "fingerprint": fingerprint, "metadata": metadata}
+        with self._lock:
+            r = self._subscribe_locked(args)
+            self._keep_sub(args)
+            return r
+
+    def unsubscribe(self, topic: str, node: str) -> None:
+        with self._lock:
+            self._subs.pop((topic, node), None)
+            self.client.unsubscribe(topic, node)
+
+    def _subscribe_locked(self, args: Dict[str, Any]) -> w.Subscribed:
+        return self._leased_locked(lambda lease: self.client.subscribe(**args, **lease))
+
     def _register_locked(self, t: TopicInfo) -> Registration:
+        return self._leased_locked(lambda lease: self.client.register(t, **lease))
+
+    def _leased_locked(self, write: Any) -> Any:
+        """write(lease keys) under the session's lease: a new one when there
+        is none, and again once when the daemon lost it."""
         for _ in range(2):
             try:
-                r = self.client.register(t, **self._register_args())
+                r = write(self._register_args())
                 self.lease_id = r.lease_id
                 self._epoch = self.client.epoch
                 return r
@@ -65,13 +92,16 @@ class Session(SessionState):
                 if not self.lease_id:
                     raise
                 self.lease_id = 0  # the lease vanished: a new one
-        raise w.NotFound("lease lost twice while registering")
+        raise w.NotFound("lease lost twice")
 
     def _register_all_locked(self) -> None:
         self.lease_id = 0
-        for t in list(self._topics.values()):
+        for again in self._everything():
             try:
-                self._register_locked(t)
+                if isinstance(again, TopicInfo):
+                    self._register_locked(again)
+                else:
+                    self._subscribe_locked(again)
             except w.DiscodError:
                 pass  # tried again at the next renewal
         self.reregistrations += 1
@@ -79,7 +109,7 @@ class Session(SessionState):
     def _run(self) -> None:
         while not self._stop.wait(self._renew_period()):
             with self._lock:
-                if not self._topics:
+                if not self._holds_anything():
                     continue
                 try:
                     lost = not self.lease_id
@@ -104,6 +134,7 @@ class Session(SessionState):
                     pass  # it expires on its own
                 self.lease_id = 0
             self._topics.clear()
+            self._subs.clear()
         if self._own_client:
             self.client.close()
 
