@@ -287,7 +287,10 @@ int dctl_topic(discod_client_t *c, const command_args_t *a)
         fprintf(stderr, "discoctl: %s: no publisher, subscriber or lookup\n", a->positional[0]);
         code = EXIT_NOT_FOUND;
     } else {
-        printf("%s\n", a->positional[0]);
+        if (g.member)
+            printf("%s  (as member %" PRIu64 " has it)\n", a->positional[0], g.member);
+        else
+            printf("%s\n", a->positional[0]);
         if (g.count)
             s_print_rows(&g, false);
         s_print_lookups(&g);
@@ -336,6 +339,8 @@ static uint64_t s_lookups_of(const graph_t *g, dc_str_t topic)
 
 static void s_graph_text(const graph_t *g)
 {
+    if (g->member)
+        printf("# as member %" PRIu64 " has it\n", g->member);
     for (size_t first = 0; first < g->count;) {
         size_t end = s_topic_end(g, first), subs = first;
         while (subs < end && !g->rows[subs].sub)

@@ -6,8 +6,11 @@ SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 PACKAGES=(build-essential cmake pkg-config
           libzmq3-dev libczmq-dev libmsgpack-dev libsqlite3-dev libraft-dev libuv1-dev
+          libmicrohttpd-dev
           python3-zmq python3-msgpack python3-pytest
-          graphviz)  # graphviz: the tests check discoctl graph --format dot with dot
+          graphviz prometheus chromium)  # the tests check discoctl graph --format dot with
+                                         # Graphviz, /metrics with Prometheus, the dashboard
+                                         # in a headless Chromium
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

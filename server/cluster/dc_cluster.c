@@ -98,6 +98,8 @@ static void s_apply_done(struct raft_apply *req, int status, void *result)
     self->flights_used--;
     size_t n = fl->count;
     fl->count = 0;
+    if (status == 0)
+        dc_histogram_observe(&self->ctx->stats.commit_us, dc_mono_us() - fl->proposed_us);
     if (status == 0) {
         for (size_t i = 0; i < n; i++) {
             fl->cops[i]->index = req->index;
@@ -186,6 +188,7 @@ static void s_propose(cluster_t *self)
         msgpack_sbuffer_destroy(&sb);
         fl->req.data = fl;
         fl->owner = self;
+        fl->proposed_us = dc_mono_us();
         int rc = buf.base ? raft_apply(&self->raft, &fl->req, &buf, 1, s_apply_done) : RAFT_NOMEM;
         if (rc != 0) {
             raft_free(buf.base);

@@ -42,6 +42,7 @@ typedef struct {
     dc_cop_t *cops[DC_MAX_BATCH];
     size_t count;
     size_t changes; /* how many of the pending changes are its own */
+    uint64_t proposed_us; /* monotonic: when it was proposed (the commit histogram) */
 } flight_t;
 
 typedef struct {

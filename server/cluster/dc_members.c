@@ -28,7 +28,9 @@ void dc_members_publish_indexes(dc_context_t *ctx, struct raft *r, uint64_t appl
                : state == RAFT_CANDIDATE ? DC_ROLE_CANDIDATE
                                          : DC_ROLE_FOLLOWER;
     atomic_store(&st->term, r->current_term);
-    atomic_store(&st->leader_id, leader);
+    /* Only the cluster thread writes it: an exchange finds the change. */
+    if (atomic_exchange(&st->leader_id, leader) != leader && leader)
+        DC_STAT_INC(ctx, leader_changes);
     atomic_store(&st->commit_index, r->commit_index);
     atomic_store(&st->applied_index, applied_index);
     atomic_store(&st->role, role);

@@ -264,6 +264,8 @@ static bool s_from_client(front_t *self, int index)
                              "Refused: key %s has role %s, too little for %s", who.key,
                              dc_access_name(who.access), dc_command_name(req.command));
                 dc_warn("%s (on %s)", message, ctx->config->endpoints[index]);
+                DC_STAT_INC(ctx, refused);
+                dc_stat_reply(&ctx->stats, req.command, DC_STATUS_ERROR);
                 s_refuse(self, router, frames, count, req.version, message);
                 dc_request_release(&req);
                 return true;

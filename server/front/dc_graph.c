@@ -5,6 +5,7 @@
 #include "dc_mismatch.h"
 #include "dc_protocol.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* The entries GRAPH covers in registry r: of one topic, of one node, or all.
@@ -137,4 +138,26 @@ uint64_t dc_graph_mismatch_count(dc_context_t *ctx)
     uint64_t count = s_mismatches(ctx, subs, n, NULL, 0, NULL, NULL);
     s_release(subs, n);
     return count;
+}
+
+void dc_graph_pack_nodes(dc_context_t *ctx, msgpack_sbuffer *buf, dc_node_t **nodes, size_t n)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, buf, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, n);
+    for (size_t i = 0; i < n; i++) {
+        dc_filter_t by_node = {{NULL, 0}, {NULL, 0}, dc_str_from(nodes[i]->name), NULL};
+        dc_entry_t **entries = NULL;
+        size_t count = dc_registry_snapshot(ctx->registry, &by_node, &entries);
+        if (count == (size_t)-1)
+            count = 0;
+        const char **names = malloc((count ? count : 1) * sizeof *names);
+        if (!names)
+            count = 0;
+        for (size_t k = 0; k < count; k++)
+            names[k] = entries[k]->topic.name.ptr;
+        dc_node_pack(nodes[i], &pk, names, count);
+        free(names);
+        dc_registry_release_snapshot(entries, count);
+    }
 }

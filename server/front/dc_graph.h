@@ -19,6 +19,10 @@
 int dc_graph_pack(dc_context_t *ctx, const dc_request_t *req, msgpack_sbuffer *publishers,
                   msgpack_sbuffer *extra, uint32_t *extra_pairs);
 
+/* Packs nodes (count) as an array of node maps, each with the topics it
+ * publishes (GET_NODE, FIND_NODES, /api/v1/nodes). */
+void dc_graph_pack_nodes(dc_context_t *ctx, msgpack_sbuffer *buf, dc_node_t **nodes, size_t n);
+
 /* Mismatches between publishers and subscriptions right now (STATS). */
 uint64_t dc_graph_mismatch_count(dc_context_t *ctx);
 

@@ -66,6 +66,7 @@ int dc_found(dc_registry_t *registry, dc_str_t name, dc_reply_t *r, msgpack_sbuf
 int dc_quick_reply(dc_context_t *ctx, const dc_request_t *req, msgpack_sbuffer *out,
                    msgpack_sbuffer *scratch)
 {
+    uint64_t t0 = req->command == DC_CMD_LOOKUP_TOPIC ? dc_mono_us() : 0;
     dc_reply_t r;
     memset(&r, 0, sizeof r);
     r.version = req->version;
@@ -125,6 +126,9 @@ int dc_quick_reply(dc_context_t *ctx, const dc_request_t *req, msgpack_sbuffer *
     if (r.mismatch.size)
         r.mismatch.data = (const uint8_t *)publishers->data + mismatch_at;
     int rc = dc_reply_encode(&r, out);
+    dc_stat_reply(&ctx->stats, req->command, r.status);
+    if (t0)
+        dc_histogram_observe(&ctx->stats.lookup_us, dc_mono_us() - t0);
     dc_found_release(&found);
     msgpack_sbuffer_destroy(&local);
     return rc;

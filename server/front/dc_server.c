@@ -1,6 +1,7 @@
 /* dc_server.c: the server's lifecycle: open and load the store, start the
  * front thread (dc_front.c), wait for it, stop (see the .h). */
 #include "dc_server.h"
+#include "dc_http.h"
 #include "dc_lookups.h"
 #include "dc_front.h"
 #include "dc_lessor.h"
@@ -34,6 +35,7 @@
 
 struct dc_server {
     dc_context_t ctx;
+    dc_http_t *http; /* the HTTP listener, or NULL */
     dc_store_t *store;
     dc_front_args_t front_args; /* what the front thread was started with */
     zactor_t *front;
@@ -99,6 +101,8 @@ dc_server_t *dc_server_new(const dc_config_t *config)
              (void *)self);
     snprintf(ctx->replies_endpoint, sizeof ctx->replies_endpoint, "inproc://discod-replies-%p",
              (void *)self);
+    snprintf(ctx->events_inproc, sizeof ctx->events_inproc, "inproc://discod-events-%p",
+             (void *)self);
     ctx->watchdog_ms = dc_notify_watchdog_ms();
     pthread_mutex_init(&ctx->cluster.lock, NULL);
     atomic_store(&ctx->writer_beat_ms, dc_mono_ms());
@@ -140,6 +144,12 @@ dc_server_t *dc_server_new(const dc_config_t *config)
     bool ready = status && streq(status, "READY");
     zstr_free(&status);
     if (!ready) {
+        dc_server_destroy(&self);
+        return NULL;
+    }
+    bool http_failed = false;
+    self->http = dc_http_start(ctx, &http_failed);
+    if (http_failed) {
         dc_server_destroy(&self);
         return NULL;
     }
@@ -193,6 +203,7 @@ void dc_server_destroy(dc_server_t **self_p)
     dc_server_t *self = *self_p;
     if (self->front)
         dc_notify("STOPPING=1");
+    dc_http_stop(&self->http); /* its threads read the tables freed below */
     zactor_destroy(&self->front);
     dc_store_destroy(&self->store);
     dc_registry_destroy(&self->ctx.registry);

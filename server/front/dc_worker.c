@@ -3,6 +3,7 @@
 #include "dc_clock.h"
 #include "dc_envelope.h"
 #include "dc_graph.h"
+#include "dc_stats.h"
 #include "dc_log.h"
 #include "dc_members.h"
 #include "dc_mismatch.h"
@@ -25,6 +26,7 @@ typedef struct {
     zsock_t *backend; /* DEALER to the front */
     zsock_t *writes;  /* PUSH to the writer */
     dc_principal_t who; /* who sent the request being handled */
+    int64_t command;    /* the request being handled (0: none decoded) */
 } worker_t;
 
 static void s_reply_init(dc_reply_t *r, const worker_t *self, int version, int status,
@@ -42,6 +44,7 @@ static void s_answer(worker_t *self, zmsg_t **route, const dc_reply_t *r, char k
 {
     if (r->status == DC_STATUS_ERROR)
         DC_STAT_INC(self->ctx, errors);
+    dc_stat_reply(&self->ctx->stats, self->command, r->status);
     zframe_t *frame = dc_reply_frame(r);
     if (!frame) {
         dc_error("out of memory encoding a reply");
@@ -88,6 +91,7 @@ static void s_answer_list(worker_t *self, zmsg_t **route, const dc_reply_t *r, b
         s_error(self, route, r->version, "Out of memory listing topics");
         return;
     }
+    dc_stat_reply(&self->ctx->stats, self->command, r->status);
     dc_shared_reply_route_send(route, &reply, 'A', self->backend);
 }
 
@@ -148,55 +152,13 @@ static void s_handle_list(worker_t *self, zmsg_t **route, dc_request_t *req)
 
 static void s_handle_stats(worker_t *self, zmsg_t **route, dc_request_t *req)
 {
-    dc_stats_t *s = &self->ctx->stats;
-    dc_cluster_status_t *c = &self->ctx->cluster;
-    uint64_t commits = atomic_load(&s->commits);
-    dc_stat_t stats[] = {
-        {"topics", dc_registry_count(self->ctx->registry)},
-        {"epoch", atomic_load(&self->ctx->epoch)},
-        {"uptime_ms", dc_wall_ms() - self->ctx->started_at_ms},
-        {"requests", atomic_load(&s->requests)},
-        {"errors", atomic_load(&s->errors)},
-        {"lookups", atomic_load(&s->lookups)},
-        {"lists", atomic_load(&s->lists)},
-        {"registrations", atomic_load(&s->registrations)},
-        {"unregistrations", atomic_load(&s->unregistrations)},
-        {"commits", commits},
-        {"commit_failures", atomic_load(&s->commit_failures)},
-        {"batched_writes", atomic_load(&s->batched_writes)},
-        {"deduplicated", atomic_load(&s->deduplicated)},
-        {"dropped", atomic_load(&s->dropped)},
-        {"workers", (uint64_t)self->ctx->workers},
-        {"leases", dc_leases_count(self->ctx->leases)},
-        {"nodes", dc_nodes_count(self->ctx->nodes)},
-        {"heartbeats", atomic_load(&s->heartbeats)},
-        {"datagrams", atomic_load(&s->datagrams)},
-        {"leases_expired", atomic_load(&s->leases_expired)},
-        {"topics_expired", atomic_load(&s->topics_expired)},
-        {"endpoints_dead", atomic_load(&s->endpoints_dead)},
-        {"waits", atomic_load(&s->waits)},
-        {"waiters", atomic_load(&s->waiters)},
-        {"events", atomic_load(&s->events)},
-        /* The cluster (member 0 and role 0 when standalone). */
-        {"member", atomic_load(&c->member_id)},
-        {"role", (uint64_t)atomic_load(&c->role)},
-        {"leader", atomic_load(&c->leader_id)},
-        {"term", atomic_load(&c->term)},
-        {"commit_index", atomic_load(&c->commit_index)},
-        {"applied_index", atomic_load(&c->applied_index)},
-        {"commit_pushes", atomic_load(&s->commit_pushes)},
-        /* Subscriptions and what they tell (proto/PROTOCOL.md, GRAPH). */
-        {"subscriptions", dc_registry_count(self->ctx->subs)},
-        {"subscribes", atomic_load(&s->subscribes)},
-        {"mismatches", dc_graph_mismatch_count(self->ctx)},
-        {"mismatches_detected", atomic_load(&s->mismatches_detected)},
-        {"legacy_lookups", atomic_load(&s->legacy_lookups)},
-    };
+    dc_stat_t stats[DC_STATS_MAX];
+    size_t n = dc_stats_collect(self->ctx, stats, DC_STATS_MAX);
     dc_reply_t r;
     /* STATS is a protocol 2 command: its answer always carries the v2 keys. */
     s_reply_init(&r, self, 2, DC_STATUS_OK, "");
     r.stats = stats;
-    r.stat_count = sizeof stats / sizeof stats[0];
+    r.stat_count = n;
     (void)req;
     s_answer(self, route, &r, 'A');
 }
@@ -301,29 +263,6 @@ static void s_handle_graph(worker_t *self, zmsg_t **route, dc_request_t *req)
     msgpack_sbuffer_destroy(&extra);
 }
 
-/* Packs nodes as an array of node maps, each with the topics it publishes. */
-static void s_pack_nodes(worker_t *self, msgpack_sbuffer *buf, dc_node_t **nodes, size_t n)
-{
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, buf, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, n);
-    for (size_t i = 0; i < n; i++) {
-        dc_filter_t by_node = {{NULL, 0}, {NULL, 0}, dc_str_from(nodes[i]->name), NULL};
-        dc_entry_t **entries = NULL;
-        size_t count = dc_registry_snapshot(self->ctx->registry, &by_node, &entries);
-        if (count == (size_t)-1)
-            count = 0;
-        const char **names = malloc((count ? count : 1) * sizeof *names);
-        if (!names)
-            count = 0;
-        for (size_t k = 0; k < count; k++)
-            names[k] = entries[k]->topic.name.ptr;
-        dc_node_pack(nodes[i], &pk, names, count);
-        free(names);
-        dc_registry_release_snapshot(entries, count);
-    }
-}
-
 static void s_handle_nodes(worker_t *self, zmsg_t **route, dc_request_t *req)
 {
     dc_node_t **nodes = NULL;
@@ -362,7 +301,7 @@ static void s_handle_nodes(worker_t *self, zmsg_t **route, dc_request_t *req)
     }
     msgpack_sbuffer buf;
     msgpack_sbuffer_init(&buf);
-    s_pack_nodes(self, &buf, nodes, n);
+    dc_graph_pack_nodes(self->ctx, &buf, nodes, n);
     dc_reply_t r;
     /* Node queries are protocol 2 commands: their answer carries the v2 keys. */
     s_reply_init(&r, self, 2, DC_STATUS_OK, "");
@@ -449,6 +388,7 @@ static void s_handle_member_change(worker_t *self, zmsg_t **route, dc_request_t 
 static void s_handle(worker_t *self, zmsg_t *msg)
 {
     DC_STAT_INC(self->ctx, requests);
+    self->command = 0;
     zframe_t *index_frame = zmsg_first(msg);
     int endpoint = dc_principal_parse(zframe_data(index_frame), zframe_size(index_frame),
                                       &self->who);
@@ -493,6 +433,7 @@ static void s_handle(worker_t *self, zmsg_t *msg)
     }
     msgpack_sbuffer quick;
     msgpack_sbuffer_init(&quick);
+    self->command = req.command;
     switch (req.command) {
     case DC_CMD_PING:
     case DC_CMD_LOOKUP_TOPIC:

@@ -1,5 +1,6 @@
 /* dc_pipeline.c: what both writers share (see the .h). */
 #include "dc_pipeline.h"
+#include "dc_clock.h"
 #include "dc_log.h"
 #include "dc_mismatch.h"
 #include "dc_reply_send.h"
@@ -73,12 +74,28 @@ void dc_pipeline_command(dc_pipeline_t *p, const char *command)
         dc_events_flush(p->events);
 }
 
+/* The command a client sent for an op of kind. */
+static int64_t s_command_of(dc_op_kind_t kind)
+{
+    static const int64_t commands[] = {
+        [DC_OP_REGISTER] = DC_CMD_REGISTER_TOPIC,        [DC_OP_UNREGISTER] = DC_CMD_UNREGISTER_TOPIC,
+        [DC_OP_REVOKE_LEASE] = DC_CMD_REVOKE_LEASE,      [DC_OP_REGISTER_NODE] = DC_CMD_REGISTER_NODE,
+        [DC_OP_UNREGISTER_NODE] = DC_CMD_UNREGISTER_NODE, [DC_OP_WAIT] = DC_CMD_WAIT_TOPIC,
+        [DC_OP_REMOVE_DEAD] = 0,                          [DC_OP_MEMBER_ADD] = DC_CMD_MEMBER_ADD,
+        [DC_OP_MEMBER_REMOVE] = DC_CMD_MEMBER_REMOVE,     [DC_OP_MEMBER_TRANSFER] = DC_CMD_MEMBER_TRANSFER,
+        [DC_OP_SUBSCRIBE] = DC_CMD_SUBSCRIBE,             [DC_OP_UNSUBSCRIBE] = DC_CMD_UNSUBSCRIBE};
+    return (size_t)kind < sizeof commands / sizeof commands[0] ? commands[kind] : 0;
+}
+
 void dc_pipeline_answer(dc_pipeline_t *p, dc_write_op_t *op, const dc_outcome_t *out)
 {
     if (out->status == DC_STATUS_ERROR)
         DC_STAT_INC(p->ctx, errors);
     if (!op->route)
         return;
+    dc_stat_reply(&p->ctx->stats, s_command_of(op->kind), out->status);
+    if (op->kind == DC_OP_REGISTER && op->received_us)
+        dc_histogram_observe(&p->ctx->stats.register_us, dc_mono_us() - op->received_us);
     dc_reply_t r;
     memset(&r, 0, sizeof r);
     r.status = out->status;

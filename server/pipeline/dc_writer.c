@@ -39,8 +39,11 @@ static bool s_commit(writer_t *self)
     dc_changes_t *batch = &self->batch;
     if (batch->count == 0)
         return true;
+    uint64_t t0 = dc_mono_us();
     bool stored = dc_persist_batch(self->store, self->state, batch) == 0;
+    atomic_store_explicit(&self->ctx->commit_failing, !stored, memory_order_relaxed);
     if (stored) {
+        dc_histogram_observe(&self->ctx->stats.commit_us, dc_mono_us() - t0);
         atomic_fetch_add_explicit(&self->ctx->stats.commits, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&self->ctx->stats.batched_writes, batch->count,
                                   memory_order_relaxed);

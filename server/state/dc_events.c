@@ -47,8 +47,16 @@ dc_events_t *dc_events_new(dc_context_t *ctx, zsock_t *replies)
         return NULL;
     }
     const char *endpoint = ctx->config->events_endpoint;
-    if (!endpoint)
+    if (!endpoint && !ctx->config->http_address)
         return self;
+    if (!endpoint) { /* only the HTTP event stream listens */
+        self->pub = zsock_new(ZMQ_PUB);
+        if (!self->pub || zsock_bind(self->pub, "%s", ctx->events_inproc) != 0) {
+            dc_error("cannot bind the events' inproc endpoint");
+            dc_events_destroy(&self);
+        }
+        return self;
+    }
     const char *path = dc_ipc_path(endpoint);
     if (path && dc_ipc_prepare(path) != 0) {
         char origin[256];
@@ -77,6 +85,12 @@ dc_events_t *dc_events_new(dc_context_t *ctx, zsock_t *replies)
         dc_events_destroy(&self);
         return NULL;
     }
+    /* The HTTP listener's event stream reads the same PUB in-process. */
+    if (config->http_address && zsock_bind(self->pub, "%s", ctx->events_inproc) != 0) {
+        dc_error("cannot bind the events' inproc endpoint");
+        dc_events_destroy(&self);
+        return NULL;
+    }
     return self;
 }
 
@@ -91,7 +105,9 @@ void dc_events_destroy(dc_events_t **self_p)
     dc_timers_free(&self->timeouts);
     if (self->pub) {
         zsock_destroy(&self->pub);
-        const char *path = dc_ipc_path(self->ctx->config->events_endpoint);
+        const char *path = self->ctx->config->events_endpoint
+                               ? dc_ipc_path(self->ctx->config->events_endpoint)
+                               : NULL;
         if (path && path[0] != '@')
             unlink(path);
     }
@@ -248,6 +264,7 @@ static void s_answer(dc_events_t *self, waiter_t *w, const dc_entry_t *e)
         r.status = DC_STATUS_NOT_FOUND;
         r.message = "Timed out waiting for the topic";
     }
+    dc_stat_reply(&self->ctx->stats, DC_CMD_WAIT_TOPIC, r.status);
     zframe_t *frame = dc_reply_frame(&r);
     if (frame)
         dc_reply_route_hand(&w->route, &frame, self->replies);

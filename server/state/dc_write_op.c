@@ -1,5 +1,6 @@
 /* dc_write_op.c: building write ops from decoded requests (see the .h). */
 #include "dc_write_op.h"
+#include "dc_clock.h"
 #include "dc_protocol.h"
 
 #include <stdio.h>
@@ -18,6 +19,7 @@ void dc_write_op_take_request_keys(dc_write_op_t *op, const dc_request_t *req)
     op->has_lease_ttl = v2 && (req->present & DC_REQ_LEASE_TTL);
     op->lease_ttl_ms = req->lease_ttl_ms;
     op->timeout_ms = req->timeout_ms;
+    op->received_us = dc_mono_us();
 }
 
 dc_write_op_t *dc_write_op_named(dc_op_kind_t kind, dc_str_t name)

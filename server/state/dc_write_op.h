@@ -55,6 +55,7 @@ typedef struct {
                              UNSUBSCRIBE: the subscriber's node */
     uint64_t member_id;  /* MEMBER_* */
     uint64_t origin;     /* cluster: the member the request came in at (0: unknown) */
+    uint64_t received_us; /* monotonic: when this member took the request (0: not a client's) */
     dc_principal_t principal; /* who asked: its access and key (the owner of what it writes) */
     dc_reason_t reason;  /* REMOVE_DEAD: endpoint-dead or legacy-ttl */
 } dc_write_op_t;

@@ -261,6 +261,16 @@ static const s_setting_t s_settings[] = {
      NULL, NULL},
     {"insecure-tcp", "security/insecure_tcp", S_BOOL, S_FIELD(insecure_tcp), 0, 0, NULL, NULL,
      NULL, "false", NULL, "allow tcp endpoints without CURVE (open to anyone)", NULL, NULL},
+    {"http", "http/address", S_STRING, S_FIELD(http_address), 0, 0, NULL, NULL, NULL, NULL,
+     "HOST:PORT",
+     "serve /metrics, /healthz, /readyz, /api/v1 and the dashboard\n"
+     "(read-only; off when unset)",
+     NULL, "HTTP (metrics, health, the dashboard):"},
+    {"http-token", "http/token_file", S_STRING, S_FIELD(http_token_file), 0, 0, NULL, NULL, NULL,
+     NULL, "FILE", "a bearer token every HTTP request must carry\n(needed off loopback)", NULL,
+     NULL},
+    {"insecure-http", "http/insecure", S_BOOL, S_FIELD(http_insecure), 0, 0, NULL, NULL, NULL,
+     "false", NULL, "serve HTTP off loopback without a token", NULL, NULL},
     {"on-corrupt", "store/on_corrupt", S_CHOICE, S_FIELD(on_corrupt), 0, 0, "move-aside|refuse",
      NULL, NULL, "move-aside", "POLICY", "move-aside|refuse a corrupt database", NULL, NULL},
     {"events", "server/events", S_CUSTOM, 0, 0, 0, 0, NULL, s_set_events, NULL,
@@ -404,6 +414,8 @@ void dc_config_clear(dc_config_t *c)
     free(c->curve_key);
     free(c->curve_clients);
     free(c->cluster_dir);
+    free(c->http_address);
+    free(c->http_token_file);
     memset(c, 0, sizeof *c);
 }
 

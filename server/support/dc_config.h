@@ -58,6 +58,9 @@ typedef struct {
     bool insecure_tcp;           /* tcp endpoints without CURVE are allowed */
     dc_on_corrupt_t on_corrupt;
     char *events_endpoint;       /* PUB for registry events; NULL: none */
+    char *http_address;          /* HOST:PORT of the HTTP listener; NULL: none */
+    char *http_token_file;       /* its bearer token's file, or NULL */
+    bool http_insecure;          /* off loopback without a token */
     uint64_t lease_min_ttl_ms, lease_max_ttl_ms;
     uint64_t lease_grace_ms;     /* extra time a restored lease gets after a restart */
     bool datagram;               /* the PATH.hb datagram channel beside ipc endpoints */

@@ -11,6 +11,7 @@
 #define DC_CONTEXT_H
 
 #include "dc_config.h"
+#include "dc_histogram.h"
 #include "dc_lease.h"
 #include "dc_list_cache.h"
 #include "dc_node.h"
@@ -18,6 +19,15 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+
+/* Commands counted one by one in dc_stats_t.replies: 1..20, then 0 for the
+ * others (SHUTDOWN, unknown ones). */
+#define DC_STAT_COMMANDS 21
+
+static inline int dc_stat_command(int64_t command)
+{
+    return command > 0 && command < DC_STAT_COMMANDS ? (int)command : 0;
+}
 
 typedef struct {
     atomic_uint_fast64_t requests;
@@ -43,6 +53,13 @@ typedef struct {
     atomic_uint_fast64_t subscribes;       /* subscriptions applied (new or replaced) */
     atomic_uint_fast64_t mismatches_detected; /* publisher/subscriber type mismatches made */
     atomic_uint_fast64_t legacy_lookups;   /* LOOKUPs by protocol 1 clients */
+    atomic_uint_fast64_t refused;          /* requests refused for their key's role */
+    atomic_uint_fast64_t leader_changes;   /* cluster: the leader this member knows changed */
+    /* Replies by command (DC_STAT_COMMANDS: dc_stat_command) and status. */
+    atomic_uint_fast64_t replies[DC_STAT_COMMANDS][4];
+    dc_histogram_t lookup_us;   /* a LOOKUP's time in the daemon */
+    dc_histogram_t register_us; /* a REGISTER's, from the front to its answer (commit included) */
+    dc_histogram_t commit_us;   /* a batch's commit: SQLite (standalone) or Raft (cluster) */
 } dc_stats_t;
 
 /* One member as the cluster thread last saw it (for MEMBERS and STATS). */
@@ -95,10 +112,20 @@ typedef struct {
     char backend_endpoint[64]; /* front ROUTER <-> worker DEALERs */
     char writes_endpoint[64];  /* worker PUSH -> writer PULL */
     char replies_endpoint[64]; /* writer PUSH -> front PULL */
+    char events_inproc[64];    /* the events PUB's inproc side (the HTTP event stream) */
+    atomic_bool commit_failing; /* standalone: the last commit failed (readiness) */
 } dc_context_t;
 
 #define DC_STAT_INC(ctx, field) \
     atomic_fetch_add_explicit(&(ctx)->stats.field, 1, memory_order_relaxed)
+
+/* Counts one reply of status to command. */
+static inline void dc_stat_reply(dc_stats_t *s, int64_t command, int status)
+{
+    if (status >= 0 && status < 4)
+        atomic_fetch_add_explicit(&s->replies[dc_stat_command(command)][status], 1,
+                                  memory_order_relaxed);
+}
 
 /* Sets what every protocol 2 reply says of the daemon: its epoch and, in a
  * cluster, the answering member and its Raft term. */

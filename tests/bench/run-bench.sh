@@ -201,6 +201,45 @@ echo "- bound for 8 closed-loop clients, a daemon costing nothing: 8 / (floor pi
 echo "- lookup p99 under a LIST loop / alone: $(median "${list_ratios[@]}") (median of rounds: ${list_ratios[*]})"
 echo "- daemon CPU for 10,000 leases at 1 Hz, % of a core (median of rounds): $(median "${hb_dgram_cpu[@]}") on the datagram channel (${hb_dgram_cpu[*]}), $(median "${hb_cpu[@]}") through ZeroMQ (${hb_cpu[*]})"
 
+# The HTTP listener's cost: a second daemon with --http, /metrics fetched
+# every second, the dashboard's refresh (graph, stats, members) every 5 s and
+# one event stream open; lookups on both, taking turns.
+echo
+echo "## Lookups with the HTTP listener on (a scrape a second, a dashboard open)"
+echo
+echo "| workload | clients | throughput | p50 us | p99 us | p999 us | daemon CPU us/req | daemon CPU | RSS MB | notes |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
+"$discod" --address "ipc://$work/off.sock" --db "$work/off.db" --events none --probe false \
+  --log-level WARNING 2>> "$work/discod.log" &
+off_pid=$!; pids+=("$off_pid")
+http_port=$((20000 + RANDOM % 10000))
+"$discod" --address "ipc://$work/on.sock" --db "$work/on.db" --events none --probe false \
+  --http "127.0.0.1:$http_port" --log-level WARNING 2>> "$work/discod.log" &
+on_pid=$!; pids+=("$on_pid")
+wait_ping "ipc://$work/off.sock"; wait_ping "ipc://$work/on.sock"
+( for i in $(seq 100000); do
+    curl -s -o /dev/null "http://127.0.0.1:$http_port/metrics"
+    if [ $((i % 5)) = 0 ]; then
+      for v in graph stats members; do curl -s -o /dev/null "http://127.0.0.1:$http_port/api/v1/$v"; done
+    fi
+    sleep 1
+  done ) &
+pids+=($!)
+curl -s -N -o /dev/null "http://127.0.0.1:$http_port/api/v1/events" &
+pids+=($!)
+off_cpu=(); on_cpu=(); off_p99=(); on_p99=()
+for round in $(seq "$rounds"); do
+  off_row=$(row off "$off_pid" --workload lookup --clients 8 --topics 1000)
+  echo "${off_row/| lookup |/| lookup, listener off (round $round) |}"
+  on_row=$(row on "$on_pid" --workload lookup --clients 8 --topics 1000)
+  echo "${on_row/| lookup |/| lookup, listener on (round $round) |}"
+  off_cpu+=("$(num "$off_row" 8)"); on_cpu+=("$(num "$on_row" 8)")
+  off_p99+=("$(num "$off_row" 6)"); on_p99+=("$(num "$on_row" 6)")
+done
+echo
+echo "- daemon CPU per lookup, listener on / off (medians): $(awk "BEGIN {printf \"%.2f\", $(median "${on_cpu[@]}") / $(median "${off_cpu[@]}")}") (on ${on_cpu[*]}; off ${off_cpu[*]})"
+echo "- lookup p99, listener on / off (medians): $(awk "BEGIN {printf \"%.2f\", $(median "${on_p99[@]}") / $(median "${off_p99[@]}")}") (on ${on_p99[*]}; off ${off_p99[*]})"
+
 # The cluster: three members against a three-member etcd (failover, durable
 # registrations, lookups on a follower); BENCH_KILLS leader kills (default 20).
 echo

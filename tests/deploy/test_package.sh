@@ -28,7 +28,7 @@ grep -q 'libdiscod.so.0$' <<<"$contents"
 grep -q 'pkgconfig/discod.pc$' <<<"$contents"
 check
 info=$(dpkg-deb -I "$deb")
-grep -q "Depends: libzmq5, libczmq4, libmsgpackc2, libsqlite3-0, libraft2, libuv1, adduser" <<<"$info"
+grep -q "Depends: libzmq5, libczmq4, libmsgpackc2, libsqlite3-0, libraft2, libuv1, libmicrohttpd12, adduser" <<<"$info"
 grep -q "Recommends: python3, python3-zmq, python3-msgpack" <<<"$info"
 dpkg-deb -e "$deb" "$work/control"
 grep -qx /etc/discod/discod.conf "$work/control/conffiles"

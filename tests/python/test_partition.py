@@ -63,7 +63,8 @@ class Netns:
 @pytest.fixture
 def partitioned_cluster(short_tmp):
     net = Netns(outsider=True)
-    c = Cluster(short_tmp, election_ms=300)
+    # Each member's HTTP listener on its own namespace's loopback.
+    c = Cluster(short_tmp, election_ms=300, extra=["--http", "127.0.0.1:9710"])
     c.addresses = {i: f"{SUBNET}.{i}:7400" for i in (1, 2, 3)}
     for i, m in c.members.items():
         m.wrapper = ("ip", "netns", "exec", net.names[i - 1])
@@ -71,6 +72,20 @@ def partitioned_cluster(short_tmp):
     yield c, net
     c.stop()
     net.close()
+
+
+def readyz(net, i):
+    """(status, reason) of member i's /readyz, asked inside its namespace."""
+    code = ("import urllib.request, urllib.error\n"
+            "try:\n"
+            "    r = urllib.request.urlopen('http://127.0.0.1:9710/readyz', timeout=3)\n"
+            "    print(r.status, r.read().decode().strip())\n"
+            "except urllib.error.HTTPError as e:\n"
+            "    print(e.code, e.read().decode().strip())\n")
+    out = subprocess.run(["ip", "netns", "exec", net.names[i - 1], "/usr/bin/python3", "-c", code],
+                         capture_output=True, text=True, timeout=30).stdout.strip()
+    status, _, reason = out.partition(" ")
+    return (int(status), reason) if status.isdigit() else (None, out)
 
 
 def legacy_register(member, name, timeout_ms=8000):
@@ -113,7 +128,13 @@ def test_minority_never_acknowledges_majority_serves_then_converges(partitioned_
     t.join(timeout=15)
     assert minority["r"].status == DiscoveryStatus.ERROR, minority["r"]
 
+    # /readyz says the cut-off member is not ready (no leader), the majority is.
+    assert wait_for(lambda: readyz(net, 1)[0] == 503, timeout=10), readyz(net, 1)
+    assert "knows no leader" in readyz(net, 1)[1]
+    assert readyz(net, new_leader.id)[0] == 200
+
     net.heal(1)
+    assert wait_for(lambda: readyz(net, 1)[0] == 200, timeout=20), readyz(net, 1)
     listing = c.converged(timeout=20)
     import msgpack
     names = {msgpack.unpackb(b, raw=False)["name"] for b in listing}
