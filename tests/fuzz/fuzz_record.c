@@ -10,6 +10,7 @@
 static void s_state(dc_state_t *s)
 {
     *s = (dc_state_t){.registry = dc_registry_new(),
+                      .subs = dc_registry_new(),
                       .leases = dc_leases_new(),
                       .nodes = dc_nodes_new(),
                       .dedup = dc_dedup_new()};
@@ -18,6 +19,7 @@ static void s_state(dc_state_t *s)
 static void s_free(dc_state_t *s)
 {
     dc_registry_destroy(&s->registry);
+    dc_registry_destroy(&s->subs);
     dc_leases_destroy(&s->leases);
     dc_nodes_destroy(&s->nodes);
     dc_dedup_destroy(&s->dedup);

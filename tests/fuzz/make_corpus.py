@@ -104,6 +104,14 @@ records = {
                   [5, "arm", "", caps, None, 4, "k" * 40]]],
     "op_owned": [1, 0, 2, 12, None, 3000, 0, None, None, 0,
                  [1, "/o", "ipc:///x", "M", 1, "n", 0, 0, 0, None, 0], 0, 2, None, "k" * 40, 2],
+    # Record version 3: subscriptions; a forwarded SUBSCRIBE and UNSUBSCRIBE.
+    "subscriptions": [3, [[3, 2, 3000, 17], [12, "/scan", "LaserScan", 7, "mapper", 1, 2, 5, meta,
+                                             1, ""],
+                          [12, "/scan", "", 0, "viewer", 2, 0, 5, None, 0, ""],
+                          [13, "/scan", 1, "viewer"]]],
+    "op_subscribe": [1, 10, 2, 9, None, 3000, 0, None, None, 0,
+                     [12, "/scan", "LaserScan", 7, "mapper", 0, 0, 0, None, 0, ""], 0, 1],
+    "op_unsubscribe": [1, 11, 2, 10, None, None, 0, "/scan", None, 0, None, 0, 1, "mapper"],
 }
 for name, r in records.items():
     write("record", name, pack(r))
