@@ -500,6 +500,12 @@ int main(int argc, char **argv)
             exit_code = EXIT_USAGE;
         else if ((r = discod_ping(c)) != DISCOD_OK)
             exit_code = dctl_fail(c, "ping", r);
+        else if (discod_client_isolated(c))
+            printf("pong from %s (protocol %d, member %" PRIu64 ", term %" PRIu64
+                   ", ISOLATED: serving this computer, %" PRIu64 " provisional write(s) to "
+                   "merge)\n",
+                   discod_client_endpoint(c), discod_client_protocol(c), discod_client_member(c),
+                   discod_client_term(c), discod_client_isolated(c) - 1);
         else if (discod_client_member(c))
             printf("pong from %s (protocol %d, member %" PRIu64 ", term %" PRIu64 ")\n",
                    discod_client_endpoint(c), discod_client_protocol(c), discod_client_member(c),

@@ -42,6 +42,8 @@ struct discod_client {
     bool no_wait;     /* the current daemon has no WAIT_TOPIC */
     uint64_t epoch;
     uint64_t member, term; /* who answered last (cluster) */
+    uint64_t isolated;     /* its provisional writes + 1 when it was isolated; 0: not */
+    bool provisional;      /* the last reply was a provisional write's */
     uint64_t failed_over_at; /* prefer_local: when we left endpoint 0 */
     uint64_t next_request_id;
     /* The datagram channel of the current endpoint, when it has one; after a
@@ -224,6 +226,16 @@ uint64_t discod_client_member(const discod_client_t *c)
 uint64_t discod_client_term(const discod_client_t *c)
 {
     return c->term;
+}
+
+uint64_t discod_client_isolated(const discod_client_t *c)
+{
+    return c->isolated;
+}
+
+int discod_client_provisional(const discod_client_t *c)
+{
+    return c->provisional;
 }
 
 int discod_client_protocol(const discod_client_t *c)
@@ -500,6 +512,8 @@ discod_result_t discod__call(discod_client_t *c, dc_request_t *req, int try_time
             c->epoch = view->epoch;
             c->member = view->member_id;
             c->term = view->term;
+            c->isolated = view->isolated ? view->provisional_count + 1 : 0;
+            c->provisional = view->provisional;
         } else if (version == 2) {
             /* A daemon that knows only Cortex part 1. If it choked on the
              * protocol 2 keys, say it again the legacy way (not a retry). */

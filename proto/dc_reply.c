@@ -16,7 +16,7 @@ int dc_reply_encode(const dc_reply_t *r, msgpack_sbuffer *out)
         n += 2 + (r->member_id ? 2 : 0) + (r->has_lease ? 2 : 0) + !!r->stats + !!r->reason +
              (r->topic_metadata && r->topic_count > 0) + !!r->metadata.data + !!r->nodes.data +
              !!r->members.data + !!r->publishers.data + !!r->mismatch.data +
-             (r->extra.data ? r->extra_pairs : 0);
+             (r->extra.data ? r->extra_pairs : 0) + r->provisional + (r->isolated ? 2 : 0);
     int rc = msgpack_pack_map(&pk, n);
     dc_mp_pack_str(&pk, "status", 6);
     rc |= msgpack_pack_int(&pk, r->status);
@@ -83,6 +83,16 @@ int dc_reply_encode(const dc_reply_t *r, msgpack_sbuffer *out)
         }
         if (r->extra.data)
             rc |= msgpack_sbuffer_write(out, (const char *)r->extra.data, r->extra.size);
+        if (r->provisional) {
+            dc_mp_pack_str(&pk, "provisional", 11);
+            rc |= msgpack_pack_true(&pk);
+        }
+        if (r->isolated) {
+            dc_mp_pack_str(&pk, "isolated", 8);
+            rc |= msgpack_pack_true(&pk);
+            dc_mp_pack_str(&pk, "provisional_changes", 19);
+            rc |= msgpack_pack_uint64(&pk, r->provisional_count);
+        }
         if (r->members.data) {
             dc_mp_pack_str(&pk, "members", 7);
             rc |= msgpack_sbuffer_write(out, (const char *)r->members.data, r->members.size);
@@ -167,6 +177,13 @@ int dc_reply_decode(dc_reply_view_t *v, const void *data, size_t size, char *err
             v->metadata = o;
         } else if (dc_mp_key_is(k, "publishers") && o->type == MSGPACK_OBJECT_ARRAY) {
             v->publishers = o;
+        } else if (dc_mp_key_is(k, "provisional") && o->type == MSGPACK_OBJECT_BOOLEAN) {
+            v->provisional = o->via.boolean;
+        } else if (dc_mp_key_is(k, "isolated") && o->type == MSGPACK_OBJECT_BOOLEAN) {
+            v->isolated = o->via.boolean;
+        } else if (dc_mp_key_is(k, "provisional_changes") &&
+                   o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+            v->provisional_count = o->via.u64;
         } else if (dc_mp_key_is(k, "mismatch") && o->type == MSGPACK_OBJECT_ARRAY) {
             v->mismatch = o;
         } else if (dc_mp_key_is(k, "subscriptions") && o->type == MSGPACK_OBJECT_ARRAY) {

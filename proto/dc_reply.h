@@ -47,6 +47,9 @@ typedef struct {
                              array of the publishers whose type differs, or absent */
     dc_blob_t extra;      /* v2: extra_pairs pre-encoded key/value pairs of the map (GRAPH) */
     uint32_t extra_pairs;
+    bool provisional;     /* v2 write reply: taken by an isolated member, merged later */
+    bool isolated;        /* v2: the answering member is cut off from its cluster */
+    uint64_t provisional_count; /* with isolated: the writes it holds to merge */
 } dc_reply_t;
 
 /* Appends the msgpack of r to out. Returns 0, or -1 when out of memory. */
@@ -77,6 +80,9 @@ typedef struct {
     const msgpack_object *subscriptions;  /* GRAPH: array of subscription maps, or NULL */
     const msgpack_object *lookups;        /* GRAPH: array of legacy lookup counts, or NULL */
     const msgpack_object *mismatches;     /* GRAPH: array of mismatch maps, or NULL */
+    bool provisional;                     /* a write taken by an isolated member */
+    bool isolated;                        /* the answering member is isolated */
+    uint64_t provisional_count;
     dc_str_t reason;
     msgpack_unpacked storage_;
     void *bytes_; /* the copy the views point into */

@@ -139,6 +139,12 @@ DISCOD_EXPORT uint64_t discod_client_epoch(const discod_client_t *c);
  * not known) and its Raft term. */
 DISCOD_EXPORT uint64_t discod_client_member(const discod_client_t *c);
 DISCOD_EXPORT uint64_t discod_client_term(const discod_client_t *c);
+/* The member that sent the last protocol 2 reply is cut off from its cluster
+ * (serving its own computer): the count of provisional writes it holds to
+ * merge, plus one (0: not isolated). The last write's answer was provisional
+ * when discod_client_provisional says so. */
+DISCOD_EXPORT uint64_t discod_client_isolated(const discod_client_t *c);
+DISCOD_EXPORT int discod_client_provisional(const discod_client_t *c);
 /* 2 when the current endpoint speaks protocol 2, 1 for legacy, 0 unknown. */
 DISCOD_EXPORT int discod_client_protocol(const discod_client_t *c);
 /* The endpoint the client is talking to now (borrowed). */

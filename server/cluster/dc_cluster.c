@@ -4,6 +4,7 @@
  * dc_cluster_forward.c, membership changes dc_cluster_change.c;
  * dc_cluster_member.h is the state the four share. */
 #include "dc_cluster_member.h"
+#include "dc_island.h"
 #include "dc_clock.h"
 #include "dc_failpoint.h"
 #include "dc_log.h"
@@ -28,6 +29,8 @@ void dc_cluster__finish(cluster_t *self, dc_cop_t *c)
     if (self->raft_ready && !self->raft_closing)
         dc_members_publish_indexes(self->ctx, &self->raft, self->state->applied_index);
     dc_outcome_t *out = &c->out;
+    if (c->island_seq)
+        dc_island_answered(self, c); /* a merged provisional write: nobody to answer */
     if (c->peer) {
         if (out->status == DC_STATUS_ERROR)
             DC_STAT_INC(self->ctx, errors);
@@ -163,6 +166,8 @@ static void s_propose(cluster_t *self)
         fl->count = 0;
         dc_decider_t d;
         dc_decider_init(&d, self->state, self->config, &self->pending, dc_mono_ms(), dc_wall_ms());
+        d.kept_ids = self->island.shadows;
+        d.kept_count = self->island.shadow_count;
         dc_cop_t *c;
         while (fl->count < DC_MAX_BATCH && (c = dc_cops_pop(&self->queue))) {
             if (dc_op_is_member_change(c->op->kind)) {
@@ -258,9 +263,10 @@ static void s_from_local(cluster_t *self)
         c->deadline = dc_mono_ms() + DC_WRITE_DEADLINE_MS;
         if (self->stopping)
             dc_cluster__fail(self, c, "Shutting down");
-        else
+        else if (!dc_island_take(self, c)) /* cut off: this computer's writes, here */
             dc_cops_push(&self->queue, c);
     }
+    dc_island_flush(self);
 }
 
 static void s_from_pipe(cluster_t *self)
@@ -424,6 +430,7 @@ void dc_cluster__tick(uv_timer_t *handle)
     atomic_store_explicit(&self->ctx->writer_beat_ms, now, memory_order_relaxed);
     dc_fsm_flush(&self->fsm); /* the copy's transaction: at most a tick behind */
     dc_events_expire(self->pipeline.events, now);
+    dc_island_tick(self, now);
     if (self->leader) {
         s_expire_leases(self, now, stalled);
         if (now >= self->next_checkpoint_ms) {
@@ -432,7 +439,8 @@ void dc_cluster__tick(uv_timer_t *handle)
         }
     } else
         dc_cluster__forward_renewals(self);
-    if (self->fsm.store_stale && !self->fsm.in_txn && now >= self->next_rebuild_ms) {
+    if (self->fsm.store_stale && !self->fsm.in_txn && !dc_island_active(self) &&
+        now >= self->next_rebuild_ms) {
         self->next_rebuild_ms = now + 1000;
         if (dc_store_file_gone(self->store))
             dc_store_reopen(self->store);

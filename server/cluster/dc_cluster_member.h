@@ -1,11 +1,12 @@
 /* dc_cluster_member.h: the state of a cluster member's writer, shared by
- * the four files that make it (internal to server/cluster/):
+ * the five files that make it (internal to server/cluster/):
  * - dc_cluster.c: the loop's inputs and the tick, proposals, roles;
  * - dc_cluster_start.c: the Raft instance and the loop started and stopped,
  *   the actor's body;
  * - dc_cluster_forward.c: forwarding, follower <-> leader (the member
  *   channel, the dealer, renewals passed on);
- * - dc_cluster_change.c: membership changes (add, remove, transfer).
+ * - dc_cluster_change.c: membership changes (add, remove, transfer);
+ * - dc_island.c: cut off from the others, serving this computer, merging.
  *
  * Design notes: all of it belongs to the writer's thread (the actor's; libuv
  * callbacks run on it too); see dc_cluster.h. */
@@ -34,6 +35,35 @@
 #define DC_CHECKPOINT_MS 1000
 
 /*==== The member ====*/
+
+/* A provisional write (dc_island.h): its forwarded-op bytes. */
+typedef struct {
+    uint64_t seq;
+    void *bytes;
+    size_t size;
+    bool sent; /* to the leader, answer awaited */
+} dc_island_op_t;
+
+/* An isolated member's island (dc_island.c). */
+typedef struct {
+    bool isolated;            /* no leader for two election timeouts */
+    bool active;              /* the state holds changes not in the Raft log */
+    uint64_t no_leader_since; /* monotonic; 0: a leader is known */
+    uint64_t next_expiry;
+    dc_changes_t base;        /* the committed state when the island began changing it */
+    dc_island_op_t *ops;      /* provisional writes not yet merged, oldest first */
+    size_t count, cap;
+    uint64_t next_seq;
+    uint64_t shadows[256];    /* island leases kept across the return to the base */
+    size_t shadow_count;
+    /* The writes of one drain of the ops socket, decided together and saved
+     * in one transaction before they are applied and answered (as the
+     * standalone writer batches). */
+    dc_changes_t batch;
+    dc_decider_t decider;
+    struct dc_cop *taken[DC_MAX_BATCH];
+    size_t taken_count;
+} dc_island_t;
 
 /* A proposal in flight and the ops it answers. */
 typedef struct {
@@ -104,6 +134,8 @@ typedef struct {
     dc_cop_t *changing; /* the membership change under way, or NULL */
     struct raft_change change;
     struct raft_transfer member_transfer;
+
+    dc_island_t island;
 
     bool stopping;
     struct raft_transfer transfer;

@@ -3,6 +3,7 @@
  * loop and its handles, the actor's body, and a stop that hands leadership
  * over first (see dc_cluster.h and dc_cluster_member.h). */
 #include "dc_cluster_member.h"
+#include "dc_island.h"
 #include "dc_clock.h"
 #include "dc_log.h"
 #include "dc_members.h"
@@ -191,6 +192,9 @@ static int s_setup(cluster_t *self)
     if (dc_pipeline_open(&self->pipeline, self->ctx, self->state) != 0 || dc_cluster__bind_router(self) != 0)
         return -1;
     dc_fsm_init(&self->fsm, self->state, self->store, &self->pipeline.observer);
+    dc_island_init(self);
+    self->fsm.before = dc_island_before_apply; /* the log applies to the committed state */
+    self->fsm.before_arg = self;
     dc_lessor_demote(&self->pipeline.lessor); /* a follower until elected */
     if (s_start_raft(self) != 0)
         return -1;
@@ -229,6 +233,7 @@ static void s_teardown(cluster_t *self)
     }
     dc_peer_link_destroy(&self->link);
     dc_fsm_close(&self->fsm);
+    dc_island_fini(self);
     if (self->dealer)
         zsock_destroy(&self->dealer);
     zsock_destroy(&self->router);

@@ -91,6 +91,8 @@ static int s_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **r
     uint64_t index = s_index(f);
     if (index <= f->skip_through)
         return 0; /* in the state already (loaded from the copy) */
+    if (f->before)
+        f->before(f->before_arg);
     dc_changes_t batch = {0};
     char err[DC_ERR_LEN] = "a bad frame";
     const uint8_t *record;
@@ -148,6 +150,8 @@ static int s_restore_bytes(dc_fsm_t *f, const struct raft_buffer *buf)
         dc_error("cannot restore a snapshot: %s", err);
         return RAFT_MALFORMED;
     }
+    if (f->before)
+        f->before(f->before_arg);
     dc_state_reset(f->state);
     uint64_t now = dc_mono_ms();
     for (size_t i = 0; i < all.count; i++)

@@ -37,6 +37,8 @@ typedef struct {
     unsigned txn_entries;    /* entries written into it */
     uint64_t applied;        /* records applied (not skipped) */
     uint64_t refused;        /* committed entries that did not decode (skipped) */
+    void (*before)(void *arg); /* called before an entry or a snapshot is applied, or NULL */
+    void *before_arg;
 } dc_fsm_t;
 
 /* Raft entries and snapshots are framed: a 4-byte little-endian length, the

@@ -23,6 +23,9 @@
 #include <czmq.h>
 #include <errno.h>
 #include <stdio.h>
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <string.h>
 
 /* Requests queued in the front while every worker is busy; past this the
@@ -50,7 +53,43 @@ typedef struct {
     msgpack_sbuffer reply_buffer; /* reused for inline replies */
     msgpack_sbuffer scratch;      /* reused for the parts of them (a LOOKUP's publishers) */
     uint64_t in_flight; /* requests read from clients and not yet answered */
+    char here[16][48];  /* this computer's own addresses (tcp clients from them are "here") */
+    int here_count;
 } front_t;
+
+/* Reads this computer's addresses (an isolated member still takes writes
+ * from them: dc_island.h). */
+static void s_read_addresses(front_t *self)
+{
+    struct ifaddrs *list = NULL;
+    self->here_count = 0;
+    if (getifaddrs(&list) != 0)
+        return;
+    for (struct ifaddrs *a = list; a && self->here_count < 16; a = a->ifa_next) {
+        if (!a->ifa_addr)
+            continue;
+        int family = a->ifa_addr->sa_family;
+        const void *raw = family == AF_INET ? (const void *)&((struct sockaddr_in *)a->ifa_addr)->sin_addr
+                          : family == AF_INET6
+                              ? (const void *)&((struct sockaddr_in6 *)a->ifa_addr)->sin6_addr
+                              : NULL;
+        if (raw && inet_ntop(family, raw, self->here[self->here_count], 48))
+            self->here_count++;
+    }
+    freeifaddrs(list);
+}
+
+/* Did a tcp request come from one of this computer's own addresses? */
+static bool s_from_here(const front_t *self, zmq_msg_t *body)
+{
+    const char *peer = zmq_msg_gets(body, "Peer-Address");
+    if (!peer)
+        return false;
+    for (int i = 0; i < self->here_count; i++)
+        if (!strcmp(peer, self->here[i]))
+            return true;
+    return false;
+}
 
 static void s_dispatch(front_t *self, zmsg_t *msg)
 {
@@ -198,6 +237,7 @@ static void s_principal(front_t *self, int index, zmq_msg_t *body, dc_principal_
     dc_context_t *ctx = self->args.ctx;
     memset(who, 0, sizeof *who);
     who->access = DC_ACCESS_LOCAL;
+    who->here = !ctx->endpoint_is_tcp[index] || s_from_here(self, body);
     if (!ctx->endpoint_is_curve[index])
         return;
     const char *key = zmq_msg_gets(body, "User-Id");
@@ -299,6 +339,7 @@ static bool s_from_client(front_t *self, int index)
 static int s_front_setup(front_t *self)
 {
     dc_context_t *ctx = self->args.ctx;
+    s_read_addresses(self);
     const dc_config_t *config = ctx->config;
     for (int i = 0; i < config->endpoint_count; i++) {
         const char *ep = config->endpoints[i];

@@ -13,7 +13,7 @@
  * client gets (the most recent), and for protocol 2 its publishers (packed
  * into buf) with every registration of the topic. */
 static void s_fill_publishers(dc_reply_t *r, dc_entry_t **entries, size_t count, size_t newest,
-                              msgpack_sbuffer *buf)
+                              uint64_t here, msgpack_sbuffer *buf)
 {
     r->topic_info = entries[newest]->blob;
     r->metadata = entries[newest]->metadata;
@@ -21,7 +21,7 @@ static void s_fill_publishers(dc_reply_t *r, dc_entry_t **entries, size_t count,
         return;
     msgpack_packer pk;
     msgpack_packer_init(&pk, buf, msgpack_sbuffer_write);
-    dc_entry_pack_publishers(entries, count, &pk);
+    dc_entry_pack_publishers(entries, count, here, &pk);
     r->publishers = (dc_blob_t){(const uint8_t *)buf->data, buf->size};
 }
 
@@ -36,9 +36,11 @@ void dc_found_release(dc_found_t *f)
     f->entries = NULL;
 }
 
-int dc_found(dc_registry_t *registry, dc_str_t name, dc_reply_t *r, msgpack_sbuffer *buf,
+int dc_found(dc_context_t *ctx, dc_str_t name, dc_reply_t *r, msgpack_sbuffer *buf,
              dc_found_t *f)
 {
+    dc_registry_t *registry = ctx->registry;
+    uint64_t here = r->isolated ? atomic_load(&ctx->cluster.member_id) : 0;
     size_t newest = 0;
     memset(f, 0, sizeof *f);
     if (r->version < 2) {
@@ -59,7 +61,7 @@ int dc_found(dc_registry_t *registry, dc_str_t name, dc_reply_t *r, msgpack_sbuf
         }
     }
     r->status = DC_STATUS_OK;
-    s_fill_publishers(r, f->entries, f->count, newest, buf);
+    s_fill_publishers(r, f->entries, f->count, newest, here, buf);
     return 0;
 }
 
@@ -87,7 +89,7 @@ int dc_quick_reply(dc_context_t *ctx, const dc_request_t *req, msgpack_sbuffer *
             r.status = DC_STATUS_ERROR;
             r.message = "Missing topic_name in lookup request";
             DC_STAT_INC(ctx, errors);
-        } else if (dc_found(ctx->registry, req->topic_name, &r, publishers, &found) != 0) {
+        } else if (dc_found(ctx, req->topic_name, &r, publishers, &found) != 0) {
             snprintf(message, sizeof message, "Topic %.*s not found", (int)req->topic_name.len,
                      req->topic_name.ptr);
             r.status = DC_STATUS_NOT_FOUND;

@@ -31,12 +31,13 @@ typedef struct {
     dc_entry_t *small[DC_FOUND_SMALL];
 } dc_found_t;
 
-/* A found topic's answer: r becomes OK with the most recent registration's
- * topic_info and metadata, and for protocol 2 every registration's
- * publishers (packed into buf). Returns 0 (dc_found_release(f) after
- * sending), or -1 when the topic has no registration (nothing filled,
- * nothing to release). */
-int dc_found(dc_registry_t *registry, dc_str_t name, dc_reply_t *r, msgpack_sbuffer *buf,
+/* A found topic's answer from ctx's registry: r (stamped: dc_context_stamp)
+ * becomes OK with the most recent registration's topic_info and metadata,
+ * and for protocol 2 every registration's publishers (packed into buf;
+ * another member's marked stale while this one is isolated). Returns 0
+ * (dc_found_release(f) after sending), or -1 when the topic has no
+ * registration (nothing filled, nothing to release). */
+int dc_found(dc_context_t *ctx, dc_str_t name, dc_reply_t *r, msgpack_sbuffer *buf,
              dc_found_t *f);
 
 /* Drops f's references. */

@@ -52,6 +52,12 @@ size_t dc_stats_collect(dc_context_t *ctx, dc_stat_t *out, size_t cap)
         {"legacy_lookups", atomic_load(&s->legacy_lookups)},
         {"refused", atomic_load(&s->refused)},
         {"leader_changes", atomic_load(&s->leader_changes)},
+        /* A member cut off from its cluster (proto/PROTOCOL.md, "Isolated"). */
+        {"isolated", atomic_load(&c->isolated)},
+        {"provisional", atomic_load(&c->provisional)},
+        {"island_writes", atomic_load(&s->island_writes)},
+        {"island_merged", atomic_load(&s->island_merged)},
+        {"island_conflicts", atomic_load(&s->island_conflicts)},
     };
     size_t n = sizeof all / sizeof all[0];
     if (n > cap)

@@ -222,7 +222,7 @@ static void s_handle_wait(worker_t *self, zmsg_t **route, dc_request_t *req)
     msgpack_sbuffer_init(&publishers);
     msgpack_sbuffer mismatch;
     msgpack_sbuffer_init(&mismatch);
-    if (dc_found(self->ctx->registry, req->topic_name, &r, &publishers, &found) == 0) {
+    if (dc_found(self->ctx, req->topic_name, &r, &publishers, &found) == 0) {
         if (req->version >= 2 && (req->present & DC_REQ_NODE_NAME) &&
             dc_mismatch_for(self->ctx->registry, self->ctx->subs, req->topic_name, req->node_name,
                             &mismatch))

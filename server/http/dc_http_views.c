@@ -40,7 +40,13 @@ static void s_readyz(dc_context_t *ctx, dc_http_body_t *out)
     dc_cluster_status_t *c = &ctx->cluster;
     uint64_t leader = atomic_load(&c->leader_id), member = atomic_load(&c->member_id);
     uint64_t commit = atomic_load(&c->commit_index), applied = atomic_load(&c->applied_index);
-    if (!leader) {
+    if (atomic_load(&c->isolated) && ctx->config->isolated == DC_ISOLATED_SERVE_LOCAL) {
+        snprintf(text, sizeof text,
+                 "not ready: member %llu is isolated from its cluster: it serves its own "
+                 "computer only (%llu provisional write(s) to merge)",
+                 (unsigned long long)member, (unsigned long long)atomic_load(&c->provisional));
+        s_text(out, 503, text);
+    } else if (!leader) {
         snprintf(text, sizeof text,
                  "not ready: member %llu knows no leader (cut off from its cluster, or an "
                  "election under way): it answers reads, not writes",

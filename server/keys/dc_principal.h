@@ -5,6 +5,7 @@
 #ifndef DC_PRINCIPAL_H
 #define DC_PRINCIPAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,10 +25,12 @@ typedef enum {
 typedef struct {
     dc_access_t access;
     char key[DC_KEY_LEN + 1];
+    bool here; /* sent from this computer (ipc, the datagram channel, or tcp from one of
+                  its own addresses): what an isolated member still takes (dc_island.h) */
 } dc_principal_t;
 
 /* The first frame of a request's route inside the daemon:
- * [endpoint index][access][key: 0 or 40 bytes]. Writes it into out (at
+ * [endpoint index][access, 0x80 set when here][key: 0 or 40 bytes]. Writes it into out (at
  * least 2 + DC_KEY_LEN bytes); returns its size. */
 size_t dc_principal_frame(int index, const dc_principal_t *p, uint8_t *out);
 

@@ -105,6 +105,7 @@ void dc_pipeline_answer(dc_pipeline_t *p, dc_write_op_t *op, const dc_outcome_t 
     r.has_lease = out->has_lease;
     r.lease_id = out->lease_id;
     r.lease_ttl_ms = out->lease_ttl_ms;
+    r.provisional = out->provisional;
     /* A subscriber is told at once of the publishers it cannot decode. */
     msgpack_sbuffer mismatch;
     msgpack_sbuffer_init(&mismatch);

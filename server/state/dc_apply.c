@@ -268,10 +268,14 @@ void dc_apply(dc_state_t *state, dc_change_t *c, uint64_t now_mono_ms,
         s_node_remove(state, c, observer, &a);
         return;
     case DC_REC_LEASE_GRANT: {
-        if (c->lease_id > state->lease_seq)
+        if (c->lease_id > state->lease_seq && c->lease_id < DC_ISLAND_LEASE_IDS)
             state->lease_seq = c->lease_id;
-        if (dc_leases_find(state->leases, c->lease_id))
-            return; /* granted already (a replayed record) */
+        dc_lease_t *held = dc_leases_find(state->leases, c->lease_id);
+        if (held) { /* granted already: a replayed record, or an island's lease kept alive */
+            a.lease = held;
+            s_tell(observer, &a); /* a leader's lessor checks it from now on */
+            return;
+        }
         dc_lease_t *l = dc_lease_new(c->lease_id, c->ttl_ms, now_mono_ms + c->ttl_ms, c->at_ms);
         if (!l) {
             dc_error("out of memory creating lease %llu", (unsigned long long)c->lease_id);
@@ -365,7 +369,8 @@ void dc_state_seqs_after(const dc_state_t *state, const dc_changes_t *batch, uin
         const dc_change_t *c = &batch->items[i];
         if (dc_change_eventful(c->kind))
             seqs[2]++;
-        if (c->kind == DC_REC_LEASE_GRANT && c->lease_id > seqs[1])
+        if (c->kind == DC_REC_LEASE_GRANT && c->lease_id > seqs[1] &&
+            c->lease_id < DC_ISLAND_LEASE_IDS)
             seqs[1] = c->lease_id;
         if (c->kind == DC_REC_SEQS) {
             seqs[1] = c->seqs[1];

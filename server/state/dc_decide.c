@@ -22,7 +22,7 @@ static void s_say(dc_outcome_t *out, int status, const char *fmt, ...)
 void dc_decider_init(dc_decider_t *d, const dc_state_t *state, const dc_config_t *config,
                      dc_changes_t *batch, uint64_t now_mono, uint64_t now_wall)
 {
-    *d = (dc_decider_t){state, config, batch, 0, 0, now_mono, now_wall};
+    *d = (dc_decider_t){state, config, batch, 0, 0, now_mono, now_wall, false, NULL, 0};
 }
 
 /*==== The state as the batch leaves it ====*/
@@ -137,12 +137,21 @@ static uint64_t s_lease_ttl(const dc_decider_t *d, uint64_t id)
     return dc_leases_ttl(d->state->leases, id);
 }
 
-/* The next lease id: above every id applied or granted in this batch. */
+/* The next lease id: above every id applied or granted in this batch; on an
+ * island, a random one of the island range that no lease has. */
 static uint64_t s_next_lease_id(const dc_decider_t *d)
 {
+    if (d->island) {
+        for (;;) {
+            uint64_t id = DC_ISLAND_LEASE_IDS | (dc_request_id_start() & (DC_ISLAND_LEASE_IDS - 1));
+            if (!s_lease_ttl(d, id))
+                return id;
+        }
+    }
     uint64_t top = d->state->lease_seq;
     for (size_t i = 0; i < d->batch->count; i++)
-        if (d->batch->items[i].kind == DC_REC_LEASE_GRANT && d->batch->items[i].lease_id > top)
+        if (d->batch->items[i].kind == DC_REC_LEASE_GRANT && d->batch->items[i].lease_id > top &&
+            d->batch->items[i].lease_id < DC_ISLAND_LEASE_IDS)
             top = d->batch->items[i].lease_id;
     return top + 1;
 }
@@ -339,7 +348,14 @@ static int s_decide_lease(dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *out,
               (unsigned long long)config->lease_max_ttl_ms);
         return -1;
     }
-    uint64_t id = s_next_lease_id(d);
+    /* The id an island gave it, when free (or kept for it): its holder keeps
+     * renewing it. */
+    bool kept = false;
+    for (size_t i = 0; i < d->kept_count && !kept; i++)
+        kept = d->kept_ids[i] == op->want_lease_id;
+    uint64_t id = op->want_lease_id && (kept || !s_lease_ttl(d, op->want_lease_id))
+                      ? op->want_lease_id
+                      : s_next_lease_id(d);
     dc_change_t *c = s_add(d, DC_REC_LEASE_GRANT);
     if (!c) {
         s_say(out, DC_STATUS_ERROR, "Out of memory");
@@ -594,7 +610,7 @@ void dc_decide(dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *out)
 {
     memset(out, 0, offsetof(dc_outcome_t, message));
     out->message[0] = 0;
-    out->changed = out->has_lease = false;
+    out->changed = out->has_lease = out->provisional = false;
     dc_str_t name = {op->name, op->name_len};
     switch (op->kind) {
     case DC_OP_REGISTER:

@@ -26,6 +26,7 @@ typedef struct {
     bool changed; /* the request added changes to the batch */
     bool has_lease;
     uint64_t lease_id, lease_ttl_ms;
+    bool provisional; /* taken by an isolated member, to be merged (dc_island.h) */
 } dc_outcome_t;
 
 typedef struct {
@@ -36,6 +37,11 @@ typedef struct {
     int64_t net_new_subs; /* subscriptions likewise */
     uint64_t now_mono; /* for "has this lease run out" */
     uint64_t now_wall; /* stamped on registrations and grants */
+    bool island;       /* an isolated member deciding alone: leases get island ids */
+    /* Island leases this member keeps alive until their merged grant: an op
+     * that wants one of these ids gets it granted although it is held. */
+    const uint64_t *kept_ids;
+    size_t kept_count;
 } dc_decider_t;
 
 /* A decider for a new batch (batch empty or holding earlier decisions). */

@@ -54,12 +54,18 @@ dc_entry_t *dc_entry_new(const dc_topic_t *t, uint64_t create_seq, uint64_t leas
     return e;
 }
 
-void dc_entry_pack_publishers(dc_entry_t *const *entries, size_t count, msgpack_packer *pk)
+void dc_entry_pack_publishers(dc_entry_t *const *entries, size_t count, uint64_t here,
+                              msgpack_packer *pk)
 {
     msgpack_pack_array(pk, count);
     for (size_t i = 0; i < count; i++) {
         const dc_entry_t *e = entries[i];
-        msgpack_pack_map(pk, 3 + !!e->metadata.data);
+        bool stale = here && e->origin && e->origin != here;
+        msgpack_pack_map(pk, 3 + !!e->metadata.data + stale);
+        if (stale) {
+            dc_mp_pack_str(pk, "stale", 5);
+            msgpack_pack_true(pk);
+        }
         dc_mp_pack_str(pk, "topic_info", 10);
         msgpack_pack_bin(pk, e->blob.size);
         msgpack_pack_bin_body(pk, e->blob.data, e->blob.size);

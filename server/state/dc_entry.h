@@ -50,8 +50,12 @@ dc_entry_t *dc_entry_new(const dc_topic_t *t, uint64_t create_seq, uint64_t leas
 
 /* Packs entries as protocol 2's "publishers": an array of maps, each
  * {topic_info: bin (the five-key TopicInfo), lease_id, registered_at_ms,
- * metadata (only when the registration has some)}. */
-void dc_entry_pack_publishers(dc_entry_t *const *entries, size_t count, msgpack_packer *pk);
+ * metadata (only when the registration has some), stale: true (only with
+ * here set, for a registration that came in at another member: an isolated
+ * member's last knowledge of it)}. here: this member's id while it is
+ * isolated, else 0. */
+void dc_entry_pack_publishers(dc_entry_t *const *entries, size_t count, uint64_t here,
+                              msgpack_packer *pk);
 
 /* The fields dc_entry_pack_pairs packs (TYPE: message_type and fingerprint). */
 enum { DC_ENTRY_TOPIC = 1, DC_ENTRY_NODE = 2, DC_ENTRY_ADDRESS = 4, DC_ENTRY_TYPE = 8 };

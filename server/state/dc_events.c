@@ -232,6 +232,13 @@ send:;
 
 /*==== Held WAITs ====*/
 
+/* This member's id while it is isolated (its others' registrations are last
+ * known then), else 0. */
+static uint64_t s_here(dc_context_t *ctx)
+{
+    return atomic_load(&ctx->cluster.isolated) ? atomic_load(&ctx->cluster.member_id) : 0;
+}
+
 /* Answers w: with e (the registration that woke it) and, for protocol 2,
  * every publisher the topic has now; NULL: timed out. */
 static void s_answer(dc_events_t *self, waiter_t *w, const dc_entry_t *e)
@@ -254,7 +261,7 @@ static void s_answer(dc_events_t *self, waiter_t *w, const dc_entry_t *e)
         if (count && count != (size_t)-1) {
             msgpack_packer pk;
             msgpack_packer_init(&pk, &publishers, msgpack_sbuffer_write);
-            dc_entry_pack_publishers(all, count, &pk);
+            dc_entry_pack_publishers(all, count, s_here(self->ctx), &pk);
             r.publishers = (dc_blob_t){(const uint8_t *)publishers.data, publishers.size};
         }
         if (w->node && dc_mismatch_for(self->ctx->registry, self->ctx->subs, e->topic.name,

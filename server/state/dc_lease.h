@@ -14,6 +14,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Lease ids from this one up are granted by an isolated member (random, so
+ * two islands do not meet, and kept when merged); the cluster's own count up
+ * from 1 below it (lease_seq counts those alone). */
+#define DC_ISLAND_LEASE_IDS (1ULL << 62)
+
 typedef struct dc_lease dc_lease_t;
 struct dc_lease {
     uint64_t id;

@@ -244,7 +244,7 @@ int dc_write_op_encode(const dc_write_op_t *op, msgpack_sbuffer *buf)
 {
     msgpack_packer pk;
     msgpack_packer_init(&pk, buf, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, 16);
+    msgpack_pack_array(&pk, 17);
     msgpack_pack_uint64(&pk, DC_OP_FORMAT);
     msgpack_pack_uint64(&pk, (uint64_t)op->kind);
     msgpack_pack_uint64(&pk, (uint64_t)(op->version > 0 ? op->version : 1));
@@ -280,6 +280,8 @@ int dc_write_op_encode(const dc_write_op_t *op, msgpack_sbuffer *buf)
     /* 15th and 16th, with CURVE: who asked (the owner of what it writes). */
     dc_mp_pack_str(&pk, op->principal.key, strlen(op->principal.key));
     msgpack_pack_uint64(&pk, (uint64_t)op->principal.access);
+    /* 17th, with isolated members: the lease id it wants granted. */
+    msgpack_pack_uint64(&pk, op->want_lease_id);
     return buf->data ? 0 : -1;
 }
 
@@ -366,7 +368,9 @@ dc_write_op_t *dc_write_op_decode(const void *data, size_t size, char *err)
              (top->via.array.size > 13 &&
               s_cstr(&f[13], &op->publisher_node, NULL, DC_MAX_NODE_LEN, true,
                      "forwarded op: node", err)) ||
-             (top->via.array.size > 15 && s_principal(&f[14], &f[15], &op->principal, err)))
+             (top->via.array.size > 15 && s_principal(&f[14], &f[15], &op->principal, err)) ||
+             (top->via.array.size > 16 &&
+              dc_mp_get_uint(&f[16], &op->want_lease_id, "forwarded op: lease wanted", err)))
         ;
     else if (kind > DC_OP_KIND_MAX || kind == DC_OP_WAIT || version > 255 ||
              reason > DC_REASON_MAX)

@@ -56,6 +56,8 @@ typedef struct {
     uint64_t member_id;  /* MEMBER_* */
     uint64_t origin;     /* cluster: the member the request came in at (0: unknown) */
     uint64_t received_us; /* monotonic: when this member took the request (0: not a client's) */
+    uint64_t want_lease_id; /* a lease it asks granted (lease_ttl_ms): the id an isolated
+                               member gave it, kept when merged (0: the next id) */
     dc_principal_t principal; /* who asked: its access and key (the owner of what it writes) */
     dc_reason_t reason;  /* REMOVE_DEAD: endpoint-dead or legacy-ttl */
 } dc_write_op_t;

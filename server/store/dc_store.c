@@ -103,6 +103,9 @@ static const char *s_migrations[] = {
     "  owner TEXT NOT NULL DEFAULT '',"
     "  PRIMARY KEY (name, node)"
     ") WITHOUT ROWID;",
+    /* 9: an isolated member's provisional writes, oldest first, until merged
+     * into its cluster (the forwarded-op bytes of dc_write_op_encode). */
+    "CREATE TABLE provisional (seq INTEGER PRIMARY KEY, op BLOB NOT NULL);",
 };
 
 void dc_store__set_error(dc_store_t *self, const char *what)

@@ -14,7 +14,7 @@
 typedef struct dc_store dc_store_t;
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define DC_STORE_SCHEMA_VERSION 8
+#define DC_STORE_SCHEMA_VERSION 9
 
 /* A stored topic, as handed to the load callback (views valid during it). */
 typedef struct {
@@ -67,6 +67,23 @@ int dc_store_load_topics(dc_store_t *self, int (*fn)(void *arg, const dc_stored_
  * subscriber's node; topic.address: ""). */
 int dc_store_load_subs(dc_store_t *self, int (*fn)(void *arg, const dc_stored_topic_t *t),
                        void *arg);
+
+/* An isolated member's provisional writes (dc_island.h): each put or delete
+ * is its own transaction, committed at synchronous=FULL whatever the store's
+ * mode (durable before the write is answered). Load calls fn in seq order.
+ * Each returns 0, or -1 with dc_store_errmsg() saying why. */
+int dc_store_put_provisional(dc_store_t *self, uint64_t seq, const void *op, size_t size);
+/* Several rows in one transaction (one fsync). */
+typedef struct {
+    uint64_t seq;
+    const void *op;
+    size_t size;
+} dc_stored_provisional_t;
+int dc_store_put_provisionals(dc_store_t *self, const dc_stored_provisional_t *rows, size_t n);
+int dc_store_delete_provisional(dc_store_t *self, uint64_t seq);
+int dc_store_load_provisional(dc_store_t *self,
+                              int (*fn)(void *arg, uint64_t seq, const void *op, size_t size),
+                              void *arg);
 
 /* Reads a uint from the meta table (0 when absent). */
 uint64_t dc_store_meta_get(dc_store_t *self, const char *key);

@@ -338,3 +338,82 @@ int dc_store_load_nodes(dc_store_t *self, int (*fn)(void *arg, const dc_stored_n
     sqlite3_finalize(stmt);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
+
+/*==== Provisional writes (an isolated member's) ====*/
+
+/* Runs sql once for each row (seq, and op unless op_rows is false) in one
+ * transaction committed at synchronous=FULL, the store's mode restored
+ * after. */
+static int s_provisional(dc_store_t *self, const char *sql, const dc_stored_provisional_t *rows,
+                         size_t n, bool op_rows, const char *what)
+{
+    sqlite3_stmt *stmt = NULL;
+    if (sqlite3_prepare_v2(self->db, sql, -1, &stmt, NULL) != SQLITE_OK) {
+        dc_store__set_error(self, what);
+        return -1;
+    }
+    bool full = self->sync == DC_SYNC_FULL;
+    int rc = full ? SQLITE_OK : dc_store__exec(self, "PRAGMA synchronous = FULL");
+    if (rc == SQLITE_OK)
+        rc = dc_store__exec(self, "BEGIN IMMEDIATE");
+    if (rc == SQLITE_OK) {
+        for (size_t i = 0; i < n && rc == SQLITE_OK; i++) {
+            sqlite3_bind_int64(stmt, 1, (sqlite3_int64)rows[i].seq);
+            if (op_rows)
+                sqlite3_bind_blob(stmt, 2, rows[i].op, (int)rows[i].size, SQLITE_STATIC);
+            rc = sqlite3_step(stmt) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+            sqlite3_reset(stmt);
+            sqlite3_clear_bindings(stmt);
+        }
+        if (rc != SQLITE_OK) {
+            dc_store__set_error(self, what);
+            sqlite3_exec(self->db, "ROLLBACK", NULL, NULL, NULL);
+        } else
+            rc = dc_store__exec(self, "COMMIT");
+    }
+    sqlite3_finalize(stmt);
+    if (!full)
+        dc_store__exec(self, "PRAGMA synchronous = NORMAL");
+    return rc == SQLITE_OK ? 0 : -1;
+}
+
+int dc_store_put_provisionals(dc_store_t *self, const dc_stored_provisional_t *rows, size_t n)
+{
+    return s_provisional(self, "INSERT OR REPLACE INTO provisional (seq, op) VALUES (?1, ?2)",
+                         rows, n, true, "put provisional");
+}
+
+int dc_store_put_provisional(dc_store_t *self, uint64_t seq, const void *op, size_t size)
+{
+    dc_stored_provisional_t row = {seq, op, size};
+    return dc_store_put_provisionals(self, &row, 1);
+}
+
+int dc_store_delete_provisional(dc_store_t *self, uint64_t seq)
+{
+    dc_stored_provisional_t row = {seq, NULL, 0};
+    return s_provisional(self, "DELETE FROM provisional WHERE seq = ?1", &row, 1, false,
+                         "delete provisional");
+}
+
+int dc_store_load_provisional(dc_store_t *self,
+                              int (*fn)(void *arg, uint64_t seq, const void *op, size_t size),
+                              void *arg)
+{
+    sqlite3_stmt *stmt = NULL;
+    if (sqlite3_prepare_v2(self->db, "SELECT seq, op FROM provisional ORDER BY seq", -1, &stmt,
+                           NULL) != SQLITE_OK) {
+        dc_store__set_error(self, "load provisional");
+        return -1;
+    }
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+        if (fn(arg, (uint64_t)sqlite3_column_int64(stmt, 0), sqlite3_column_blob(stmt, 1),
+               (size_t)sqlite3_column_bytes(stmt, 1)) != 0)
+            break;
+    bool failed = rc != SQLITE_ROW && rc != SQLITE_DONE;
+    if (failed)
+        dc_store__set_error(self, "load provisional");
+    sqlite3_finalize(stmt);
+    return failed ? -1 : 0;
+}

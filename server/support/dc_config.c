@@ -315,6 +315,12 @@ static const s_setting_t s_settings[] = {
      NULL, NULL},
     S_NUMBER("election-timeout-ms", "cluster/election_timeout_ms", election_timeout_ms, 50, 60000,
              "400", "Raft election timeout"),
+    {"isolated", "cluster/isolated", S_CHOICE, S_FIELD(isolated), 0, 0, "serve-local|read-only",
+     NULL, NULL, "serve-local", "POLICY",
+     "cut off from the cluster (no leader for two election\n"
+     "timeouts): serve-local takes this computer's writes\n"
+     "and merges them on healing; read-only refuses writes",
+     NULL, NULL},
     S_NUMBER("snapshot-threshold", "cluster/snapshot_threshold", snapshot_threshold, 16,
              INT32_MAX, "4096", "log entries between snapshots"),
 };

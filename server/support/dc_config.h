@@ -23,6 +23,8 @@ typedef struct {
 
 typedef enum { DC_SYNC_FULL = 0, DC_SYNC_NORMAL } dc_sync_t;
 typedef enum { DC_CORRUPT_MOVE_ASIDE = 0, DC_CORRUPT_REFUSE } dc_on_corrupt_t;
+/* What a member does once it has known no leader for two election timeouts. */
+typedef enum { DC_ISOLATED_SERVE_LOCAL = 0, DC_ISOLATED_READ_ONLY } dc_isolated_t;
 /* Who may stop the daemon with SHUTDOWN: nobody, clients on ipc endpoints,
  * or those and admin keys (CURVE). */
 typedef enum { DC_SHUTDOWN_IPC = 0, DC_SHUTDOWN_NONE, DC_SHUTDOWN_ADMIN } dc_shutdown_t;
@@ -57,6 +59,7 @@ typedef struct {
     char *curve_clients;         /* directory of client public certificates, or NULL */
     bool insecure_tcp;           /* tcp endpoints without CURVE are allowed */
     dc_on_corrupt_t on_corrupt;
+    dc_isolated_t isolated;      /* cluster: serve this computer's writes when cut off, or not */
     char *events_endpoint;       /* PUB for registry events; NULL: none */
     char *http_address;          /* HOST:PORT of the HTTP listener; NULL: none */
     char *http_token_file;       /* its bearer token's file, or NULL */

@@ -55,6 +55,9 @@ typedef struct {
     atomic_uint_fast64_t legacy_lookups;   /* LOOKUPs by protocol 1 clients */
     atomic_uint_fast64_t refused;          /* requests refused for their key's role */
     atomic_uint_fast64_t leader_changes;   /* cluster: the leader this member knows changed */
+    atomic_uint_fast64_t island_writes;    /* writes taken while isolated */
+    atomic_uint_fast64_t island_merged;    /* of those, merged into the cluster */
+    atomic_uint_fast64_t island_conflicts; /* of those, refused by the cluster on merging */
     /* Replies by command (DC_STAT_COMMANDS: dc_stat_command) and status. */
     atomic_uint_fast64_t replies[DC_STAT_COMMANDS][4];
     dc_histogram_t lookup_us;   /* a LOOKUP's time in the daemon */
@@ -84,6 +87,8 @@ typedef struct {
     atomic_uint_fast64_t commit_index;
     atomic_uint_fast64_t applied_index;
     atomic_int role;
+    atomic_bool isolated;               /* no leader for two election timeouts */
+    atomic_uint_fast64_t provisional;   /* writes taken while isolated, not yet merged */
     pthread_mutex_t lock; /* guards the two below */
     dc_member_view_t members[DC_MAX_MEMBERS];
     int member_count;
@@ -134,6 +139,9 @@ static inline void dc_context_stamp(dc_context_t *ctx, dc_reply_t *r)
     r->epoch = atomic_load_explicit(&ctx->epoch, memory_order_relaxed);
     r->member_id = atomic_load_explicit(&ctx->cluster.member_id, memory_order_relaxed);
     r->term = atomic_load_explicit(&ctx->cluster.term, memory_order_relaxed);
+    r->isolated = atomic_load_explicit(&ctx->cluster.isolated, memory_order_relaxed);
+    r->provisional_count =
+        r->isolated ? atomic_load_explicit(&ctx->cluster.provisional, memory_order_relaxed) : 0;
 }
 
 #endif

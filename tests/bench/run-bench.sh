@@ -240,6 +240,10 @@ echo
 echo "- daemon CPU per lookup, listener on / off (medians): $(awk "BEGIN {printf \"%.2f\", $(median "${on_cpu[@]}") / $(median "${off_cpu[@]}")}") (on ${on_cpu[*]}; off ${off_cpu[*]})"
 echo "- lookup p99, listener on / off (medians): $(awk "BEGIN {printf \"%.2f\", $(median "${on_p99[@]}") / $(median "${off_p99[@]}")}") (on ${on_p99[*]}; off ${off_p99[*]})"
 
+# A member cut off from its cluster (network namespaces: root only).
+echo
+/usr/bin/python3 "$here/island_bench.py" "$build" --seconds "$seconds"
+
 # The cluster: three members against a three-member etcd (failover, durable
 # registrations, lookups on a follower); BENCH_KILLS leader kills (default 20).
 echo

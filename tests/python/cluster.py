@@ -18,7 +18,7 @@ class Member(Daemon):
 
     def start(self, *extra, wait=True, **kw):
         args = ["--member-id", str(self.id), "--election-timeout-ms",
-                str(self.cluster.election_ms)]
+                str(self.cluster.election_ms), "--isolated", self.cluster.isolated]
         for mid, address in self.cluster.addresses.items():
             args += ["--cluster-member", f"{mid}={address}"]
         if self.cluster.insecure:
@@ -39,8 +39,13 @@ class Member(Daemon):
 
 
 class Cluster:
-    def __init__(self, directory, size=3, election_ms=300, extra=(), probe=False, insecure=True):
+    def __init__(self, directory, size=3, election_ms=300, extra=(), probe=False, insecure=True,
+                 isolated="read-only"):
+        """isolated: what a member cut off does. The tests of a cluster's
+        strict behaviour (every answer final) run read-only; the island tests
+        ask for serve-local, discod's default."""
         self.dir = directory
+        self.isolated = isolated
         self.insecure = insecure
         self.probe = probe
         self.election_ms = election_ms

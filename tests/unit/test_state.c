@@ -538,6 +538,22 @@ static void test_snapshot_restore(void)
 
 static char s_dir[] = "/tmp/discod-test-state-XXXXXX";
 
+/* Collects provisional rows (test_island). */
+static int s_provisional_row(void *arg, uint64_t seq, const void *op, size_t size)
+{
+    struct {
+        uint64_t seq[4];
+        size_t size[4];
+        int n;
+    } *rows = arg;
+    (void)op;
+    if (rows->n < 4) {
+        rows->seq[rows->n] = seq;
+        rows->size[rows->n++] = size;
+    }
+    return 0;
+}
+
 /* Removes a database and its WAL and shared-memory files. */
 static void s_unlink_db(const char *path)
 {
@@ -771,6 +787,80 @@ static void test_subscriptions(void)
     s_fini(&h);
 }
 
+/* An isolated member's decisions: island lease ids (not counted by
+ * lease_seq), a wanted id granted when free or kept, and the provisional
+ * table's rows. */
+static void test_island(void)
+{
+    fixture_t f;
+    s_init(&f);
+    dc_changes_t batch = {0};
+    dc_outcome_t out;
+    dc_decider_t d;
+    dc_decider_init(&d, &f.s, &s_config, &batch, 1000, 5000);
+    d.island = true;
+    dc_write_op_t *op = s_register_op("/island", "n");
+    op->has_lease_ttl = true;
+    op->lease_ttl_ms = 2000;
+    dc_decide(&d, op, &out);
+    dc_write_op_destroy(&op);
+    CHECK(out.status == DC_STATUS_OK && out.lease_id >= DC_ISLAND_LEASE_IDS);
+    uint64_t island = out.lease_id;
+    s_apply_all(&f, &batch, NULL);
+    CHECK(f.s.lease_seq == 0 && dc_leases_find(f.s.leases, island) != NULL);
+    /* Merged: the wanted id is granted when free... */
+    fixture_t g;
+    s_init(&g);
+    op = s_register_op("/island", "n");
+    op->has_lease_ttl = true;
+    op->lease_ttl_ms = 2000;
+    op->want_lease_id = island;
+    CHECK(s_decide(&g, &batch, op, &out) == DC_STATUS_OK && out.lease_id == island);
+    s_apply_all(&g, &batch, NULL);
+    CHECK(g.s.lease_seq == 0 && s_peek(g.s.registry, "/island")->lease_id == island);
+    /* ...a new one when another holds it, unless this member kept it for it. */
+    op = s_register_op("/other", "m");
+    op->has_lease_ttl = true;
+    op->lease_ttl_ms = 2000;
+    op->want_lease_id = island;
+    CHECK(s_decide(&g, &batch, op, &out) == DC_STATUS_OK && out.lease_id == 1);
+    dc_changes_clear(&batch);
+    dc_decider_init(&d, &g.s, &s_config, &batch, 1000, 5000);
+    d.kept_ids = &island;
+    d.kept_count = 1;
+    op = s_register_op("/other", "m");
+    op->has_lease_ttl = true;
+    op->lease_ttl_ms = 2000;
+    op->want_lease_id = island;
+    dc_decide(&d, op, &out);
+    dc_write_op_destroy(&op);
+    CHECK(out.status == DC_STATUS_OK && out.lease_id == island);
+    dc_changes_clear(&batch);
+    /* The provisional table: durable rows in seq order, deleted one by one. */
+    char path[128];
+    snprintf(path, sizeof path, "%s/island.db", s_dir);
+    dc_store_t *store = dc_store_open(path, DC_SYNC_NORMAL, DC_CORRUPT_REFUSE, 0);
+    CHECK(store && dc_store_put_provisional(store, 2, "bb", 2) == 0 &&
+          dc_store_put_provisional(store, 1, "a", 1) == 0 &&
+          dc_store_put_provisional(store, 3, "ccc", 3) == 0 &&
+          dc_store_delete_provisional(store, 2) == 0);
+    dc_store_destroy(&store);
+    store = dc_store_open(path, DC_SYNC_NORMAL, DC_CORRUPT_REFUSE, 0);
+    struct {
+        uint64_t seq[4];
+        size_t size[4];
+        int n;
+    } rows = {{0}, {0}, 0};
+    CHECK(dc_store_load_provisional(store, s_provisional_row, &rows) == 0);
+    CHECK(rows.n == 2 && rows.seq[0] == 1 && rows.size[0] == 1 && rows.seq[1] == 3 &&
+          rows.size[1] == 3);
+    dc_store_destroy(&store);
+    s_unlink_db(path);
+    dc_changes_free(&batch);
+    s_fini(&f);
+    s_fini(&g);
+}
+
 /* change_seq's one rule: each change advances it by one, a SEQS change sets
  * it; what a batch will reach is what applying it reaches. */
 static void test_change_seq_rule(void)
@@ -810,6 +900,7 @@ int main(void)
     test_request_answers();
     test_snapshot_restore();
     test_subscriptions();
+    test_island();
     test_persist();
     test_change_seq_rule();
     dc_config_clear(&s_config);

@@ -123,6 +123,7 @@ static void test_migration(const char *path)
         "ALTER TABLE nodes DROP COLUMN owner;"
         "ALTER TABLE leases DROP COLUMN owner;"
         "DROP TABLE subscriptions;"
+        "DROP TABLE provisional;"
         "PRAGMA user_version = 5;";
     CHECK(sqlite3_exec(db, v5, NULL, NULL, NULL) == SQLITE_OK);
     sqlite3_close(db);

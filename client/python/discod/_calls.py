@@ -19,7 +19,8 @@ class Call:
 
 def _registration(name: str) -> Callable[[Dict[str, Any], bool], Registration]:
     return lambda r, v2: Registration(name, int(r.get("lease_id", 0)),
-                                      int(r.get("lease_ttl_ms", 0)))
+                                      int(r.get("lease_ttl_ms", 0)),
+                                      bool(r.get("provisional", False)))
 
 
 def _nothing(reply: Dict[str, Any], v2: bool) -> None:
@@ -29,7 +30,9 @@ def _nothing(reply: Dict[str, Any], v2: bool) -> None:
 def ping() -> Call:
     return Call(lambda v2: w.request(w.PING, v2),
                 lambda r, v2: Ping(int(r.get("epoch", 0)), int(r.get("member", 0)),
-                                   int(r.get("term", 0)), 2 if v2 else 1))
+                                   int(r.get("term", 0)), 2 if v2 else 1,
+                                   bool(r.get("isolated", False)),
+                                   int(r.get("provisional_changes", 0))))
 
 
 def topic_of(topic: Union[TopicInfo, str], address: Optional[str], message_type: str,

@@ -187,11 +187,14 @@ class Graph:
 
 @dataclass
 class Registration:
-    """What a REGISTER got: the lease the topic is attached to (0: none)."""
+    """What a REGISTER got: the lease the topic is attached to (0: none), and
+    whether an isolated cluster member took it provisionally (merged into its
+    cluster when the link heals)."""
 
     name: str
     lease_id: int = 0
     lease_ttl_ms: int = 0
+    provisional: bool = False
 
 
 @dataclass
@@ -203,6 +206,8 @@ class Ping:
     member: int = 0
     term: int = 0
     protocol: int = 1
+    isolated: bool = False       # the member is cut off, serving its own computer
+    provisional_changes: int = 0  # the writes it holds to merge
 
 
 @dataclass

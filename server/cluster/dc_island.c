@@ -1,0 +1,470 @@
+/* dc_island.c: serving this computer while cut off, merging on healing (see
+ * the .h). */
+#include "dc_island.h"
+#include "dc_clock.h"
+#include "dc_log.h"
+#include "dc_protocol.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Island leases are checked for expiry this often. */
+#define DC_ISLAND_EXPIRY_MS 200
+
+/*==== The provisional writes ====*/
+
+static int s_keep(cluster_t *self, uint64_t seq, const void *bytes, size_t size)
+{
+    dc_island_t *is = &self->island;
+    if (is->count == is->cap) {
+        size_t cap = is->cap ? is->cap * 2 : 16;
+        dc_island_op_t *grown = realloc(is->ops, cap * sizeof *grown);
+        if (!grown)
+            return -1;
+        is->ops = grown;
+        is->cap = cap;
+    }
+    void *copy = malloc(size ? size : 1);
+    if (!copy)
+        return -1;
+    memcpy(copy, bytes, size);
+    is->ops[is->count++] = (dc_island_op_t){seq, copy, size, false};
+    if (seq >= is->next_seq)
+        is->next_seq = seq + 1;
+    atomic_store(&self->ctx->cluster.provisional, is->count);
+    return 0;
+}
+
+static int s_loaded(void *arg, uint64_t seq, const void *op, size_t size)
+{
+    return s_keep(arg, seq, op, size);
+}
+
+static void s_forget(cluster_t *self, uint64_t seq)
+{
+    dc_island_t *is = &self->island;
+    for (size_t i = 0; i < is->count; i++)
+        if (is->ops[i].seq == seq) {
+            free(is->ops[i].bytes);
+            memmove(&is->ops[i], &is->ops[i + 1], (is->count - i - 1) * sizeof *is->ops);
+            is->count--;
+            break;
+        }
+    dc_fsm_flush(&self->fsm); /* its transaction is not ours to commit */
+    if (dc_store_delete_provisional(self->store, seq) != 0)
+        dc_error("cannot remove provisional write %llu: %s", (unsigned long long)seq,
+                 dc_store_errmsg(self->store));
+    atomic_store(&self->ctx->cluster.provisional, is->count);
+}
+
+void dc_island_init(cluster_t *self)
+{
+    dc_island_t *is = &self->island;
+    memset(is, 0, sizeof *is);
+    is->next_seq = 1;
+    if (dc_store_load_provisional(self->store, s_loaded, self) != 0)
+        dc_error("cannot read the provisional writes: %s", dc_store_errmsg(self->store));
+    if (is->count)
+        dc_warn("%zu provisional write(s) saved while cut off from the cluster: merged once a "
+                "leader is known",
+                is->count);
+}
+
+void dc_island_fini(cluster_t *self)
+{
+    dc_island_t *is = &self->island;
+    for (size_t i = 0; i < is->count; i++)
+        free(is->ops[i].bytes);
+    free(is->ops);
+    dc_changes_free(&is->base);
+    dc_changes_free(&is->batch);
+    memset(is, 0, sizeof *is);
+}
+
+bool dc_island_active(const cluster_t *self)
+{
+    return self->island.active;
+}
+
+/*==== Deciding alone ====*/
+
+/* Keeps the committed state (the first time the island changes it). */
+static int s_hold_base(cluster_t *self)
+{
+    dc_island_t *is = &self->island;
+    if (is->active)
+        return 0;
+    dc_changes_clear(&is->base);
+    if (dc_state_dump(self->state, &is->base) != 0) {
+        dc_changes_clear(&is->base);
+        return -1;
+    }
+    is->active = true;
+    return 0;
+}
+
+/* Decides op against the state and applies what it changes (live: events,
+ * waits, the log). Returns the outcome in out. */
+static void s_decide_apply(cluster_t *self, dc_write_op_t *op, dc_outcome_t *out)
+{
+    dc_changes_t batch = {0};
+    dc_decider_t d;
+    dc_decider_init(&d, self->state, self->config, &batch, dc_mono_ms(), dc_wall_ms());
+    d.island = true;
+    dc_pipeline_decide(&self->pipeline, &d, op, out);
+    /* A lease granted here: the same id when merged. */
+    if (out->changed && out->has_lease && op->has_lease_ttl && !op->has_lease_id)
+        op->want_lease_id = out->lease_id;
+    uint64_t now = dc_mono_ms();
+    for (size_t i = 0; i < batch.count; i++)
+        dc_apply(self->state, &batch.items[i], now, &self->pipeline.observer);
+    dc_changes_free(&batch);
+}
+
+/* Saves op (its forwarded form) as the next provisional write. */
+static int s_save(cluster_t *self, const dc_write_op_t *op)
+{
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init(&buf);
+    int rc = dc_write_op_encode(op, &buf);
+    uint64_t seq = self->island.next_seq;
+    dc_fsm_flush(&self->fsm); /* its transaction is not ours to commit */
+    if (rc == 0)
+        rc = dc_store_put_provisional(self->store, seq, buf.data, buf.size);
+    if (rc == 0)
+        rc = s_keep(self, seq, buf.data, buf.size);
+    msgpack_sbuffer_destroy(&buf);
+    return rc;
+}
+
+static bool s_island_kind(dc_op_kind_t kind)
+{
+    switch (kind) {
+    case DC_OP_REGISTER:
+    case DC_OP_UNREGISTER:
+    case DC_OP_REVOKE_LEASE:
+    case DC_OP_REGISTER_NODE:
+    case DC_OP_UNREGISTER_NODE:
+    case DC_OP_SUBSCRIBE:
+    case DC_OP_UNSUBSCRIBE:
+        return true;
+    default:
+        return false;
+    }
+}
+
+bool dc_island_take(cluster_t *self, dc_cop_t *c)
+{
+    dc_island_t *is = &self->island;
+    if (!is->isolated || self->config->isolated == DC_ISOLATED_READ_ONLY || self->stopping)
+        return false;
+    dc_write_op_t *op = c->op;
+    /* Not the prober's removals: what others registered stays as last known. */
+    if (!s_island_kind(op->kind))
+        return false;
+    else if (!op->principal.here) {
+        char message[160];
+        snprintf(message, sizeof message,
+                 "Member %llu is isolated from its cluster: it takes writes from its own "
+                 "computer only until the link heals",
+                 (unsigned long long)self->config->member_id);
+        dc_cluster__fail(self, c, message);
+        return true;
+    }
+    if (s_hold_base(self) != 0) {
+        dc_cluster__fail(self, c, "Out of memory");
+        return true;
+    }
+    if (is->taken_count == DC_MAX_BATCH)
+        dc_island_flush(self);
+    if (is->taken_count == 0) {
+        dc_decider_init(&is->decider, self->state, self->config, &is->batch, dc_mono_ms(),
+                        dc_wall_ms());
+        is->decider.island = true;
+    }
+    dc_pipeline_decide(&self->pipeline, &is->decider, op, &c->out);
+    /* A lease granted here: the same id when merged. */
+    if (c->out.changed && c->out.has_lease && op->has_lease_ttl && !op->has_lease_id)
+        op->want_lease_id = c->out.lease_id;
+    is->taken[is->taken_count++] = c;
+    DC_STAT_INC(self->ctx, island_writes);
+    return true;
+}
+
+void dc_island_flush(cluster_t *self)
+{
+    dc_island_t *is = &self->island;
+    if (!is->taken_count)
+        return;
+    dc_stored_provisional_t rows[DC_MAX_BATCH];
+    msgpack_sbuffer bytes[DC_MAX_BATCH];
+    size_t n = 0;
+    int rc = 0;
+    for (size_t i = 0; i < is->taken_count; i++) {
+        dc_cop_t *c = is->taken[i];
+        if (!c->out.changed)
+            continue;
+        msgpack_sbuffer_init(&bytes[n]);
+        if (dc_write_op_encode(c->op, &bytes[n]) != 0)
+            rc = -1;
+        rows[n] = (dc_stored_provisional_t){is->next_seq + n, bytes[n].data, bytes[n].size};
+        n++;
+    }
+    dc_fsm_flush(&self->fsm); /* its transaction is not ours to commit */
+    if (rc == 0 && n)
+        rc = dc_store_put_provisionals(self->store, rows, n);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = s_keep(self, rows[i].seq, rows[i].op, rows[i].size);
+    if (rc == 0) {
+        uint64_t now = dc_mono_ms();
+        for (size_t i = 0; i < is->batch.count; i++)
+            dc_apply(self->state, &is->batch.items[i], now, &self->pipeline.observer);
+    } else
+        dc_error("cannot save %zu provisional write(s): %s", n, dc_store_errmsg(self->store));
+    dc_changes_clear(&is->batch);
+    for (size_t i = 0; i < n; i++)
+        msgpack_sbuffer_destroy(&bytes[i]);
+    for (size_t i = 0; i < is->taken_count; i++) {
+        dc_cop_t *c = is->taken[i];
+        if (rc != 0 && c->out.changed) {
+            c->out.status = DC_STATUS_ERROR;
+            c->out.has_lease = false;
+            snprintf(c->out.message, sizeof c->out.message,
+                     "Isolated, and the write could not be saved: not applied");
+        }
+        c->out.provisional = c->out.status == DC_STATUS_OK;
+        dc_cluster__finish(self, c);
+    }
+    is->taken_count = 0;
+}
+
+/* Island leases whose holder stopped renewing: removed here, and the removal
+ * merges too (a REVOKE_LEASE of the id). */
+typedef struct {
+    uint64_t ids[64];
+    size_t count;
+    uint64_t now;
+} due_t;
+
+static void s_due(void *arg, dc_lease_t *l)
+{
+    due_t *d = arg;
+    if (l->id >= DC_ISLAND_LEASE_IDS && l->expires_mono_ms <= d->now && d->count < 64)
+        d->ids[d->count++] = l->id;
+}
+
+static void s_expire(cluster_t *self, uint64_t now)
+{
+    due_t due = {.now = now};
+    dc_leases_each(self->state->leases, s_due, &due);
+    for (size_t i = 0; i < due.count; i++) {
+        dc_write_op_t *op = calloc(1, sizeof *op);
+        if (!op)
+            return;
+        op->kind = DC_OP_REVOKE_LEASE;
+        op->version = 2;
+        op->lease_id = due.ids[i];
+        op->has_request_id = true;
+        op->request_id = dc_request_id_start();
+        op->origin = self->config->member_id;
+        op->principal.access = DC_ACCESS_LOCAL;
+        op->principal.here = true;
+        dc_outcome_t out;
+        s_decide_apply(self, op, &out);
+        if (out.changed && s_save(self, op) != 0)
+            dc_error("cannot save the expiry of lease %llu: %s", (unsigned long long)op->lease_id,
+                     dc_store_errmsg(self->store));
+        dc_info("island lease %llu expired", (unsigned long long)op->lease_id);
+        dc_write_op_destroy(&op);
+    }
+}
+
+/* After a restart while isolated: the saved writes are decided and applied
+ * again, so this computer's processes find what they registered. */
+static void s_reapply(cluster_t *self)
+{
+    dc_island_t *is = &self->island;
+    if (!is->count || is->active || s_hold_base(self) != 0)
+        return;
+    char err[DC_ERR_LEN];
+    for (size_t i = 0; i < is->count; i++) {
+        dc_write_op_t *op = dc_write_op_decode(is->ops[i].bytes, is->ops[i].size, err);
+        if (!op)
+            continue;
+        op->principal.here = true;
+        dc_outcome_t out;
+        s_decide_apply(self, op, &out);
+        dc_write_op_destroy(&op);
+    }
+}
+
+/*==== Healing ====*/
+
+/* The island's leases, kept alive across the state's return to its base
+ * (their holders go on renewing them): the merged grant finds them there. */
+typedef struct {
+    uint64_t id[256], ttl[256];
+    size_t count;
+} shadows_t;
+
+static void s_shadow(void *arg, dc_lease_t *l)
+{
+    shadows_t *s = arg;
+    if (l->id >= DC_ISLAND_LEASE_IDS && s->count < 256) {
+        s->id[s->count] = l->id;
+        s->ttl[s->count++] = l->ttl_ms;
+    }
+}
+
+/* Drops the kept island leases nothing was merged onto (their writes were
+ * refused), once every provisional write is answered. */
+static void s_drop_shadows(cluster_t *self)
+{
+    dc_island_t *is = &self->island;
+    if (is->count || !is->shadow_count)
+        return;
+    for (size_t i = 0; i < is->shadow_count; i++) {
+        dc_lease_t *l = dc_leases_find(self->state->leases, is->shadows[i]);
+        if (l && !l->topic_count && !l->node)
+            dc_leases_remove(self->state->leases, is->shadows[i]);
+    }
+    is->shadow_count = 0;
+}
+
+void dc_island_before_apply(void *cluster)
+{
+    cluster_t *self = cluster;
+    dc_island_t *is = &self->island;
+    if (!is->active)
+        return;
+    shadows_t shadows = {.count = 0};
+    dc_leases_each(self->state->leases, s_shadow, &shadows);
+    /* Back to what the cluster committed: the log applies to that. */
+    dc_state_reset(self->state);
+    uint64_t now = dc_mono_ms();
+    for (size_t i = 0; i < is->base.count; i++)
+        dc_apply(self->state, &is->base.items[i], now, NULL);
+    dc_changes_clear(&is->base);
+    is->active = false;
+    for (size_t i = 0; i < shadows.count && is->shadow_count < 256; i++) {
+        dc_lease_t *l =
+            dc_lease_new(shadows.id[i], shadows.ttl[i], now + shadows.ttl[i], dc_wall_ms());
+        if (l) {
+            dc_leases_add(self->state->leases, l);
+            is->shadows[is->shadow_count++] = shadows.id[i];
+        }
+    }
+    dc_info("state back to the cluster's committed one: %zu provisional write(s) to merge",
+            is->count);
+}
+
+/* Sends the provisional writes not yet sent to the leader, oldest first. */
+static void s_merge(cluster_t *self)
+{
+    dc_island_t *is = &self->island;
+    char err[DC_ERR_LEN];
+    for (size_t i = 0; i < is->count; i++) {
+        dc_island_op_t *p = &is->ops[i];
+        if (p->sent)
+            continue;
+        dc_write_op_t *op = dc_write_op_decode(p->bytes, p->size, err);
+        dc_cop_t *c = op ? calloc(1, sizeof *c) : NULL;
+        if (!c) {
+            dc_write_op_destroy(&op);
+            continue;
+        }
+        c->op = op;
+        c->island_seq = p->seq;
+        c->deadline = dc_mono_ms() + DC_WRITE_DEADLINE_MS;
+        p->sent = true;
+        dc_cops_push(&self->queue, c);
+    }
+}
+
+void dc_island_answered(cluster_t *self, dc_cop_t *c)
+{
+    dc_island_t *is = &self->island;
+    const dc_write_op_t *op = c->op;
+    const char *what = op->entry ? op->entry->topic.name.ptr : op->name ? op->name : "";
+    if (c->out.status == DC_STATUS_OK) {
+        DC_STAT_INC(self->ctx, island_merged);
+        s_forget(self, c->island_seq);
+        s_drop_shadows(self);
+        return;
+    }
+    bool no_leader = c->out.status == DC_STATUS_ERROR &&
+                     (strstr(c->out.message, "No cluster leader") ||
+                      strstr(c->out.message, "No answer from the cluster leader") ||
+                      strstr(c->out.message, "Shutting down"));
+    if (no_leader) { /* not answered: sent again once a leader is there */
+        for (size_t i = 0; i < is->count; i++)
+            if (is->ops[i].seq == c->island_seq)
+                is->ops[i].sent = false;
+        return;
+    }
+    /* The cluster refused it: what it committed meanwhile wins. */
+    DC_STAT_INC(self->ctx, island_conflicts);
+    const char *node = op->entry            ? op->entry->topic.publisher_node.ptr
+                       : op->publisher_node ? op->publisher_node
+                                            : "";
+    dc_warn("merge conflict: %s %s by %s, taken while this member was isolated, was refused by "
+            "the cluster: %s (the cluster's state wins)",
+            op->kind == DC_OP_SUBSCRIBE ? "subscription to" : "topic", what, node, c->out.message);
+    s_forget(self, c->island_seq);
+    s_drop_shadows(self);
+}
+
+void dc_island_tick(cluster_t *self, uint64_t now)
+{
+    dc_island_t *is = &self->island;
+    uint64_t leader = atomic_load(&self->ctx->cluster.leader_id);
+    if (self->leader)
+        leader = self->config->member_id;
+    if (leader) {
+        is->no_leader_since = 0;
+        if (is->isolated) {
+            is->isolated = false;
+            atomic_store(&self->ctx->cluster.isolated, false);
+            dc_warn("member %llu reaches its cluster again (leader %llu): merging %zu "
+                    "provisional write(s)",
+                    (unsigned long long)self->config->member_id, (unsigned long long)leader,
+                    is->count);
+        }
+        dc_island_before_apply(self);
+        s_merge(self);
+        return;
+    }
+    if (!is->no_leader_since)
+        is->no_leader_since = now;
+    uint64_t bound = 2 * (uint64_t)self->config->election_timeout_ms;
+    if (!is->isolated && now - is->no_leader_since >= bound) {
+        is->isolated = true;
+        atomic_store(&self->ctx->cluster.isolated, true);
+        if (self->config->isolated == DC_ISOLATED_READ_ONLY)
+            dc_warn("member %llu is isolated (no leader for %llu ms): read-only until the link "
+                    "heals",
+                    (unsigned long long)self->config->member_id, (unsigned long long)bound);
+        else
+            dc_warn("member %llu is isolated (no leader for %llu ms): serving this computer's "
+                    "writes, provisionally, until the link heals",
+                    (unsigned long long)self->config->member_id, (unsigned long long)bound);
+        if (self->config->isolated == DC_ISOLATED_SERVE_LOCAL) {
+            s_reapply(self);
+            /* What this computer sent meanwhile, waiting for a leader: here. */
+            dc_cop_list_t keep = {0};
+            dc_cop_t *c;
+            while ((c = dc_cops_pop(&self->queue)))
+                if (c->island_seq || !dc_island_take(self, c))
+                    dc_cops_push(&keep, c);
+            self->queue = keep;
+            dc_island_flush(self);
+        }
+        for (size_t i = 0; i < is->count; i++)
+            is->ops[i].sent = false; /* unanswered merges wait for the next leader */
+    }
+    if (is->isolated && self->config->isolated == DC_ISOLATED_SERVE_LOCAL &&
+        now >= is->next_expiry) {
+        is->next_expiry = now + DC_ISLAND_EXPIRY_MS;
+        s_expire(self, now);
+    }
+}

@@ -1,0 +1,300 @@
+"""A member cut off from its cluster keeps serving its own computer
+(--isolated serve-local): the two members of a two-computer robot, each in a
+network namespace of its own, their link cut for real. While cut, each takes
+its own computer's writes (legacy Cortex clients and protocol 2 ones, a lease
+among them) as provisional, durable in its SQLite, and finds them; a write
+from another computer is refused. After healing both hold the same registry
+and seq: every provisional write is merged, or reported as a conflict (made
+on purpose: one topic by two nodes), the island lease keeps its id, nothing
+is lost silently, the databases pass integrity_check. A member killed while
+isolated comes back with its provisional writes. With read-only a cut-off
+member acknowledges nothing, as before. Needs root (ip netns)."""
+import os
+import signal
+import sqlite3
+import subprocess
+import time
+
+import msgpack
+import pytest
+
+from cluster import Cluster, wait_for
+from conftest import DISCOD_BIN, topic_blob
+from cortex_legacy import DiscoveryClient, DiscoveryStatus, TopicInfo
+from netns import SUBNET, Netns
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root")
+
+ISLAND_LEASES = 1 << 62
+DISCOCTL = os.path.join(os.path.dirname(DISCOD_BIN), "..", "client", "discoctl")
+
+
+def legacy_register(member, name, node="n", timeout_ms=8000):
+    client = DiscoveryClient(member.endpoint, timeout_ms=timeout_ms, retries=1)
+    try:
+        return client.register_topic(TopicInfo(name, "ipc:///x", "M", 1, node))
+    finally:
+        client.close()
+
+
+def v2(member, **body):
+    body["v"] = 2
+    return member.request(body, timeout_ms=8000)
+
+
+def names(member):
+    r = member.request({"command": 4, "v": 2})
+    return {msgpack.unpackb(b, raw=False)["name"]: msgpack.unpackb(b, raw=False)["publisher_node"]
+            for b in r.get("topics", [])}
+
+
+def two_computers(short_tmp, isolated="serve-local", outsider=False):
+    net = Netns(n=2, outsider=outsider)
+    c = Cluster(short_tmp, size=2, election_ms=300, isolated=isolated)
+    c.addresses = {i: f"{SUBNET}.{i}:7400" for i in (1, 2)}
+    for i, m in c.members.items():
+        m.wrapper = ("ip", "netns", "exec", net.names[i - 1])
+    c.start()
+    c.leader()
+    return c, net
+
+
+def settled(c, timeout=30):
+    """The registry once every member reaches the others and has merged all
+    it took while cut off (a listing alike on all, read after that)."""
+    def done():
+        try:
+            return all(not s["isolated"] and s["provisional"] == 0
+                       for s in (m.cluster_stats(timeout_ms=1000) for m in c.live()))
+        except TimeoutError:
+            return False
+    assert wait_for(done, timeout=timeout), [m.cluster_stats() for m in c.live()]
+    return c.converged(timeout=timeout)
+
+
+def isolated(member):
+    try:
+        return member.cluster_stats(timeout_ms=1000)["isolated"] == 1
+    except TimeoutError:
+        return False
+
+
+def test_two_islands_serve_their_computers_and_merge(short_tmp):
+    c, net = two_computers(short_tmp)
+    one, two = c.members[1], c.members[2]
+    try:
+        assert legacy_register(two, "/before").status == DiscoveryStatus.OK  # came in at two
+        c.converged()
+        net.cut(1)  # the cable: neither side has a majority now
+        assert wait_for(lambda: isolated(one) and isolated(two), timeout=10)
+        # Each computer's own writers: legacy Cortex clients, acknowledged.
+        for i in range(5):
+            assert legacy_register(one, f"/one/{i}", "n1").status == DiscoveryStatus.OK
+            assert legacy_register(two, f"/two/{i}", "n2").status == DiscoveryStatus.OK
+        # Protocol 2: provisional, and a lease of the island's own range.
+        r = v2(one, command=1, topic_info=topic_blob("/leased", publisher_node="n1"),
+               lease_ttl_ms=5000)
+        assert r["status"] == 0 and r["provisional"] is True and r["lease_id"] >= ISLAND_LEASES
+        island_lease = r["lease_id"]
+        # The same topic by two nodes, one on each side: the conflict.
+        assert legacy_register(one, "/shared", "a").status == DiscoveryStatus.OK
+        assert legacy_register(two, "/shared", "b").status == DiscoveryStatus.OK
+        # Each side finds its own at once, and what it had before.
+        mine = names(one)
+        assert {f"/one/{i}" for i in range(5)} <= set(mine) and mine["/shared"] == "a"
+        assert "/before" in mine and not any(n.startswith("/two/") for n in mine)
+        assert names(two)["/shared"] == "b"
+        # What came in at the other member: last known, marked stale.
+        look = v2(one, command=3, topic_name="/before")
+        assert look["status"] == 0 and look["publishers"][0]["stale"] is True
+        assert "stale" not in v2(one, command=3, topic_name="/one/0")["publishers"][0]
+        s = one.cluster_stats()
+        assert s["provisional"] == 7 and s["island_writes"] >= 7
+        # ping says so, and the Python client and discoctl show it.
+        ping = v2(one, command=5, topic_name=None)
+        assert ping["isolated"] is True and ping["provisional_changes"] == 7
+        import discod
+        with discod.Client(one.endpoint) as client:
+            p = client.ping()
+            assert p.isolated and p.provisional_changes == 7
+            assert client.register("/py", "ipc:///p", "M", 1, "n1").provisional
+        out = subprocess.run([DISCOCTL, "-e", one.endpoint, "ping"], capture_output=True,
+                             text=True, timeout=20).stdout
+        assert "ISOLATED" in out and "8 provisional" in out, out
+        # The lease is renewed on the island (a heartbeat), and its topic stays.
+        for _ in range(8):
+            assert v2(one, command=6, lease_id=island_lease)["status"] == 0
+            time.sleep(0.25)
+        assert "/leased" in names(one)
+
+        net.heal(1)
+        listing = settled(c)
+        merged = {msgpack.unpackb(b, raw=False)["name"]: msgpack.unpackb(b, raw=False)
+                  for b in listing}
+        assert {f"/one/{i}" for i in range(5)} | {f"/two/{i}" for i in range(5)} | \
+            {"/before", "/leased", "/shared", "/py"} == set(merged)
+        winner = merged["/shared"]["publisher_node"]
+        assert winner in ("a", "b")
+        stats = [m.cluster_stats() for m in (one, two)]
+        assert all(s["provisional"] == 0 for s in stats)
+        assert sum(s["island_conflicts"] for s in stats) == 1
+        assert sum(s["island_merged"] for s in stats) == 13  # 14 writes, one conflict
+        loser = one if winner == "b" else two
+        assert "merge conflict" in loser.read_log() and "/shared" in loser.read_log()
+        # The island lease kept its id, and its holder may go on renewing it.
+        look = v2(one, command=3, topic_name="/leased")
+        assert look["publishers"][0]["lease_id"] == island_lease
+        assert v2(two, command=6, lease_id=island_lease)["status"] == 0
+        assert len({m.cluster_stats()["applied_index"] for m in (one, two)}) == 1
+    finally:
+        c.stop()
+        net.close()
+    for m in (one, two):
+        con = sqlite3.connect(m.db)
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert con.execute("SELECT count(*) FROM provisional").fetchone()[0] == 0
+        con.close()
+
+
+def test_an_isolated_member_refuses_other_computers_and_keeps_its_writes_across_kill9(
+        short_tmp):
+    c, net = two_computers(short_tmp, outsider=True)
+    one = c.members[1]
+    try:
+        net.cut(2)  # member 1 keeps its wire (the outsider reaches it), not its peer
+        assert wait_for(lambda: isolated(one), timeout=10)
+        for i in range(10):
+            assert legacy_register(one, f"/kept/{i}").status == DiscoveryStatus.OK
+        # A tcp client from another computer (the other namespace) is refused.
+        code = ("import sys, zmq, msgpack\n"
+                "s = zmq.Context().socket(zmq.REQ); s.setsockopt(zmq.RCVTIMEO, 5000)\n"
+                "s.connect(sys.argv[1])\n"
+                "s.send(msgpack.packb({'command': 1, 'topic_name': None, 'topic_info':"
+                " msgpack.packb({'name': '/far', 'address': 'ipc:///f', 'message_type': 'M',"
+                " 'fingerprint': 1, 'publisher_node': 'far'}), 'v': 2}))\n"
+                "print(msgpack.unpackb(s.recv())['message'])\n")
+        # A client endpoint on member 1's address, as another computer uses.
+        one.stop()
+        one.start("--address", f"tcp://{SUBNET}.1:7410", "--insecure-tcp", wait=False)
+        one.wait_ready()
+        assert wait_for(lambda: isolated(one), timeout=10)
+        assert "/kept/3" in names(one)  # restarted: its provisional writes again
+        out = subprocess.run(["ip", "netns", "exec", net.names[-1], "/usr/bin/python3", "-c",
+                              code, f"tcp://{SUBNET}.1:7410"], capture_output=True, text=True,
+                             timeout=30)
+        assert "isolated from its cluster" in out.stdout, out.stdout + out.stderr
+        # Killed mid-burst, restarted still cut off: every acknowledged write
+        # comes back and is merged after the heal.
+        acked = []
+        proc = one.proc
+        for i in range(40):
+            if legacy_register(one, f"/burst/{i}", timeout_ms=2000).status == DiscoveryStatus.OK:
+                acked.append(f"/burst/{i}")
+            if i == 25:
+                proc.send_signal(signal.SIGKILL)
+                break
+        proc.wait()
+        one.proc = None
+        one.start(wait=False)
+        one.wait_ready()
+        assert wait_for(lambda: isolated(one), timeout=10)
+        assert set(acked) <= set(names(one))
+        net.heal(2)
+        listing = settled(c)
+        have = {msgpack.unpackb(b, raw=False)["name"] for b in listing}
+        assert {f"/kept/{i}" for i in range(10)} <= have
+        assert set(acked) <= have and "/far" not in have
+    finally:
+        c.stop()
+        net.close()
+
+
+def test_read_only_acknowledges_nothing_while_cut_off(short_tmp):
+    c, net = two_computers(short_tmp, isolated="read-only")
+    one = c.members[1]
+    try:
+        net.cut(1)
+        assert wait_for(lambda: isolated(one), timeout=10)
+        r = legacy_register(one, "/strict")  # answered after the write deadline
+        assert r.status == DiscoveryStatus.ERROR and "No cluster leader" in r.message
+        assert one.cluster_stats()["provisional"] == 0
+        assert v2(one, command=5, topic_name=None)["isolated"] is True
+        net.heal(1)
+        settled(c)
+        assert "/strict" not in names(one)
+    finally:
+        c.stop()
+        net.close()
+
+
+def test_three_members_the_leader_cut_off_turns_island_and_merges(short_tmp):
+    net = Netns(n=3)
+    c = Cluster(short_tmp, size=3, election_ms=300, isolated="serve-local")
+    c.addresses = {i: f"{SUBNET}.{i}:7400" for i in (1, 2, 3)}
+    for i, m in c.members.items():
+        m.wrapper = ("ip", "netns", "exec", net.names[i - 1])
+    c.start()
+    try:
+        leader = c.leader()
+        others = [m for m in c.members.values() if m is not leader]
+        net.cut(leader.id)
+        # The majority elects and serves, strictly, as before.
+        new = c.leader(timeout=10, among=others)
+        assert not isolated(new)
+        assert legacy_register(new, "/majority/1", "m").status == DiscoveryStatus.OK
+        # The old leader is the island: it serves its own computer.
+        assert wait_for(lambda: isolated(leader), timeout=10)
+        assert legacy_register(leader, "/island/1", "i").status == DiscoveryStatus.OK
+        assert "/island/1" in names(leader) and "/island/1" not in names(new)
+        net.heal(leader.id)
+        listing = settled(c)
+        have = {msgpack.unpackb(b, raw=False)["name"] for b in listing}
+        assert {"/majority/1", "/island/1"} <= have
+        assert leader.cluster_stats()["provisional"] == 0
+    finally:
+        c.stop()
+        net.close()
+
+
+def test_flapping_links_under_a_burst_lose_nothing_acknowledged(short_tmp):
+    c, net = two_computers(short_tmp)
+    one, two = c.members[1], c.members[2]
+    acked = {1: [], 2: []}
+    stop = [False]
+    import random
+    import threading
+
+    def writer(member, k):
+        i = 0
+        while not stop[0]:
+            name = f"/flap/{member.id}/{k}/{i}"
+            try:
+                if legacy_register(member, name, f"w{member.id}{k}",
+                                   timeout_ms=6000).status == DiscoveryStatus.OK:
+                    acked[member.id].append(name)
+            except TimeoutError:
+                pass  # not acknowledged: not promised
+            i += 1
+    threads = [threading.Thread(target=writer, args=(m, k)) for m in (one, two) for k in range(2)]
+    try:
+        for t in threads:
+            t.start()
+        rng = random.Random(21)
+        deadline = time.time() + 12
+        while time.time() < deadline:
+            net.cut(1)
+            time.sleep(rng.uniform(1, 3))
+            net.heal(1)
+            time.sleep(rng.uniform(1, 3))
+        stop[0] = True
+        for t in threads:
+            t.join(timeout=20)
+        listing = settled(c, timeout=40)
+        have = {msgpack.unpackb(b, raw=False)["name"] for b in listing}
+        lost = [n for n in acked[1] + acked[2] if n not in have]
+        assert not lost, lost[:10]
+        assert len(acked[1]) > 10 and len(acked[2]) > 10
+    finally:
+        stop[0] = True
+        c.stop()
+        net.close()
