@@ -14,6 +14,7 @@ typedef struct {
     size_t count;
     uint64_t self; /* the member that answered */
     uint64_t term;
+    uint64_t isolated; /* discod_client_isolated: its provisional writes + 1; 0: not */
     const char *endpoint;
 } answer_t;
 
@@ -66,8 +67,10 @@ static void s_print_row(const discod_member_t *conf, const answer_t *own, bool j
         printf(",\"leader\":%" PRIu64 ",\"reachable\":%s,\"answered\":%s", state->leader,
                state->reachable ? "true" : "false", mine ? "true" : "false");
         if (mine)
-            printf(",\"term\":%" PRIu64 ",\"commit_index\":%" PRIu64 ",\"applied_index\":%" PRIu64,
-                   own->term, mine->commit_index, mine->applied_index);
+            printf(",\"term\":%" PRIu64 ",\"commit_index\":%" PRIu64 ",\"applied_index\":%" PRIu64
+                   ",\"isolated\":%s,\"provisional\":%" PRIu64,
+                   own->term, mine->commit_index, mine->applied_index,
+                   own->isolated ? "true" : "false", own->isolated ? own->isolated - 1 : 0);
         putchar('}');
     } else if (mine)
         printf("%-4" PRIu64 " %-22s %-7s %-9s %-6" PRIu64 " %-9s %-6" PRIu64 " %-8" PRIu64
@@ -75,6 +78,10 @@ static void s_print_row(const discod_member_t *conf, const answer_t *own, bool j
                conf->id, conf->address, conf->voting, state->role, state->leader,
                state->reachable ? "yes" : "no", own->term, mine->commit_index, mine->applied_index,
                own->endpoint);
+    if (mine && !json && own->isolated)
+        printf("     ISOLATED: member %" PRIu64 " serves its own computer, %" PRIu64
+               " provisional write(s) to merge\n",
+               conf->id, own->isolated - 1);
     else
         printf("%-4" PRIu64 " %-22s %-7s %-9s %-6" PRIu64 " %-9s %-6s %-8s %-8s %s\n", conf->id,
                conf->address, conf->voting, state->role, state->leader,
@@ -105,6 +112,7 @@ int dctl_members(const char *const *endpoints, size_t count, const discod_option
             any = true;
             a->self = discod_client_member(c);
             a->term = discod_client_term(c);
+            a->isolated = discod_client_isolated(c);
             a->endpoint = endpoints[e];
             if (a->count == 0 && !json)
                 printf("%s: standalone (no cluster)\n", endpoints[e]);

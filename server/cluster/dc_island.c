@@ -263,6 +263,7 @@ static void s_expire(cluster_t *self, uint64_t now)
             return;
         op->kind = DC_OP_REVOKE_LEASE;
         op->version = 2;
+        op->has_lease_id = true; /* carried when merged */
         op->lease_id = due.ids[i];
         op->has_request_id = true;
         op->request_id = dc_request_id_start();

@@ -252,6 +252,31 @@ size_t dc_decide_lease_end(dc_decider_t *d, uint64_t id, dc_reason_t reason)
                 s_remove(d, DC_REC_NODE_REMOVE, l->node, NULL, reason);
         }
     }
+    /* What this batch put on the lease (granted in it, not applied yet: a
+     * merged island write and its lease's end, decided together). */
+    size_t upto = d->batch->count;
+    for (size_t i = 0; i < upto; i++) {
+        dc_change_t *c = &d->batch->items[i];
+        if ((c->kind == DC_REC_TOPIC_PUT || c->kind == DC_REC_SUB_PUT) && c->entry->lease_id == id) {
+            dc_entry_t *e = dc_entry_ref(c->entry); /* the batch may move as it grows */
+            if (e->topic.address.len == 0 && c->kind == DC_REC_SUB_PUT)
+                s_end_subs(d, e->topic.name, id, reason);
+            else {
+                view_t v;
+                s_view(d, e->topic.name, &v);
+                for (size_t k = 0; k < v.count; k++)
+                    if (v.items[k]->lease_id == id && s_remove_topic(d, v.items[k], reason))
+                        removed++;
+            }
+            dc_entry_unref(&e);
+        } else if (c->kind == DC_REC_NODE_PUT && c->node->lease_id == id) {
+            char *name = strdup(c->node->name);
+            dc_node_t *node = name ? s_current_node(d, dc_str_from(name)) : NULL;
+            if (node && node->lease_id == id)
+                s_remove(d, DC_REC_NODE_REMOVE, name, NULL, reason);
+            free(name);
+        }
+    }
     dc_change_t *c = s_add(d, DC_REC_LEASE_REMOVE);
     if (c) {
         c->lease_id = id;

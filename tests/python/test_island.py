@@ -121,6 +121,9 @@ def test_two_islands_serve_their_computers_and_merge(short_tmp):
         out = subprocess.run([DISCOCTL, "-e", one.endpoint, "ping"], capture_output=True,
                              text=True, timeout=20).stdout
         assert "ISOLATED" in out and "8 provisional" in out, out
+        out = subprocess.run([DISCOCTL, "-e", one.endpoint, "members"], capture_output=True,
+                             text=True, timeout=20).stdout
+        assert "ISOLATED: member 1 serves its own computer, 8 provisional" in out, out
         # The lease is renewed on the island (a heartbeat), and its topic stays.
         for _ in range(8):
             assert v2(one, command=6, lease_id=island_lease)["status"] == 0
@@ -296,5 +299,29 @@ def test_flapping_links_under_a_burst_lose_nothing_acknowledged(short_tmp):
         assert len(acked[1]) > 10 and len(acked[2]) > 10
     finally:
         stop[0] = True
+        c.stop()
+        net.close()
+
+
+def test_an_island_lease_whose_holder_died_expires_there_and_its_removal_merges(short_tmp):
+    c, net = two_computers(short_tmp)
+    one = c.members[1]
+    try:
+        net.cut(1)
+        assert wait_for(lambda: isolated(one), timeout=10)
+        r = v2(one, command=1, topic_info=topic_blob("/dies", publisher_node="d"),
+               lease_ttl_ms=1000)
+        assert r["status"] == 0 and r["lease_id"] >= ISLAND_LEASES
+        dead = r["lease_id"]
+        # Nobody renews it: gone here within TTL + 1 s.
+        assert wait_for(lambda: "/dies" not in names(one), timeout=3)
+        assert v2(one, command=6, lease_id=dead)["status"] == 1
+        net.heal(1)
+        listing = settled(c)
+        have = {msgpack.unpackb(b, raw=False)["name"] for b in listing}
+        assert "/dies" not in have
+        for m in c.members.values():  # the grant and its end both merged: no lease left
+            assert v2(m, command=6, lease_id=dead)["status"] == 1
+    finally:
         c.stop()
         net.close()

@@ -836,6 +836,27 @@ static void test_island(void)
     dc_write_op_destroy(&op);
     CHECK(out.status == DC_STATUS_OK && out.lease_id == island);
     dc_changes_clear(&batch);
+    /* A lease's end decided in the batch that granted it (a merged island
+     * write and its expiry) removes what the batch put on it. */
+    fixture_t h;
+    s_init(&h);
+    dc_decider_init(&d, &h.s, &s_config, &batch, 1000, 5000);
+    op = s_register_op("/brief", "n");
+    op->has_lease_ttl = true;
+    op->lease_ttl_ms = 2000;
+    op->want_lease_id = island;
+    dc_decide(&d, op, &out);
+    dc_write_op_destroy(&op);
+    op = s_subscribe_op("/brief", "n", "T", 0);
+    op->has_lease_id = true;
+    op->lease_id = island;
+    dc_decide(&d, op, &out);
+    dc_write_op_destroy(&op);
+    dc_decide_lease_end(&d, island, DC_REASON_REVOKED);
+    s_apply_all(&h, &batch, NULL);
+    CHECK(dc_registry_count(h.s.registry) == 0 && dc_registry_count(h.s.subs) == 0 &&
+          dc_leases_count(h.s.leases) == 0);
+    s_fini(&h);
     /* The provisional table: durable rows in seq order, deleted one by one. */
     char path[128];
     snprintf(path, sizeof path, "%s/island.db", s_dir);

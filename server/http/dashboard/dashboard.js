@@ -252,7 +252,8 @@ function drawCounters() {
   set("count-mismatches", s.mismatches);
   set("count-waiters", s.waiters);
   set("count-events", s.events);
-  set("role", s.role_name);
+  set("role", s.isolated ? `isolated (${s.provisional} to merge)` : s.role_name);
+  set("count-conflicts", s.island_conflicts);
   document.getElementById("count-mismatches").parentElement.classList.toggle("set", s.mismatches > 0);
   document.getElementById("answered").textContent = s.member ?
     `member ${s.member} answered (term ${s.term}, leader ${s.leader || "none"})` : "standalone";
