@@ -72,17 +72,17 @@ static void s_print_row(const discod_member_t *conf, const answer_t *own, bool j
                    own->term, mine->commit_index, mine->applied_index,
                    own->isolated ? "true" : "false", own->isolated ? own->isolated - 1 : 0);
         putchar('}');
-    } else if (mine)
+    } else if (mine) {
         printf("%-4" PRIu64 " %-22s %-7s %-9s %-6" PRIu64 " %-9s %-6" PRIu64 " %-8" PRIu64
                " %-8" PRIu64 " %s\n",
                conf->id, conf->address, conf->voting, state->role, state->leader,
                state->reachable ? "yes" : "no", own->term, mine->commit_index, mine->applied_index,
                own->endpoint);
-    if (mine && !json && own->isolated)
-        printf("     ISOLATED: member %" PRIu64 " serves its own computer, %" PRIu64
-               " provisional write(s) to merge\n",
-               conf->id, own->isolated - 1);
-    else
+        if (own->isolated)
+            printf("     ISOLATED: member %" PRIu64 " serves its own computer, %" PRIu64
+                   " provisional write(s) to merge\n",
+                   conf->id, own->isolated - 1);
+    } else
         printf("%-4" PRIu64 " %-22s %-7s %-9s %-6" PRIu64 " %-9s %-6s %-8s %-8s %s\n", conf->id,
                conf->address, conf->voting, state->role, state->leader,
                state->reachable ? "yes" : "no", "-", "-", "-", "(not asked or no answer)");

@@ -60,6 +60,26 @@ def cluster_in(net, tmp, size, isolated):
     return c
 
 
+RUNNING = []  # (cluster, netns) to stop whatever happens
+
+
+def cluster_net(n, tmp, isolated):
+    net = Netns(n=n)
+    try:
+        c = cluster_in(net, tmp, n, isolated)
+    except Exception:
+        net.close()
+        raise
+    RUNNING.append((c, net))
+    return c, net
+
+
+def stop(c, net):
+    RUNNING.remove((c, net))
+    c.stop()
+    net.close()
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("build")
@@ -76,8 +96,7 @@ def main():
     alone_row, alone = bench_register(build, d.endpoint, d.proc.pid, a.seconds)
     d.stop()
     # Two members, the cable cut.
-    net = Netns(n=2)
-    c = cluster_in(net, tmp, 2, "serve-local")
+    c, net = cluster_net(2, tmp, "serve-local")
     one = c.members[1]
     net.cut(1)
     t_island = first_ack(one)
@@ -89,11 +108,9 @@ def main():
     print(island_row.replace("| register |", "| register, isolated member |"))
     print()
     print(f"- durable registrations on an isolated member / standalone: {island / alone:.2f}")
-    c.stop()
-    net.close()
+    stop(c, net)
     # 1,000 provisional registrations merged after the heal.
-    net = Netns(n=2)
-    c = cluster_in(net, tmp, 2, "serve-local")
+    c, net = cluster_net(2, tmp, "serve-local")
     one = c.members[1]
     net.cut(1)
     first_ack(one)
@@ -108,17 +125,14 @@ def main():
     merge_s = time.time() - t0
     print(f"- heal to {held} provisional writes merged: {merge_s:.2f} s "
           f"({held / merge_s:.0f} merged/s)")
-    c.stop()
-    net.close()
+    stop(c, net)
     # Three members, the leader cut off: the majority's failover.
-    net = Netns(n=3)
-    c = cluster_in(net, tmp, 3, "serve-local")
+    c, net = cluster_net(3, tmp, "serve-local")
     leader = c.leader()
     follower = [m for m in c.members.values() if m is not leader][0]
     net.cut(leader.id)
     t_failover = first_ack(follower)
-    c.stop()
-    net.close()
+    stop(c, net)
     print(f"- cut to the first local write acknowledged on an isolated member: {t_island:.2f} s;"
           f" a three-member cluster's failover (cut leader, a follower's first write): "
           f"{t_failover:.2f} s (election timeout 300 ms; the isolation bound is two)")
@@ -129,4 +143,9 @@ if __name__ == "__main__":
     if os.geteuid() != 0:
         print("island_bench.py: network namespaces need root; skipped")
         sys.exit(0)
-    main()
+    try:
+        main()
+    finally:
+        for c, net in list(RUNNING):
+            c.stop()
+            net.close()
