@@ -103,6 +103,13 @@ static int s_hold_base(cluster_t *self)
     return 0;
 }
 
+/* A lease granted here to op: asked for by the same id when merged. */
+static void s_remember_lease(dc_write_op_t *op, const dc_outcome_t *out)
+{
+    if (out->changed && out->has_lease && op->has_lease_ttl && !op->has_lease_id)
+        op->want_lease_id = out->lease_id;
+}
+
 /* Decides op against the state and applies what it changes (live: events,
  * waits, the log). Returns the outcome in out. */
 static void s_decide_apply(cluster_t *self, dc_write_op_t *op, dc_outcome_t *out)
@@ -112,9 +119,7 @@ static void s_decide_apply(cluster_t *self, dc_write_op_t *op, dc_outcome_t *out
     dc_decider_init(&d, self->state, self->config, &batch, dc_mono_ms(), dc_wall_ms());
     d.island = true;
     dc_pipeline_decide(&self->pipeline, &d, op, out);
-    /* A lease granted here: the same id when merged. */
-    if (out->changed && out->has_lease && op->has_lease_ttl && !op->has_lease_id)
-        op->want_lease_id = out->lease_id;
+    s_remember_lease(op, out);
     uint64_t now = dc_mono_ms();
     for (size_t i = 0; i < batch.count; i++)
         dc_apply(self->state, &batch.items[i], now, &self->pipeline.observer);
@@ -183,9 +188,7 @@ bool dc_island_take(cluster_t *self, dc_cop_t *c)
         is->decider.island = true;
     }
     dc_pipeline_decide(&self->pipeline, &is->decider, op, &c->out);
-    /* A lease granted here: the same id when merged. */
-    if (c->out.changed && c->out.has_lease && op->has_lease_ttl && !op->has_lease_id)
-        op->want_lease_id = c->out.lease_id;
+    s_remember_lease(op, &c->out);
     is->taken[is->taken_count++] = c;
     DC_STAT_INC(self->ctx, island_writes);
     return true;

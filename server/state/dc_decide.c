@@ -259,7 +259,7 @@ size_t dc_decide_lease_end(dc_decider_t *d, uint64_t id, dc_reason_t reason)
         dc_change_t *c = &d->batch->items[i];
         if ((c->kind == DC_REC_TOPIC_PUT || c->kind == DC_REC_SUB_PUT) && c->entry->lease_id == id) {
             dc_entry_t *e = dc_entry_ref(c->entry); /* the batch may move as it grows */
-            if (e->topic.address.len == 0 && c->kind == DC_REC_SUB_PUT)
+            if (c->kind == DC_REC_SUB_PUT)
                 s_end_subs(d, e->topic.name, id, reason);
             else {
                 view_t v;

@@ -63,6 +63,25 @@ def topic_blob(name, address="ipc:///tmp/cortex/topics/x", message_type="Msg",
                  "fingerprint": fingerprint, "publisher_node": publisher_node})
 
 
+def v2(d, **body):
+    """A protocol 2 request to daemon d (the subscription and HTTP tests)."""
+    body["v"] = 2
+    return d.request(body)
+
+
+def register(d, name, node, message_type="Points", fingerprint=7, **extra):
+    """A protocol 2 REGISTER of name by node (extra: lease keys, ...)."""
+    return v2(d, command=1, topic_info=topic_blob(name, message_type=message_type,
+                                                   fingerprint=fingerprint,
+                                                   publisher_node=node), **extra)
+
+
+def subscribe(d, name, node, message_type="Points", fingerprint=7, **extra):
+    """A SUBSCRIBE of node to name, expecting message_type and fingerprint."""
+    return v2(d, command=18, topic_name=name, node_name=node, message_type=message_type,
+              fingerprint=fingerprint, **extra)
+
+
 class Daemon:
     """One discod process. start() returns once it answers PING."""
 

@@ -21,7 +21,7 @@ import urllib.request
 import pytest
 
 from cluster import wait_for
-from conftest import DISCOD_BIN, Daemon, free_port, topic_blob
+from conftest import DISCOD_BIN, Daemon, free_port, register, subscribe, v2
 
 BUILD = os.path.join(os.path.dirname(DISCOD_BIN), "..")
 DISCOCTL = os.path.join(BUILD, "client", "discoctl")
@@ -44,22 +44,6 @@ def answers(port, path="/healthz"):
         return get(port, path, timeout=5)[0]
     except OSError:
         return None
-
-
-def v2(d, **body):
-    body["v"] = 2
-    return d.request(body)
-
-
-def register(d, name, node, message_type="Points", fingerprint=7, **extra):
-    return v2(d, command=1, topic_info=topic_blob(name, message_type=message_type,
-                                                   fingerprint=fingerprint,
-                                                   publisher_node=node), **extra)
-
-
-def subscribe(d, name, node, message_type="Points", fingerprint=7, **extra):
-    return v2(d, command=18, topic_name=name, node_name=node, message_type=message_type,
-              fingerprint=fingerprint, **extra)
 
 
 def ctl_json(d, *args):

@@ -20,7 +20,7 @@ import msgpack
 import pytest
 
 from cluster import wait_for
-from conftest import DISCOD_BIN, PYTHON_CLIENT, topic_blob
+from conftest import DISCOD_BIN, PYTHON_CLIENT, register, subscribe, v2
 
 import discod
 
@@ -29,22 +29,6 @@ DISCOCTL = os.path.join(BUILD, "client", "discoctl")
 HERE = os.path.dirname(os.path.abspath(__file__))
 CORTEX_PKG = os.path.join(HERE, "cortex_pkg")
 SUBSCRIBE, UNSUBSCRIBE, GRAPH = 18, 19, 20
-
-
-def v2(d, **body):
-    body["v"] = 2
-    return d.request(body)
-
-
-def register(d, name, node, message_type="Points", fingerprint=7, **extra):
-    return v2(d, command=1, topic_info=topic_blob(name, message_type=message_type,
-                                                   fingerprint=fingerprint,
-                                                   publisher_node=node), **extra)
-
-
-def subscribe(d, name, node, message_type="Points", fingerprint=7, **extra):
-    return v2(d, command=SUBSCRIBE, topic_name=name, node_name=node,
-              message_type=message_type, fingerprint=fingerprint, **extra)
 
 
 def next_event(sub):
