@@ -1,6 +1,7 @@
 /* discoctl_watch.c: `discoctl watch` (see discoctl.h): a SUB connected to
  * every member's events endpoint, a listing, then each event printed once
- * (members publish the same seqs), with a fresh listing after a gap. */
+ * (members publish the same seqs), with a fresh listing after a gap and
+ * after an isolated member rejoins its cluster. */
 #include "discoctl.h"
 #include "discoctl_print.h"
 #include "dc_endpoint.h"
@@ -46,6 +47,71 @@ static const msgpack_object *s_field(const msgpack_object *map, const char *key)
         if (dc_mp_key_is(&map->via.map.ptr[i].key, key))
             return &map->via.map.ptr[i].val;
     return NULL;
+}
+
+/* A string field of map into buf ("" when missing). */
+static void s_text(const msgpack_object *map, const char *key, char *buf, size_t size)
+{
+    const msgpack_object *v = map ? s_field(map, key) : NULL;
+    if (v && v->type == MSGPACK_OBJECT_STR)
+        snprintf(buf, size, "%.*s", (int)v->via.str.size, v->via.str.ptr);
+    else
+        buf[0] = 0;
+}
+
+static uint64_t s_uint(const msgpack_object *map, const char *key)
+{
+    const msgpack_object *v = s_field(map, key);
+    return v && v->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? v->via.u64 : 0;
+}
+
+/* A member's notice (member.isolated, member.rejoined, member.conflict; see
+ * PROTOCOL.md): not one of the registry's seqs. member.rejoined withdraws the
+ * member's provisional events: a fresh listing, and the stream goes on from
+ * its seq. */
+static void s_notice(discod_client_t *c, const command_args_t *a, const char *name,
+                     const msgpack_object *data, uint64_t seq, uint64_t *last_seq)
+{
+    uint64_t member = s_uint(data, "member");
+    const msgpack_object *conflict = s_field(data, "conflict");
+    char topic[DC_MAX_NAME_LEN + 1], node[300], message[512], mode[32];
+    s_text(conflict, "topic", topic, sizeof topic);
+    s_text(conflict, "node", node, sizeof node);
+    s_text(conflict, "message", message, sizeof message);
+    s_text(data, "mode", mode, sizeof mode);
+    bool rejoined = !strcmp(name, "member.rejoined");
+    if (a->json) {
+        printf("{\"seq\":%llu,\"event\":", (unsigned long long)seq);
+        dctl_json_string(name);
+        printf(",\"member\":%llu", (unsigned long long)member);
+        if (conflict) {
+            fputs(",\"conflict\":{\"topic\":", stdout);
+            dctl_json_string(topic);
+            fputs(",\"node\":", stdout);
+            dctl_json_string(node);
+            fputs(",\"message\":", stdout);
+            dctl_json_string(message);
+            putchar('}');
+        }
+        if (rejoined)
+            printf(",\"withdrawn\":%llu", (unsigned long long)s_uint(data, "withdrawn"));
+        puts("}");
+    } else if (conflict)
+        printf("%llu  %-14s %s  %s  MERGE CONFLICT at member %llu: %s\n",
+               (unsigned long long)seq, name, topic, node, (unsigned long long)member, message);
+    else if (rejoined)
+        printf("-- member %llu rejoined its cluster: %llu provisional event(s) withdrawn, "
+               "resynchronising --\n",
+               (unsigned long long)member, (unsigned long long)s_uint(data, "withdrawn"));
+    else
+        printf("-- member %llu is isolated from its cluster (%s) --\n",
+               (unsigned long long)member, mode);
+    fflush(stdout);
+    if (rejoined) {
+        if (s_watch_sync(c, a) != DISCOD_OK)
+            fprintf(stderr, "discoctl watch: resynchronisation failed\n");
+        *last_seq = seq;
+    }
 }
 
 int dctl_watch(discod_client_t *c, const command_args_t *a, const discod__curve_t *curve)
@@ -115,6 +181,16 @@ int dctl_watch(discod_client_t *c, const command_args_t *a, const discod__curve_
             epoch && epoch->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? epoch->via.u64 : 0;
         bool same_stream = !last_epoch || this_epoch == last_epoch;
         last_epoch = this_epoch;
+        if (!strncmp(name, "member.", 7)) {
+            s_notice(c, a, name, &event.data, this_seq, &last_seq);
+            seen++;
+            msgpack_unpacked_destroy(&event);
+            zmq_msg_close(&body);
+            continue;
+        }
+        const msgpack_object *provisional = s_field(&event.data, "provisional");
+        bool is_provisional = provisional && provisional->type == MSGPACK_OBJECT_BOOLEAN &&
+                              provisional->via.boolean;
         if (last_seq && this_seq && this_seq <= last_seq && same_stream) {
             /* Printed already (another member's copy, or a replay). */
             msgpack_unpacked_destroy(&event);
@@ -185,26 +261,29 @@ int dctl_watch(discod_client_t *c, const command_args_t *a, const discod__curve_
                 }
                 if (mismatches)
                     printf(",\"mismatches\":%u", mismatches);
+                if (is_provisional)
+                    fputs(",\"provisional\":true", stdout);
                 puts("}");
             } else if (have_sub)
-                printf("%llu  %-14s %.*s  %.*s  %.*s  (%s)%s\n", (unsigned long long)this_seq, name,
+                printf("%llu  %-14s %.*s  %.*s  %.*s  (%s)%s%s\n", (unsigned long long)this_seq,
+                       name,
                        (int)sub_topic->via.str.size, sub_topic->via.str.ptr,
                        (int)sub_node->via.str.size, sub_node->via.str.ptr,
                        (int)(sub_type->via.str.size ? sub_type->via.str.size : 8),
                        sub_type->via.str.size ? sub_type->via.str.ptr : "any type", reason_text,
-                       mismatches ? "  MISMATCH" : "");
+                       mismatches ? "  MISMATCH" : "", is_provisional ? "  PROVISIONAL" : "");
             else if (have_topic)
-                printf("%llu  %-14s %s  %s  %s  (%s)%s\n", (unsigned long long)this_seq, name,
+                printf("%llu  %-14s %s  %s  %s  (%s)%s%s\n", (unsigned long long)this_seq, name,
                        t.name, t.address, t.publisher_node, reason_text,
-                       mismatches ? "  MISMATCH" : "");
+                       mismatches ? "  MISMATCH" : "", is_provisional ? "  PROVISIONAL" : "");
             else
-                printf("%llu  %-14s %.*s  (%s)\n", (unsigned long long)this_seq, name,
+                printf("%llu  %-14s %.*s  (%s)%s\n", (unsigned long long)this_seq, name,
                        node_name && node_name->type == MSGPACK_OBJECT_STR
                            ? (int)node_name->via.str.size
                            : 0,
                        node_name && node_name->type == MSGPACK_OBJECT_STR ? node_name->via.str.ptr
                                                                           : "",
-                       reason_text);
+                       reason_text, is_provisional ? "  PROVISIONAL" : "");
             fflush(stdout);
             seen++;
         }

@@ -48,6 +48,7 @@ typedef struct {
 typedef struct {
     bool isolated;            /* no leader for two election timeouts */
     bool active;              /* the state holds changes not in the Raft log */
+    bool rejoined;            /* member.rejoined published since isolated */
     uint64_t no_leader_since; /* monotonic; 0: a leader is known */
     uint64_t next_expiry;
     dc_changes_t base;        /* the committed state when the island began changing it */

@@ -62,6 +62,7 @@ void dc_island_init(cluster_t *self)
     dc_island_t *is = &self->island;
     memset(is, 0, sizeof *is);
     is->next_seq = 1;
+    is->rejoined = true; /* nothing to tell until isolated */
     if (dc_store_load_provisional(self->store, s_loaded, self) != 0)
         dc_error("cannot read the provisional writes: %s", dc_store_errmsg(self->store));
     if (is->count)
@@ -100,6 +101,7 @@ static int s_hold_base(cluster_t *self)
         return -1;
     }
     is->active = true;
+    dc_events_provisional(self->pipeline.events, true);
     return 0;
 }
 
@@ -350,6 +352,10 @@ void dc_island_before_apply(void *cluster)
         dc_apply(self->state, &is->base.items[i], now, NULL);
     dc_changes_clear(&is->base);
     is->active = false;
+    /* Listeners list again: the committed stream reuses the seqs the
+     * provisional events had. */
+    dc_events_rejoined(self->pipeline.events, self->state->event_seq);
+    is->rejoined = true;
     for (size_t i = 0; i < shadows.count && is->shadow_count < 256; i++) {
         dc_lease_t *l =
             dc_lease_new(shadows.id[i], shadows.ttl[i], now + shadows.ttl[i], dc_wall_ms());
@@ -414,6 +420,9 @@ void dc_island_answered(cluster_t *self, dc_cop_t *c)
     dc_warn("merge conflict: %s %s by %s, taken while this member was isolated, was refused by "
             "the cluster: %s (the cluster's state wins)",
             op->kind == DC_OP_SUBSCRIBE ? "subscription to" : "topic", what, node, c->out.message);
+    bool sub = op->kind == DC_OP_SUBSCRIBE || op->kind == DC_OP_UNSUBSCRIBE;
+    dc_events_conflict(self->pipeline.events, self->state->event_seq,
+                       sub ? "subscription" : "topic", what, node, c->out.message);
     s_forget(self, c->island_seq);
     s_drop_shadows(self);
 }
@@ -435,6 +444,10 @@ void dc_island_tick(cluster_t *self, uint64_t now)
                     is->count);
         }
         dc_island_before_apply(self);
+        if (!is->rejoined) {
+            dc_events_rejoined(self->pipeline.events, self->state->event_seq);
+            is->rejoined = true;
+        }
         s_merge(self);
         return;
     }
@@ -443,7 +456,10 @@ void dc_island_tick(cluster_t *self, uint64_t now)
     uint64_t bound = 2 * (uint64_t)self->config->election_timeout_ms;
     if (!is->isolated && now - is->no_leader_since >= bound) {
         is->isolated = true;
+        is->rejoined = false;
         atomic_store(&self->ctx->cluster.isolated, true);
+        dc_events_isolated(self->pipeline.events, self->state->event_seq,
+                           self->config->isolated == DC_ISOLATED_SERVE_LOCAL);
         if (self->config->isolated == DC_ISOLATED_READ_ONLY)
             dc_warn("member %llu is isolated (no leader for %llu ms): read-only until the link "
                     "heals",

@@ -19,7 +19,11 @@
  * goes to the leader as an ordinary write, oldest first, with its request_id
  * (a retry across a leader change is applied once), and leaves the table when
  * answered: OK (merged), or refused (a conflict: the committed state wins; a
- * WARNING names both sides, STATS counts it). A restart while isolated loads
+ * WARNING names both sides, STATS counts it, the event stream carries a
+ * member.conflict). The stream also says member.isolated, marks the island's
+ * own events provisional and says member.rejoined when the state goes back
+ * to its base (dc_events.h: the committed stream reuses those seqs, so
+ * listeners list again). A restart while isolated loads
  * the table: the ops are applied again once isolated, or merged once a leader
  * is known.
  *

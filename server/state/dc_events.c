@@ -32,6 +32,8 @@ struct dc_events {
     dc_timers_t timeouts; /* id: waiter id, name: topic */
     uint64_t next_id;
     size_t count;
+    bool provisional;       /* an isolated member's own changes: marked so */
+    uint64_t provisionals;  /* events published so marked since then */
 };
 
 dc_events_t *dc_events_new(dc_context_t *ctx, zsock_t *replies)
@@ -122,6 +124,25 @@ static void s_pack_mismatch(void *arg, const dc_entry_t *pub, const dc_entry_t *
     dc_mismatch_pack(pub, sub, arg);
 }
 
+/* provisional: true, on the events of an isolated member's own changes. */
+static void s_pack_provisional(dc_events_t *self, msgpack_packer *pk)
+{
+    if (!self->provisional)
+        return;
+    dc_mp_pack_str(pk, "provisional", 11);
+    msgpack_pack_true(pk);
+    self->provisionals++;
+}
+
+static void s_send(dc_events_t *self, const char *name, const msgpack_sbuffer *buf)
+{
+    zmsg_t *msg = zmsg_new();
+    zmsg_addstr(msg, name);
+    zmsg_addmem(msg, buf->data, buf->size);
+    zmsg_send(&msg, self->pub);
+    DC_STAT_INC(self->ctx, events);
+}
+
 /* A subscription's event: {seq, reason, epoch, lease_id, subscription:
  * {topic, node, message_type, fingerprint}, metadata?, mismatch?}. */
 static void s_publish_sub(dc_events_t *self, const dc_applied_t *a, msgpack_packer *pk)
@@ -129,7 +150,7 @@ static void s_publish_sub(dc_events_t *self, const dc_applied_t *a, msgpack_pack
     const dc_entry_t *e = a->entry;
     bool metadata = e->metadata.data != NULL;
     bool mismatch = a->change->kind == DC_REC_SUB_PUT && a->mismatches;
-    msgpack_pack_map(pk, 5 + metadata + mismatch);
+    msgpack_pack_map(pk, 5 + metadata + mismatch + self->provisional);
     dc_mp_pack_str(pk, "seq", 3);
     msgpack_pack_uint64(pk, a->event_seq);
     dc_mp_pack_str(pk, "reason", 6);
@@ -151,6 +172,7 @@ static void s_publish_sub(dc_events_t *self, const dc_applied_t *a, msgpack_pack
         msgpack_pack_array(pk, a->mismatches);
         dc_mismatch_each(self->ctx->registry, self->ctx->subs, e, true, s_pack_mismatch, pk);
     }
+    s_pack_provisional(self, pk);
 }
 
 static void s_publish(dc_events_t *self, const dc_applied_t *a)
@@ -192,7 +214,7 @@ static void s_publish(dc_events_t *self, const dc_applied_t *a)
     bool topic = e != NULL;
     bool metadata = topic && e->metadata.data;
     bool mismatch = c->kind == DC_REC_TOPIC_PUT && a->mismatches;
-    msgpack_pack_map(&pk, 5 + metadata + topic + mismatch);
+    msgpack_pack_map(&pk, 5 + metadata + topic + mismatch + self->provisional);
     dc_mp_pack_str(&pk, "seq", 3);
     msgpack_pack_uint64(&pk, a->event_seq);
     dc_mp_pack_str(&pk, "reason", 6);
@@ -221,13 +243,93 @@ static void s_publish(dc_events_t *self, const dc_applied_t *a)
         dc_mp_pack_str(&pk, "node", 4);
         dc_node_pack(a->node, &pk, NULL, 0);
     }
-send:;
-    zmsg_t *msg = zmsg_new();
-    zmsg_addstr(msg, name);
-    zmsg_addmem(msg, buf.data, buf.size);
-    zmsg_send(&msg, self->pub);
+    s_pack_provisional(self, &pk);
+send:
+    s_send(self, name, &buf);
     msgpack_sbuffer_destroy(&buf);
-    DC_STAT_INC(self->ctx, events);
+}
+
+/*==== This member's notices ====*/
+
+/* {seq, reason, epoch, member, ...extra pairs}: seq is the registry's last
+ * event's, not a new one (a notice is not part of the registry's stream). */
+static void s_notice_head(dc_events_t *self, msgpack_packer *pk, size_t extra, uint64_t seq,
+                          const char *reason)
+{
+    msgpack_pack_map(pk, 4 + extra);
+    dc_mp_pack_str(pk, "seq", 3);
+    msgpack_pack_uint64(pk, seq);
+    dc_mp_pack_str(pk, "reason", 6);
+    dc_mp_pack_str(pk, reason, (size_t)-1);
+    dc_mp_pack_str(pk, "epoch", 5);
+    msgpack_pack_uint64(pk, atomic_load(&self->ctx->epoch));
+    dc_mp_pack_str(pk, "member", 6);
+    msgpack_pack_uint64(pk, atomic_load(&self->ctx->cluster.member_id));
+}
+
+static void s_pack_kv(msgpack_packer *pk, const char *key, const char *value)
+{
+    dc_mp_pack_str(pk, key, (size_t)-1);
+    dc_mp_pack_str(pk, value ? value : "", (size_t)-1);
+}
+
+void dc_events_isolated(dc_events_t *self, uint64_t seq, bool serve_local)
+{
+    if (!self->pub)
+        return;
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init(&buf);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
+    s_notice_head(self, &pk, 1, seq, "no-leader");
+    s_pack_kv(&pk, "mode", serve_local ? "serve-local" : "read-only");
+    s_send(self, "member.isolated", &buf);
+    msgpack_sbuffer_destroy(&buf);
+}
+
+void dc_events_provisional(dc_events_t *self, bool on)
+{
+    if (on && !self->provisional)
+        self->provisionals = 0;
+    self->provisional = on;
+}
+
+void dc_events_rejoined(dc_events_t *self, uint64_t seq)
+{
+    uint64_t withdrawn = self->provisionals;
+    self->provisional = false;
+    self->provisionals = 0;
+    if (!self->pub)
+        return;
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init(&buf);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
+    s_notice_head(self, &pk, 1, seq, "leader-known");
+    dc_mp_pack_str(&pk, "withdrawn", 9);
+    msgpack_pack_uint64(&pk, withdrawn);
+    s_send(self, "member.rejoined", &buf);
+    msgpack_sbuffer_destroy(&buf);
+}
+
+void dc_events_conflict(dc_events_t *self, uint64_t seq, const char *kind, const char *topic,
+                        const char *node, const char *message)
+{
+    if (!self->pub)
+        return;
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init(&buf);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
+    s_notice_head(self, &pk, 1, seq, "merge-conflict");
+    dc_mp_pack_str(&pk, "conflict", 8);
+    msgpack_pack_map(&pk, 4);
+    s_pack_kv(&pk, "kind", kind);
+    s_pack_kv(&pk, "topic", topic);
+    s_pack_kv(&pk, "node", node);
+    s_pack_kv(&pk, "message", message);
+    s_send(self, "member.conflict", &buf);
+    msgpack_sbuffer_destroy(&buf);
 }
 
 /*==== Held WAITs ====*/

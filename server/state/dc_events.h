@@ -39,6 +39,26 @@ void dc_events_expire(dc_events_t *self, uint64_t now_mono_ms);
 /* When the next held WAIT times out (UINT64_MAX: none). */
 uint64_t dc_events_next_deadline(const dc_events_t *self);
 
+/* An isolated member's notices (cluster/dc_island), published on the same
+ * stream but not part of the registry's: their seq is the registry's last
+ * event's (no new one), and only this member publishes them.
+ * - member.isolated: no leader for two election timeouts (mode serve-local
+ *   or read-only);
+ * - from dc_events_provisional(self, true) on, the events of the island's own
+ *   changes carry provisional: true;
+ * - member.rejoined: the state is back to what the cluster committed (seq:
+ *   its last event; withdrawn: how many provisional events were published).
+ *   A listener lists again and goes on from seq: the committed stream, the
+ *   merged writes among it, reuses the seqs the provisional events had;
+ * - member.conflict: a provisional write the cluster refused when merged
+ *   ({kind: topic|subscription, topic, node, message: the refusal, which
+ *   names the holder}). */
+void dc_events_isolated(dc_events_t *self, uint64_t seq, bool serve_local);
+void dc_events_provisional(dc_events_t *self, bool on);
+void dc_events_rejoined(dc_events_t *self, uint64_t seq);
+void dc_events_conflict(dc_events_t *self, uint64_t seq, const char *kind, const char *topic,
+                        const char *node, const char *message);
+
 /* Answers every held WAIT with NOT_FOUND (the daemon is stopping). */
 void dc_events_flush(dc_events_t *self);
 

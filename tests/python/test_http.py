@@ -372,3 +372,26 @@ def test_the_dashboard_shows_the_robot_and_follows_it(browser, web):
     png = os.path.join(ARTIFACTS, "dashboard.png")
     with open(png, "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_dashboard_lists_a_members_notices(browser, web):
+    """member.* notices (an isolated member's: test_island.py checks that its
+    HTTP stream carries them) are listed, a merge conflict in red, newest
+    first; the page shows none until one comes."""
+    browser.navigate(f"http://127.0.0.1:{web.port}/")
+    assert browser.wait_for("document.body && document.body.dataset.refreshes >= 1")
+    assert browser.evaluate("document.getElementById('notices').hidden") is True
+    browser.evaluate("notice('member.isolated', JSON.stringify({member: 2, mode: 'serve-local'}))")
+    browser.evaluate("notice('member.conflict', JSON.stringify({member: 2, conflict: {kind: "
+                     "'topic', topic: '/shared', node: 'a', message: "
+                     "'Topic /shared already registered by b'}}))")
+    assert browser.evaluate("document.getElementById('notices').hidden") is False
+    items = browser.evaluate("[...document.querySelectorAll('#notice-list li')]"
+                             ".map(li => li.className + '|' + li.textContent)")
+    assert len(items) == 2
+    assert items[0].startswith("member-conflict|") and \
+        "member 2: merge conflict on topic /shared by a: Topic /shared already registered by b" \
+        in items[0]
+    assert items[1].startswith("member-isolated|") and "member 2 is isolated" in items[1]
+    assert browser.evaluate("getComputedStyle(document.querySelector('li.member-conflict'))"
+                            ".color") == "rgb(209, 43, 43)"

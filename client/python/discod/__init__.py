@@ -10,10 +10,10 @@
 
 Errors: NotFound, AlreadyExists, Refused (and Unsupported), Unreachable, all
 DiscodError, carrying the daemon's message."""
-from ._wire import (DEFAULT_ENDPOINT, DEFAULT_EVENTS, AlreadyExists, DiscodError, Event, Graph,
-                    LegacyLookups, Lookup, Member, Mismatch, Node, NotFound, Ping, ProtocolError,
-                    Publisher, Refused, Registration, Snapshot, Subscribed, Subscription,
-                    TopicInfo, Unreachable, Unsupported)
+from ._wire import (DEFAULT_ENDPOINT, DEFAULT_EVENTS, AlreadyExists, Conflict, DiscodError,
+                    Event, Graph, LegacyLookups, Lookup, Member, Mismatch, Node, NotFound, Ping,
+                    ProtocolError, Publisher, Refused, Registration, Snapshot, Subscribed,
+                    Subscription, TopicInfo, Unreachable, Unsupported)
 from .client import Client
 from .session import Session
 from .watch import Watch, watch
@@ -21,7 +21,7 @@ from .watch import Watch, watch
 __version__ = "0.1.0"
 
 __all__ = ["Client", "Session", "Watch", "watch", "TopicInfo", "Publisher", "Lookup",
-           "Registration", "Ping", "Node", "Member", "Event", "Snapshot", "Subscribed",
-           "Subscription", "Mismatch", "Graph", "LegacyLookups", "DiscodError",
+           "Registration", "Ping", "Node", "Member", "Event", "Conflict", "Snapshot",
+           "Subscribed", "Subscription", "Mismatch", "Graph", "LegacyLookups", "DiscodError",
            "NotFound", "AlreadyExists", "Refused", "Unsupported", "Unreachable",
            "ProtocolError", "DEFAULT_ENDPOINT", "DEFAULT_EVENTS"]

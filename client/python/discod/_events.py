@@ -38,13 +38,20 @@ def events_from(events: Union[str, List[str], None],
 
 class Sequencer:
     """Decides, event by event: "new" (yield it), "seen" (a duplicate from
-    another member, or from before the listing), or "gap" (events were
-    missed: list again)."""
+    another member, or from before the listing), "gap" (events were missed:
+    list again), "notice" (a member's notice: yield it, seqs untouched) or
+    "rejoined" (an isolated member rejoined its cluster: its provisional
+    events are withdrawn; yield it, list again, go on from its seq)."""
 
     def __init__(self) -> None:
         self.last: Optional[int] = None
 
     def take(self, event: Event) -> str:
+        if event.notice:
+            if event.name == "member.rejoined":
+                self.last = event.seq
+                return "rejoined"
+            return "notice"
         if self.last is None or event.seq == self.last + 1:
             self.last = event.seq
             return "new"
@@ -55,4 +62,9 @@ class Sequencer:
 
 
 def wanted(event: Event, prefix: Optional[str]) -> bool:
-    return not prefix or (event.topic is not None and event.topic.name.startswith(prefix))
+    if not prefix or event.name in ("member.isolated", "member.rejoined"):
+        return True
+    name = event.topic.name if event.topic is not None else \
+        event.subscription.topic if event.subscription is not None else \
+        event.conflict.topic if event.conflict is not None else None
+    return name is not None and name.startswith(prefix)

@@ -236,12 +236,29 @@ class Member:
 
 
 @dataclass
+class Conflict:
+    """A provisional write the cluster refused when an isolated member merged
+    it: ``kind`` topic or subscription, the ``topic``, the island's ``node``,
+    and the cluster's refusal (``message``, naming who holds it)."""
+
+    kind: str
+    topic: str
+    node: str
+    message: str
+
+
+@dataclass
 class Event:
     """A registry event: ``name`` is topic.added, topic.updated, topic.removed,
     topic.expired, node.added, node.removed, node.expired, subscription.added,
     subscription.updated, subscription.removed or subscription.expired. A
     topic or subscription put that makes mismatches lists them in
-    ``mismatch``."""
+    ``mismatch``; an isolated member's own changes are ``provisional``.
+
+    Or a member's notice (not one of the registry's seqs; ``member`` says
+    whose): member.isolated, member.rejoined (its provisional events are
+    withdrawn: ``withdrawn`` of them; watch yields a new Snapshot) and
+    member.conflict (``conflict``)."""
 
     name: str
     seq: int
@@ -252,12 +269,21 @@ class Event:
     node: Optional[Node] = None
     subscription: Optional[Subscription] = None
     mismatch: List[Mismatch] = field(default_factory=list)
+    provisional: bool = False
+    member: int = 0
+    withdrawn: int = 0
+    conflict: Optional[Conflict] = None
+
+    @property
+    def notice(self) -> bool:
+        return self.name.startswith("member.")
 
 
 @dataclass
 class Snapshot:
-    """What ``watch`` yields first, and again after a gap in the events: the
-    whole registry (``reason``: "start" or "gap")."""
+    """What ``watch`` yields first, and again after a gap in the events or an
+    isolated member's return to its cluster: the whole registry (``reason``:
+    "start", "gap" or "rejoined")."""
 
     topics: List[TopicInfo]
     reason: str = "start"
@@ -414,10 +440,15 @@ def event_from(name: bytes, body: bytes) -> Event:
     subscription = subscription_from(dict(sub, lease_id=d.get("lease_id", 0),
                                           metadata=d.get("metadata") or {})) \
         if isinstance(sub, dict) else None
+    c = d.get("conflict")
+    conflict = Conflict(str(c.get("kind", "")), str(c.get("topic", "")), str(c.get("node", "")),
+                        str(c.get("message", ""))) if isinstance(c, dict) else None
     return Event(name=name.decode(errors="replace"), seq=int(d.get("seq", 0)),
                  reason=str(d.get("reason", "")), epoch=int(d.get("epoch", 0)),
                  lease_id=int(d.get("lease_id", 0)), topic=topic, node=node,
-                 subscription=subscription, mismatch=mismatch_list(d.get("mismatch")))
+                 subscription=subscription, mismatch=mismatch_list(d.get("mismatch")),
+                 provisional=bool(d.get("provisional", False)), member=int(d.get("member", 0)),
+                 withdrawn=int(d.get("withdrawn", 0)), conflict=conflict)
 
 
 def node_map(name: str, description: str, capabilities: Optional[List[str]],

@@ -363,8 +363,10 @@ async def watch(client: Optional[Client] = None, events: Union[str, List[str], N
             verdict = order.take(event)
             if verdict == "gap":
                 yield Snapshot(await client.list(prefix=prefix), "gap")
-            elif verdict == "new" and wanted(event, prefix):
+            elif verdict in ("new", "notice", "rejoined") and wanted(event, prefix):
                 yield event
+            if verdict == "rejoined":
+                yield Snapshot(await client.list(prefix=prefix), "rejoined")
     finally:
         sub.close(0)
         if own:

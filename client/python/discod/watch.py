@@ -58,8 +58,10 @@ class Watch:
             if verdict == "gap":
                 self.gaps += 1
                 yield self._snapshot("gap")
-            elif verdict == "new" and wanted(event, self.prefix):
+            elif verdict in ("new", "notice", "rejoined") and wanted(event, self.prefix):
                 yield event
+            if verdict == "rejoined":
+                yield self._snapshot("rejoined")
 
     def close(self) -> None:
         self._sub.close(0)

@@ -9,6 +9,9 @@ const EXPIRING_MS = 1500;     // a lease with less left is about to expire
 const EVENTS = ["topic.added", "topic.updated", "topic.removed", "topic.expired",
                 "node.added", "node.removed", "node.expired", "subscription.added",
                 "subscription.updated", "subscription.removed", "subscription.expired"];
+// A member's own notices (not registry changes): listed as they come.
+const NOTICES = ["member.isolated", "member.rejoined", "member.conflict"];
+const NOTICES_KEPT = 20;
 const SVG = "http://www.w3.org/2000/svg";
 
 const state = { graph: null, stats: null, members: null, open: new Set(), search: "",
@@ -254,6 +257,7 @@ function drawCounters() {
   set("count-events", s.events);
   set("role", s.isolated ? `isolated (${s.provisional} to merge)` : s.role_name);
   set("count-conflicts", s.island_conflicts);
+  document.getElementById("count-conflicts").parentElement.classList.toggle("set", s.island_conflicts > 0);
   document.getElementById("count-mismatches").parentElement.classList.toggle("set", s.mismatches > 0);
   document.getElementById("answered").textContent = s.member ?
     `member ${s.member} answered (term ${s.term}, leader ${s.leader || "none"})` : "standalone";
@@ -290,6 +294,31 @@ function listen() {
   source.onerror = () => { live.textContent = "reconnecting"; live.className = "live off"; };
   for (const name of EVENTS)
     source.addEventListener(name, () => { state.events++; document.body.dataset.events = String(state.events); soon(); });
+  for (const name of NOTICES)
+    source.addEventListener(name, (e) => notice(name, e.data));
+}
+
+function noticeText(name, d) {
+  const when = new Date().toLocaleTimeString();
+  if (name === "member.conflict") {
+    const c = d.conflict || {};
+    return `${when}  member ${d.member}: merge conflict on ${c.kind} ${c.topic} by ${c.node}: ${c.message}`;
+  }
+  if (name === "member.rejoined")
+    return `${when}  member ${d.member} rejoined its cluster (${d.withdrawn} provisional event(s) withdrawn)`;
+  return `${when}  member ${d.member} is isolated from its cluster (${d.mode})`;
+}
+
+function notice(name, data) {
+  let d = {};
+  try { d = JSON.parse(data); } catch (e) { /* shown without details */ }
+  const list = document.getElementById("notice-list");
+  const li = el("li", { class: name.replace(".", "-") }, noticeText(name, d));
+  list.insertBefore(li, list.firstChild);
+  while (list.children.length > NOTICES_KEPT) list.removeChild(list.lastChild);
+  document.getElementById("notices").hidden = false;
+  document.body.dataset.notices = String(list.children.length);
+  soon();
 }
 
 document.getElementById("search").addEventListener("input", (e) => {
