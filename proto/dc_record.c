@@ -86,12 +86,14 @@ void dc_record_pack(msgpack_packer *pk, const dc_rec_t *c)
         msgpack_pack_uint64(pk, c->reason);
         return;
     case DC_REC_LEASE_GRANT:
-        msgpack_pack_array(pk, 5);
+        msgpack_pack_array(pk, c->left_ms ? 6 : 5);
         msgpack_pack_uint64(pk, c->kind);
         msgpack_pack_uint64(pk, c->lease_id);
         msgpack_pack_uint64(pk, c->ttl_ms);
         msgpack_pack_uint64(pk, c->at_ms);
         s_pack_str(pk, c->owner);
+        if (c->left_ms) /* a merged island lease: what it had left */
+            msgpack_pack_uint64(pk, c->left_ms);
         return;
     case DC_REC_LEASE_REMOVE:
         msgpack_pack_array(pk, 3);
@@ -299,7 +301,9 @@ int dc_record_decode_change(const msgpack_object *o, dc_rec_t *c, char *err)
             snprintf(err, DC_ERR_LEN, "record: a lease needs an id and a TTL");
             return -1;
         }
-        return a->size > 4 ? s_owner(FIELD(4), &c->owner, err) : 0;
+        if (a->size > 4 && s_owner(FIELD(4), &c->owner, err))
+            return -1;
+        return a->size > 5 ? dc_mp_get_uint(FIELD(5), &c->left_ms, "record: time left", err) : 0;
     case DC_REC_LEASE_REMOVE:
         if (dc_mp_get_uint(FIELD(1), &c->lease_id, "record: lease_id", err) ||
             s_reason(FIELD(2), &c->reason, err))

@@ -76,6 +76,7 @@ typedef struct {
     uint64_t lease_id;
     uint64_t ttl_ms;
     uint64_t at_ms;
+    uint64_t left_ms; /* LEASE_GRANT: the time its lease has when applied (0: its TTL) */
     uint64_t value;
     int status;
     dc_str_t text;

@@ -112,6 +112,18 @@ static void s_remember_lease(dc_write_op_t *op, const dc_outcome_t *out)
         op->want_lease_id = out->lease_id;
 }
 
+/* The island's own leases (granted in changes) are renewed here alone: a
+ * promotion keeps their expiry (dc_lessor_promote). */
+static void s_own_leases(cluster_t *self, const dc_changes_t *changes)
+{
+    for (size_t i = 0; i < changes->count; i++)
+        if (changes->items[i].kind == DC_REC_LEASE_GRANT) {
+            dc_lease_t *l = dc_leases_find(self->state->leases, changes->items[i].lease_id);
+            if (l)
+                l->own_expiry = true;
+        }
+}
+
 /* Decides op against the state and applies what it changes (live: events,
  * waits, the log). Returns the outcome in out. */
 static void s_decide_apply(cluster_t *self, dc_write_op_t *op, dc_outcome_t *out)
@@ -125,6 +137,7 @@ static void s_decide_apply(cluster_t *self, dc_write_op_t *op, dc_outcome_t *out
     uint64_t now = dc_mono_ms();
     for (size_t i = 0; i < batch.count; i++)
         dc_apply(self->state, &batch.items[i], now, &self->pipeline.observer);
+    s_own_leases(self, &batch);
     dc_changes_free(&batch);
 }
 
@@ -166,8 +179,10 @@ bool dc_island_take(cluster_t *self, dc_cop_t *c)
     if (!is->isolated || self->config->isolated == DC_ISOLATED_READ_ONLY || self->stopping)
         return false;
     dc_write_op_t *op = c->op;
-    /* Not the prober's removals: what others registered stays as last known. */
-    if (!s_island_kind(op->kind))
+    /* Not the prober's removals: what others registered stays as last known.
+     * Not a write another member forwarded while this one led (it waits for
+     * a leader, as the other member's own: retried, never refused here). */
+    if (!s_island_kind(op->kind) || c->peer)
         return false;
     else if (!op->principal.here) {
         char message[160];
@@ -224,6 +239,7 @@ void dc_island_flush(cluster_t *self)
         uint64_t now = dc_mono_ms();
         for (size_t i = 0; i < is->batch.count; i++)
             dc_apply(self->state, &is->batch.items[i], now, &self->pipeline.observer);
+        s_own_leases(self, &is->batch);
     } else
         dc_error("cannot save %zu provisional write(s): %s", n, dc_store_errmsg(self->store));
     dc_changes_clear(&is->batch);
@@ -243,8 +259,9 @@ void dc_island_flush(cluster_t *self)
     is->taken_count = 0;
 }
 
-/* Island leases whose holder stopped renewing: removed here, and the removal
- * merges too (a REVOKE_LEASE of the id). */
+/* This island's own leases whose holder stopped renewing: removed here, and
+ * the removal merges too (a REVOKE_LEASE of the id). A lease an earlier
+ * island merged is the cluster's: left as last known. */
 typedef struct {
     uint64_t ids[64];
     size_t count;
@@ -254,7 +271,7 @@ typedef struct {
 static void s_due(void *arg, dc_lease_t *l)
 {
     due_t *d = arg;
-    if (l->id >= DC_ISLAND_LEASE_IDS && l->expires_mono_ms <= d->now && d->count < 64)
+    if (l->own_expiry && l->expires_mono_ms <= d->now && d->count < 64)
         d->ids[d->count++] = l->id;
 }
 
@@ -285,8 +302,9 @@ static void s_expire(cluster_t *self, uint64_t now)
     }
 }
 
-/* After a restart while isolated: the saved writes are decided and applied
- * again, so this computer's processes find what they registered. */
+/* Isolated again (after a restart, or after a heal that did not last): the
+ * saved writes are decided and applied again, so this computer's processes
+ * find what they registered. */
 static void s_reapply(cluster_t *self)
 {
     dc_island_t *is = &self->island;
@@ -298,6 +316,15 @@ static void s_reapply(cluster_t *self)
         if (!op)
             continue;
         op->principal.here = true;
+        /* A lease it was granted here that is still held (kept across a
+         * heal that did not last): attached to, so its holder's renewals
+         * go on counting for these writes. */
+        if (op->want_lease_id && dc_leases_find(self->state->leases, op->want_lease_id)) {
+            op->has_lease_ttl = false;
+            op->has_lease_id = true;
+            op->lease_id = op->want_lease_id;
+            op->want_lease_id = 0;
+        }
         dc_outcome_t out;
         s_decide_apply(self, op, &out);
         dc_write_op_destroy(&op);
@@ -306,19 +333,23 @@ static void s_reapply(cluster_t *self)
 
 /*==== Healing ====*/
 
-/* The island's leases, kept alive across the state's return to its base
- * (their holders go on renewing them): the merged grant finds them there. */
+/* The island's own leases, kept alive across the state's return to its
+ * base (their holders go on renewing them) with the time they have left:
+ * the merged grant finds them there. */
 typedef struct {
-    uint64_t id[256], ttl[256];
+    uint64_t id[256], ttl[256], expires[256];
+    char owner[256][DC_KEY_LEN + 1];
     size_t count;
 } shadows_t;
 
 static void s_shadow(void *arg, dc_lease_t *l)
 {
     shadows_t *s = arg;
-    if (l->id >= DC_ISLAND_LEASE_IDS && s->count < 256) {
+    if (l->own_expiry && s->count < 256) {
         s->id[s->count] = l->id;
-        s->ttl[s->count++] = l->ttl_ms;
+        s->ttl[s->count] = l->ttl_ms;
+        snprintf(s->owner[s->count], sizeof s->owner[s->count], "%s", l->owner);
+        s->expires[s->count++] = l->expires_mono_ms;
     }
 }
 
@@ -333,6 +364,8 @@ static void s_drop_shadows(cluster_t *self)
         dc_lease_t *l = dc_leases_find(self->state->leases, is->shadows[i]);
         if (l && !l->topic_count && !l->node)
             dc_leases_remove(self->state->leases, is->shadows[i]);
+        else if (l)
+            l->own_expiry = false; /* merged: renewed through the leader from now on */
     }
     is->shadow_count = 0;
 }
@@ -357,10 +390,19 @@ void dc_island_before_apply(void *cluster)
     dc_events_rejoined(self->pipeline.events, self->state->event_seq);
     is->rejoined = true;
     for (size_t i = 0; i < shadows.count && is->shadow_count < 256; i++) {
-        dc_lease_t *l =
-            dc_lease_new(shadows.id[i], shadows.ttl[i], now + shadows.ttl[i], dc_wall_ms());
-        if (l) {
+        /* In the base already: a lease an earlier island merged, or this
+         * one's kept across a heal that did not last (the base held it):
+         * it keeps its time all the same. */
+        dc_lease_t *l = dc_leases_find(self->state->leases, shadows.id[i]);
+        if (l)
+            dc_leases_set_expiry(self->state->leases, shadows.id[i], shadows.expires[i]);
+        else if ((l = dc_lease_new(shadows.id[i], shadows.ttl[i], shadows.expires[i],
+                                   dc_wall_ms()))) {
+            snprintf(l->owner, sizeof l->owner, "%s", shadows.owner[i]);
             dc_leases_add(self->state->leases, l);
+        }
+        if (l) {
+            l->own_expiry = true;
             is->shadows[is->shadow_count++] = shadows.id[i];
         }
     }
@@ -383,6 +425,12 @@ static void s_merge(cluster_t *self)
             dc_write_op_destroy(&op);
             continue;
         }
+        /* An island lease keeps the time it has left (its shadow's). */
+        uint64_t expires =
+            op->want_lease_id ? dc_leases_expiry(self->state->leases, op->want_lease_id) : 0;
+        uint64_t now = dc_mono_ms();
+        if (expires)
+            op->want_lease_left_ms = expires > now ? expires - now : 1;
         c->op = op;
         c->island_seq = p->seq;
         c->deadline = dc_mono_ms() + DC_WRITE_DEADLINE_MS;
@@ -391,10 +439,25 @@ static void s_merge(cluster_t *self)
     }
 }
 
+/* The provisional write seq, or NULL when answered already. */
+static dc_island_op_t *s_find(dc_island_t *is, uint64_t seq)
+{
+    for (size_t i = 0; i < is->count; i++)
+        if (is->ops[i].seq == seq)
+            return &is->ops[i];
+    return NULL;
+}
+
 void dc_island_answered(cluster_t *self, dc_cop_t *c)
 {
     dc_island_t *is = &self->island;
     const dc_write_op_t *op = c->op;
+    dc_island_op_t *p = s_find(is, c->island_seq);
+    /* Sent twice (once before an isolation that did not wait for its answer,
+     * once after): its request_id made it apply once, the first answer
+     * counted. */
+    if (!p)
+        return;
     const char *what = op->entry ? op->entry->topic.name.ptr : op->name ? op->name : "";
     if (c->out.status == DC_STATUS_OK) {
         DC_STAT_INC(self->ctx, island_merged);
@@ -402,14 +465,16 @@ void dc_island_answered(cluster_t *self, dc_cop_t *c)
         s_drop_shadows(self);
         return;
     }
+    /* Not answered by a leader that decided it (none, or a member that had
+     * just stopped leading): sent again. */
     bool no_leader = c->out.status == DC_STATUS_ERROR &&
                      (strstr(c->out.message, "No cluster leader") ||
                       strstr(c->out.message, "No answer from the cluster leader") ||
+                      strstr(c->out.message, "is isolated from its cluster") ||
+                      strstr(c->out.message, "Out of memory") ||
                       strstr(c->out.message, "Shutting down"));
     if (no_leader) { /* not answered: sent again once a leader is there */
-        for (size_t i = 0; i < is->count; i++)
-            if (is->ops[i].seq == c->island_seq)
-                is->ops[i].sent = false;
+        p->sent = false;
         return;
     }
     /* The cluster refused it: what it committed meanwhile wins. */

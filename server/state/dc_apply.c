@@ -276,7 +276,8 @@ void dc_apply(dc_state_t *state, dc_change_t *c, uint64_t now_mono_ms,
             s_tell(observer, &a); /* a leader's lessor checks it from now on */
             return;
         }
-        dc_lease_t *l = dc_lease_new(c->lease_id, c->ttl_ms, now_mono_ms + c->ttl_ms, c->at_ms);
+        uint64_t left = c->left_ms && c->left_ms < c->ttl_ms ? c->left_ms : c->ttl_ms;
+        dc_lease_t *l = dc_lease_new(c->lease_id, c->ttl_ms, now_mono_ms + left, c->at_ms);
         if (!l) {
             dc_error("out of memory creating lease %llu", (unsigned long long)c->lease_id);
             return;

@@ -70,6 +70,7 @@ void dc_change_to_rec(const dc_change_t *c, dc_rec_t *r)
     r->lease_id = c->lease_id;
     r->ttl_ms = c->ttl_ms;
     r->at_ms = c->at_ms;
+    r->left_ms = c->left_ms;
     r->value = c->value;
     r->status = c->status;
     r->text = dc_str_from(c->text ? c->text : "");
@@ -120,6 +121,7 @@ int dc_change_from_rec(dc_change_t *c, const dc_rec_t *r)
     c->lease_id = r->lease_id;
     c->ttl_ms = r->ttl_ms;
     c->at_ms = r->at_ms;
+    c->left_ms = r->left_ms;
     c->value = r->value;
     c->status = r->status;
     memcpy(c->seqs, r->seqs, sizeof c->seqs);

@@ -25,6 +25,8 @@ typedef struct {
     uint64_t lease_id;   /* LEASE_*, REQUEST */
     uint64_t ttl_ms;     /* LEASE_GRANT, REQUEST */
     uint64_t at_ms;      /* LEASE_GRANT, LEASE_RENEW: wall clock */
+    uint64_t left_ms;    /* LEASE_GRANT: the time its lease has when applied (0: its
+                            TTL): a merged island lease keeps what it had left */
     uint64_t value;      /* EPOCH: the epoch; REQUEST: the request_id; MEMBER: its id;
                             SEQS: the Raft index */
     int status;          /* REQUEST */

@@ -389,6 +389,8 @@ static int s_decide_lease(dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *out,
     c->lease_id = id;
     c->ttl_ms = op->lease_ttl_ms;
     c->at_ms = d->now_wall;
+    if (id == op->want_lease_id)
+        c->left_ms = op->want_lease_left_ms;
     snprintf(c->owner, sizeof c->owner, "%s", op->principal.key);
     *lease_id = id;
     out->has_lease = true;

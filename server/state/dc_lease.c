@@ -250,6 +250,15 @@ uint64_t dc_leases_expiry(dc_leases_t *self, uint64_t id)
     return expiry;
 }
 
+void dc_leases_set_expiry(dc_leases_t *self, uint64_t id, uint64_t expires_mono_ms)
+{
+    pthread_mutex_lock(&self->lock);
+    dc_lease_t *l = s_find(self, id);
+    if (l)
+        l->expires_mono_ms = expires_mono_ms;
+    pthread_mutex_unlock(&self->lock);
+}
+
 void dc_leases_remove(dc_leases_t *self, uint64_t id)
 {
     pthread_mutex_lock(&self->lock);

@@ -37,6 +37,8 @@ struct dc_lease {
     size_t topic_count, topic_cap;
     char *node;
     bool fwd_pending;       /* renewed since its renewal was last passed to the leader */
+    bool own_expiry;        /* writer only: renewed here alone (an island's lease while
+                               its island lasts): a promotion keeps its expiry */
     char owner[41];         /* the client key that was granted it; "": the ipc side */
     dc_lease_t *hash_next;
 };
@@ -87,6 +89,9 @@ void dc_leases_each(dc_leases_t *self, void (*fn)(void *arg, dc_lease_t *l), voi
 
 /* Writer only: the expiry time of lease id under the mutex (0 if gone). */
 uint64_t dc_leases_expiry(dc_leases_t *self, uint64_t id);
+
+/* Writer only: sets it (nothing if gone). */
+void dc_leases_set_expiry(dc_leases_t *self, uint64_t id, uint64_t expires_mono_ms);
 
 /* Writer only: takes the ids of leases renewed since the last call, with
  * their renewal times, clearing their dirty flags. *ids and *times are

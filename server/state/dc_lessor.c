@@ -41,7 +41,7 @@ typedef struct {
 static void s_schedule(void *arg, dc_lease_t *l)
 {
     promotion_t *p = arg;
-    if (p->extend)
+    if (p->extend && !l->own_expiry)
         l->expires_mono_ms = p->now + l->ttl_ms;
     if (dc_timers_push(&p->self->checks, l->expires_mono_ms, l->id, NULL) != 0)
         dc_error("out of memory: lease %llu will not expire", (unsigned long long)l->id);

@@ -37,8 +37,9 @@ void dc_lessor_fini(dc_lessor_t *self);
 void dc_lessor_restore(dc_leases_t *leases, uint64_t grace_ms);
 
 /* This thread expires the leases from now on; renewals are no longer
- * passed on. extend: every lease gets a full TTL from now (a new leader);
- * otherwise each keeps the expiry it has (standalone, after restore). */
+ * passed on. extend: every lease gets a full TTL from now (a new leader),
+ * but those renewed on this member alone (own_expiry: its island's); otherwise
+ * each keeps the expiry it has (standalone, after restore). */
 void dc_lessor_promote(dc_lessor_t *self, bool extend);
 
 /* This thread no longer expires leases (a leader that stepped down, a

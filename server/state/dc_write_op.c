@@ -244,7 +244,7 @@ int dc_write_op_encode(const dc_write_op_t *op, msgpack_sbuffer *buf)
 {
     msgpack_packer pk;
     msgpack_packer_init(&pk, buf, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, 17);
+    msgpack_pack_array(&pk, 18);
     msgpack_pack_uint64(&pk, DC_OP_FORMAT);
     msgpack_pack_uint64(&pk, (uint64_t)op->kind);
     msgpack_pack_uint64(&pk, (uint64_t)(op->version > 0 ? op->version : 1));
@@ -282,6 +282,7 @@ int dc_write_op_encode(const dc_write_op_t *op, msgpack_sbuffer *buf)
     msgpack_pack_uint64(&pk, (uint64_t)op->principal.access);
     /* 17th, with isolated members: the lease id it wants granted. */
     msgpack_pack_uint64(&pk, op->want_lease_id);
+    msgpack_pack_uint64(&pk, op->want_lease_left_ms); /* 18th: and the time it has left */
     return buf->data ? 0 : -1;
 }
 
@@ -370,7 +371,9 @@ dc_write_op_t *dc_write_op_decode(const void *data, size_t size, char *err)
                      "forwarded op: node", err)) ||
              (top->via.array.size > 15 && s_principal(&f[14], &f[15], &op->principal, err)) ||
              (top->via.array.size > 16 &&
-              dc_mp_get_uint(&f[16], &op->want_lease_id, "forwarded op: lease wanted", err)))
+              dc_mp_get_uint(&f[16], &op->want_lease_id, "forwarded op: lease wanted", err)) ||
+             (top->via.array.size > 17 &&
+              dc_mp_get_uint(&f[17], &op->want_lease_left_ms, "forwarded op: lease left", err)))
         ;
     else if (kind > DC_OP_KIND_MAX || kind == DC_OP_WAIT || version > 255 ||
              reason > DC_REASON_MAX)

@@ -58,6 +58,8 @@ typedef struct {
     uint64_t received_us; /* monotonic: when this member took the request (0: not a client's) */
     uint64_t want_lease_id; /* a lease it asks granted (lease_ttl_ms): the id an isolated
                                member gave it, kept when merged (0: the next id) */
+    uint64_t want_lease_left_ms; /* with want_lease_id: the time that lease had left on
+                                    the island when sent (0: a full TTL) */
     dc_principal_t principal; /* who asked: its access and key (the owner of what it writes) */
     dc_reason_t reason;  /* REMOVE_DEAD: endpoint-dead or legacy-ttl */
 } dc_write_op_t;
