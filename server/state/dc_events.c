@@ -251,20 +251,34 @@ send:
 
 /*==== This member's notices ====*/
 
-/* {seq, reason, epoch, member, ...extra pairs}: seq is the registry's last
- * event's, not a new one (a notice is not part of the registry's stream). */
-static void s_notice_head(dc_events_t *self, msgpack_packer *pk, size_t extra, uint64_t seq,
-                          const char *reason)
+/* A notice being packed: {seq, reason, epoch, member, ...extra pairs}; seq
+ * is the registry's last event's, not a new one (a notice is not part of the
+ * registry's stream). */
+typedef struct {
+    msgpack_sbuffer buf;
+    msgpack_packer pk;
+} notice_t;
+
+static void s_notice_begin(dc_events_t *self, notice_t *n, size_t extra, uint64_t seq,
+                           const char *reason)
 {
-    msgpack_pack_map(pk, 4 + extra);
-    dc_mp_pack_str(pk, "seq", 3);
-    msgpack_pack_uint64(pk, seq);
-    dc_mp_pack_str(pk, "reason", 6);
-    dc_mp_pack_str(pk, reason, (size_t)-1);
-    dc_mp_pack_str(pk, "epoch", 5);
-    msgpack_pack_uint64(pk, atomic_load(&self->ctx->epoch));
-    dc_mp_pack_str(pk, "member", 6);
-    msgpack_pack_uint64(pk, atomic_load(&self->ctx->cluster.member_id));
+    msgpack_sbuffer_init(&n->buf);
+    msgpack_packer_init(&n->pk, &n->buf, msgpack_sbuffer_write);
+    msgpack_pack_map(&n->pk, 4 + extra);
+    dc_mp_pack_str(&n->pk, "seq", 3);
+    msgpack_pack_uint64(&n->pk, seq);
+    dc_mp_pack_str(&n->pk, "reason", 6);
+    dc_mp_pack_str(&n->pk, reason, (size_t)-1);
+    dc_mp_pack_str(&n->pk, "epoch", 5);
+    msgpack_pack_uint64(&n->pk, atomic_load(&self->ctx->epoch));
+    dc_mp_pack_str(&n->pk, "member", 6);
+    msgpack_pack_uint64(&n->pk, atomic_load(&self->ctx->cluster.member_id));
+}
+
+static void s_notice_send(dc_events_t *self, notice_t *n, const char *name)
+{
+    s_send(self, name, &n->buf);
+    msgpack_sbuffer_destroy(&n->buf);
 }
 
 static void s_pack_kv(msgpack_packer *pk, const char *key, const char *value)
@@ -277,14 +291,10 @@ void dc_events_isolated(dc_events_t *self, uint64_t seq, bool serve_local)
 {
     if (!self->pub)
         return;
-    msgpack_sbuffer buf;
-    msgpack_sbuffer_init(&buf);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
-    s_notice_head(self, &pk, 1, seq, "no-leader");
-    s_pack_kv(&pk, "mode", serve_local ? "serve-local" : "read-only");
-    s_send(self, "member.isolated", &buf);
-    msgpack_sbuffer_destroy(&buf);
+    notice_t n;
+    s_notice_begin(self, &n, 1, seq, "no-leader");
+    s_pack_kv(&n.pk, "mode", serve_local ? "serve-local" : "read-only");
+    s_notice_send(self, &n, "member.isolated");
 }
 
 void dc_events_provisional(dc_events_t *self, bool on)
@@ -301,15 +311,11 @@ void dc_events_rejoined(dc_events_t *self, uint64_t seq)
     self->provisionals = 0;
     if (!self->pub)
         return;
-    msgpack_sbuffer buf;
-    msgpack_sbuffer_init(&buf);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
-    s_notice_head(self, &pk, 1, seq, "leader-known");
-    dc_mp_pack_str(&pk, "withdrawn", 9);
-    msgpack_pack_uint64(&pk, withdrawn);
-    s_send(self, "member.rejoined", &buf);
-    msgpack_sbuffer_destroy(&buf);
+    notice_t n;
+    s_notice_begin(self, &n, 1, seq, "leader-known");
+    dc_mp_pack_str(&n.pk, "withdrawn", 9);
+    msgpack_pack_uint64(&n.pk, withdrawn);
+    s_notice_send(self, &n, "member.rejoined");
 }
 
 void dc_events_conflict(dc_events_t *self, uint64_t seq, const char *kind, const char *topic,
@@ -317,19 +323,15 @@ void dc_events_conflict(dc_events_t *self, uint64_t seq, const char *kind, const
 {
     if (!self->pub)
         return;
-    msgpack_sbuffer buf;
-    msgpack_sbuffer_init(&buf);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
-    s_notice_head(self, &pk, 1, seq, "merge-conflict");
-    dc_mp_pack_str(&pk, "conflict", 8);
-    msgpack_pack_map(&pk, 4);
-    s_pack_kv(&pk, "kind", kind);
-    s_pack_kv(&pk, "topic", topic);
-    s_pack_kv(&pk, "node", node);
-    s_pack_kv(&pk, "message", message);
-    s_send(self, "member.conflict", &buf);
-    msgpack_sbuffer_destroy(&buf);
+    notice_t n;
+    s_notice_begin(self, &n, 1, seq, "merge-conflict");
+    dc_mp_pack_str(&n.pk, "conflict", 8);
+    msgpack_pack_map(&n.pk, 4);
+    s_pack_kv(&n.pk, "kind", kind);
+    s_pack_kv(&n.pk, "topic", topic);
+    s_pack_kv(&n.pk, "node", node);
+    s_pack_kv(&n.pk, "message", message);
+    s_notice_send(self, &n, "member.conflict");
 }
 
 /*==== Held WAITs ====*/

@@ -111,6 +111,16 @@ class Recorder(threading.Thread):
         return have
 
 
+def databases_sound(*members):
+    """After the cluster stopped: each database passes integrity_check and
+    holds no provisional write left to merge."""
+    for m in members:
+        con = sqlite3.connect(m.db)
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert con.execute("SELECT count(*) FROM provisional").fetchone()[0] == 0
+        con.close()
+
+
 def isolated(member):
     try:
         return member.cluster_stats(timeout_ms=1000)["isolated"] == 1
@@ -266,11 +276,7 @@ def test_two_islands_serve_their_computers_and_merge(short_tmp):
                 p.wait()
         c.stop()
         net.close()
-    for m in (one, two):
-        con = sqlite3.connect(m.db)
-        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        assert con.execute("SELECT count(*) FROM provisional").fetchone()[0] == 0
-        con.close()
+    databases_sound(one, two)
 
 
 def ask(proc, line):
@@ -506,11 +512,7 @@ def test_flapping_links_under_a_burst_lose_nothing_acknowledged(short_tmp):
             proc.kill()
         c.stop()
         net.close()
-    for m in (one, two):
-        con = sqlite3.connect(m.db)
-        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        assert con.execute("SELECT count(*) FROM provisional").fetchone()[0] == 0
-        con.close()
+    databases_sound(one, two)
 
 
 def test_an_island_lease_whose_holder_died_expires_there_and_its_removal_merges(short_tmp):
