@@ -243,12 +243,8 @@ static void s_give_request_id(cluster_t *self, dc_write_op_t *op)
 /* Write ops from this member's front, workers and prober. */
 static void s_from_local(cluster_t *self)
 {
-    zsock_t *pull = self->pipeline.pull;
-    while (zsock_events(pull) & ZMQ_POLLIN) {
-        void *ptr = NULL;
-        if (zsock_recv(pull, "p", &ptr) != 0 || !ptr)
-            break;
-        dc_write_op_t *op = ptr;
+    dc_write_op_t *op;
+    while ((op = dc_pipeline_next_op(&self->pipeline))) {
         if (dc_pipeline_take_wait(&self->pipeline, &op, dc_mono_ms()))
             continue;
         dc_cop_t *c = calloc(1, sizeof *c);

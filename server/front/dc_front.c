@@ -144,11 +144,12 @@ static bool s_from_worker(front_t *self)
     return k == 'S';
 }
 
-/* An answer the writer handed over (dc_reply_route_hand). */
+/* The answers the writer handed over (dc_reply_route_hand): all that wait,
+ * one wake-up for a batch's answers. */
 static void s_from_writer(front_t *self)
 {
-    zmsg_t *msg = dc_reply_route_take(self->replies);
-    if (msg)
+    zmsg_t *msg;
+    while ((msg = dc_reply_route_take(self->replies)))
         s_send_to_client(self, msg);
 }
 
@@ -430,8 +431,7 @@ static void s_front_teardown(front_t *self)
     zactor_destroy(&self->writer);
     /* Answers handed over and not taken: pointers, freed here. */
     zmsg_t *left;
-    while (self->replies && (zsock_events(self->replies) & ZMQ_POLLIN) &&
-           (left = dc_reply_route_take(self->replies)))
+    while (self->replies && (left = dc_reply_route_take(self->replies)))
         zmsg_destroy(&left);
     for (int i = 0; i < self->idle_count; i++)
         zframe_destroy(&self->idle[i]);

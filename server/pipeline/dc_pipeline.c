@@ -49,6 +49,14 @@ void dc_pipeline_close(dc_pipeline_t *p)
     dc_lessor_fini(&p->lessor);
 }
 
+dc_write_op_t *dc_pipeline_next_op(dc_pipeline_t *p)
+{
+    dc_write_op_t *op = NULL;
+    if (zmq_recv(zsock_resolve(p->pull), &op, sizeof op, ZMQ_DONTWAIT) != (int)sizeof op)
+        return NULL;
+    return op;
+}
+
 bool dc_pipeline_take_wait(dc_pipeline_t *p, dc_write_op_t **op, uint64_t now_mono_ms)
 {
     if ((*op)->kind != DC_OP_WAIT)

@@ -56,6 +56,12 @@ int dc_pipeline_open(dc_pipeline_t *p, dc_context_t *ctx, dc_state_t *state);
  * pipeline that failed to open. */
 void dc_pipeline_close(dc_pipeline_t *p);
 
+/* The next write op waiting on the ops socket, or NULL when none is (it
+ * never blocks; the caller polls when it wants to wait). Draining with
+ * non-blocking receives costs no system call while ops are queued, where a
+ * poll before each one cost two. */
+dc_write_op_t *dc_pipeline_next_op(dc_pipeline_t *p);
+
 /* Takes op when it is a WAIT: held by the events module (answered when the
  * topic comes or its time runs out), and *op freed. Returns false, leaving
  * *op alone, for any other op. */

@@ -172,19 +172,21 @@ static void s_teardown(writer_t *self)
     dc_changes_free(&self->batch);
 }
 
-/* Appends waiting ops to batch[n..]; when n > 0 on entry, first waits up to
- * 1 ms for more. Returns the new count. */
+/* Appends waiting ops to batch[n..]; when n > 0 on entry and none is
+ * waiting, first waits up to 1 ms for more. Returns the new count. */
 static size_t s_drain(writer_t *self, dc_write_op_t **batch, size_t n)
 {
-    long timeout = n > 0 ? 1 : 0;
+    bool may_wait = n > 0;
     while (n < DC_MAX_BATCH) {
-        zmq_pollitem_t item = {zsock_resolve(self->pipeline.pull), 0, ZMQ_POLLIN, 0};
-        if (zmq_poll(&item, 1, timeout) <= 0)
+        dc_write_op_t *op = dc_pipeline_next_op(&self->pipeline);
+        if (!op && may_wait) {
+            zmq_pollitem_t item = {zsock_resolve(self->pipeline.pull), 0, ZMQ_POLLIN, 0};
+            if (zmq_poll(&item, 1, 1) > 0)
+                op = dc_pipeline_next_op(&self->pipeline);
+        }
+        if (!op)
             break;
-        timeout = 0;
-        void *op = NULL;
-        if (zsock_recv(self->pipeline.pull, "p", &op) != 0 || !op)
-            break;
+        may_wait = false;
         batch[n++] = op;
     }
     return n;

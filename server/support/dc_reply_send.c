@@ -19,7 +19,7 @@ int dc_reply_route_hand(zmsg_t **route_p, zframe_t **reply_p, zsock_t *sock)
     zmsg_t *msg = *route_p;
     *route_p = NULL;
     zmsg_append(msg, reply_p);
-    if (zsock_send(sock, "p", msg) != 0) {
+    if (zmq_send(zsock_resolve(sock), &msg, sizeof msg, 0) != (int)sizeof msg) {
         zmsg_destroy(&msg);
         return -1;
     }
@@ -28,8 +28,8 @@ int dc_reply_route_hand(zmsg_t **route_p, zframe_t **reply_p, zsock_t *sock)
 
 zmsg_t *dc_reply_route_take(zsock_t *sock)
 {
-    void *msg = NULL;
-    if (zsock_recv(sock, "p", &msg) != 0)
+    zmsg_t *msg = NULL;
+    if (zmq_recv(zsock_resolve(sock), &msg, sizeof msg, ZMQ_DONTWAIT) != (int)sizeof msg)
         return NULL;
     return msg;
 }

@@ -25,7 +25,9 @@ int dc_reply_route_hand(zmsg_t **route_p, zframe_t **reply_p, zsock_t *sock);
 
 /* The front's side: the next message handed over on sock
  * ([endpoint index and principal][envelope...][""][reply]; the caller
- * destroys it), or NULL. */
+ * destroys it), or NULL when none is waiting (it never blocks). The front
+ * takes every waiting answer on each wake-up: a poll per answer cost more
+ * than the answer. */
 zmsg_t *dc_reply_route_take(zsock_t *sock);
 
 #endif

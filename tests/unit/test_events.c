@@ -60,7 +60,8 @@ static dc_write_op_t *s_wait(const char *name, uint64_t timeout_ms)
 /* The status of the next answer on pull, or -1 when none comes in time. */
 static int s_answer(zsock_t *pull, int timeout_ms)
 {
-    zsock_set_rcvtimeo(pull, timeout_ms);
+    zmq_pollitem_t item = {zsock_resolve(pull), 0, ZMQ_POLLIN, 0};
+    zmq_poll(&item, 1, timeout_ms); /* the take never blocks */
     zmsg_t *msg = dc_reply_route_take(pull); /* handed over as a pointer */
     if (!msg)
         return -1;

@@ -14,7 +14,8 @@
  * false when none comes in time. */
 static bool s_next(zsock_t *pull, int timeout_ms, dc_reply_view_t *v)
 {
-    zsock_set_rcvtimeo(pull, timeout_ms);
+    zmq_pollitem_t item = {zsock_resolve(pull), 0, ZMQ_POLLIN, 0};
+    zmq_poll(&item, 1, timeout_ms); /* the take never blocks */
     zmsg_t *msg = dc_reply_route_take(pull); /* handed over as a pointer */
     if (!msg)
         return false;

@@ -43,7 +43,8 @@ static dc_write_op_t *s_register(const char *name, const char *tag, uint64_t lea
  * time); message copied into message when given. */
 static int s_answer(zsock_t *front, char *tag, size_t tag_size, char *message, size_t size)
 {
-    zsock_set_rcvtimeo(front, 5000);
+    zmq_pollitem_t item = {zsock_resolve(front), 0, ZMQ_POLLIN, 0};
+    zmq_poll(&item, 1, 5000); /* the take never blocks */
     zmsg_t *msg = dc_reply_route_take(front); /* handed over as a pointer */
     if (!msg)
         return -1;
