@@ -363,6 +363,11 @@ static void s_became_leader(cluster_t *self)
     self->leader = true;
     dc_info("member %llu leads now (term %llu)", (unsigned long long)self->config->member_id,
             (unsigned long long)self->raft.current_term);
+    /* Back from an island: the state goes back to what the cluster committed
+     * before anything is decided against it. Deciding on the island's state
+     * found each merged write already there, answered it "unchanged" and
+     * dropped it from the provisional table unapplied. */
+    dc_island_before_apply(self);
     dc_lessor_promote(&self->pipeline.lessor, true); /* every lease: a full TTL from now */
     /* Ops the old leader refused are ours now; those it may still answer
      * wait a moment for that answer. */

@@ -177,7 +177,10 @@ def short_tmp():
     """A short directory: unix socket paths must stay under 108 bytes."""
     path = tempfile.mkdtemp(prefix="dc-")
     yield path
-    shutil.rmtree(path, ignore_errors=True)
+    if os.environ.get("DC_KEEP_TMP"):  # debugging: the daemons' logs stay
+        print(f"kept {path}")
+    else:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture
