@@ -1,6 +1,6 @@
 /* dc_config.h: the daemon's settings: built-in defaults, then a config file
  * (czmq's ZPL format, config/discod.conf documents every key), then flags.
- * All three, and --help, come from one table of settings in dc_config.c. */
+ * All three, and --help, come from one table of settings (dc_settings.c). */
 #ifndef DC_CONFIG_H
 #define DC_CONFIG_H
 
@@ -37,7 +37,7 @@ typedef enum {
     DC_ORIGIN_DERIVED /* the events endpoint placed beside the first ipc address */
 } dc_config_origin_t;
 
-/* Settings in the table at most (dc_config.c checks it at compile time). */
+/* Settings in the table at most (dc_settings.c checks it at compile time). */
 #define DC_CONFIG_MAX_SETTINGS 48
 
 typedef struct {
