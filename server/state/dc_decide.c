@@ -1,5 +1,7 @@
-/* dc_decide.c: request -> changes (see the .h). */
+/* dc_decide.c: request -> changes (see the .h); what a decision reads
+ * and the removals it appends are dc_decide_view.c. */
 #include "dc_decide.h"
+#include "dc_decide_view.h"
 
 #include "dc_log.h"
 
@@ -25,68 +27,6 @@ void dc_decider_init(dc_decider_t *d, const dc_state_t *state, const dc_config_t
     *d = (dc_decider_t){state, config, batch, 0, 0, now_mono, now_wall, false, NULL, 0};
 }
 
-/*==== The state as the batch leaves it ====*/
-
-static dc_change_t *s_add(dc_decider_t *d, dc_rec_kind_t kind)
-{
-    return dc_changes_add(d->batch, kind);
-}
-
-/* Does change c put or remove the node called name? */
-static bool s_names_node(const dc_change_t *c, dc_str_t name)
-{
-    if (c->kind == DC_REC_NODE_PUT)
-        return dc_str_eq(dc_str_from(c->node->name), name);
-    return c->kind == DC_REC_NODE_REMOVE && dc_str_eq(dc_str_from(c->name), name);
-}
-
-/* The registrations of a name as the batch leaves them (borrowed). */
-#define VIEW_CAP (2 * DC_MAX_PUBLISHERS_PER_TOPIC)
-typedef struct {
-    dc_entry_t *items[VIEW_CAP];
-    size_t count;
-} view_t;
-
-static void s_view_drop(view_t *v, size_t i)
-{
-    v->items[i] = v->items[--v->count];
-}
-
-static void s_view(const dc_decider_t *d, dc_str_t name, view_t *v)
-{
-    size_t n = dc_registry_peek_all(d->state->registry, name, v->items, VIEW_CAP);
-    v->count = n < VIEW_CAP ? n : VIEW_CAP;
-    for (size_t i = 0; i < d->batch->count; i++) {
-        const dc_change_t *c = &d->batch->items[i];
-        if (c->kind == DC_REC_TOPIC_PUT && dc_str_eq(c->entry->topic.name, name)) {
-            size_t k = 0;
-            while (k < v->count &&
-                   !dc_str_eq(v->items[k]->topic.publisher_node, c->entry->topic.publisher_node))
-                k++;
-            if (k < v->count)
-                v->items[k] = c->entry;
-            else if (v->count < VIEW_CAP)
-                v->items[v->count++] = c->entry;
-        } else if (c->kind == DC_REC_TOPIC_REMOVE && dc_str_eq(dc_str_from(c->name), name)) {
-            for (size_t k = 0; k < v->count; k++)
-                if (!c->publisher_node ||
-                    dc_str_eq(v->items[k]->topic.publisher_node, dc_str_from(c->publisher_node))) {
-                    s_view_drop(v, k);
-                    break;
-                }
-        }
-    }
-}
-
-/* node's registration in v, or NULL. */
-static dc_entry_t *s_view_find(const view_t *v, dc_str_t node)
-{
-    for (size_t k = 0; k < v->count; k++)
-        if (dc_str_eq(v->items[k]->topic.publisher_node, node))
-            return v->items[k];
-    return NULL;
-}
-
 /* "a, b, c" of the nodes of the count registrations in items, for messages. */
 static void s_node_list(dc_entry_t *const *items, size_t count, char *out, size_t size)
 {
@@ -99,190 +39,6 @@ static void s_node_list(dc_entry_t *const *items, size_t count, char *out, size_
             break;
         used += (size_t)n;
     }
-}
-
-static dc_node_t *s_current_node(const dc_decider_t *d, dc_str_t name)
-{
-    for (size_t i = d->batch->count; i-- > 0;) {
-        dc_change_t *c = &d->batch->items[i];
-        if (s_names_node(c, name))
-            return c->kind == DC_REC_NODE_PUT ? c->node : NULL;
-    }
-    return dc_nodes_peek(d->state->nodes, name);
-}
-
-/* node's subscription to name as the batch leaves it (borrowed), or NULL. */
-static dc_entry_t *s_current_sub(const dc_decider_t *d, dc_str_t name, dc_str_t node)
-{
-    for (size_t i = d->batch->count; i-- > 0;) {
-        dc_change_t *c = &d->batch->items[i];
-        if (c->kind == DC_REC_SUB_PUT && dc_str_eq(c->entry->topic.name, name) &&
-            dc_str_eq(c->entry->topic.publisher_node, node))
-            return c->entry;
-        if (c->kind == DC_REC_SUB_REMOVE && dc_str_eq(dc_str_from(c->name), name) &&
-            dc_str_eq(dc_str_from(c->publisher_node), node))
-            return NULL;
-    }
-    return dc_registry_peek(d->state->subs, name, node);
-}
-
-/* Lease id's TTL (0: it does not exist), counting this batch. */
-static uint64_t s_lease_ttl(const dc_decider_t *d, uint64_t id)
-{
-    for (size_t i = d->batch->count; i-- > 0;) {
-        dc_change_t *c = &d->batch->items[i];
-        if ((c->kind == DC_REC_LEASE_GRANT || c->kind == DC_REC_LEASE_REMOVE) && c->lease_id == id)
-            return c->kind == DC_REC_LEASE_GRANT ? c->ttl_ms : 0;
-    }
-    return dc_leases_ttl(d->state->leases, id);
-}
-
-/* The next lease id: above every id applied or granted in this batch; on an
- * island, a random one of the island range that no lease has. */
-static uint64_t s_next_lease_id(const dc_decider_t *d)
-{
-    if (d->island) {
-        for (;;) {
-            uint64_t id = DC_ISLAND_LEASE_IDS | (dc_request_id_start() & (DC_ISLAND_LEASE_IDS - 1));
-            if (!s_lease_ttl(d, id))
-                return id;
-        }
-    }
-    uint64_t top = d->state->lease_seq;
-    for (size_t i = 0; i < d->batch->count; i++)
-        if (d->batch->items[i].kind == DC_REC_LEASE_GRANT && d->batch->items[i].lease_id > top &&
-            d->batch->items[i].lease_id < DC_ISLAND_LEASE_IDS)
-            top = d->batch->items[i].lease_id;
-    return top + 1;
-}
-
-/* A topic whose lease ran out is free for anyone, even before the expiry
- * timer has removed it. */
-static bool s_expired(const dc_decider_t *d, const dc_entry_t *e)
-{
-    if (!e->lease_id)
-        return false;
-    uint64_t expiry = dc_leases_expiry(d->state->leases, e->lease_id);
-    return expiry && expiry <= d->now_mono;
-}
-
-/* Appends the removal of a node or a topic registration (publisher_node:
- * the topic's node; NULL for a node). */
-static bool s_remove(dc_decider_t *d, dc_rec_kind_t kind, const char *name,
-                     const char *publisher_node, dc_reason_t reason)
-{
-    dc_change_t *c = s_add(d, kind);
-    if (!c)
-        return false;
-    c->reason = reason;
-    c->name = strdup(name);
-    if (publisher_node)
-        c->publisher_node = strdup(publisher_node);
-    if (!c->name || (publisher_node && !c->publisher_node)) {
-        dc_changes_truncate(d->batch, d->batch->count - 1);
-        return false;
-    }
-    return true;
-}
-
-static bool s_remove_topic(dc_decider_t *d, const dc_entry_t *e, dc_reason_t reason)
-{
-    if (!s_remove(d, DC_REC_TOPIC_REMOVE, e->topic.name.ptr, e->topic.publisher_node.ptr, reason))
-        return false;
-    d->net_new--;
-    return true;
-}
-
-/* Removes node's subscription to name when lease id holds it. */
-static void s_end_sub(dc_decider_t *d, dc_str_t name, dc_str_t node, uint64_t id,
-                      dc_reason_t reason)
-{
-    dc_entry_t *cur = s_current_sub(d, name, node);
-    if (cur && cur->lease_id == id &&
-        s_remove(d, DC_REC_SUB_REMOVE, cur->topic.name.ptr, cur->topic.publisher_node.ptr, reason))
-        d->net_new_subs--;
-}
-
-/* Removes every subscription to name that lease id holds: those applied
- * and those this batch put. */
-static void s_end_subs(dc_decider_t *d, dc_str_t name, uint64_t id, dc_reason_t reason)
-{
-    dc_entry_t *small[16], **found = small;
-    size_t n = dc_registry_peek_all(d->state->subs, name, small, 16);
-    if (n > 16) {
-        found = malloc(n * sizeof *found);
-        if (!found)
-            return;
-        n = dc_registry_peek_all(d->state->subs, name, found, n);
-    }
-    /* Names first: a removal may drop the entry found. */
-    for (size_t k = 0; k < n; k++)
-        dc_entry_ref(found[k]);
-    for (size_t k = 0; k < n; k++) {
-        s_end_sub(d, name, found[k]->topic.publisher_node, id, reason);
-        dc_entry_unref(&found[k]);
-    }
-    if (found != small)
-        free(found);
-    for (size_t i = 0; i < d->batch->count; i++) {
-        dc_change_t *c = &d->batch->items[i];
-        if (c->kind == DC_REC_SUB_PUT && c->entry->lease_id == id &&
-            dc_str_eq(c->entry->topic.name, name))
-            s_end_sub(d, name, c->entry->topic.publisher_node, id, reason);
-    }
-}
-
-size_t dc_decide_lease_end(dc_decider_t *d, uint64_t id, dc_reason_t reason)
-{
-    dc_lease_t *l = dc_leases_find(d->state->leases, id);
-    size_t removed = 0;
-    if (l) {
-        for (size_t i = 0; i < l->topic_count; i++) {
-            /* Every registration and subscription of the name under this lease. */
-            view_t v;
-            s_view(d, dc_str_from(l->topics[i]), &v);
-            for (size_t k = 0; k < v.count; k++)
-                if (v.items[k]->lease_id == id && s_remove_topic(d, v.items[k], reason))
-                    removed++;
-            s_end_subs(d, dc_str_from(l->topics[i]), id, reason);
-        }
-        if (l->node) {
-            dc_node_t *node = s_current_node(d, dc_str_from(l->node));
-            if (node && node->lease_id == id)
-                s_remove(d, DC_REC_NODE_REMOVE, l->node, NULL, reason);
-        }
-    }
-    /* What this batch put on the lease (granted in it, not applied yet: a
-     * merged island write and its lease's end, decided together). */
-    size_t upto = d->batch->count;
-    for (size_t i = 0; i < upto; i++) {
-        dc_change_t *c = &d->batch->items[i];
-        if ((c->kind == DC_REC_TOPIC_PUT || c->kind == DC_REC_SUB_PUT) && c->entry->lease_id == id) {
-            dc_entry_t *e = dc_entry_ref(c->entry); /* the batch may move as it grows */
-            if (c->kind == DC_REC_SUB_PUT)
-                s_end_subs(d, e->topic.name, id, reason);
-            else {
-                view_t v;
-                s_view(d, e->topic.name, &v);
-                for (size_t k = 0; k < v.count; k++)
-                    if (v.items[k]->lease_id == id && s_remove_topic(d, v.items[k], reason))
-                        removed++;
-            }
-            dc_entry_unref(&e);
-        } else if (c->kind == DC_REC_NODE_PUT && c->node->lease_id == id) {
-            char *name = strdup(c->node->name);
-            dc_node_t *node = name ? s_current_node(d, dc_str_from(name)) : NULL;
-            if (node && node->lease_id == id)
-                s_remove(d, DC_REC_NODE_REMOVE, name, NULL, reason);
-            free(name);
-        }
-    }
-    dc_change_t *c = s_add(d, DC_REC_LEASE_REMOVE);
-    if (c) {
-        c->lease_id = id;
-        c->reason = reason;
-    }
-    return removed;
 }
 
 /*==== Owners (CURVE) ====*/
@@ -346,7 +102,7 @@ static int s_decide_lease(dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *out,
     const dc_config_t *config = d->config;
     *lease_id = 0;
     if (op->has_lease_id) {
-        uint64_t ttl = s_lease_ttl(d, op->lease_id);
+        uint64_t ttl = dc_batch_lease_ttl(d, op->lease_id);
         if (!ttl) {
             s_say(out, DC_STATUS_NOT_FOUND, "Lease %llu not found",
                   (unsigned long long)op->lease_id);
@@ -378,10 +134,10 @@ static int s_decide_lease(dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *out,
     bool kept = false;
     for (size_t i = 0; i < d->kept_count && !kept; i++)
         kept = d->kept_ids[i] == op->want_lease_id;
-    uint64_t id = op->want_lease_id && (kept || !s_lease_ttl(d, op->want_lease_id))
+    uint64_t id = op->want_lease_id && (kept || !dc_batch_lease_ttl(d, op->want_lease_id))
                       ? op->want_lease_id
-                      : s_next_lease_id(d);
-    dc_change_t *c = s_add(d, DC_REC_LEASE_GRANT);
+                      : dc_batch_next_lease_id(d);
+    dc_change_t *c = dc_changes_add(d->batch, DC_REC_LEASE_GRANT);
     if (!c) {
         s_say(out, DC_STATUS_ERROR, "Out of memory");
         return -1;
@@ -408,15 +164,15 @@ static int s_decide_lease(dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *out,
 static void s_register(dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *out)
 {
     dc_entry_t *e = op->entry;
-    view_t v;
-    s_view(d, e->topic.name, &v);
-    dc_entry_t *mine = NULL, *live[VIEW_CAP], *stale[VIEW_CAP];
+    dc_view_t v;
+    dc_view_of(d, e->topic.name, &v);
+    dc_entry_t *mine = NULL, *live[DC_VIEW_CAP], *stale[DC_VIEW_CAP];
     size_t live_count = 0, stale_count = 0;
     for (size_t k = 0; k < v.count; k++) {
         dc_entry_t *x = v.items[k];
         if (dc_str_eq(x->topic.publisher_node, e->topic.publisher_node))
             mine = x;
-        else if (s_expired(d, x))
+        else if (dc_batch_expired(d, x))
             stale[stale_count++] = x;
         else
             live[live_count++] = x;
@@ -457,7 +213,7 @@ static void s_register(dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *out)
     size_t first = d->batch->count;
     int64_t net_new = d->net_new;
     for (size_t k = 0; k < stale_count; k++)
-        if (!s_remove_topic(d, stale[k], DC_REASON_EXPIRED))
+        if (!dc_batch_remove_topic(d, stale[k], DC_REASON_EXPIRED))
             goto out_of_memory;
     uint64_t lease_id;
     if (s_decide_lease(d, op, out, &lease_id) != 0) {
@@ -465,7 +221,7 @@ static void s_register(dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *out)
         d->net_new = net_new;
         return;
     }
-    dc_change_t *c = s_add(d, DC_REC_TOPIC_PUT);
+    dc_change_t *c = dc_changes_add(d->batch, DC_REC_TOPIC_PUT);
     if (!c)
         goto out_of_memory;
     /* LIST order is registration order: a re-registration keeps its place.
@@ -497,8 +253,8 @@ out_of_memory:
 static void s_unregister(dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *out)
 {
     dc_str_t name = {op->name, op->name_len};
-    view_t v;
-    s_view(d, name, &v);
+    dc_view_t v;
+    dc_view_of(d, name, &v);
     bool dead = op->kind == DC_OP_REMOVE_DEAD;
     dc_entry_t *cur = NULL;
     if (dead) {
@@ -510,7 +266,7 @@ static void s_unregister(dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *out)
                 cur = x;
         }
     } else if (op->publisher_node) {
-        cur = s_view_find(&v, dc_str_from(op->publisher_node));
+        cur = dc_view_find(&v, dc_str_from(op->publisher_node));
         if (!cur && v.count) {
             char nodes[256];
             s_node_list(v.items, v.count, nodes, sizeof nodes);
@@ -536,7 +292,7 @@ static void s_unregister(dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *out)
         s_not_owner(out, op, "Topic", op->name);
         return;
     }
-    if (!s_remove_topic(d, cur, dead ? op->reason : DC_REASON_UNREGISTERED)) {
+    if (!dc_batch_remove_topic(d, cur, dead ? op->reason : DC_REASON_UNREGISTERED)) {
         s_say(out, DC_STATUS_ERROR, "Out of memory");
         return;
     }
@@ -546,7 +302,7 @@ static void s_unregister(dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *out)
 
 static void s_register_node(dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *out)
 {
-    dc_node_t *cur = s_current_node(d, dc_str_from(op->node->name));
+    dc_node_t *cur = dc_batch_node(d, dc_str_from(op->node->name));
     if (cur && !s_owns(op, cur->owner)) {
         s_not_owner(out, op, "Node", op->node->name);
         return;
@@ -555,7 +311,7 @@ static void s_register_node(dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *ou
     uint64_t lease_id;
     if (s_decide_lease(d, op, out, &lease_id) != 0)
         return;
-    dc_change_t *c = s_add(d, DC_REC_NODE_PUT);
+    dc_change_t *c = dc_changes_add(d->batch, DC_REC_NODE_PUT);
     if (!c) {
         d->batch->count = first;
         out->has_lease = false;
@@ -576,7 +332,7 @@ static void s_register_node(dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *ou
 static void s_subscribe(dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *out)
 {
     dc_entry_t *e = op->entry;
-    dc_entry_t *cur = s_current_sub(d, e->topic.name, e->topic.publisher_node);
+    dc_entry_t *cur = dc_batch_sub(d, e->topic.name, e->topic.publisher_node);
     if (cur && !s_owns(op, cur->owner)) {
         s_not_owner(out, op, "Subscription to", e->topic.name.ptr);
         return;
@@ -591,7 +347,7 @@ static void s_subscribe(dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *out)
     uint64_t lease_id;
     if (s_decide_lease(d, op, out, &lease_id) != 0)
         return;
-    dc_change_t *c = s_add(d, DC_REC_SUB_PUT);
+    dc_change_t *c = dc_changes_add(d->batch, DC_REC_SUB_PUT);
     if (!c) {
         dc_changes_truncate(d->batch, first);
         out->has_lease = false;
@@ -614,7 +370,7 @@ static void s_subscribe(dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *out)
 static void s_unsubscribe(dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *out)
 {
     dc_str_t name = {op->name, op->name_len};
-    dc_entry_t *cur = s_current_sub(d, name, dc_str_from(op->publisher_node));
+    dc_entry_t *cur = dc_batch_sub(d, name, dc_str_from(op->publisher_node));
     if (!cur) {
         s_say(out, DC_STATUS_NOT_FOUND, "Node %s does not subscribe to %s", op->publisher_node,
               op->name);
@@ -624,7 +380,8 @@ static void s_unsubscribe(dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *out)
         s_not_owner(out, op, "Subscription to", op->name);
         return;
     }
-    if (!s_remove(d, DC_REC_SUB_REMOVE, op->name, op->publisher_node, DC_REASON_UNREGISTERED)) {
+    if (!dc_batch_remove(d, DC_REC_SUB_REMOVE, op->name, op->publisher_node,
+                         DC_REASON_UNREGISTERED)) {
         s_say(out, DC_STATUS_ERROR, "Out of memory");
         return;
     }
@@ -648,7 +405,7 @@ void dc_decide(dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *out)
         s_unregister(d, op, out);
         break;
     case DC_OP_REVOKE_LEASE: {
-        if (!s_lease_ttl(d, op->lease_id)) {
+        if (!dc_batch_lease_ttl(d, op->lease_id)) {
             s_say(out, DC_STATUS_NOT_FOUND, "Lease %llu not found",
                   (unsigned long long)op->lease_id);
             break;
@@ -669,7 +426,7 @@ void dc_decide(dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *out)
         s_register_node(d, op, out);
         break;
     case DC_OP_UNREGISTER_NODE: {
-        dc_node_t *node = s_current_node(d, name);
+        dc_node_t *node = dc_batch_node(d, name);
         if (!node) {
             s_say(out, DC_STATUS_NOT_FOUND, "Node %s not found", op->name);
             break;
@@ -678,7 +435,7 @@ void dc_decide(dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *out)
             s_not_owner(out, op, "Node", op->name);
             break;
         }
-        if (!s_remove(d, DC_REC_NODE_REMOVE, op->name, NULL, DC_REASON_UNREGISTERED)) {
+        if (!dc_batch_remove(d, DC_REC_NODE_REMOVE, op->name, NULL, DC_REASON_UNREGISTERED)) {
             s_say(out, DC_STATUS_ERROR, "Out of memory");
             break;
         }
@@ -704,7 +461,7 @@ void dc_decide(dc_decider_t *d, dc_write_op_t *op, dc_outcome_t *out)
         break;
     }
     if (out->changed && op->has_request_id) {
-        dc_change_t *c = s_add(d, DC_REC_REQUEST);
+        dc_change_t *c = dc_changes_add(d->batch, DC_REC_REQUEST);
         if (c && (c->text = strdup(out->message))) {
             c->value = op->request_id;
             c->status = out->status;
