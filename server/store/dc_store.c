@@ -2,6 +2,7 @@
  * corrupt, deleted or read-only database, transactions (see the .h; the
  * rows are dc_store_rows.c). */
 #include "dc_store_file.h"
+#include "dc_wal_vfs.h"
 #include "dc_failpoint.h"
 #include "dc_log.h"
 
@@ -236,8 +237,10 @@ static int s_open_file(dc_store_t *self, dc_sync_t sync, uint64_t max_size, bool
         rc = sqlite3_open_v2(uri, &self->db,
                              SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, NULL);
     } else
+        /* A commit's WAL appends in one write call (dc_wal_vfs.h). */
         rc = sqlite3_open_v2(self->path, &self->db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                             dc_wal_vfs_name());
     if (rc != SQLITE_OK) {
         snprintf(self->errmsg, sizeof self->errmsg, "cannot open: %s", sqlite3_errstr(rc));
         return rc;

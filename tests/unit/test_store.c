@@ -1,15 +1,17 @@
 /* test_store.c: the SQLite store on real files: schema, round trip, epoch,
  * migration of a version 5 database (one row per name) to one row per
  * registration, corrupt files moved aside (or refused), a size cap giving
- * SQLITE_FULL. */
+ * SQLITE_FULL, a commit's WAL appends written in one call (dc_wal_vfs). */
 #include "dc_log.h"
 #include "dc_store.h"
 #include "dc_test.h"
+#include "dc_wal_vfs.h"
 
 #include <dirent.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 static char s_dir[] = "/tmp/discod-test-store-XXXXXX";
@@ -202,6 +204,69 @@ static void test_size_cap(const char *path)
     dc_store_destroy(&s);
 }
 
+static int s_put_big(dc_store_t *s, int i)
+{
+    char name[32];
+    snprintf(name, sizeof name, "/big/%d", i);
+    static uint8_t meta[700];
+    memset(meta, 0x80 | (i & 0x3f), sizeof meta);
+    dc_stored_topic_t t = {{dc_str_from(name), dc_str_from("tcp://127.0.0.1:1"),
+                            dc_str_from("T"), dc_str_from("node"), 7},
+                           (uint64_t)i + 1, 0, meta, sizeof meta, 0, 0, {NULL, 0}};
+    return dc_store_put_topic(s, &t);
+}
+
+static int s_rows(sqlite3 *db)
+{
+    sqlite3_stmt *stmt = NULL;
+    int n = -1;
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM topics", -1, &stmt, NULL) == SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW)
+        n = sqlite3_column_int(stmt, 0);
+    sqlite3_finalize(stmt);
+    return n;
+}
+
+/* Commits of every size, from one row to several MB (past the 128 KiB a
+ * platform write takes and the 4 MB gathered at most): each is in the file
+ * once committed (another connection, on the plain VFS, counts the rows
+ * while the store stays open), and a small one is one write call. */
+static void test_wal_gathering(const char *path)
+{
+    CHECK(dc_wal_vfs_name() != NULL);
+    dc_store_t *s = dc_store_open(path, DC_SYNC_FULL, DC_CORRUPT_MOVE_ASIDE, 0);
+    CHECK(s != NULL);
+    sqlite3 *reader = NULL;
+    CHECK(sqlite3_open_v2(path, &reader, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
+    const int sizes[] = {1, 8, 37, 180, 181, 182, 365, 1000, 9000};
+    int total = 0;
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        uint64_t before = dc_wal_vfs_writes();
+        CHECK(dc_store_begin(s) == 0);
+        int rc = 0;
+        for (int i = 0; i < sizes[k] && rc == 0; i++)
+            rc = s_put_big(s, total + i);
+        CHECK(rc == 0);
+        CHECK(dc_store_commit(s) == 0);
+        total += sizes[k];
+        CHECK(s_rows(reader) == total);
+        if (sizes[k] <= 8) /* a few pages: the frames in one call */
+            CHECK(dc_wal_vfs_writes() - before == 1);
+        else
+            CHECK(dc_wal_vfs_writes() - before >= 1);
+    }
+    sqlite3_close(reader);
+    CHECK(dc_store_integrity_ok(s) == 0);
+    dc_store_destroy(&s);
+    /* And after a restart. */
+    s = dc_store_open(path, DC_SYNC_FULL, DC_CORRUPT_MOVE_ASIDE, 0);
+    CHECK(s != NULL);
+    sqlite3_open_v2(path, &reader, SQLITE_OPEN_READONLY, NULL);
+    CHECK(s_rows(reader) == total);
+    sqlite3_close(reader);
+    dc_store_destroy(&s);
+}
+
 int main(void)
 {
     dc_log_set_level(DC_LOG_ERROR);
@@ -215,6 +280,8 @@ int main(void)
     test_corrupt(path);
     snprintf(path, sizeof path, "%s/capped.db", s_dir);
     test_size_cap(path);
+    snprintf(path, sizeof path, "%s/gathered.db", s_dir);
+    test_wal_gathering(path);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", s_dir);
     if (system(cmd) != 0)
