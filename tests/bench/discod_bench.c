@@ -48,6 +48,7 @@ typedef struct {
     const char *workload;
     int clients;
     double seconds;
+    bool no_prefill; /* the lookups' topics are there already (callgrind.sh) */
     double rate; /* per client, requests/s; 0: closed loop */
     int topics;
     int leases;
@@ -689,6 +690,7 @@ int main(int argc, char **argv)
         {"lister-endpoint", required_argument, 0, 'L'},
         {"lease-ttl-ms", required_argument, 0, 'T'},
         {"subscriptions", required_argument, 0, 'S'},
+        {"no-prefill", no_argument, 0, 'P'},
         {0, 0, 0, 0}};
     int opt;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
@@ -705,6 +707,7 @@ int main(int argc, char **argv)
         case 'L': s_opt.lister_endpoint = optarg; break;
         case 'T': s_opt.lease_ttl_ms = strtoull(optarg, NULL, 10); break;
         case 'S': s_opt.subscriptions = atoi(optarg); break;
+        case 'P': s_opt.no_prefill = true; break;
         default:
             fprintf(stderr, "usage: discod-bench --endpoint EP [--pid PID] --workload "
                             "ping|lookup|register|write-path|mixed|heartbeat|\n"
@@ -715,7 +718,9 @@ int main(int argc, char **argv)
                             "       [--lister-endpoint EP] (list-under-load: LIST another daemon)\n"
                             "       [--lease-ttl-ms N] (heartbeat workloads, default 3000)\n"
                             "       [--subscriptions N] (subscribe workloads: held first, "
-                            "default 10000)\n");
+                            "default 10000)\n"
+                            "       [--no-prefill] (lookup, mixed: the --topics are registered "
+                            "already)\n");
             return opt == 'h' ? 0 : 2;
         }
     }
@@ -740,7 +745,7 @@ int main(int argc, char **argv)
                  s_stat("subscriptions"));
     } else if (!strcmp(w, "ping") || !strcmp(w, "lookup") || !strcmp(w, "mixed") ||
         !strcmp(w, "write-path")) {
-        if (strcmp(w, "ping") != 0 && strcmp(w, "write-path") != 0)
+        if (strcmp(w, "ping") != 0 && strcmp(w, "write-path") != 0 && !s_opt.no_prefill)
             s_prefill("/bench/pre", s_opt.topics, 0, NULL);
         s_run(w, s_opt.clients, s_opt.seconds, &r, NULL);
     } else if (!strcmp(w, "register")) {
