@@ -167,8 +167,8 @@ static zmsg_t *s_routed(int index, const dc_principal_t *who, zmq_msg_t *frames,
     return msg;
 }
 
-/* Hands a decoded REGISTER, UNREGISTER, SUBSCRIBE or UNSUBSCRIBE straight to
- * the writer (no worker
+/* Hands a decoded REGISTER, UNREGISTER, SUBSCRIBE, UNSUBSCRIBE or WAIT straight
+ * to the writer (no worker
  * hop: one thread wake-up and one decode fewer per write). Returns false,
  * leaving the frames alone, when a worker should take it instead: a request
  * the op builder refuses (the worker answers the ERROR) or a writer queue
@@ -177,9 +177,10 @@ static bool s_to_writer(front_t *self, int index, const dc_principal_t *who, zmq
                         int count, const dc_request_t *req)
 {
     const char *problem = NULL;
-    bool subscription = req->command == DC_CMD_SUBSCRIBE || req->command == DC_CMD_UNSUBSCRIBE;
-    dc_write_op_t *op = subscription ? dc_write_op_subscription(req, &problem)
-                                     : dc_write_op_topic(req, &problem);
+    dc_write_op_t *op = req->command == DC_CMD_WAIT_TOPIC ? dc_write_op_wait(req, &problem)
+                        : req->command == DC_CMD_SUBSCRIBE || req->command == DC_CMD_UNSUBSCRIBE
+                            ? dc_write_op_subscription(req, &problem)
+                            : dc_write_op_topic(req, &problem);
     if (!op)
         return false; /* a worker answers the problem */
     dc_write_op_take_request_keys(op, req);
@@ -246,9 +247,10 @@ static void s_principal(front_t *self, int index, zmq_msg_t *body, dc_principal_
     who->access = dc_keys_role(ctx->keys, who->key);
 }
 
-/* Reads one client message. PING, LOOKUP and HEARTBEAT (the hot path: a hash
- * lookup each) are answered here, with no allocation but the reply's;
- * REGISTER, UNREGISTER, SUBSCRIBE and UNSUBSCRIBE go straight to the writer;
+/* Reads one client message. PING, LOOKUP, HEARTBEAT and a WAIT for a topic
+ * that is there (the hot path: a hash lookup each) are answered here, with no
+ * allocation but the reply's; REGISTER, UNREGISTER, SUBSCRIBE, UNSUBSCRIBE and
+ * a WAIT to hold go straight to the writer;
  * everything else goes to a worker, so a LIST of 100,000 topics never delays
  * a lookup. */
 static bool s_from_client(front_t *self, int index)
@@ -312,12 +314,14 @@ static bool s_from_client(front_t *self, int index)
                 return true;
             }
             if (req.command == DC_CMD_PING || req.command == DC_CMD_LOOKUP_TOPIC ||
-                req.command == DC_CMD_HEARTBEAT) {
+                req.command == DC_CMD_HEARTBEAT || req.command == DC_CMD_WAIT_TOPIC) {
                 msgpack_sbuffer_clear(&self->reply_buffer);
-                if (dc_quick_reply(ctx, &req, &self->reply_buffer, &self->scratch) == 0) {
+                int rc = dc_quick_reply(ctx, &req, &self->reply_buffer, &self->scratch);
+                if (rc == 0) {
                     s_send_inline(self, router, frames, count);
                     answered = true;
-                }
+                } else if (rc == 1) /* a WAIT for a topic not there: the writer holds it */
+                    answered = s_to_writer(self, index, &who, frames, count, &req);
             } else if (req.command == DC_CMD_REGISTER_TOPIC ||
                        req.command == DC_CMD_UNREGISTER_TOPIC || req.command == DC_CMD_SUBSCRIBE ||
                        req.command == DC_CMD_UNSUBSCRIBE) {

@@ -65,6 +65,18 @@ int dc_found(dc_context_t *ctx, dc_str_t name, dc_reply_t *r, msgpack_sbuffer *b
     return 0;
 }
 
+/* A protocol 2 subscriber naming itself (LOOKUP, WAIT) is told of the
+ * publishers it cannot decode: packed after them in publishers, from *at. */
+static void s_mismatch(dc_context_t *ctx, const dc_request_t *req, dc_reply_t *r,
+                       msgpack_sbuffer *publishers, size_t *at)
+{
+    if (req->version < 2 || !(req->present & DC_REQ_NODE_NAME))
+        return;
+    *at = publishers->size;
+    if (dc_mismatch_for(ctx->registry, ctx->subs, req->topic_name, req->node_name, publishers))
+        r->mismatch = (dc_blob_t){NULL, publishers->size - *at};
+}
+
 int dc_quick_reply(dc_context_t *ctx, const dc_request_t *req, msgpack_sbuffer *out,
                    msgpack_sbuffer *scratch)
 {
@@ -94,17 +106,20 @@ int dc_quick_reply(dc_context_t *ctx, const dc_request_t *req, msgpack_sbuffer *
                      req->topic_name.ptr);
             r.status = DC_STATUS_NOT_FOUND;
             r.message = message;
-        } else if (req->version >= 2 && (req->present & DC_REQ_NODE_NAME)) {
-            /* A subscriber naming itself: the publishers it cannot decode. */
-            mismatch_at = publishers->size;
-            if (dc_mismatch_for(ctx->registry, ctx->subs, req->topic_name, req->node_name,
-                                publishers))
-                r.mismatch = (dc_blob_t){NULL, publishers->size - mismatch_at};
-        }
+        } else
+            s_mismatch(ctx, req, &r, publishers, &mismatch_at);
         if (req->version < 2 && (req->present & DC_REQ_TOPIC_NAME)) {
             DC_STAT_INC(ctx, legacy_lookups);
             dc_lookups_note(ctx->lookups, req->topic_name, dc_wall_ms());
         }
+    } else if (req->command == DC_CMD_WAIT_TOPIC && (req->present & DC_REQ_TOPIC_NAME) &&
+               req->topic_name.len > 0) {
+        DC_STAT_INC(ctx, waits);
+        if (dc_found(ctx, req->topic_name, &r, publishers, &found) != 0) {
+            msgpack_sbuffer_destroy(&local);
+            return 1; /* not there: held by the writer */
+        }
+        s_mismatch(ctx, req, &r, publishers, &mismatch_at);
     } else if (req->command == DC_CMD_HEARTBEAT && (req->present & DC_REQ_LEASE_ID)) {
         DC_STAT_INC(ctx, heartbeats);
         uint64_t ttl = dc_leases_heartbeat(ctx->leases, req->lease_id, dc_mono_ms(), dc_wall_ms());

@@ -1,8 +1,8 @@
 /* dc_quick_reply.h: the answers that need no more than a hash lookup (PING,
- * LOOKUP, HEARTBEAT with a lease_id), built where the request is read: the
- * front thread answers them inline, the datagram thread for PATH.hb, the
- * workers for the ones they are handed. And the answer to a found topic,
- * which WAIT shares with LOOKUP.
+ * LOOKUP, HEARTBEAT with a lease_id, WAIT for a topic that is there), built
+ * where the request is read: the front thread answers them inline, the
+ * datagram thread for PATH.hb, the workers for the ones they are handed. And
+ * the answer to a found topic, which WAIT shares with LOOKUP.
  *
  * Design notes: called from several threads at once; it only reads the
  * registry (its own lock, dc_registry.h), renews leases (dc_lease.h's lock)
@@ -17,8 +17,12 @@
 #include <msgpack.h>
 
 /* Appends the encoded reply to req to out and returns 0, or returns -1 when
- * req is not one of these. scratch (may be NULL) is a buffer the caller keeps
- * for the reply's parts, so the hot path allocates nothing once warm. */
+ * req is not one of these (a WAIT without a topic name among them: the
+ * worker answers its ERROR). A WAIT for a topic not there returns 1 with
+ * nothing appended: the writer holds it (dc_write_op_wait), and checks again
+ * as it does, so no registration slips between this look and the hold.
+ * scratch (may be NULL) is a buffer the caller keeps for the reply's parts,
+ * so the hot path allocates nothing once warm. */
 int dc_quick_reply(dc_context_t *ctx, const dc_request_t *req, msgpack_sbuffer *out,
                    msgpack_sbuffer *scratch);
 

@@ -5,11 +5,12 @@
  * else sees it.
  *
  * Threads: the front (one actor) owns the client-facing ROUTER sockets. It
- * answers PING, LOOKUP and HEARTBEAT inline (dc_quick_reply), hands REGISTER,
- * UNREGISTER, SUBSCRIBE and UNSUBSCRIBE it could decode straight to the writer, and load-balances
+ * answers PING, LOOKUP, HEARTBEAT and a WAIT whose topic is there inline
+ * (dc_quick_reply), hands REGISTER, UNREGISTER, SUBSCRIBE, UNSUBSCRIBE and a
+ * WAIT to hold it could decode straight to the writer, and load-balances
  * everything else to idle workers over inproc; workers answer the other
- * reads and pass the other writes to the writer, which commits them and
- * sends the answer back through the front. The writer is dc_writer
+ * reads and pass the other writes to the writer, which commits them (or
+ * holds the WAIT) and sends the answer back through the front. The writer is dc_writer
  * standalone, dc_cluster (Raft on its own libuv loop) in a cluster; both
  * change the applied state through dc_apply alone. main() owns only this
  * object. */

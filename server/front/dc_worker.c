@@ -206,44 +206,24 @@ static void s_submit_named(worker_t *self, zmsg_t **route, dc_request_t *req, dc
     s_submit_write(self, route, req, op);
 }
 
+/* A WAIT whose topic is there is answered here (dc_quick_reply); else the
+ * writer holds it. The front does the same for those it reads. */
 static void s_handle_wait(worker_t *self, zmsg_t **route, dc_request_t *req)
 {
-    DC_STAT_INC(self->ctx, waits);
-    if (!(req->present & DC_REQ_TOPIC_NAME) || req->topic_name.len == 0) {
-        s_error(self, route, req->version, "Missing topic_name in wait request");
-        return;
-    }
-    /* Present already: answer here. Otherwise the writer holds it, so that no
-     * registration can slip between this check and the hold. */
-    dc_reply_t r;
-    s_reply_init(&r, self, req->version, DC_STATUS_OK, "");
-    dc_found_t found;
-    msgpack_sbuffer publishers;
-    msgpack_sbuffer_init(&publishers);
-    msgpack_sbuffer mismatch;
-    msgpack_sbuffer_init(&mismatch);
-    if (dc_found(self->ctx, req->topic_name, &r, &publishers, &found) == 0) {
-        if (req->version >= 2 && (req->present & DC_REQ_NODE_NAME) &&
-            dc_mismatch_for(self->ctx->registry, self->ctx->subs, req->topic_name, req->node_name,
-                            &mismatch))
-            r.mismatch = (dc_blob_t){(const uint8_t *)mismatch.data, mismatch.size};
-        s_answer(self, route, &r, 'A');
-        msgpack_sbuffer_destroy(&mismatch);
-        dc_found_release(&found);
-        msgpack_sbuffer_destroy(&publishers);
-        return;
-    }
-    msgpack_sbuffer_destroy(&publishers);
-    dc_write_op_t *op = dc_write_op_named(DC_OP_WAIT, req->topic_name);
-    /* A subscriber that names itself hears of mismatches when woken. */
-    if (op && req->version >= 2 && (req->present & DC_REQ_NODE_NAME) &&
-        !(op->publisher_node = dc_str_dup(req->node_name)))
-        dc_write_op_destroy(&op);
-    if (!op) {
+    msgpack_sbuffer quick;
+    msgpack_sbuffer_init(&quick);
+    int rc = dc_quick_reply(self->ctx, req, &quick, NULL);
+    zframe_t *frame = rc == 0 ? zframe_new(quick.data, quick.size) : NULL;
+    msgpack_sbuffer_destroy(&quick);
+    if (frame)
+        dc_reply_route_send(route, &frame, 'A', self->backend);
+    else if (rc == 0)
         s_error(self, route, req->version, "Out of memory");
-        return;
+    else {
+        if (rc < 0)
+            DC_STAT_INC(self->ctx, waits); /* counted by dc_quick_reply otherwise */
+        s_submit_built(self, route, req, dc_write_op_wait); /* its ERROR when rc is -1 */
     }
-    s_submit_write(self, route, req, op);
 }
 
 static void s_handle_graph(worker_t *self, zmsg_t **route, dc_request_t *req)

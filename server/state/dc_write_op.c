@@ -37,6 +37,21 @@ dc_write_op_t *dc_write_op_named(dc_op_kind_t kind, dc_str_t name)
     return op;
 }
 
+dc_write_op_t *dc_write_op_wait(const dc_request_t *req, const char **problem)
+{
+    if (!(req->present & DC_REQ_TOPIC_NAME) || req->topic_name.len == 0) {
+        *problem = "Missing topic_name in wait request";
+        return NULL;
+    }
+    dc_write_op_t *op = dc_write_op_named(DC_OP_WAIT, req->topic_name);
+    if (op && req->version >= 2 && (req->present & DC_REQ_NODE_NAME) &&
+        !(op->publisher_node = dc_str_dup(req->node_name)))
+        dc_write_op_destroy(&op);
+    if (!op)
+        *problem = "Out of memory";
+    return op;
+}
+
 /* An op of kind carrying a new entry for topic t, with the request's
  * metadata (protocol 2). */
 static dc_write_op_t *s_with_entry(dc_op_kind_t kind, const dc_topic_t *t, const dc_request_t *req,

@@ -71,6 +71,11 @@ void dc_write_op_take_request_keys(dc_write_op_t *op, const dc_request_t *req);
 /* An op of kind on a copy of name, nothing else set. NULL: out of memory. */
 dc_write_op_t *dc_write_op_named(dc_op_kind_t kind, dc_str_t name);
 
+/* The WAIT to hold for a decoded WAIT_TOPIC whose topic is not there (a
+ * protocol 2 subscriber naming its node hears of mismatches when woken);
+ * NULL with the ERROR message in *problem. Request keys not yet taken. */
+dc_write_op_t *dc_write_op_wait(const dc_request_t *req, const char **problem);
+
 /* The op for a decoded REGISTER or UNREGISTER (request keys not yet taken);
  * NULL with the ERROR message in *problem. Used by the workers and by the
  * front, which hands these two straight to the writer. */
