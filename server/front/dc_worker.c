@@ -6,7 +6,6 @@
 #include "dc_stats.h"
 #include "dc_log.h"
 #include "dc_members.h"
-#include "dc_mismatch.h"
 #include "dc_protocol.h"
 #include "dc_quick_reply.h"
 #include "dc_reply_send.h"
@@ -194,7 +193,7 @@ static void s_submit_built(worker_t *self, zmsg_t **route, dc_request_t *req,
 }
 
 
-/* Hands a named op (WAIT, UNREGISTER_NODE) to the writer. */
+/* Hands a named op (UNREGISTER_NODE) to the writer. */
 static void s_submit_named(worker_t *self, zmsg_t **route, dc_request_t *req, dc_op_kind_t kind,
                            dc_str_t name)
 {
