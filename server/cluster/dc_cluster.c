@@ -45,6 +45,7 @@ void dc_cluster__finish(cluster_t *self, dc_cop_t *c)
         zmsg_addstr(msg, "A");
         zmsg_addmem(msg, &c->peer_fwd_id, sizeof c->peer_fwd_id);
         zmsg_addmem(msg, buf.data, buf.size);
+        self->router_ready = true; /* the send may take a signal for us */
         zmsg_send(&msg, self->router);
         msgpack_sbuffer_destroy(&buf);
     } else {
@@ -120,6 +121,7 @@ static void s_apply_done(struct raft_apply *req, int status, void *result)
                 zmsg_append(msg, &c->peer);
                 zmsg_addstr(msg, "N");
                 zmsg_addmem(msg, &c->peer_fwd_id, sizeof c->peer_fwd_id);
+                self->router_ready = true;
                 zmsg_send(&msg, self->router);
                 dc_write_op_destroy(&c->op);
                 free(c);
@@ -244,7 +246,12 @@ static void s_give_request_id(cluster_t *self, dc_write_op_t *op)
 static void s_from_local(cluster_t *self)
 {
     dc_write_op_t *op;
-    while ((op = dc_pipeline_next_op(&self->pipeline))) {
+    while (self->local_ready) {
+        if (!(op = dc_pipeline_next_op(&self->pipeline))) {
+            if (zmq_errno() == EAGAIN)
+                self->local_ready = false;
+            break;
+        }
         if (dc_pipeline_take_wait(&self->pipeline, &op, dc_mono_ms()))
             continue;
         dc_cop_t *c = calloc(1, sizeof *c);
@@ -267,6 +274,9 @@ static void s_from_local(cluster_t *self)
 
 static void s_from_pipe(cluster_t *self)
 {
+    if (!self->pipe_ready)
+        return;
+    self->pipe_ready = false; /* drained to the end below */
     while (zsock_events(self->pipe) & ZMQ_POLLIN) {
         char *command = zstr_recv(self->pipe);
         if (!command || streq(command, "$TERM")) {
@@ -348,7 +358,14 @@ void dc_cluster__readable(uv_poll_t *handle, int status, int events)
 {
     (void)status;
     (void)events;
-    s_drain(handle->data);
+    cluster_t *self = handle->data;
+    if (handle == &self->pipe_poll)
+        self->pipe_ready = true;
+    else if (handle == &self->pull_poll)
+        self->local_ready = true;
+    else if (handle == &self->router_poll)
+        self->router_ready = true;
+    s_drain(self);
 }
 
 void dc_cluster__before_poll(uv_prepare_t *handle)

@@ -10,6 +10,7 @@
 
 #include <arpa/inet.h>
 #include <netdb.h>
+#include <errno.h>
 #include <string.h>
 
 static void s_dealer_readable(uv_poll_t *handle, int status, int events);
@@ -66,6 +67,7 @@ static bool s_dealer_for(cluster_t *self, uint64_t leader)
     /* Never block the Raft thread: at the high-water mark (a leader that
      * stopped reading) s_forward keeps the op queued for later. */
     zsock_set_sndtimeo(self->dealer, 0);
+    zsock_set_rcvtimeo(self->dealer, 0); /* receives never block: the loop drains it */
     dc_zap_connect_member(self->ctx->zap, self->dealer);
     if (zsock_connect(self->dealer, "%s", endpoint) != 0) {
         dc_warn("cannot connect to the leader's endpoint %s", endpoint);
@@ -74,6 +76,7 @@ static bool s_dealer_for(cluster_t *self, uint64_t leader)
     }
     snprintf(self->dealer_endpoint, sizeof self->dealer_endpoint, "%s", endpoint);
     self->dealer_leader = leader;
+    self->dealer_ready = true;
     self->dealer_poll = malloc(sizeof *self->dealer_poll);
     if (self->dealer_poll) {
         uv_poll_init(&self->loop, self->dealer_poll, zsock_fd(self->dealer));
@@ -107,6 +110,7 @@ void dc_cluster__forward(cluster_t *self)
         zmsg_addmem(msg, &c->fwd_id, sizeof c->fwd_id);
         zmsg_addmem(msg, buf.data, buf.size);
         msgpack_sbuffer_destroy(&buf);
+        self->dealer_ready = true; /* the send may take a signal for us */
         if (zmsg_send(&msg, self->dealer) != 0) {
             zmsg_destroy(&msg);
             dc_cop_list_t back = {0};
@@ -122,8 +126,12 @@ void dc_cluster__forward(cluster_t *self)
 void dc_cluster__from_leader(cluster_t *self)
 {
     zmsg_t *msg;
-    while (self->dealer && (zsock_events(self->dealer) & ZMQ_POLLIN) &&
-           (msg = zmsg_recv(self->dealer))) {
+    while (self->dealer && self->dealer_ready) {
+        if (!(msg = zmsg_recv(self->dealer))) {
+            if (zmq_errno() == EAGAIN)
+                self->dealer_ready = false;
+            break;
+        }
         zframe_t *kind = zmsg_first(msg), *id = zmsg_next(msg), *body = zmsg_next(msg);
         uint64_t fwd_id = 0;
         if (kind && id && zframe_size(id) == sizeof fwd_id)
@@ -143,6 +151,7 @@ static void s_dealer_readable(uv_poll_t *handle, int status, int events)
     (void)status;
     (void)events;
     cluster_t *self = handle->data;
+    self->dealer_ready = true;
     dc_cluster__from_leader(self);
     dc_cluster__pump(self);
 }
@@ -151,7 +160,12 @@ static void s_dealer_readable(uv_poll_t *handle, int status, int events)
 void dc_cluster__from_followers(cluster_t *self)
 {
     zmsg_t *msg;
-    while ((zsock_events(self->router) & ZMQ_POLLIN) && (msg = zmsg_recv(self->router))) {
+    while (self->router_ready) {
+        if (!(msg = zmsg_recv(self->router))) {
+            if (zmq_errno() == EAGAIN)
+                self->router_ready = false;
+            break;
+        }
         zframe_t *peer = zmsg_pop(msg);
         zframe_t *kind = zmsg_first(msg), *arg = zmsg_next(msg), *body = zmsg_next(msg);
         uint64_t fwd_id = 0;
@@ -182,6 +196,7 @@ void dc_cluster__from_followers(cluster_t *self)
                 zmsg_append(no, &c->peer);
                 zmsg_addstr(no, "N");
                 zmsg_addmem(no, &fwd_id, sizeof fwd_id);
+                self->router_ready = true;
                 zmsg_send(&no, self->router);
                 free(c);
             } else if (c && !op) {
@@ -214,6 +229,7 @@ void dc_cluster__forward_renewals(cluster_t *self)
         zmsg_t *msg = zmsg_new();
         zmsg_addstr(msg, "R");
         zmsg_addmem(msg, ids, n * sizeof *ids);
+        self->dealer_ready = true;
         zmsg_send(&msg, self->dealer);
     }
     free(ids);
@@ -260,6 +276,7 @@ int dc_cluster__bind_router(cluster_t *self)
     if (!self->router)
         return -1;
     zsock_set_linger(self->router, 0);
+    zsock_set_rcvtimeo(self->router, 0); /* receives never block: the loop drains it */
     zsock_set_maxmsgsize(self->router, (int)self->config->max_message_size + 4096);
     dc_listen_prepare(self->router);
     dc_cluster__allow_members(self);

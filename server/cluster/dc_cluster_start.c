@@ -198,6 +198,7 @@ static int s_setup(cluster_t *self)
     dc_lessor_demote(&self->pipeline.lessor); /* a follower until elected */
     if (s_start_raft(self) != 0)
         return -1;
+    self->pipe_ready = self->local_ready = self->router_ready = true;
     s_poll(self, &self->pipe_poll, self->pipe);
     s_poll(self, &self->pull_poll, self->pipeline.pull);
     s_poll(self, &self->router_poll, self->router);
