@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <arpa/inet.h>
 #include <ifaddrs.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <string.h>
 
@@ -55,7 +56,16 @@ typedef struct {
     uint64_t in_flight; /* requests read from clients and not yet answered */
     char here[16][48];  /* this computer's own addresses (tcp clients from them are "here") */
     int here_count;
+    /* Which sockets may hold a message (S_PIPE, S_BACKEND, S_REPLIES, then
+     * S_ROUTERS + each endpoint): set when its descriptor polls readable and
+     * after a send on it (a send can take the signal of a message arrived
+     * meanwhile), cleared when a receive finds none. The loop blocks in
+     * poll() only when none is set: a zmq_poll asked every socket twice,
+     * a system call each, on every wake-up. */
+    bool ready[3 + DC_MAX_ENDPOINTS];
 } front_t;
+
+enum { S_PIPE = 0, S_BACKEND = 1, S_REPLIES = 2, S_ROUTERS = 3 };
 
 /* Reads this computer's addresses (an isolated member still takes writes
  * from them: dc_island.h). */
@@ -99,6 +109,7 @@ static void s_dispatch(front_t *self, zmsg_t *msg)
     }
     zframe_t *worker = self->idle[--self->idle_count];
     zmsg_prepend(msg, &worker);
+    self->ready[S_BACKEND] = true; /* the send may take a signal for us */
     zmsg_send(&msg, self->backend);
 }
 
@@ -119,19 +130,25 @@ static void s_send_to_client(front_t *self, zmsg_t *msg)
     zframe_t *index = zmsg_pop(msg);
     int i = index && zframe_size(index) >= 1 ? *zframe_data(index) : -1;
     zframe_destroy(&index);
-    if (i >= 0 && i < self->router_count)
+    if (i >= 0 && i < self->router_count) {
+        self->ready[S_ROUTERS + i] = true; /* the send may take a signal for us */
         zmsg_send(&msg, self->routers[i]);
+    }
     zmsg_destroy(&msg);
     if (self->in_flight > 0)
         self->in_flight--;
 }
 
-/* Returns true when the worker asked the server to stop (SHUTDOWN). */
+/* Takes one worker message, or clears the backend's ready flag when none
+ * is waiting. Returns true when the worker asked the server to stop
+ * (SHUTDOWN). */
 static bool s_from_worker(front_t *self)
 {
-    zmsg_t *msg = zmsg_recv(self->backend);
-    if (!msg)
+    zmsg_t *msg = zmsg_recv(self->backend); /* never blocks: rcvtimeo 0 */
+    if (!msg) {
+        self->ready[S_BACKEND] = false;
         return false;
+    }
     zframe_t *identity = zmsg_pop(msg);
     zframe_t *kind = zmsg_pop(msg);
     char k = kind && zframe_size(kind) >= 1 ? (char)*zframe_data(kind) : 0;
@@ -151,6 +168,7 @@ static void s_from_writer(front_t *self)
     zmsg_t *msg;
     while ((msg = dc_reply_route_take(self->replies)))
         s_send_to_client(self, msg);
+    self->ready[S_REPLIES] = false;
 }
 
 #define DC_MAX_FRAMES 16
@@ -382,6 +400,8 @@ static int s_front_setup(front_t *self)
             return -1;
     }
     self->backend = zsock_new(ZMQ_ROUTER);
+    if (self->backend)
+        zsock_set_rcvtimeo(self->backend, 0); /* the loop drains it */
     self->replies = zsock_new(ZMQ_PULL);
     if (!self->backend || !self->replies || zsock_bind(self->backend, "%s", ctx->backend_endpoint) ||
         zsock_bind(self->replies, "%s", ctx->replies_endpoint)) {
@@ -477,13 +497,14 @@ void dc_front_actor(zsock_t *pipe, void *arg)
     }
     zstr_send(pipe, "READY");
 
-    enum { PIPE = 0, BACKEND = 1, REPLIES = 2, ROUTERS = 3 };
-    zmq_pollitem_t items[ROUTERS + DC_MAX_ENDPOINTS];
-    items[PIPE] = (zmq_pollitem_t){zsock_resolve(pipe), 0, ZMQ_POLLIN, 0};
-    items[BACKEND] = (zmq_pollitem_t){zsock_resolve(self->backend), 0, ZMQ_POLLIN, 0};
-    items[REPLIES] = (zmq_pollitem_t){zsock_resolve(self->replies), 0, ZMQ_POLLIN, 0};
+    struct pollfd fds[S_ROUTERS + DC_MAX_ENDPOINTS];
+    zsock_t *polled[S_ROUTERS + DC_MAX_ENDPOINTS] = {pipe, self->backend, self->replies};
     for (int i = 0; i < self->router_count; i++)
-        items[ROUTERS + i] = (zmq_pollitem_t){zsock_resolve(self->routers[i]), 0, ZMQ_POLLIN, 0};
+        polled[S_ROUTERS + i] = self->routers[i];
+    for (int i = 0; i < S_ROUTERS + self->router_count; i++) {
+        fds[i] = (struct pollfd){zsock_fd(polled[i]), POLLIN, 0};
+        self->ready[i] = true;
+    }
 
     bool stopping = false, terminated = false, stop_requested = false;
     uint64_t deadline = 0;
@@ -493,7 +514,7 @@ void dc_front_actor(zsock_t *pipe, void *arg)
     uint64_t next_watchdog = dc_mono_ms() + watchdog_period;
     while (true) {
         bool accept = !stopping && zlist_size(self->pending) < DC_MAX_PENDING;
-        int count = ROUTERS + (accept ? self->router_count : 0);
+        int count = S_ROUTERS + (accept ? self->router_count : 0);
         long timeout = stopping ? 100 : -1;
         if (watchdog_period) {
             /* WATCHDOG=1 only while this loop turns and the writer's does too:
@@ -512,38 +533,55 @@ void dc_front_actor(zsock_t *pipe, void *arg)
             if (stopping && timeout > 100)
                 timeout = 100;
         }
-        int rc = zmq_poll(items, count, timeout);
-        if (rc < 0 && zmq_errno() != EINTR)
-            break;
-        if (rc > 0 && (items[PIPE].revents & ZMQ_POLLIN)) {
-            char *command = zstr_recv(pipe);
-            if (!command || streq(command, "$TERM"))
-                terminated = true;
-            zstr_free(&command);
-            if (terminated && !stopping) {
-                stopping = true;
-                deadline = dc_mono_ms() + DC_DRAIN_MS;
-                zstr_send(self->writer, "FLUSH"); /* held WAITs end now */
+        bool any_ready = false;
+        for (int i = 0; i < count; i++)
+            any_ready = any_ready || self->ready[i];
+        if (!any_ready) {
+            int rc = poll(fds, (nfds_t)count, (int)timeout);
+            if (rc < 0 && errno != EINTR)
+                break;
+            for (int i = 0; rc > 0 && i < count; i++)
+                if (fds[i].revents)
+                    self->ready[i] = true;
+        }
+        if (self->ready[S_PIPE]) {
+            self->ready[S_PIPE] = false; /* drained to the end below */
+            while (zsock_events(pipe) & ZMQ_POLLIN) {
+                char *command = zstr_recv(pipe);
+                if (!command || streq(command, "$TERM"))
+                    terminated = true;
+                zstr_free(&command);
+                if (terminated && !stopping) {
+                    stopping = true;
+                    deadline = dc_mono_ms() + DC_DRAIN_MS;
+                    zstr_send(self->writer, "FLUSH"); /* held WAITs end now */
+                }
+                if (terminated)
+                    break;
             }
         }
-        if (rc > 0 && (items[BACKEND].revents & ZMQ_POLLIN) && s_from_worker(self)) {
-            stop_requested = true;
-            if (!stopping) {
-                stopping = true;
-                deadline = dc_mono_ms() + DC_DRAIN_MS;
-                zstr_send(self->writer, "FLUSH");
+        while (self->ready[S_BACKEND])
+            if (s_from_worker(self)) {
+                stop_requested = true;
+                if (!stopping) {
+                    stopping = true;
+                    deadline = dc_mono_ms() + DC_DRAIN_MS;
+                    zstr_send(self->writer, "FLUSH");
+                }
             }
-        }
-        if (rc > 0 && (items[REPLIES].revents & ZMQ_POLLIN))
+        if (self->ready[S_REPLIES])
             s_from_writer(self);
-        /* Take what is queued on a socket (a bounded burst) before polling
-         * again: under load one poll serves many requests. */
-        for (int i = 0; rc > 0 && i < count - ROUTERS; i++)
-            if (items[ROUTERS + i].revents & ZMQ_POLLIN)
-                for (int burst = 0; burst < 32 && zlist_size(self->pending) < DC_MAX_PENDING &&
-                                    s_from_client(self, i);
-                     burst++)
-                    ;
+        /* Take what is queued on a socket (a bounded burst: one endpoint
+         * does not starve the others, nor the answers). */
+        for (int i = 0; accept && i < self->router_count; i++) {
+            if (!self->ready[S_ROUTERS + i])
+                continue;
+            for (int burst = 0; burst < 32 && zlist_size(self->pending) < DC_MAX_PENDING; burst++)
+                if (!s_from_client(self, i)) {
+                    self->ready[S_ROUTERS + i] = false; /* none waiting */
+                    break;
+                }
+        }
         if (stopping && (self->in_flight == 0 || dc_mono_ms() >= deadline)) {
             if (self->in_flight)
                 dc_warn("stopping with %llu request(s) unanswered",
