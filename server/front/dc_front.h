@@ -1,15 +1,17 @@
 /* dc_front.h: the front thread (czmq actor): it owns the client-facing ROUTER
  * sockets, checks each tcp request's key and role (dc_keys), answers PING,
- * LOOKUP and HEARTBEAT inline (dc_quick_reply), hands REGISTER, UNREGISTER,
- * SUBSCRIBE and UNSUBSCRIBE it could decode straight to the writer, and load-balances the
- * rest over the workers, which it starts, with the writer (dc_writer or
- * dc_cluster), the prober and the datagram channel. Answers from the
- * workers and the writer come back through it. It also sends systemd's
- * watchdog while its loop and the writer's turn.
+ * LOOKUP, HEARTBEAT and a WAIT whose topic is there inline (dc_quick_reply),
+ * hands REGISTER, UNREGISTER, SUBSCRIBE, UNSUBSCRIBE and a WAIT to hold it
+ * could decode straight to the writer, and load-balances the rest over the
+ * workers, which it starts, with the writer (dc_writer or dc_cluster), the
+ * prober and the datagram channel. Answers from the workers and the writer
+ * come back through it. It also sends systemd's watchdog while its loop and
+ * the writer's turn.
  *
- * Design notes: the front's sockets are its own; it shares with the other
- * threads only the context (dc_context.h, whose header says the rule for
- * each part). */
+ * Design notes: the front's sockets are its own (its loop drains those that
+ * may hold a message and polls their descriptors only when none may); it
+ * shares with the other threads only the context (dc_context.h, whose header
+ * says the rule for each part). */
 #ifndef DC_FRONT_H
 #define DC_FRONT_H
 
