@@ -5,6 +5,7 @@
 #include "dc_cluster_member.h"
 #include "dc_island.h"
 #include "dc_clock.h"
+#include "dc_failpoint.h"
 #include "dc_log.h"
 #include "dc_members.h"
 #include "dc_zap.h"
@@ -111,6 +112,37 @@ static const char *s_member_address(void *arg, uint64_t id)
     return NULL;
 }
 
+#ifdef DISCOD_FAILPOINTS
+/* drop-snapshot:N (test builds, dc_failpoint.h): the first N snapshots a
+ * leader sends this member are dropped on arrival, as a snapshot written
+ * into a link that has just died is lost. libraft hears of nothing: its
+ * progress waits for the install snapshot time-out. */
+static int (*s_io_start)(struct raft_io *, unsigned, raft_io_tick_cb, raft_io_recv_cb);
+static raft_io_recv_cb s_io_recv;
+static uint64_t s_snapshots_dropped;
+
+static void s_recv_dropping(struct raft_io *io, struct raft_message *m)
+{
+    if (m->type == RAFT_IO_INSTALL_SNAPSHOT &&
+        s_snapshots_dropped < dc_failpoint_value("drop-snapshot")) {
+        s_snapshots_dropped++;
+        dc_warn("failpoint drop-snapshot: the snapshot at Raft index %llu is dropped",
+                (unsigned long long)m->install_snapshot.last_index);
+        raft_configuration_close(&m->install_snapshot.conf);
+        raft_free(m->install_snapshot.data.base);
+        return;
+    }
+    s_io_recv(io, m);
+}
+
+static int s_start_dropping(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick,
+                            raft_io_recv_cb recv)
+{
+    s_io_recv = recv;
+    return s_io_start(io, msecs, tick, s_recv_dropping);
+}
+#endif
+
 static int s_start_raft(cluster_t *self)
 {
     const dc_config_t *config = self->config;
@@ -131,6 +163,12 @@ static int s_start_raft(cluster_t *self)
         return -1;
     }
     self->io_ready = true;
+#ifdef DISCOD_FAILPOINTS
+    if (dc_failpoint_value("drop-snapshot")) {
+        s_io_start = self->io.start;
+        self->io.start = s_start_dropping;
+    }
+#endif
     rc = raft_init(&self->raft, &self->io, &self->fsm.raft, me->id, me->address);
     if (rc != 0) {
         dc_error("cannot start Raft: %s", raft_errmsg(&self->raft));
@@ -147,6 +185,17 @@ static int s_start_raft(cluster_t *self)
     raft_set_heartbeat_timeout(&self->raft, heartbeat < 5 ? 5 : heartbeat > 50 ? 50 : heartbeat);
     raft_set_snapshot_threshold(&self->raft, (unsigned)config->snapshot_threshold);
     raft_set_snapshot_trailing(&self->raft, (unsigned)(config->snapshot_threshold / 4 + 16));
+    /* A leader that sent a member a snapshot sends it nothing else until the
+     * member says it installed it, or until this time-out. libraft's 30 s
+     * default kept a restarted member behind for 30 s whenever that snapshot
+     * was lost (written into the link of the process that had just died) or
+     * ignored (the member was busy with its own snapshot). A registry's
+     * snapshot takes well under a second to send and write on a robot's
+     * network and storage; a second try costs only the bytes again. */
+    unsigned install = (unsigned)(config->election_timeout_ms * 10);
+    raft_set_install_snapshot_timeout(&self->raft, install < 2000    ? 2000
+                                                   : install > 30000 ? 30000
+                                                                     : install);
     raft_set_pre_vote(&self->raft, true);
     if (!config->cluster_join) {
         struct raft_configuration conf;

@@ -8,7 +8,8 @@
  * checkpoint (killed a moment after a WAL checkpoint starts), answer-forward
  * (a cluster's leader, with a forwarded write committed and applied, before
  * it answers the follower). slow-commit:MS instead delays every commit by MS
- * milliseconds (a slow disk). */
+ * milliseconds (a slow disk); drop-snapshot:N drops the first N Raft
+ * snapshots sent to this member, as if lost on the way (dc_cluster_start.c). */
 #ifndef DC_FAILPOINT_H
 #define DC_FAILPOINT_H
 
