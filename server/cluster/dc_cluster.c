@@ -248,8 +248,7 @@ static void s_from_local(cluster_t *self)
     dc_write_op_t *op;
     while (self->local_ready) {
         if (!(op = dc_pipeline_next_op(&self->pipeline))) {
-            if (zmq_errno() == EAGAIN)
-                self->local_ready = false;
+            self->local_ready = false; /* the queue's descriptor wakes us for the next */
             break;
         }
         if (dc_pipeline_take_wait(&self->pipeline, &op, dc_mono_ms()))

@@ -95,9 +95,10 @@ typedef struct {
     bool loop_ready, handles_ready;
     uv_poll_t pipe_poll, pull_poll, router_poll;
     uv_poll_t *dealer_poll; /* its own allocation: a closing handle is never reused */
-    /* Which sockets may hold a message: set when its descriptor polls
-     * readable and after every send on it (a send can take the signal of a
-     * message arrived meanwhile), cleared when a receive finds none. The
+    /* Which sockets (and the ops queue: local_ready) may hold a message: set
+     * when its descriptor polls readable and after every send on it (a send
+     * can take the signal of a message arrived meanwhile), cleared when a
+     * receive (the queue's pop) finds none. The
      * loop drains only these: asking an idle socket costs a system call,
      * and the loop turns several times a write. */
     bool pipe_ready, local_ready, router_ready, dealer_ready;

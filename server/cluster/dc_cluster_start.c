@@ -226,9 +226,9 @@ static int s_start_raft(cluster_t *self)
     return 0;
 }
 
-static void s_poll(cluster_t *self, uv_poll_t *poll, zsock_t *sock)
+static void s_poll(cluster_t *self, uv_poll_t *poll, int fd)
 {
-    uv_poll_init(&self->loop, poll, zsock_fd(sock));
+    uv_poll_init(&self->loop, poll, fd);
     poll->data = self;
     uv_poll_start(poll, UV_READABLE, dc_cluster__readable);
 }
@@ -248,9 +248,9 @@ static int s_setup(cluster_t *self)
     if (s_start_raft(self) != 0)
         return -1;
     self->pipe_ready = self->local_ready = self->router_ready = true;
-    s_poll(self, &self->pipe_poll, self->pipe);
-    s_poll(self, &self->pull_poll, self->pipeline.pull);
-    s_poll(self, &self->router_poll, self->router);
+    s_poll(self, &self->pipe_poll, zsock_fd(self->pipe));
+    s_poll(self, &self->pull_poll, dc_pipeline_fd(&self->pipeline));
+    s_poll(self, &self->router_poll, zsock_fd(self->router));
     uv_prepare_init(&self->loop, &self->prepare);
     self->prepare.data = self;
     uv_prepare_start(&self->prepare, dc_cluster__before_poll);

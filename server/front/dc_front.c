@@ -6,6 +6,7 @@
 #include "dc_context.h"
 #include "dc_datagram.h"
 #include "dc_envelope.h"
+#include "dc_handoff.h"
 #include "dc_ipc.h"
 #include "dc_keys.h"
 #include "dc_listen.h"
@@ -32,6 +33,9 @@
 /* Requests queued in the front while every worker is busy; past this the
  * front stops reading clients and lets ZeroMQ's queues push back. */
 #define DC_MAX_PENDING 4096
+/* Write ops waiting for the writer at most (the inproc PUSH and PULL held
+ * about 2,000 between their high-water marks). */
+#define DC_WRITES_QUEUED 2048
 /* How long a stop waits for in-flight requests. */
 #define DC_DRAIN_MS 5000
 
@@ -40,8 +44,9 @@ typedef struct {
     zsock_t *routers[DC_MAX_ENDPOINTS];
     int router_count;
     zsock_t *backend; /* ROUTER to the workers */
-    zsock_t *replies; /* PULL from the writer */
-    zsock_t *writes;  /* PUSH to the writer: topic and subscription writes go straight there */
+    /* The writer's queues (ctx->writes, ctx->answers: dc_handoff.h) are made
+     * in s_front_setup and freed in s_front_teardown, around every thread
+     * that pushes to them. Topic and subscription writes go straight there. */
     zactor_t *workers[DC_MAX_WORKERS];
     int worker_count;
     zactor_t *writer;
@@ -56,12 +61,13 @@ typedef struct {
     uint64_t in_flight; /* requests read from clients and not yet answered */
     char here[16][48];  /* this computer's own addresses (tcp clients from them are "here") */
     int here_count;
-    /* Which sockets may hold a message (S_PIPE, S_BACKEND, S_REPLIES, then
-     * S_ROUTERS + each endpoint): set when its descriptor polls readable and
-     * after a send on it (a send can take the signal of a message arrived
-     * meanwhile), cleared when a receive finds none. The loop blocks in
-     * poll() only when none is set: a zmq_poll asked every socket twice,
-     * a system call each, on every wake-up. */
+    /* Which sockets may hold a message (S_PIPE, S_BACKEND, S_REPLIES: the
+     * answers queue, then S_ROUTERS + each endpoint): set when its
+     * descriptor polls readable and after a send on it (a send can take the
+     * signal of a message arrived meanwhile), cleared when a receive (or the
+     * queue's pop) finds none. The loop blocks in poll() only when none is
+     * set: a zmq_poll asked every socket twice, a system call each, on every
+     * wake-up. */
     bool ready[3 + DC_MAX_ENDPOINTS];
 } front_t;
 
@@ -166,7 +172,7 @@ static bool s_from_worker(front_t *self)
 static void s_from_writer(front_t *self)
 {
     zmsg_t *msg;
-    while ((msg = dc_reply_route_take(self->replies)))
+    while ((msg = dc_handoff_pop(self->args.ctx->answers)))
         s_send_to_client(self, msg);
     self->ready[S_REPLIES] = false;
 }
@@ -204,7 +210,7 @@ static bool s_to_writer(front_t *self, int index, const dc_principal_t *who, zmq
     dc_write_op_take_request_keys(op, req);
     op->principal = *who;
     op->route = s_routed(index, who, frames, count - 1); /* all but the body */
-    if (zmq_send(zsock_resolve(self->writes), &op, sizeof op, ZMQ_DONTWAIT) != (int)sizeof op) {
+    if (dc_handoff_push(self->args.ctx->writes, op) != 0) {
         dc_debug("writer queue full: a worker takes this write");
         dc_write_op_destroy(&op);
         return false;
@@ -402,10 +408,13 @@ static int s_front_setup(front_t *self)
     self->backend = zsock_new(ZMQ_ROUTER);
     if (self->backend)
         zsock_set_rcvtimeo(self->backend, 0); /* the loop drains it */
-    self->replies = zsock_new(ZMQ_PULL);
-    if (!self->backend || !self->replies || zsock_bind(self->backend, "%s", ctx->backend_endpoint) ||
-        zsock_bind(self->replies, "%s", ctx->replies_endpoint)) {
-        dc_error("cannot bind the inproc sockets");
+    /* Up to DC_WRITES_QUEUED ops wait for the writer; past that the front
+     * hands writes to a worker, which waits for room. */
+    ctx->writes = dc_handoff_new(DC_WRITES_QUEUED);
+    ctx->answers = dc_handoff_new(0);
+    if (!self->backend || !ctx->writes || !ctx->answers ||
+        zsock_bind(self->backend, "%s", ctx->backend_endpoint)) {
+        dc_error("cannot set up the inproc sockets and the writer's queues");
         return -1;
     }
     self->writer_args.ctx = ctx;
@@ -418,9 +427,6 @@ static int s_front_setup(front_t *self)
     bool ready = status && streq(status, "READY");
     zstr_free(&status);
     if (!ready)
-        return -1;
-    self->writes = zsock_new_push(ctx->writes_endpoint);
-    if (!self->writes)
         return -1;
     for (int i = 0; i < ctx->workers; i++) {
         self->workers[i] = zactor_new(dc_worker_actor, ctx);
@@ -444,19 +450,30 @@ static int s_front_setup(front_t *self)
     return 0;
 }
 
+static void s_free_op(void *op)
+{
+    dc_write_op_t *o = op;
+    dc_write_op_destroy(&o);
+}
+
+static void s_free_answer(void *msg)
+{
+    zmsg_t *m = msg;
+    zmsg_destroy(&m);
+}
+
 static void s_front_teardown(front_t *self)
 {
     zactor_destroy(&self->prober);
     dc_datagram_destroy(&self->datagram);
     for (int i = 0; i < self->worker_count; i++)
         zactor_destroy(&self->workers[i]);
-    /* The writer finishes what is queued; its replies go nowhere now. */
-    zsock_destroy(&self->writes);
+    /* The writer finishes what is queued; its answers go nowhere now. */
     zactor_destroy(&self->writer);
-    /* Answers handed over and not taken: pointers, freed here. */
-    zmsg_t *left;
-    while (self->replies && (left = dc_reply_route_take(self->replies)))
-        zmsg_destroy(&left);
+    /* Ops and answers handed over and not taken: pointers, freed here. */
+    dc_context_t *ctx = self->args.ctx;
+    dc_handoff_destroy(&ctx->writes, s_free_op);
+    dc_handoff_destroy(&ctx->answers, s_free_answer);
     for (int i = 0; i < self->idle_count; i++)
         zframe_destroy(&self->idle[i]);
     zmsg_t *msg;
@@ -466,7 +483,6 @@ static void s_front_teardown(front_t *self)
     msgpack_sbuffer_destroy(&self->reply_buffer);
     msgpack_sbuffer_destroy(&self->scratch);
     zsock_destroy(&self->backend);
-    zsock_destroy(&self->replies);
     const dc_config_t *config = self->args.ctx->config;
     for (int i = 0; i < self->router_count; i++) {
         /* Let the last replies (SHUTDOWN's "OK") reach their clients. */
@@ -498,13 +514,13 @@ void dc_front_actor(zsock_t *pipe, void *arg)
     zstr_send(pipe, "READY");
 
     struct pollfd fds[S_ROUTERS + DC_MAX_ENDPOINTS];
-    zsock_t *polled[S_ROUTERS + DC_MAX_ENDPOINTS] = {pipe, self->backend, self->replies};
+    fds[S_PIPE] = (struct pollfd){zsock_fd(pipe), POLLIN, 0};
+    fds[S_BACKEND] = (struct pollfd){zsock_fd(self->backend), POLLIN, 0};
+    fds[S_REPLIES] = (struct pollfd){dc_handoff_fd(self->args.ctx->answers), POLLIN, 0};
     for (int i = 0; i < self->router_count; i++)
-        polled[S_ROUTERS + i] = self->routers[i];
-    for (int i = 0; i < S_ROUTERS + self->router_count; i++) {
-        fds[i] = (struct pollfd){zsock_fd(polled[i]), POLLIN, 0};
+        fds[S_ROUTERS + i] = (struct pollfd){zsock_fd(self->routers[i]), POLLIN, 0};
+    for (int i = 0; i < S_ROUTERS + self->router_count; i++)
         self->ready[i] = true;
-    }
 
     bool stopping = false, terminated = false, stop_requested = false;
     uint64_t deadline = 0;

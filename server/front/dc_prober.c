@@ -1,6 +1,7 @@
 /* dc_prober.c: endpoint liveness for lease-less topics (see the .h). */
 #include "dc_prober.h"
 #include "dc_clock.h"
+#include "dc_handoff.h"
 #include "dc_log.h"
 #include "dc_protocol.h"
 #include "dc_write_op.h"
@@ -20,7 +21,6 @@
 
 typedef struct {
     dc_context_t *ctx;
-    zsock_t *writes;
     zhashx_t *failures; /* "name\nnode" (a registration) -> consecutive refusals (as a
                            pointer-sized int) */
 } prober_t;
@@ -87,7 +87,7 @@ dc_probe_t dc_prober_tcp(const char *endpoint)
 static void s_report_dead(prober_t *self, const dc_entry_t *e, dc_reason_t reason)
 {
     dc_write_op_t *op = dc_write_op_remove_dead(e, reason);
-    if (!op || zsock_send(self->writes, "p", op) != 0) {
+    if (!op || dc_handoff_push_wait(self->ctx->writes, op, 1000) != 0) {
         dc_write_op_destroy(&op);
         return;
     }
@@ -161,9 +161,7 @@ static void s_probe_all(prober_t *self)
 void dc_prober_actor(zsock_t *pipe, void *arg)
 {
     prober_t self = {.ctx = arg};
-    self.writes = zsock_new_push(self.ctx->writes_endpoint);
     self.failures = zhashx_new();
-    zsock_set_sndtimeo(self.writes, 1000);
     zsock_signal(pipe, 0);
     zpoller_t *poller = zpoller_new(pipe, NULL);
     while (true) {
@@ -179,5 +177,4 @@ void dc_prober_actor(zsock_t *pipe, void *arg)
     }
     zpoller_destroy(&poller);
     zhashx_destroy(&self.failures);
-    zsock_destroy(&self.writes);
 }

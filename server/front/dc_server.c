@@ -97,10 +97,6 @@ dc_server_t *dc_server_new(const dc_config_t *config)
     ctx->started_at_ms = dc_wall_ms();
     snprintf(ctx->backend_endpoint, sizeof ctx->backend_endpoint, "inproc://discod-backend-%p",
              (void *)self);
-    snprintf(ctx->writes_endpoint, sizeof ctx->writes_endpoint, "inproc://discod-writes-%p",
-             (void *)self);
-    snprintf(ctx->replies_endpoint, sizeof ctx->replies_endpoint, "inproc://discod-replies-%p",
-             (void *)self);
     snprintf(ctx->events_inproc, sizeof ctx->events_inproc, "inproc://discod-events-%p",
              (void *)self);
     ctx->watchdog_ms = dc_notify_watchdog_ms();

@@ -10,7 +10,8 @@
  * WAIT to hold it could decode straight to the writer, and load-balances
  * everything else to idle workers over inproc; workers answer the other
  * reads and pass the other writes to the writer, which commits them (or
- * holds the WAIT) and sends the answer back through the front. The writer is dc_writer
+ * holds the WAIT) and hands the answer back to the front. Ops go to the
+ * writer and answers come back on two queues of pointers (dc_handoff.h). The writer is dc_writer
  * standalone, dc_cluster (Raft on its own libuv loop) in a cluster; both
  * change the applied state through dc_apply alone. main() owns only this
  * object. */

@@ -23,7 +23,6 @@
 typedef struct {
     dc_context_t *ctx;
     zsock_t *backend; /* DEALER to the front */
-    zsock_t *writes;  /* PUSH to the writer */
     dc_principal_t who; /* who sent the request being handled */
     int64_t command;    /* the request being handled (0: none decoded) */
 } worker_t;
@@ -162,6 +161,9 @@ static void s_handle_stats(worker_t *self, zmsg_t **route, dc_request_t *req)
     s_answer(self, route, &r, 'A');
 }
 
+/* How long a worker waits for room in the writer's queue. */
+#define DC_WRITER_WAIT_MS 30000
+
 /* Hands a write to the writer; on failure answers ERROR itself. */
 static void s_submit_write(worker_t *self, zmsg_t **route, dc_request_t *req, dc_write_op_t *op)
 {
@@ -169,7 +171,12 @@ static void s_submit_write(worker_t *self, zmsg_t **route, dc_request_t *req, dc
     *route = NULL;
     op->principal = self->who;
     dc_write_op_take_request_keys(op, req);
-    if (zsock_send(self->writes, "p", op) != 0) {
+    /* A full queue is waited on: the workers are where writes pile up
+     * behind a slow disk (the front hands them its overflow and never waits
+     * itself). A stopped writer's queue is closed and fails at once; a
+     * writer that takes nothing for DC_WRITER_WAIT_MS is wedged (the
+     * watchdog says so too). */
+    if (dc_handoff_push_wait(self->ctx->writes, op, DC_WRITER_WAIT_MS) != 0) {
         zmsg_t *back = op->route;
         op->route = NULL;
         dc_write_op_destroy(&op);
@@ -504,16 +511,11 @@ void dc_worker_actor(zsock_t *pipe, void *arg)
     if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), DC_WORKER_NICE) != 0)
         dc_debug("worker: cannot lower its priority: %s", strerror(errno));
     self.backend = zsock_new_dealer(self.ctx->backend_endpoint);
-    self.writes = zsock_new_push(self.ctx->writes_endpoint);
-    if (!self.backend || !self.writes) {
-        dc_error("worker: cannot connect its inproc sockets");
-        zsock_destroy(&self.backend);
-        zsock_destroy(&self.writes);
+    if (!self.backend) {
+        dc_error("worker: cannot connect its inproc socket");
         zsock_signal(pipe, 1);
         return;
     }
-    /* A write handed to a stopping writer must fail fast, not block. */
-    zsock_set_sndtimeo(self.writes, 1000);
     zsock_signal(pipe, 0);
     zsock_send(self.backend, "s", "R");
 
@@ -535,6 +537,5 @@ void dc_worker_actor(zsock_t *pipe, void *arg)
         }
     }
     zpoller_destroy(&poller);
-    zsock_destroy(&self.writes);
     zsock_destroy(&self.backend);
 }

@@ -26,35 +26,34 @@ int dc_pipeline_open(dc_pipeline_t *p, dc_context_t *ctx, dc_state_t *state)
     p->state = state;
     dc_lessor_init(&p->lessor, state->leases);
     p->observer = (dc_observer_t){s_applied, p};
-    p->pull = zsock_new(ZMQ_PULL);
-    p->replies = zsock_new(ZMQ_PUSH);
-    if (!p->pull || !p->replies || zsock_bind(p->pull, "%s", ctx->writes_endpoint) != 0 ||
-        zsock_connect(p->replies, "%s", ctx->replies_endpoint) != 0) {
-        dc_error("writer: cannot set up its inproc sockets");
+    if (!ctx->writes || !ctx->answers) {
+        dc_error("writer: no queues to take ops from and hand answers to");
         return -1;
     }
-    /* Answers are handed over as pointers (dc_reply_route_hand): one the
-     * front has not taken when this socket closes must stay readable, so the
-     * front can free it, instead of being dropped with its message. */
-    zsock_set_linger(p->replies, 2000);
-    p->events = dc_events_new(ctx, p->replies);
+    p->writes = ctx->writes;
+    p->answers = ctx->answers;
+    p->events = dc_events_new(ctx);
     return p->events ? 0 : -1;
 }
 
 void dc_pipeline_close(dc_pipeline_t *p)
 {
     dc_events_destroy(&p->events);
-    zsock_destroy(&p->pull);
-    zsock_destroy(&p->replies);
+    if (p->writes)
+        dc_handoff_close(p->writes); /* later pushes fail: nobody takes them now */
+    p->writes = NULL;
+    p->answers = NULL;
     dc_lessor_fini(&p->lessor);
 }
 
 dc_write_op_t *dc_pipeline_next_op(dc_pipeline_t *p)
 {
-    dc_write_op_t *op = NULL;
-    if (zmq_recv(zsock_resolve(p->pull), &op, sizeof op, ZMQ_DONTWAIT) != (int)sizeof op)
-        return NULL;
-    return op;
+    return dc_handoff_pop(p->writes);
+}
+
+int dc_pipeline_fd(const dc_pipeline_t *p)
+{
+    return dc_handoff_fd(p->writes);
 }
 
 bool dc_pipeline_take_wait(dc_pipeline_t *p, dc_write_op_t **op, uint64_t now_mono_ms)
@@ -124,7 +123,7 @@ void dc_pipeline_answer(dc_pipeline_t *p, dc_write_op_t *op, const dc_outcome_t 
     zframe_t *frame = dc_reply_frame(&r);
     msgpack_sbuffer_destroy(&mismatch);
     if (frame)
-        dc_reply_route_hand(&op->route, &frame, p->replies);
+        dc_reply_route_hand(&op->route, &frame, p->answers);
 }
 
 uint64_t dc_pipeline_next_deadline(const dc_pipeline_t *p)

@@ -1,9 +1,9 @@
 /* dc_pipeline.h: what a write meets on its way through the writer's thread,
  * the same standalone (dc_writer: commit to SQLite) and in a cluster
  * (dc_cluster: commit through Raft):
- * - the inproc sockets: write ops in (from the front, the workers and the
- *   prober), answers out (to the front, which routes them to the client),
- *   each handed over as one pointer (dc_reply_route_hand);
+ * - the two queues (dc_handoff.h, in the context): write ops in (from the
+ *   front, the workers and the prober), answers out (to the front, which
+ *   routes them to the client), each handed over as one pointer;
  * - WAITs, handed to the events module to be held (dc_events);
  * - the observer every applied change passes (events and held waits, the
  *   lease expiry checks, the epoch);
@@ -14,13 +14,16 @@
  * committed, and (in a cluster) forwarding to the leader and membership.
  *
  * Design notes: a pipeline belongs to the writer's thread and is used by it
- * alone; the sockets are that thread's, like the state it applies to. */
+ * alone, like the state it applies to. It is the ops queue's one consumer
+ * (the front, the workers and the prober push) and pushes the answers the
+ * front pops. */
 #ifndef DC_PIPELINE_H
 #define DC_PIPELINE_H
 
 #include "dc_apply.h"
 #include "dc_decide.h"
 #include "dc_events.h"
+#include "dc_handoff.h"
 #include "dc_lessor.h"
 #include "dc_store.h"
 
@@ -40,27 +43,28 @@ typedef struct {
 typedef struct {
     dc_context_t *ctx;
     dc_state_t *state;
-    zsock_t *pull;    /* write ops (dc_write_op_t pointers) */
-    zsock_t *replies; /* answers to the front */
+    dc_handoff_t *writes;  /* borrowed from the context: write ops (dc_write_op_t pointers) */
+    dc_handoff_t *answers; /* borrowed likewise: answers to the front */
     dc_events_t *events;
     dc_lessor_t lessor;
     dc_observer_t observer; /* what dc_apply tells about each applied change */
 } dc_pipeline_t;
 
-/* Binds the ops socket, connects the answers socket, binds the events
- * endpoint. Returns 0, or -1 having logged why (dc_pipeline_close(p) then
- * still cleans up). The lessor starts not primary. */
+/* Takes the context's two queues, binds the events endpoint. Returns 0, or
+ * -1 having logged why (dc_pipeline_close(p) then still cleans up). The
+ * lessor starts not primary. */
 int dc_pipeline_open(dc_pipeline_t *p, dc_context_t *ctx, dc_state_t *state);
 
-/* Answers every held WAIT, closes the sockets, frees the lessor. Safe on a
- * pipeline that failed to open. */
+/* Answers every held WAIT, closes the ops queue to later pushes (ops in it
+ * stay for the front to free), frees the lessor. Safe on a pipeline that
+ * failed to open, and twice. */
 void dc_pipeline_close(dc_pipeline_t *p);
 
-/* The next write op waiting on the ops socket, or NULL when none is (it
- * never blocks; the caller polls when it wants to wait). Draining with
- * non-blocking receives costs no system call while ops are queued, where a
- * poll before each one cost two. */
+/* The next write op waiting in the ops queue, or NULL when none is (it
+ * never blocks). After a NULL, dc_pipeline_fd polls readable when the next
+ * op comes: the writer's loop waits on it. */
 dc_write_op_t *dc_pipeline_next_op(dc_pipeline_t *p);
+int dc_pipeline_fd(const dc_pipeline_t *p);
 
 /* Takes op when it is a WAIT: held by the events module (answered when the
  * topic comes or its time runs out), and *op freed. Returns false, leaving

@@ -7,6 +7,7 @@
 #include "dc_protocol.h"
 #include "dc_write_op.h"
 
+#include <poll.h>
 #include <string.h>
 /* How often renewal checkpoints are saved (one transaction for all of them). */
 #define DC_LEASE_FLUSH_MS 1000
@@ -28,6 +29,11 @@ typedef struct {
     uint64_t timers_ran_ms; /* when s_run_timers last ran */
     size_t recent[4]; /* sizes of the last batches: how many writers are active */
     unsigned recent_next;
+    /* May the ops queue hold an op? Cleared by a pop that finds none, set
+     * when its descriptor polls readable. The loop blocks in poll() only
+     * when neither this nor the pipe's flag is set (a zmq_poll asked each
+     * socket twice, a system call each, on every turn). */
+    bool pull_ready;
 } writer_t;
 
 /*==== Committing: persist, then apply ====*/
@@ -173,19 +179,24 @@ static void s_teardown(writer_t *self)
 }
 
 /* Appends waiting ops to batch[n..]; when n > 0 on entry and none is
- * waiting, first waits up to 1 ms for more. Returns the new count. */
+ * waiting, first waits up to 1 ms for more. Returns the new count. A pop
+ * that finds nothing clears pull_ready: then the queue's descriptor turns
+ * readable when the next op comes. */
 static size_t s_drain(writer_t *self, dc_write_op_t **batch, size_t n)
 {
     bool may_wait = n > 0;
     while (n < DC_MAX_BATCH) {
-        dc_write_op_t *op = dc_pipeline_next_op(&self->pipeline);
+        dc_write_op_t *op = self->pull_ready ? dc_pipeline_next_op(&self->pipeline) : NULL;
         if (!op && may_wait) {
-            zmq_pollitem_t item = {zsock_resolve(self->pipeline.pull), 0, ZMQ_POLLIN, 0};
-            if (zmq_poll(&item, 1, 1) > 0)
+            struct pollfd fd = {dc_pipeline_fd(&self->pipeline), POLLIN, 0};
+            if (poll(&fd, 1, 1) > 0)
                 op = dc_pipeline_next_op(&self->pipeline);
         }
-        if (!op)
+        if (!op) {
+            self->pull_ready = false;
             break;
+        }
+        self->pull_ready = true;
         may_wait = false;
         batch[n++] = op;
     }
@@ -214,8 +225,10 @@ void dc_writer_actor(zsock_t *pipe, void *arg)
     zstr_send(pipe, "READY");
 
     dc_write_op_t *batch[DC_MAX_BATCH];
-    zmq_pollitem_t items[2] = {{zsock_resolve(pipe), 0, ZMQ_POLLIN, 0},
-                               {zsock_resolve(self->pipeline.pull), 0, ZMQ_POLLIN, 0}};
+    struct pollfd fds[2] = {{zsock_fd(pipe), POLLIN, 0},
+                            {dc_pipeline_fd(&self->pipeline), POLLIN, 0}};
+    bool pipe_ready = true;
+    self->pull_ready = true;
     bool running = true;
     while (running) {
         uint64_t now = dc_mono_ms();
@@ -227,14 +240,21 @@ void dc_writer_actor(zsock_t *pipe, void *arg)
         if (next < self->timers_ran_ms + DC_TIMER_SLACK_MS)
             next = self->timers_ran_ms + DC_TIMER_SLACK_MS;
         long timeout = next > now ? (long)(next - now) : 0;
-        int rc = zmq_poll(items, 2, timeout);
-        if (rc > 0 && (items[0].revents & ZMQ_POLLIN)) {
-            char *command = zstr_recv(pipe);
-            if (!command || streq(command, "$TERM"))
-                running = false;
-            else
-                dc_pipeline_command(&self->pipeline, command);
-            zstr_free(&command);
+        if (!pipe_ready && !self->pull_ready) {
+            int rc = poll(fds, 2, (int)timeout);
+            pipe_ready = rc > 0 && fds[0].revents;
+            self->pull_ready = rc > 0 && fds[1].revents;
+        }
+        if (pipe_ready) {
+            pipe_ready = false; /* drained to the end here */
+            while (running && (zsock_events(pipe) & ZMQ_POLLIN)) {
+                char *command = zstr_recv(pipe);
+                if (!command || streq(command, "$TERM"))
+                    running = false;
+                else
+                    dc_pipeline_command(&self->pipeline, command);
+                zstr_free(&command);
+            }
         }
         /* Take everything waiting, then decide and commit it as one batch;
          * when stopping, keep going until the queue is empty. */

@@ -26,7 +26,6 @@ typedef struct waiter {
 
 struct dc_events {
     dc_context_t *ctx;
-    zsock_t *replies;     /* borrowed: the writer's PUSH to the front */
     zsock_t *pub;         /* NULL: no event stream */
     zhashx_t *waiters;    /* topic name -> waiter_t list */
     dc_timers_t timeouts; /* id: waiter id, name: topic */
@@ -36,13 +35,12 @@ struct dc_events {
     uint64_t provisionals;  /* events published so marked since then */
 };
 
-dc_events_t *dc_events_new(dc_context_t *ctx, zsock_t *replies)
+dc_events_t *dc_events_new(dc_context_t *ctx)
 {
     dc_events_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
     self->ctx = ctx;
-    self->replies = replies;
     self->waiters = zhashx_new();
     if (!self->waiters) {
         dc_events_destroy(&self);
@@ -378,7 +376,7 @@ static void s_answer(dc_events_t *self, waiter_t *w, const dc_entry_t *e)
     dc_stat_reply(&self->ctx->stats, DC_CMD_WAIT_TOPIC, r.status);
     zframe_t *frame = dc_reply_frame(&r);
     if (frame)
-        dc_reply_route_hand(&w->route, &frame, self->replies);
+        dc_reply_route_hand(&w->route, &frame, self->ctx->answers);
     zmsg_destroy(&w->route);
     if (count && count != (size_t)-1)
         dc_registry_release_snapshot(all, count);

@@ -7,7 +7,8 @@
  * waiters, whichever member decided the change.
  *
  * Design notes: owned and used by the writer thread alone; replies to held
- * WAITs go out on the writer's PUSH socket to the front (borrowed). */
+ * WAITs go out on the answers queue to the front (ctx->answers, dc_handoff.h,
+ * which any thread may push to). */
 #ifndef DC_EVENTS_H
 #define DC_EVENTS_H
 
@@ -20,7 +21,7 @@ typedef struct dc_events dc_events_t;
 
 /* Binds the events endpoint of ctx's config (none when it is NULL). Returns
  * NULL after logging why it could not. */
-dc_events_t *dc_events_new(dc_context_t *ctx, zsock_t *replies);
+dc_events_t *dc_events_new(dc_context_t *ctx);
 
 /* Answers every held WAIT (NOT_FOUND), closes the PUB socket and unlinks its
  * ipc file. Safe on NULL and twice. */

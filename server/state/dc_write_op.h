@@ -1,8 +1,8 @@
 /* dc_write_op.h: a validated request handed to the writer thread: every
  * registry change and every held WAIT goes through one of these, and every
- * kind is built here from its request. The pointer
- * travels over inproc; whoever holds it owns it (the writer frees it with
- * dc_write_op_destroy once answered). */
+ * kind is built here from its request. The pointer travels on the writer's
+ * ops queue (dc_handoff.h); whoever holds it owns it (the writer frees it
+ * with dc_write_op_destroy once answered). */
 #ifndef DC_WRITE_OP_H
 #define DC_WRITE_OP_H
 

@@ -1,12 +1,16 @@
 /* dc_context.h: what the daemon's threads share: the settings, the registry,
- * the boot epoch, counters, and the inproc endpoint names that connect them.
+ * the boot epoch, counters, the inproc endpoint names and the writer's queues
+ * that connect them.
  *
  * Design notes: everything here is written before the threads start and only
  * read afterwards, except the registry and the subscriptions (their own
  * locks), the legacy lookup counts (their own mutex), the counters (atomics,
  * relaxed: they are statistics, not synchronisation), the cluster status
  * (see dc_cluster_status_t) and, in a cluster, the epoch (an atomic written
- * by the cluster thread when an EPOCH change is applied, read for replies). */
+ * by the cluster thread when an EPOCH change is applied, read for replies).
+ * The writer's queues (writes, answers) are set by the front before it
+ * starts the threads that use them, and freed after it has stopped them;
+ * each has its own lock (dc_handoff.h). */
 #ifndef DC_CONTEXT_H
 #define DC_CONTEXT_H
 
@@ -115,8 +119,11 @@ typedef struct {
     dc_cluster_status_t cluster;
     /* inproc names, unique per server so several can share a process. */
     char backend_endpoint[64]; /* front ROUTER <-> worker DEALERs */
-    char writes_endpoint[64];  /* worker PUSH -> writer PULL */
-    char replies_endpoint[64]; /* writer PUSH -> front PULL */
+    /* The writer's two queues (dc_handoff.h), made and freed by the front:
+     * write ops in (from the front, the workers and the prober) and answers
+     * out (to the front, which routes them to their clients). */
+    struct dc_handoff *writes;  /* dc_write_op_t pointers */
+    struct dc_handoff *answers; /* zmsg_t pointers: [route frames...][reply] */
     char events_inproc[64];    /* the events PUB's inproc side (the HTTP event stream) */
     atomic_bool commit_failing; /* standalone: the last commit failed (readiness) */
 } dc_context_t;

@@ -14,24 +14,16 @@ zframe_t *dc_reply_frame(const dc_reply_t *r)
     return frame;
 }
 
-int dc_reply_route_hand(zmsg_t **route_p, zframe_t **reply_p, zsock_t *sock)
+int dc_reply_route_hand(zmsg_t **route_p, zframe_t **reply_p, dc_handoff_t *answers)
 {
     zmsg_t *msg = *route_p;
     *route_p = NULL;
     zmsg_append(msg, reply_p);
-    if (zmq_send(zsock_resolve(sock), &msg, sizeof msg, 0) != (int)sizeof msg) {
+    if (dc_handoff_push(answers, msg) != 0) {
         zmsg_destroy(&msg);
         return -1;
     }
     return 0;
-}
-
-zmsg_t *dc_reply_route_take(zsock_t *sock)
-{
-    zmsg_t *msg = NULL;
-    if (zmq_recv(zsock_resolve(sock), &msg, sizeof msg, ZMQ_DONTWAIT) != (int)sizeof msg)
-        return NULL;
-    return msg;
 }
 
 int dc_reply_route_send(zmsg_t **route_p, zframe_t **reply_p, char kind, zsock_t *sock)

@@ -1,9 +1,10 @@
 /* dc_reply_send.h: a reply on its way back to the front thread: encoded into
  * a frame, then sent with its route (workers, over their DEALER) or handed
- * over as one pointer (the writer's thread, over its inproc PUSH). */
+ * over as one pointer (the writer's thread, on the answers queue). */
 #ifndef DC_REPLY_SEND_H
 #define DC_REPLY_SEND_H
 
+#include "dc_handoff.h"
 #include "dc_reply.h"
 #include <czmq.h>
 
@@ -17,17 +18,11 @@ zframe_t *dc_reply_frame(const dc_reply_t *r);
 int dc_reply_route_send(zmsg_t **route_p, zframe_t **reply_p, char kind, zsock_t *sock);
 
 /* The writer's thread to the front, in this process: completes route with
- * the reply frame and hands the whole message over as one pointer on sock
- * (a PUSH to the front's PULL), so no frame is copied or sent one by one; the
- * front receives it with dc_reply_route_take. Takes ownership of *route_p
- * and *reply_p (freed when the hand-over fails). Returns 0, or -1. */
-int dc_reply_route_hand(zmsg_t **route_p, zframe_t **reply_p, zsock_t *sock);
-
-/* The front's side: the next message handed over on sock
- * ([endpoint index and principal][envelope...][""][reply]; the caller
- * destroys it), or NULL when none is waiting (it never blocks). The front
- * takes every waiting answer on each wake-up: a poll per answer cost more
- * than the answer. */
-zmsg_t *dc_reply_route_take(zsock_t *sock);
+ * the reply frame and hands the whole message over as one pointer on the
+ * answers queue, so no frame is copied or sent one by one; the front takes
+ * it with dc_handoff_pop ([endpoint index and principal][envelope...][""]
+ * [reply]; the front destroys it). Takes ownership of *route_p and *reply_p
+ * (freed when the hand-over fails). Returns 0, or -1. */
+int dc_reply_route_hand(zmsg_t **route_p, zframe_t **reply_p, dc_handoff_t *answers);
 
 #endif

@@ -1,7 +1,7 @@
-/* test_events.c: what applying a change tells the world, on real sockets: the
- * event stream (names, seq, reason, the topic's blob) and held WAITs (answered
- * at once when the topic exists, woken by a registration, timed out, flushed
- * when the daemon stops). */
+/* test_events.c: what applying a change tells the world, on a real PUB
+ * socket and the answers queue: the event stream (names, seq, reason, the
+ * topic's blob) and held WAITs (answered at once when the topic exists,
+ * woken by a registration, timed out, flushed when the daemon stops). */
 #include "dc_events.h"
 #include "dc_protocol.h"
 #include "dc_reply_send.h"
@@ -57,12 +57,11 @@ static dc_write_op_t *s_wait(const char *name, uint64_t timeout_ms)
     return op;
 }
 
-/* The status of the next answer on pull, or -1 when none comes in time. */
-static int s_answer(zsock_t *pull, int timeout_ms)
+/* The status of the next answer on the answers queue, or -1 when none
+ * comes in time. */
+static int s_answer(dc_handoff_t *answers, int timeout_ms)
 {
-    zmq_pollitem_t item = {zsock_resolve(pull), 0, ZMQ_POLLIN, 0};
-    zmq_poll(&item, 1, timeout_ms); /* the take never blocks */
-    zmsg_t *msg = dc_reply_route_take(pull); /* handed over as a pointer */
+    zmsg_t *msg = dc_handoff_pop_wait(answers, timeout_ms); /* handed over as a pointer */
     if (!msg)
         return -1;
     zframe_t *reply = zmsg_last(msg);
@@ -81,7 +80,7 @@ int main(void)
     CHECK(mkdtemp(s_dir) != NULL);
     dc_config_t config;
     dc_config_defaults(&config);
-    char events[160], replies[] = "inproc://test-events-replies";
+    char events[160];
     snprintf(events, sizeof events, "ipc://%s/ev.sock", s_dir);
     free(config.events_endpoint);
     config.events_endpoint = strdup(events);
@@ -92,9 +91,9 @@ int main(void)
     ctx.config = &config;
     ctx.registry = dc_registry_new();
     ctx.subs = dc_registry_new();
-    zsock_t *pull = zsock_new_pull(replies);
-    zsock_t *push = zsock_new_push(replies);
-    dc_events_t *ev = dc_events_new(&ctx, push);
+    ctx.answers = dc_handoff_new(0);
+    dc_handoff_t *pull = ctx.answers;
+    dc_events_t *ev = dc_events_new(&ctx);
     CHECK(ev != NULL);
     zsock_t *sub = zsock_new_sub(events, "");
     zsock_set_rcvtimeo(sub, 2000);
@@ -166,8 +165,7 @@ int main(void)
     char path[200];
     snprintf(path, sizeof path, "%s/ev.sock", s_dir);
     CHECK(access(path, F_OK) != 0); /* the ipc file is unlinked */
-    zsock_destroy(&push);
-    zsock_destroy(&pull);
+    dc_handoff_destroy(&ctx.answers, NULL);
     dc_registry_destroy(&ctx.registry);
     dc_registry_destroy(&ctx.subs);
     dc_config_clear(&config);

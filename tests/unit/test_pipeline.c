@@ -1,4 +1,4 @@
-/* test_pipeline.c: what both writers share, on real inproc sockets: the reply
+/* test_pipeline.c: what both writers share, on its real queues: the reply
  * built from a decided op's outcome, WAITs handed to the events module and
  * flushed, the observer every applied change passes (lease expiry checks,
  * the epoch), and the next deadline. */
@@ -10,13 +10,11 @@
 
 #include <stdlib.h>
 
-/* The next answer on the front's PULL, decoded into v (release it), or
+/* The next answer on the answers queue (the front's end), decoded into v (release it), or
  * false when none comes in time. */
-static bool s_next(zsock_t *pull, int timeout_ms, dc_reply_view_t *v)
+static bool s_next(dc_handoff_t *answers, int timeout_ms, dc_reply_view_t *v)
 {
-    zmq_pollitem_t item = {zsock_resolve(pull), 0, ZMQ_POLLIN, 0};
-    zmq_poll(&item, 1, timeout_ms); /* the take never blocks */
-    zmsg_t *msg = dc_reply_route_take(pull); /* handed over as a pointer */
+    zmsg_t *msg = dc_handoff_pop_wait(answers, timeout_ms); /* handed over as a pointer */
     if (!msg)
         return false;
     zframe_t *reply = zmsg_last(msg);
@@ -46,19 +44,17 @@ int main(void)
     ctx.registry = dc_registry_new();
     ctx.subs = dc_registry_new();
     ctx.leases = dc_leases_new();
-    snprintf(ctx.writes_endpoint, sizeof ctx.writes_endpoint, "inproc://test-pipeline-writes");
-    snprintf(ctx.replies_endpoint, sizeof ctx.replies_endpoint, "inproc://test-pipeline-replies");
+    ctx.writes = dc_handoff_new(16);
+    ctx.answers = dc_handoff_new(0);
     dc_state_t state = {.registry = ctx.registry,
                         .subs = ctx.subs,
                         .leases = ctx.leases,
                         .nodes = dc_nodes_new(),
                         .dedup = dc_dedup_new(),
                         .stats = &ctx.stats};
-    zsock_t *front = zsock_new_pull(ctx.replies_endpoint); /* the front's end */
+    dc_handoff_t *front = ctx.answers; /* the front's end */
     dc_pipeline_t p;
     CHECK(dc_pipeline_open(&p, &ctx, &state) == 0);
-    zsock_t *writes = zsock_new_push(ctx.writes_endpoint);
-    CHECK(writes != NULL);
 
     /* An outcome becomes the client's reply, with its lease. */
     dc_write_op_t *op = s_routed(dc_write_op_named(DC_OP_UNREGISTER, dc_str_from("/a")), 2);
@@ -122,8 +118,8 @@ int main(void)
 
     dc_pipeline_close(&p);
     dc_pipeline_close(&p); /* safe twice */
-    zsock_destroy(&writes);
-    zsock_destroy(&front);
+    dc_handoff_destroy(&ctx.writes, NULL);
+    dc_handoff_destroy(&ctx.answers, NULL);
     dc_nodes_destroy(&state.nodes);
     dc_dedup_destroy(&state.dedup);
     dc_leases_destroy(&ctx.leases);

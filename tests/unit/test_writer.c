@@ -1,5 +1,5 @@
-/* test_writer.c: the standalone write pipeline in-process, on real inproc
- * sockets and a real SQLite file: ops queued together share one commit
+/* test_writer.c: the standalone write pipeline in-process, on its real
+ * queues (dc_handoff) and a real SQLite file: ops queued together share one commit
  * (group commit), every op is answered in order with its outcome, a retried
  * request_id is answered once, the observer publishes events in the order
  * the changes were applied, a lease nobody renews is expired by the writer,
@@ -39,13 +39,11 @@ static dc_write_op_t *s_register(const char *name, const char *tag, uint64_t lea
     return s_routed(op, tag);
 }
 
-/* The next answer on the front's PULL: its tag and status (-1: none in
+/* The next answer on the answers queue: its tag and status (-1: none in
  * time); message copied into message when given. */
-static int s_answer(zsock_t *front, char *tag, size_t tag_size, char *message, size_t size)
+static int s_answer(dc_handoff_t *front, char *tag, size_t tag_size, char *message, size_t size)
 {
-    zmq_pollitem_t item = {zsock_resolve(front), 0, ZMQ_POLLIN, 0};
-    zmq_poll(&item, 1, 5000); /* the take never blocks */
-    zmsg_t *msg = dc_reply_route_take(front); /* handed over as a pointer */
+    zmsg_t *msg = dc_handoff_pop_wait(front, 5000); /* handed over as a pointer */
     if (!msg)
         return -1;
     zframe_t *route = zmsg_first(msg), *reply = zmsg_last(msg);
@@ -108,23 +106,22 @@ int main(void)
     ctx.subs = dc_registry_new();
     ctx.leases = dc_leases_new();
     ctx.nodes = dc_nodes_new();
-    snprintf(ctx.writes_endpoint, sizeof ctx.writes_endpoint, "inproc://test-writer-writes");
-    snprintf(ctx.replies_endpoint, sizeof ctx.replies_endpoint, "inproc://test-writer-replies");
+    ctx.writes = dc_handoff_new(64);
+    ctx.answers = dc_handoff_new(0);
     dc_store_t *store = dc_store_open(db, DC_SYNC_FULL, DC_CORRUPT_REFUSE, 0);
     CHECK(store != NULL);
     dc_state_t state = {.registry = ctx.registry, .subs = ctx.subs, .leases = ctx.leases, .nodes = ctx.nodes,
                         .dedup = dc_dedup_new(), .stats = &ctx.stats};
     CHECK(dc_persist_load(store, &state, dc_mono_ms()) == 0);
-    zsock_t *front = zsock_new_pull(ctx.replies_endpoint);
+    dc_handoff_t *front = ctx.answers; /* the front's end */
 
     /* Eight registrations queued before the writer runs: one commit. */
-    zsock_t *writes = zsock_new(ZMQ_PUSH);
-    CHECK(writes && zsock_connect(writes, "%s", ctx.writes_endpoint) == 0);
+    dc_handoff_t *writes = ctx.writes;
     for (int i = 0; i < 8; i++) {
         char name[32], tag[16];
         snprintf(name, sizeof name, "/w/%d", i);
         snprintf(tag, sizeof tag, "op-%d", i);
-        CHECK(zsock_send(writes, "p", s_register(name, tag, 0)) == 0);
+        CHECK(dc_handoff_push(writes, s_register(name, tag, 0)) == 0);
     }
     dc_writer_args_t args = {&ctx, store, &state};
     zactor_t *writer = zactor_new(dc_writer_actor, &args);
@@ -150,7 +147,7 @@ int main(void)
                                      i ? "again" : "first");
         op->has_request_id = true;
         op->request_id = 77;
-        CHECK(zsock_send(writes, "p", op) == 0);
+        CHECK(dc_handoff_push(writes, op) == 0);
     }
     char first[256];
     CHECK(s_answer(front, tag, sizeof tag, first, sizeof first) == DC_STATUS_OK);
@@ -159,13 +156,12 @@ int main(void)
     CHECK(!strcmp(tag, "again") && !strcmp(message, first));
     CHECK(atomic_load(&ctx.stats.deduplicated) == 1 && dc_registry_count(ctx.registry) == 7);
     /* Without a request_id the same removal is NOT_FOUND now. */
-    CHECK(zsock_send(writes, "p",
-                     s_routed(dc_write_op_named(DC_OP_UNREGISTER, dc_str_from("/w/3")), "third")) ==
-          0);
+    CHECK(dc_handoff_push(writes, s_routed(dc_write_op_named(DC_OP_UNREGISTER,
+                                                             dc_str_from("/w/3")), "third")) == 0);
     CHECK(s_answer(front, tag, sizeof tag, NULL, 0) == DC_STATUS_NOT_FOUND);
 
     /* A leased registration nobody renews: the writer expires it. */
-    CHECK(zsock_send(writes, "p", s_register("/leased", "leased", 200)) == 0);
+    CHECK(dc_handoff_push(writes, s_register("/leased", "leased", 200)) == 0);
     CHECK(s_answer(front, tag, sizeof tag, NULL, 0) == DC_STATUS_OK);
     CHECK(dc_leases_count(ctx.leases) == 1);
     uint64_t deadline = dc_mono_ms() + 3000;
@@ -208,8 +204,8 @@ int main(void)
 
     dc_store_destroy(&store);
     zsock_destroy(&sub);
-    zsock_destroy(&writes);
-    zsock_destroy(&front);
+    dc_handoff_destroy(&ctx.writes, NULL);
+    dc_handoff_destroy(&ctx.answers, NULL);
     dc_dedup_destroy(&reread.dedup);
     dc_registry_destroy(&again);
     dc_registry_destroy(&again_subs);
