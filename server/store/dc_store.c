@@ -302,7 +302,8 @@ static int s_open_file(dc_store_t *self, dc_sync_t sync, uint64_t max_size, bool
                                 " AND (?2 IS NULL OR publisher_node = ?2)", -1,
                                 &self->delete_topic, NULL);
     if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(self->db, "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+        rc = sqlite3_prepare_v2(self->db, "INSERT INTO meta (key, value) VALUES (?1, ?2)"
+                                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                                 -1, &self->meta_set, NULL);
     static const struct {
         size_t offset;
@@ -341,6 +342,7 @@ static int s_open_file(dc_store_t *self, dc_sync_t sync, uint64_t max_size, bool
 
 static void s_close(dc_store_t *self)
 {
+    dc_store__meta_forget(self);
     sqlite3_finalize(self->put_topic);
     sqlite3_finalize(self->delete_topic);
     sqlite3_finalize(self->meta_set);
@@ -497,13 +499,16 @@ int dc_store_begin(dc_store_t *self)
 
 int dc_store_commit(dc_store_t *self)
 {
-    return dc_store__exec(self, "COMMIT") == SQLITE_OK ? 0 : -1;
+    bool ok = dc_store__exec(self, "COMMIT") == SQLITE_OK;
+    dc_store__meta_settled(self, ok);
+    return ok ? 0 : -1;
 }
 
 void dc_store_rollback(dc_store_t *self)
 {
     if (!sqlite3_get_autocommit(self->db))
         sqlite3_exec(self->db, "ROLLBACK", NULL, NULL, NULL);
+    dc_store__meta_settled(self, false);
 }
 
 int dc_store_integrity_ok(dc_store_t *self)

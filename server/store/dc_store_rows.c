@@ -142,6 +142,7 @@ int dc_store_load_members(dc_store_t *self,
 
 int dc_store_clear(dc_store_t *self)
 {
+    dc_store__meta_forget(self);
     return dc_store__exec(self, "DELETE FROM topics; DELETE FROM subscriptions;"
                         " DELETE FROM leases; DELETE FROM nodes;"
                         " DELETE FROM requests; DELETE FROM members;"
@@ -231,11 +232,52 @@ int dc_store_delete_topic(dc_store_t *self, dc_str_t name, dc_str_t node)
     return s_step_reset(self, self->delete_topic, "delete topic");
 }
 
+static int s_meta_key(const char *key)
+{
+    static const char *keys[DC_STORE_META_KEYS] = {"epoch", "raft_index", "change_seq",
+                                                   "lease_seq", "event_seq"};
+    for (int i = 0; i < DC_STORE_META_KEYS; i++)
+        if (!strcmp(key, keys[i]))
+            return i;
+    return -1;
+}
+
 int dc_store_meta_set(dc_store_t *self, const char *key, uint64_t value)
 {
+    int k = s_meta_key(key);
+    if (k >= 0 && self->meta_known[k] && self->meta_now[k] == value)
+        return 0; /* the file holds it already */
     sqlite3_bind_text(self->meta_set, 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_int64(self->meta_set, 2, (sqlite3_int64)value);
-    return s_step_reset(self, self->meta_set, "meta");
+    int rc = s_step_reset(self, self->meta_set, "meta");
+    if (k >= 0) {
+        self->meta_known[k] = rc == 0;
+        self->meta_now[k] = value;
+        if (rc == 0 && sqlite3_get_autocommit(self->db)) { /* no transaction: committed */
+            self->meta_committed[k] = value;
+            self->meta_committed_known[k] = true;
+        }
+    }
+    return rc;
+}
+
+void dc_store__meta_settled(dc_store_t *self, bool committed)
+{
+    for (int k = 0; k < DC_STORE_META_KEYS; k++) {
+        if (committed) {
+            self->meta_committed[k] = self->meta_now[k];
+            self->meta_committed_known[k] = self->meta_known[k];
+        } else {
+            self->meta_now[k] = self->meta_committed[k];
+            self->meta_known[k] = self->meta_committed_known[k];
+        }
+    }
+}
+
+void dc_store__meta_forget(dc_store_t *self)
+{
+    for (int k = 0; k < DC_STORE_META_KEYS; k++)
+        self->meta_known[k] = self->meta_committed_known[k] = false;
 }
 
 int dc_store_put_lease(dc_store_t *self, uint64_t id, uint64_t ttl_ms, uint64_t renewed_at_ms,

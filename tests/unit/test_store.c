@@ -1,7 +1,8 @@
 /* test_store.c: the SQLite store on real files: schema, round trip, epoch,
  * migration of a version 5 database (one row per name) to one row per
  * registration, corrupt files moved aside (or refused), a size cap giving
- * SQLITE_FULL, a commit's WAL appends written in one call (dc_wal_vfs). */
+ * SQLITE_FULL, a commit's WAL appends written in one call (dc_wal_vfs), meta
+ * counters written only when they change. */
 #include "dc_log.h"
 #include "dc_store.h"
 #include "dc_test.h"
@@ -75,6 +76,39 @@ static void test_round_trip(const char *path)
     CHECK(dc_store_meta_get(s, "change_seq") == 101);
     CHECK(dc_store_meta_get(s, "epoch") == 1);
     CHECK(dc_store_integrity_ok(s) == 0);
+    dc_store_destroy(&s);
+}
+
+/* A meta counter that did not change is not written again; one written in a
+ * transaction that was rolled back is written again the next time; a
+ * reopened store assumes nothing. */
+static void test_meta_counters(const char *path)
+{
+    dc_store_t *s = dc_store_open(path, DC_SYNC_FULL, DC_CORRUPT_REFUSE, 0);
+    CHECK(s != NULL);
+    CHECK(dc_store_begin(s) == 0 && dc_store_meta_set(s, "change_seq", 5) == 0);
+    CHECK(dc_store_commit(s) == 0);
+    CHECK(dc_store_begin(s) == 0 && dc_store_meta_set(s, "change_seq", 6) == 0);
+    dc_store_rollback(s); /* the file still holds 5 */
+    CHECK(dc_store_begin(s) == 0 && dc_store_meta_set(s, "change_seq", 6) == 0);
+    CHECK(dc_store_meta_set(s, "event_seq", 9) == 0);
+    CHECK(dc_store_commit(s) == 0);
+    /* Unchanged: skipped (the file is written behind the store's back to see it). */
+    sqlite3 *raw = NULL;
+    CHECK(sqlite3_open(path, &raw) == SQLITE_OK);
+    CHECK(sqlite3_exec(raw, "UPDATE meta SET value = 1 WHERE key = 'event_seq'", NULL, NULL,
+                       NULL) == SQLITE_OK);
+    CHECK(dc_store_begin(s) == 0 && dc_store_meta_set(s, "event_seq", 9) == 0);
+    CHECK(dc_store_commit(s) == 0);
+    CHECK(dc_store_meta_get(s, "event_seq") == 1);
+    CHECK(dc_store_meta_get(s, "change_seq") == 6);
+    sqlite3_close(raw);
+    dc_store_destroy(&s);
+    /* Reopened: nothing is assumed about the file. */
+    s = dc_store_open(path, DC_SYNC_FULL, DC_CORRUPT_REFUSE, 0);
+    CHECK(dc_store_begin(s) == 0 && dc_store_meta_set(s, "event_seq", 9) == 0);
+    CHECK(dc_store_commit(s) == 0);
+    CHECK(dc_store_meta_get(s, "event_seq") == 9);
     dc_store_destroy(&s);
 }
 
@@ -274,6 +308,8 @@ int main(void)
     char path[256];
     snprintf(path, sizeof path, "%s/sub/dir/registry.db", s_dir);
     test_round_trip(path);
+    snprintf(path, sizeof path, "%s/meta.db", s_dir);
+    test_meta_counters(path);
     snprintf(path, sizeof path, "%s/v5.db", s_dir);
     test_migration(path);
     snprintf(path, sizeof path, "%s/bad.db", s_dir);
