@@ -187,18 +187,11 @@ static void s_propose(cluster_t *self)
             continue;
         }
         dc_changes_t mine = {self->pending.items + start, changes, changes};
-        msgpack_sbuffer sb;
-        msgpack_sbuffer_init(&sb);
-        struct raft_buffer buf = {NULL, 0};
-        if (dc_changes_encode(&mine, &sb) != 0 || dc_fsm_frame(sb.data, sb.size, &buf) != 0)
-            buf.base = NULL;
-        msgpack_sbuffer_destroy(&sb);
         fl->req.data = fl;
         fl->owner = self;
         fl->proposed_us = dc_mono_us();
-        int rc = buf.base ? raft_apply(&self->raft, &fl->req, &buf, 1, s_apply_done) : RAFT_NOMEM;
+        int rc = dc_fsm_propose(&self->raft, &fl->req, &mine, s_apply_done);
         if (rc != 0) {
-            raft_free(buf.base);
             dc_warn("cannot propose %zu change(s): %s", changes, raft_strerror(rc));
             dc_changes_truncate(&self->pending, start);
             dc_cop_list_t again = {0};

@@ -21,6 +21,23 @@ int dc_fsm_frame(const void *record, size_t size, struct raft_buffer *out)
     return 0;
 }
 
+int dc_fsm_propose(struct raft *r, struct raft_apply *req, const dc_changes_t *changes,
+                   raft_apply_cb cb)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    struct raft_buffer buf = {NULL, 0};
+    if (dc_changes_encode(changes, &sb) != 0 || dc_fsm_frame(sb.data, sb.size, &buf) != 0)
+        buf.base = NULL;
+    msgpack_sbuffer_destroy(&sb);
+    if (!buf.base)
+        return RAFT_NOMEM;
+    int rc = raft_apply(r, req, &buf, 1, cb);
+    if (rc != 0)
+        raft_free(buf.base);
+    return rc;
+}
+
 /* The record inside a frame; false when the frame is malformed. */
 static bool s_unframe(const struct raft_buffer *buf, const uint8_t **record, size_t *size)
 {

@@ -47,6 +47,15 @@ typedef struct {
  * Returns 0, or -1 when out of memory. */
 int dc_fsm_frame(const void *record, size_t size, struct raft_buffer *out);
 
+/* The Raft commit of a batch of decided changes (the SQLite one is
+ * dc_persist_batch): encodes and frames them into one entry and proposes it
+ * on r (the leader), cb called once it is committed and applied here, or
+ * failed. Every member applies it through dc_fsm's apply, which tells the
+ * observer. Returns raft_apply's result (RAFT_NOMEM when the entry cannot be
+ * built); on failure nothing was proposed and cb is not called. */
+int dc_fsm_propose(struct raft *r, struct raft_apply *req, const dc_changes_t *changes,
+                   raft_apply_cb cb);
+
 /* Sets f up over state (loaded from store when store is given). observer is
  * told of every applied change (NULL: nobody). */
 void dc_fsm_init(dc_fsm_t *f, dc_state_t *state, dc_store_t *store, const dc_observer_t *observer);

@@ -11,7 +11,11 @@
  * - deciding an op, or answering a retried request_id from its first answer;
  * - the reply built from a decided op's outcome.
  * What differs between the two writers is how a batch of decided changes is
- * committed, and (in a cluster) forwarding to the leader and membership.
+ * committed: dc_persist_batch (SQLite, then dc_apply here) standalone,
+ * dc_fsm_propose (one Raft entry, applied by every member's dc_fsm) in a
+ * cluster; and, in a cluster, forwarding to the leader and membership.
+ * test_writer.c runs this pipeline on the first, test_pipeline_raft.c on the
+ * second (libraft's fixture).
  *
  * Design notes: a pipeline belongs to the writer's thread and is used by it
  * alone, like the state it applies to. It is the ops queue's one consumer
