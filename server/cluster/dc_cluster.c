@@ -299,32 +299,28 @@ static void s_drain(cluster_t *self)
 static void s_became_leader(cluster_t *self);
 static void s_stepped_down(cluster_t *self);
 
-static void s_barrier_done(struct raft_barrier *req, int status)
-{
-    (void)status;
-    cluster_t *self = req->data;
-    self->barrier_busy = false;
-}
-
 /* A follower learns that an entry is committed from the leader's next
- * message, which is a heartbeat (up to two heartbeat intervals away) unless
- * a proposal goes out first: when an op forwarded by a follower has been
- * answered and no proposal since has carried its commit, a barrier entry
- * (appended and sent at once) carries it, so the follower can apply it and
- * answer its client without waiting for the heartbeat. One barrier at a
- * time; what comes while it is in flight waits for it. */
+ * message, which is a heartbeat (up to a heartbeat interval away) unless a
+ * proposal goes out first: when an op forwarded by a follower has been
+ * answered and no proposal since has carried its commit, the heartbeat
+ * interval drops to the Raft tick's 1 ms until the next heartbeat has gone
+ * out (DC_PUSH_MS), so the follower can apply it and answer its client a
+ * millisecond later. A barrier entry did this before: it carried the commit
+ * at once, but cost every member a log write and an fsync. */
+#define DC_PUSH_MS 2
 static void s_push_commit(cluster_t *self)
 {
-    if (self->commit_wanted <= self->commit_sent || self->barrier_busy)
-        return;
-    self->barrier.data = self;
-    raft_index commit = self->raft.commit_index;
-    if (raft_barrier(&self->raft, &self->barrier, s_barrier_done) == 0) {
-        self->barrier_busy = true;
-        self->commit_sent = commit;
+    uint64_t now = dc_mono_ms();
+    if (self->commit_wanted > self->commit_sent) {
+        if (!self->push_until)
+            raft_set_heartbeat_timeout(&self->raft, 1);
+        self->commit_sent = self->commit_wanted;
+        self->push_until = now + DC_PUSH_MS;
         DC_STAT_INC(self->ctx, commit_pushes);
-    } else
-        self->commit_wanted = 0; /* stepping down, say: heartbeats remain */
+    } else if (self->push_until && now >= self->push_until) {
+        raft_set_heartbeat_timeout(&self->raft, self->heartbeat_ms);
+        self->push_until = 0;
+    }
 }
 
 void dc_cluster__pump(cluster_t *self)
@@ -407,7 +403,11 @@ static void s_stepped_down(cluster_t *self)
     /* Our own changes not yet proposed: the next leader decides again. Those
      * in flight are failed by raft (s_apply_done). */
     dc_changes_truncate(&self->pending, self->proposed);
-    self->commit_wanted = 0; /* the next leader's messages carry it */
+    self->commit_wanted = self->commit_sent = 0; /* the next leader's messages carry it */
+    if (self->push_until) {
+        raft_set_heartbeat_timeout(&self->raft, self->heartbeat_ms);
+        self->push_until = 0;
+    }
 }
 
 /* Leader: leases whose time ran out are ended (a change like any other). */

@@ -12,8 +12,9 @@
  *   MEMBER change), answered by the leader with its outcome and Raft index,
  *   and answered to the client once this member has applied that index (so
  *   a client reads its own write on the member it talks to); the leader
- *   sends the commit on at once (a barrier entry when no proposal follows),
- *   so that wait is one more round trip, not a heartbeat interval;
+ *   sends the commit on at once (a heartbeat at the next 1 ms tick when no
+ *   proposal follows), so that wait is one more round trip, not a
+ *   heartbeat interval;
  * - with no leader: held until one is elected, answered ERROR after 4.5 s
  *   (within a Cortex client's 5 s time-out).
  * A request_id answered before is answered from the replicated table, so a

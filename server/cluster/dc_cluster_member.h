@@ -132,12 +132,14 @@ typedef struct {
 
     /* Leader: the commit index the last append it sent to the followers
      * carried, and the highest index a follower is waiting to learn is
-     * committed (it answers a forwarded op once applied there); a barrier
-     * carries the commit at once when no proposal will (s_push_commit). */
+     * committed (it answers a forwarded op once applied there); a heartbeat
+     * at the next 1 ms tick carries the commit when no proposal does
+     * (s_push_commit: heartbeats every tick until push_until, monotonic ms,
+     * then every heartbeat_ms again). */
     raft_index commit_sent;
     raft_index commit_wanted;
-    struct raft_barrier barrier;
-    bool barrier_busy;
+    uint64_t push_until;
+    unsigned heartbeat_ms;
 
     dc_cop_t *changing; /* the membership change under way, or NULL */
     struct raft_change change;

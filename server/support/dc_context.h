@@ -53,7 +53,7 @@ typedef struct {
     atomic_uint_fast64_t waits;            /* WAIT_TOPIC requests */
     atomic_uint_fast64_t waiters;          /* held right now */
     atomic_uint_fast64_t events;           /* events published */
-    atomic_uint_fast64_t commit_pushes;    /* leader: barriers sent on behalf of followers */
+    atomic_uint_fast64_t commit_pushes;    /* leader: heartbeats hurried on behalf of followers */
     atomic_uint_fast64_t subscribes;       /* subscriptions applied (new or replaced) */
     atomic_uint_fast64_t mismatches_detected; /* publisher/subscriber type mismatches made */
     atomic_uint_fast64_t legacy_lookups;   /* LOOKUPs by protocol 1 clients */
