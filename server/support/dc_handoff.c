@@ -40,7 +40,11 @@ dc_handoff_t *dc_handoff_new(size_t capacity)
     self->capacity = capacity;
     self->armed = true; /* nothing popped yet: a first push must wake the consumer */
     pthread_mutex_init(&self->lock, NULL);
-    pthread_cond_init(&self->room, NULL);
+    pthread_condattr_t attr; /* time-outs on the monotonic clock: a clock step moves none */
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&self->room, &attr);
+    pthread_condattr_destroy(&attr);
     return self;
 }
 
@@ -112,7 +116,7 @@ int dc_handoff_push(dc_handoff_t *self, void *item)
 int dc_handoff_push_wait(dc_handoff_t *self, void *item, int timeout_ms)
 {
     struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
+    clock_gettime(CLOCK_MONOTONIC, &until);
     until.tv_sec += timeout_ms / 1000;
     until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
     if (until.tv_nsec >= 1000000000L) {
