@@ -9,6 +9,7 @@
 #include "dc_log.h"
 #include "dc_members.h"
 #include "dc_zap.h"
+#include "dc_thread.h"
 
 #include <errno.h>
 #include <raft/uv.h>
@@ -300,6 +301,7 @@ static void s_teardown(cluster_t *self)
 
 void dc_cluster_actor(zsock_t *pipe, void *arg)
 {
+    dc_thread_name("dc-cluster");
     dc_writer_args_t *args = arg;
     cluster_t *self = calloc(1, sizeof *self);
     zsock_signal(pipe, 0);

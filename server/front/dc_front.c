@@ -20,6 +20,7 @@
 #include "dc_write_op.h"
 #include "dc_writer.h"
 #include "dc_zap.h"
+#include "dc_thread.h"
 
 #include <czmq.h>
 #include <errno.h>
@@ -496,6 +497,7 @@ static void s_front_teardown(front_t *self)
 
 void dc_front_actor(zsock_t *pipe, void *arg)
 {
+    dc_thread_name("dc-front");
     front_t self_storage, *self = &self_storage;
     memset(self, 0, sizeof *self);
     self->args = *(const dc_front_args_t *)arg;

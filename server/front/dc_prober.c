@@ -5,6 +5,7 @@
 #include "dc_log.h"
 #include "dc_protocol.h"
 #include "dc_write_op.h"
+#include "dc_thread.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -160,6 +161,7 @@ static void s_probe_all(prober_t *self)
 
 void dc_prober_actor(zsock_t *pipe, void *arg)
 {
+    dc_thread_name("dc-prober");
     prober_t self = {.ctx = arg};
     self.failures = zhashx_new();
     zsock_signal(pipe, 0);

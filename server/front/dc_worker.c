@@ -11,6 +11,7 @@
 #include "dc_reply_send.h"
 #include "dc_request.h"
 #include "dc_write_op.h"
+#include "dc_thread.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -507,6 +508,7 @@ static void s_handle(worker_t *self, zmsg_t *msg)
 
 void dc_worker_actor(zsock_t *pipe, void *arg)
 {
+    dc_thread_name("dc-worker");
     worker_t self = {.ctx = arg};
     if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), DC_WORKER_NICE) != 0)
         dc_debug("worker: cannot lower its priority: %s", strerror(errno));

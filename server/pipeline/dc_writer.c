@@ -6,6 +6,7 @@
 #include "dc_pipeline.h"
 #include "dc_protocol.h"
 #include "dc_write_op.h"
+#include "dc_thread.h"
 
 #include <poll.h>
 #include <string.h>
@@ -205,6 +206,7 @@ static size_t s_drain(writer_t *self, dc_write_op_t **batch, size_t n)
 
 void dc_writer_actor(zsock_t *pipe, void *arg)
 {
+    dc_thread_name("dc-writer");
     dc_writer_args_t *args = arg;
     writer_t *self = calloc(1, sizeof *self);
     zsock_signal(pipe, 0);
