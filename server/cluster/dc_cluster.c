@@ -308,6 +308,16 @@ static void s_stepped_down(cluster_t *self);
  * millisecond later. A barrier entry did this before: it carried the commit
  * at once, but cost every member a log write and an fsync. */
 #define DC_PUSH_MS 2
+
+/* Heartbeats at their own interval again (a push is over, or leadership). */
+static void s_push_end(cluster_t *self)
+{
+    if (!self->push_until)
+        return;
+    raft_set_heartbeat_timeout(&self->raft, self->heartbeat_ms);
+    self->push_until = 0;
+}
+
 static void s_push_commit(cluster_t *self)
 {
     uint64_t now = dc_mono_ms();
@@ -317,10 +327,8 @@ static void s_push_commit(cluster_t *self)
         self->commit_sent = self->commit_wanted;
         self->push_until = now + DC_PUSH_MS;
         DC_STAT_INC(self->ctx, commit_pushes);
-    } else if (self->push_until && now >= self->push_until) {
-        raft_set_heartbeat_timeout(&self->raft, self->heartbeat_ms);
-        self->push_until = 0;
-    }
+    } else if (self->push_until && now >= self->push_until)
+        s_push_end(self);
 }
 
 void dc_cluster__pump(cluster_t *self)
@@ -404,10 +412,7 @@ static void s_stepped_down(cluster_t *self)
      * in flight are failed by raft (s_apply_done). */
     dc_changes_truncate(&self->pending, self->proposed);
     self->commit_wanted = self->commit_sent = 0; /* the next leader's messages carry it */
-    if (self->push_until) {
-        raft_set_heartbeat_timeout(&self->raft, self->heartbeat_ms);
-        self->push_until = 0;
-    }
+    s_push_end(self);
 }
 
 /* Leader: leases whose time ran out are ended (a change like any other). */

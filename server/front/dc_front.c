@@ -495,6 +495,17 @@ static void s_front_teardown(front_t *self)
     }
 }
 
+/* A stop begins (once): in-flight requests get until *deadline, and held
+ * WAITs end now. */
+static void s_begin_stopping(front_t *self, bool *stopping, uint64_t *deadline)
+{
+    if (*stopping)
+        return;
+    *stopping = true;
+    *deadline = dc_mono_ms() + DC_DRAIN_MS;
+    zstr_send(self->writer, "FLUSH");
+}
+
 void dc_front_actor(zsock_t *pipe, void *arg)
 {
     dc_thread_name("dc-front");
@@ -569,23 +580,16 @@ void dc_front_actor(zsock_t *pipe, void *arg)
                 if (!command || streq(command, "$TERM"))
                     terminated = true;
                 zstr_free(&command);
-                if (terminated && !stopping) {
-                    stopping = true;
-                    deadline = dc_mono_ms() + DC_DRAIN_MS;
-                    zstr_send(self->writer, "FLUSH"); /* held WAITs end now */
-                }
-                if (terminated)
+                if (terminated) {
+                    s_begin_stopping(self, &stopping, &deadline);
                     break;
+                }
             }
         }
         while (self->ready[S_BACKEND])
             if (s_from_worker(self)) {
                 stop_requested = true;
-                if (!stopping) {
-                    stopping = true;
-                    deadline = dc_mono_ms() + DC_DRAIN_MS;
-                    zstr_send(self->writer, "FLUSH");
-                }
+                s_begin_stopping(self, &stopping, &deadline);
             }
         if (self->ready[S_REPLIES])
             s_from_writer(self);

@@ -40,7 +40,7 @@ struct dc_store {
     /* The meta counters as the file holds them: in the open transaction
      * (meta_now) and as last committed (meta_committed), so a counter that
      * did not change is not written again (four writes a commit were
-     * 32,000 instructions). Known only once written or read here. */
+     * 32,000 instructions). Known only once written here. */
     uint64_t meta_now[DC_STORE_META_KEYS], meta_committed[DC_STORE_META_KEYS];
     bool meta_known[DC_STORE_META_KEYS], meta_committed_known[DC_STORE_META_KEYS];
     char errmsg[256];
