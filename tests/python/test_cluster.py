@@ -360,18 +360,25 @@ def test_events_have_the_same_seq_on_every_member(cluster):
     assert seqs == list(range(seqs[0], seqs[0] + 6))
 
 
+def wipe_a_follower_behind(c, prefix, count):
+    """Stops a follower, registers count topics on the leader (past several
+    snapshots) and deletes the follower's database and Raft log. Returns it."""
+    leader = c.leader()
+    victim = [m for m in c.live() if m is not leader][0]
+    victim.stop()
+    for i in range(count):
+        assert register(leader, f"{prefix}/{i}")["status"] == 0
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(victim.db + suffix):
+            os.unlink(victim.db + suffix)
+    subprocess.run(["rm", "-rf", victim.raft_dir()], check=True)
+    return victim
+
+
 def test_wiped_member_catches_up_from_a_snapshot(short_tmp):
     c = Cluster(short_tmp, extra=["--snapshot-threshold", "16"]).start()
     try:
-        leader = c.leader()
-        victim = [m for m in c.live() if m is not leader][0]
-        victim.stop()
-        for i in range(120):
-            assert register(leader, f"/snap/{i}")["status"] == 0
-        for suffix in ("", "-wal", "-shm"):
-            if os.path.exists(victim.db + suffix):
-                os.unlink(victim.db + suffix)
-        subprocess.run(["rm", "-rf", victim.raft_dir()], check=True)
+        victim = wipe_a_follower_behind(c, "/snap", 120)
         victim.start()
         listing = c.converged(timeout=20)
         assert len(listing) == 120
@@ -387,15 +394,7 @@ def test_a_lost_snapshot_is_sent_again_within_seconds(short_tmp):
     kept a restarted member behind for half a minute."""
     c = Cluster(short_tmp, extra=["--snapshot-threshold", "16"]).start()
     try:
-        leader = c.leader()
-        victim = [m for m in c.live() if m is not leader][0]
-        victim.stop()
-        for i in range(60):
-            assert register(leader, f"/lost/{i}")["status"] == 0
-        subprocess.run(["rm", "-rf", victim.raft_dir()], check=True)
-        for suffix in ("", "-wal", "-shm"):
-            if os.path.exists(victim.db + suffix):
-                os.unlink(victim.db + suffix)
+        victim = wipe_a_follower_behind(c, "/lost", 60)
         started = time.time()
         victim.start(wrapper=("env", "DISCOD_FAILPOINT=drop-snapshot:1"))
         listing = c.converged(timeout=15)

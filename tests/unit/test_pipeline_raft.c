@@ -13,6 +13,7 @@
 #include "dc_protocol.h"
 #include "dc_reply_send.h"
 #include "dc_test.h"
+#include "dc_test_ops.h"
 #include "dc_write_op.h"
 
 #include <raft/fixture.h>
@@ -106,27 +107,6 @@ static void s_teardown(void)
     dc_config_clear(&s_config);
 }
 
-static dc_write_op_t *s_routed(dc_write_op_t *op, const char *tag)
-{
-    op->version = 2;
-    op->principal.access = DC_ACCESS_LOCAL;
-    op->route = zmsg_new();
-    zmsg_addstr(op->route, tag);
-    return op;
-}
-
-static dc_write_op_t *s_register(const char *name, uint64_t lease_ttl_ms)
-{
-    dc_write_op_t *op = calloc(1, sizeof *op);
-    dc_topic_t t = {dc_str_from(name), dc_str_from("ipc:///tmp/x"), dc_str_from("T"),
-                    dc_str_from("node"), 42};
-    op->kind = DC_OP_REGISTER;
-    op->entry = dc_entry_new(&t, 0, 0, NULL, 0);
-    op->has_lease_ttl = lease_ttl_ms > 0;
-    op->lease_ttl_ms = lease_ttl_ms;
-    return s_routed(op, name);
-}
-
 static void s_applied(struct raft_apply *req, int status, void *result)
 {
     (void)result;
@@ -168,20 +148,7 @@ static void s_submit(unsigned i, flight_t *f, dc_write_op_t **ops, size_t n, boo
 /* The next answer on member i's queue: its tag and status (-1: none). */
 static int s_answer(unsigned i, char *tag, size_t size)
 {
-    zmsg_t *msg = dc_handoff_pop(s_m[i].ctx.answers);
-    if (!msg)
-        return -1;
-    zframe_t *route = zmsg_first(msg), *reply = zmsg_last(msg);
-    dc_reply_view_t v;
-    char err[DC_ERR_LEN];
-    int status = -2;
-    if (route != reply && dc_reply_decode(&v, zframe_data(reply), zframe_size(reply), err) == 0) {
-        status = (int)v.status;
-        snprintf(tag, size, "%.*s", (int)zframe_size(route), (char *)zframe_data(route));
-        dc_reply_view_release(&v);
-    }
-    zmsg_destroy(&msg);
-    return status;
+    return dc_test_answer(s_m[i].ctx.answers, 0, tag, size, NULL, 0);
 }
 
 static unsigned s_leader(void)
@@ -217,14 +184,14 @@ int main(void)
     flight_t fl;
 
     /* A WAIT held on a follower: its own observer answers it. */
-    dc_write_op_t *wait = s_routed(dc_write_op_named(DC_OP_WAIT, dc_str_from("/b/1")), "wait");
+    dc_write_op_t *wait = dc_test_routed(dc_write_op_named(DC_OP_WAIT, dc_str_from("/b/1")), "wait");
     wait->timeout_ms = 60000;
     CHECK(dc_pipeline_take_wait(&s_m[f1].p, &wait, dc_mono_ms()) && wait == NULL);
     CHECK(s_answer(f1, tag, sizeof tag) == -1);
 
     /* Three registrations decided together: one entry, answered in order. */
     raft_index before = raft_last_index(raft_fixture_get(&s_f, l));
-    dc_write_op_t *ops[] = {s_register("/b/0", 0), s_register("/b/1", 0), s_register("/b/2", 0)};
+    dc_write_op_t *ops[] = {dc_test_register("/b/0", "/b/0", 0), dc_test_register("/b/1", "/b/1", 0), dc_test_register("/b/2", "/b/2", 0)};
     s_submit(l, &fl, ops, 3, &proposed);
     CHECK(proposed && raft_last_index(raft_fixture_get(&s_f, l)) == before + 1);
     CHECK(!fl.done && s_answer(l, tag, sizeof tag) == -1); /* not before it is applied */
@@ -241,7 +208,7 @@ int main(void)
 
     /* A removal with a request_id, answered; its leader dies; the retry on
      * the next leader is answered alike and changes nothing. */
-    dc_write_op_t *rm = s_routed(dc_write_op_named(DC_OP_UNREGISTER, dc_str_from("/b/0")), "rm");
+    dc_write_op_t *rm = dc_test_routed(dc_write_op_named(DC_OP_UNREGISTER, dc_str_from("/b/0")), "rm");
     rm->has_request_id = true;
     rm->request_id = 42;
     s_submit(l, &fl, &rm, 1, &proposed);
@@ -252,14 +219,14 @@ int main(void)
     unsigned l2 = s_leader();
     CHECK(l2 != l);
     uint64_t seq = s_m[l2].s.event_seq;
-    rm = s_routed(dc_write_op_named(DC_OP_UNREGISTER, dc_str_from("/b/0")), "retry");
+    rm = dc_test_routed(dc_write_op_named(DC_OP_UNREGISTER, dc_str_from("/b/0")), "retry");
     rm->has_request_id = true;
     rm->request_id = 42;
     s_submit(l2, &fl, &rm, 1, &proposed);
     CHECK(!proposed && s_answer(l2, tag, sizeof tag) == DC_STATUS_OK && !strcmp(tag, "retry"));
     CHECK(atomic_load(&s_m[l2].ctx.stats.deduplicated) == 1 && s_m[l2].s.event_seq == seq);
     /* The same removal without its id is decided anew: nothing to remove. */
-    rm = s_routed(dc_write_op_named(DC_OP_UNREGISTER, dc_str_from("/b/0")), "fresh");
+    rm = dc_test_routed(dc_write_op_named(DC_OP_UNREGISTER, dc_str_from("/b/0")), "fresh");
     s_submit(l2, &fl, &rm, 1, &proposed);
     CHECK(!proposed && s_answer(l2, tag, sizeof tag) == DC_STATUS_NOT_FOUND);
 
@@ -268,7 +235,7 @@ int main(void)
     while (f2 == l || f2 == l2)
         f2++;
     dc_lessor_promote(&s_m[l2].p.lessor, true);
-    dc_write_op_t *leased = s_register("/leased", 100);
+    dc_write_op_t *leased = dc_test_register("/leased", "/leased", 100);
     s_submit(l2, &fl, &leased, 1, &proposed);
     s_settle(l2);
     CHECK(proposed && s_answer(l2, tag, sizeof tag) == DC_STATUS_OK);

@@ -9,6 +9,7 @@
 #include "dc_protocol.h"
 #include "dc_reply_send.h"
 #include "dc_test.h"
+#include "dc_test_ops.h"
 #include "dc_writer.h"
 
 #include <stdlib.h>
@@ -16,50 +17,10 @@
 
 static char s_dir[] = "/tmp/discod-test-writer-XXXXXX";
 
-static dc_write_op_t *s_routed(dc_write_op_t *op, const char *tag)
-{
-    op->version = 2;
-    op->principal.access = DC_ACCESS_LOCAL;
-    op->route = zmsg_new();
-    zmsg_addstr(op->route, tag);
-    return op;
-}
-
-static dc_write_op_t *s_register(const char *name, const char *tag, uint64_t lease_ttl_ms)
-{
-    dc_write_op_t *op = calloc(1, sizeof *op);
-    dc_topic_t t = {dc_str_from(name), dc_str_from("ipc:///tmp/x"), dc_str_from("T"),
-                    dc_str_from("node"), 42};
-    op->kind = DC_OP_REGISTER;
-    op->entry = dc_entry_new(&t, 0, 0, NULL, 0);
-    if (lease_ttl_ms) {
-        op->has_lease_ttl = true;
-        op->lease_ttl_ms = lease_ttl_ms;
-    }
-    return s_routed(op, tag);
-}
-
-/* The next answer on the answers queue: its tag and status (-1: none in
- * time); message copied into message when given. */
+/* The next answer for the front, within 5 s. */
 static int s_answer(dc_handoff_t *front, char *tag, size_t tag_size, char *message, size_t size)
 {
-    zmsg_t *msg = dc_handoff_pop_wait(front, 5000); /* handed over as a pointer */
-    if (!msg)
-        return -1;
-    zframe_t *route = zmsg_first(msg), *reply = zmsg_last(msg);
-    int status = -2;
-    dc_reply_view_t v;
-    char err[DC_ERR_LEN];
-    if (route && route != reply &&
-        dc_reply_decode(&v, zframe_data(reply), zframe_size(reply), err) == 0) {
-        status = (int)v.status;
-        snprintf(tag, tag_size, "%.*s", (int)zframe_size(route), (char *)zframe_data(route));
-        if (message)
-            snprintf(message, size, "%.*s", (int)v.message.len, v.message.ptr);
-        dc_reply_view_release(&v);
-    }
-    zmsg_destroy(&msg);
-    return status;
+    return dc_test_answer(front, 5000, tag, tag_size, message, size);
 }
 
 /* The next event's name and seq from sub (false when none in time). */
@@ -121,7 +82,7 @@ int main(void)
         char name[32], tag[16];
         snprintf(name, sizeof name, "/w/%d", i);
         snprintf(tag, sizeof tag, "op-%d", i);
-        CHECK(dc_handoff_push(writes, s_register(name, tag, 0)) == 0);
+        CHECK(dc_handoff_push(writes, dc_test_register(name, tag, 0)) == 0);
     }
     dc_writer_args_t args = {&ctx, store, &state};
     zactor_t *writer = zactor_new(dc_writer_actor, &args);
@@ -143,7 +104,7 @@ int main(void)
 
     /* A removal retried with its request_id: applied once, answered alike. */
     for (int i = 0; i < 2; i++) {
-        dc_write_op_t *op = s_routed(dc_write_op_named(DC_OP_UNREGISTER, dc_str_from("/w/3")),
+        dc_write_op_t *op = dc_test_routed(dc_write_op_named(DC_OP_UNREGISTER, dc_str_from("/w/3")),
                                      i ? "again" : "first");
         op->has_request_id = true;
         op->request_id = 77;
@@ -156,12 +117,12 @@ int main(void)
     CHECK(!strcmp(tag, "again") && !strcmp(message, first));
     CHECK(atomic_load(&ctx.stats.deduplicated) == 1 && dc_registry_count(ctx.registry) == 7);
     /* Without a request_id the same removal is NOT_FOUND now. */
-    CHECK(dc_handoff_push(writes, s_routed(dc_write_op_named(DC_OP_UNREGISTER,
+    CHECK(dc_handoff_push(writes, dc_test_routed(dc_write_op_named(DC_OP_UNREGISTER,
                                                              dc_str_from("/w/3")), "third")) == 0);
     CHECK(s_answer(front, tag, sizeof tag, NULL, 0) == DC_STATUS_NOT_FOUND);
 
     /* A leased registration nobody renews: the writer expires it. */
-    CHECK(dc_handoff_push(writes, s_register("/leased", "leased", 200)) == 0);
+    CHECK(dc_handoff_push(writes, dc_test_register("/leased", "leased", 200)) == 0);
     CHECK(s_answer(front, tag, sizeof tag, NULL, 0) == DC_STATUS_OK);
     CHECK(dc_leases_count(ctx.leases) == 1);
     uint64_t deadline = dc_mono_ms() + 3000;
