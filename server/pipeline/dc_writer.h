@@ -3,7 +3,7 @@
  * start.
  *
  * Write ops arrive from the front, the workers and the prober as
- * dc_write_op_t pointers. The writer takes every op that is waiting (group
+ * dc_write_op_t pointers on the ops queue (dc_handoff.h). The writer takes every op that is waiting (group
  * commit), decides each against the state plus the batch so far
  * (dc_decide), writes the batch's changes in one SQLite transaction
  * (dc_persist), and only after COMMIT returns applies them (dc_apply), which
@@ -15,7 +15,7 @@
  * WAIT time-outs, and renewal checkpoints (once a second, one LEASE_RENEW
  * change per lease whose saved renewal is TTL/2 old, all in one commit).
  *
- * The sockets, held WAITs, the observer, the lessor and the replies are the
+ * The queues, held WAITs, the observer, the lessor and the replies are the
  * pipeline it shares with a cluster member's writer (dc_pipeline.h); what is
  * its own is the commit to SQLite, the gathering of a group commit, and the
  * database's health checks (deleted, read-only). */

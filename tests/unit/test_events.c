@@ -46,7 +46,7 @@ static uint64_t s_uint(const msgpack_object *map, const char *key)
     return UINT64_MAX;
 }
 
-/* A WAIT op whose answer comes back on the test's PULL ([route][reply]). */
+/* A WAIT op whose answer comes back on the answers queue ([route][reply]). */
 static dc_write_op_t *s_wait(const char *name, uint64_t timeout_ms)
 {
     dc_write_op_t *op = dc_write_op_named(DC_OP_WAIT, dc_str_from(name));
