@@ -24,6 +24,7 @@ struct dc_store {
     uint64_t max_size;
     dev_t dev; /* identity of the file opened, to notice it being deleted */
     ino_t ino;
+    sqlite3_stmt *begin, *commit;
     sqlite3_stmt *put_topic;
     sqlite3_stmt *delete_topic;
     sqlite3_stmt *meta_set;

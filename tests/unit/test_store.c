@@ -2,7 +2,8 @@
  * migration of a version 5 database (one row per name) to one row per
  * registration, corrupt files moved aside (or refused), a size cap giving
  * SQLITE_FULL, a commit's WAL appends written in one call (dc_wal_vfs), meta
- * counters written only when they change. */
+ * counters written only when they change, 1 KiB pages in a new file (a file
+ * that exists keeps its own, and the size cap counts in them). */
 #include "dc_log.h"
 #include "dc_store.h"
 #include "dc_test.h"
@@ -214,6 +215,18 @@ static void test_corrupt(const char *path)
     dc_store_destroy(&s);
 }
 
+static int s_pragma(sqlite3 *db, const char *name)
+{
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA %s", name);
+    sqlite3_stmt *stmt = NULL;
+    int v = -1;
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) == SQLITE_OK && sqlite3_step(stmt) == SQLITE_ROW)
+        v = sqlite3_column_int(stmt, 0);
+    sqlite3_finalize(stmt);
+    return v;
+}
+
 static void test_size_cap(const char *path)
 {
     dc_store_t *s = dc_store_open(path, DC_SYNC_NORMAL, DC_CORRUPT_MOVE_ASIDE, 64 * 1024);
@@ -235,6 +248,32 @@ static void test_size_cap(const char *path)
     /* What was committed before the cap is still there and readable. */
     int count = 0;
     CHECK(dc_store_load_topics(s, s_count_cb, &count) == 0 && count == failed_at * 50);
+    /* The cap is counted in the file's own pages: it filled near 64 KiB. */
+    sqlite3 *db = NULL;
+    CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+    int size = s_pragma(db, "page_size"), pages = s_pragma(db, "page_count");
+    CHECK(size == 1024);
+    CHECK(pages * size <= 64 * 1024 && pages * size > 32 * 1024);
+    sqlite3_close(db);
+    dc_store_destroy(&s);
+}
+
+/* A file made with 4 KiB pages (an older discod, or by hand) keeps them. */
+static void test_page_size(const char *path)
+{
+    sqlite3 *db = NULL;
+    CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+    CHECK(sqlite3_exec(db, "PRAGMA page_size = 4096; CREATE TABLE x (y);", NULL, NULL, NULL) ==
+          SQLITE_OK);
+    sqlite3_close(db);
+    dc_store_t *s = dc_store_open(path, DC_SYNC_FULL, DC_CORRUPT_MOVE_ASIDE, 0);
+    CHECK(s != NULL);
+    CHECK(dc_store_begin(s) == 0 && s_put(s, 0) == 0 && dc_store_commit(s) == 0);
+    int count = 0;
+    CHECK(dc_store_load_topics(s, s_count_cb, &count) == 0 && count == 1);
+    CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+    CHECK(s_pragma(db, "page_size") == 4096);
+    sqlite3_close(db);
     dc_store_destroy(&s);
 }
 
@@ -316,6 +355,8 @@ int main(void)
     test_corrupt(path);
     snprintf(path, sizeof path, "%s/capped.db", s_dir);
     test_size_cap(path);
+    snprintf(path, sizeof path, "%s/old-pages.db", s_dir);
+    test_page_size(path);
     snprintf(path, sizeof path, "%s/gathered.db", s_dir);
     test_wal_gathering(path);
     char cmd[300];
