@@ -326,9 +326,12 @@ static int s_open_file(dc_store_t *self, dc_sync_t sync, uint64_t max_size, bool
     if (rc == SQLITE_OK)
         rc = sqlite3_prepare_v2(self->db, "COMMIT", -1, &self->commit, NULL);
     if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(self->db, "INSERT INTO meta (key, value) VALUES (?1, ?2)"
-                                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        rc = sqlite3_prepare_v2(self->db, "UPDATE meta SET value = ?2 WHERE key = ?1",
                                 -1, &self->meta_set, NULL);
+    /* The migrations insert every counter's row; a key missing anyway. */
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(self->db, "INSERT INTO meta (key, value) VALUES (?1, ?2)", -1,
+                                &self->meta_add, NULL);
     static const struct {
         size_t offset;
         const char *sql;
@@ -372,6 +375,7 @@ static void s_close(dc_store_t *self)
     sqlite3_finalize(self->put_topic);
     sqlite3_finalize(self->delete_topic);
     sqlite3_finalize(self->meta_set);
+    sqlite3_finalize(self->meta_add);
     sqlite3_finalize(self->put_lease);
     sqlite3_finalize(self->delete_lease);
     sqlite3_finalize(self->touch_lease);
@@ -382,9 +386,10 @@ static void s_close(dc_store_t *self)
     sqlite3_finalize(self->delete_member);
     sqlite3_finalize(self->put_sub);
     sqlite3_finalize(self->delete_sub);
+    self->begin = self->commit = NULL;
     self->put_sub = self->delete_sub = NULL;
     self->put_request = self->put_member = self->delete_member = NULL;
-    self->put_topic = self->delete_topic = self->meta_set = NULL;
+    self->put_topic = self->delete_topic = self->meta_set = self->meta_add = NULL;
     self->put_lease = self->delete_lease = self->touch_lease = NULL;
     self->put_node = self->delete_node = NULL;
     if (self->db)

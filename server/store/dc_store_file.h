@@ -27,7 +27,7 @@ struct dc_store {
     sqlite3_stmt *begin, *commit;
     sqlite3_stmt *put_topic;
     sqlite3_stmt *delete_topic;
-    sqlite3_stmt *meta_set;
+    sqlite3_stmt *meta_set, *meta_add; /* an UPDATE (cheaper than an upsert), an INSERT */
     sqlite3_stmt *put_lease;
     sqlite3_stmt *delete_lease;
     sqlite3_stmt *touch_lease;

@@ -250,6 +250,11 @@ int dc_store_meta_set(dc_store_t *self, const char *key, uint64_t value)
     sqlite3_bind_text(self->meta_set, 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_int64(self->meta_set, 2, (sqlite3_int64)value);
     int rc = s_step_reset(self, self->meta_set, "meta");
+    if (rc == 0 && sqlite3_changes(self->db) == 0) {
+        sqlite3_bind_text(self->meta_add, 1, key, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(self->meta_add, 2, (sqlite3_int64)value);
+        rc = s_step_reset(self, self->meta_add, "meta");
+    }
     if (k >= 0) {
         self->meta_known[k] = rc == 0;
         self->meta_now[k] = value;
