@@ -76,14 +76,18 @@ void dc_cluster__answer_when_applied(cluster_t *self, dc_cop_t *c)
 /* Answers the parked ops whose index has been applied here. */
 static void s_release_parked(cluster_t *self)
 {
+    if (!self->parked.head)
+        return;
     dc_cop_list_t keep = {0};
     dc_cop_t *c;
+    dc_handoff_hold(self->ctx->answers); /* the front is woken once for them all */
     while ((c = dc_cops_pop(&self->parked))) {
         if (c->index <= self->state->applied_index || self->stopping)
             dc_cluster__finish(self, c);
         else
             dc_cops_push(&keep, c);
     }
+    dc_handoff_release(self->ctx->answers);
     self->parked = keep;
 }
 
@@ -105,10 +109,12 @@ static void s_apply_done(struct raft_apply *req, int status, void *result)
     if (status == 0)
         dc_histogram_observe(&self->ctx->stats.commit_us, dc_mono_us() - fl->proposed_us);
     if (status == 0) {
+        dc_handoff_hold(self->ctx->answers); /* the front is woken once for them all */
         for (size_t i = 0; i < n; i++) {
             fl->cops[i]->index = req->index;
             dc_cluster__finish(self, fl->cops[i]);
         }
+        dc_handoff_release(self->ctx->answers);
     } else {
         /* Not committed under this leadership (it may still be, under the
          * next leader): ops go round again, request_ids keep that safe. */

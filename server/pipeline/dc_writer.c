@@ -90,12 +90,16 @@ static void s_process_batch(writer_t *self, dc_write_op_t **ops, size_t n)
         if (!dc_pipeline_take_wait(&self->pipeline, &ops[i], now))
             dc_pipeline_decide(&self->pipeline, &d, ops[i], &outcomes[i]);
     }
+    /* The batch's answers (and the held WAITs its changes answer) wake the
+     * front once. */
+    dc_handoff_hold(self->ctx->answers);
     bool stored = s_commit(self);
     for (size_t i = 0; i < n; i++) {
         if (ops[i])
             s_reply(self, ops[i], &outcomes[i], stored);
         dc_write_op_destroy(&ops[i]);
     }
+    dc_handoff_release(self->ctx->answers);
 }
 
 /*==== Timers: expiry, WAIT time-outs, checkpoints ====*/

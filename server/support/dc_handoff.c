@@ -18,6 +18,7 @@ struct dc_handoff {
     int waiting; /* pushers in dc_handoff_push_wait */
     bool armed;  /* a pop found none: the next push writes the descriptor */
     bool signalled; /* the descriptor has been written and not read */
+    int held;       /* dc_handoff_hold depth: pushes leave the descriptor to the release */
     bool closed;
     int fd;
 };
@@ -84,6 +85,18 @@ static bool s_grow(dc_handoff_t *self)
     return true;
 }
 
+/* Writes the descriptor when the consumer waits for it and an item is
+ * there. Under the lock. */
+static void s_signal(dc_handoff_t *self)
+{
+    if (!self->armed || !self->count || self->held)
+        return;
+    self->armed = false;
+    uint64_t one = 1;
+    if (!self->signalled && write(self->fd, &one, sizeof one) == (ssize_t)sizeof one)
+        self->signalled = true;
+}
+
 /* Appends item when there is room. Under the lock. */
 static int s_push(dc_handoff_t *self, void *item)
 {
@@ -91,12 +104,7 @@ static int s_push(dc_handoff_t *self, void *item)
         return -1;
     self->items[(self->head + self->count) % self->size] = item;
     self->count++;
-    if (self->armed) {
-        self->armed = false;
-        uint64_t one = 1;
-        if (!self->signalled && write(self->fd, &one, sizeof one) == (ssize_t)sizeof one)
-            self->signalled = true;
-    }
+    s_signal(self);
     return 0;
 }
 
@@ -165,6 +173,22 @@ void *dc_handoff_pop_wait(dc_handoff_t *self, int timeout_ms)
             item = dc_handoff_pop(self);
     }
     return item;
+}
+
+void dc_handoff_hold(dc_handoff_t *self)
+{
+    pthread_mutex_lock(&self->lock);
+    self->held++;
+    pthread_mutex_unlock(&self->lock);
+}
+
+void dc_handoff_release(dc_handoff_t *self)
+{
+    pthread_mutex_lock(&self->lock);
+    if (self->held > 0)
+        self->held--;
+    s_signal(self);
+    pthread_mutex_unlock(&self->lock);
 }
 
 int dc_handoff_fd(const dc_handoff_t *self)

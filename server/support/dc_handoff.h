@@ -49,6 +49,16 @@ void *dc_handoff_pop(dc_handoff_t *self);
  * other sockets instead). */
 void *dc_handoff_pop_wait(dc_handoff_t *self, int timeout_ms);
 
+/* Between dc_handoff_hold and dc_handoff_release (they nest), pushes do not
+ * write the descriptor; the release writes it once if the consumer waits
+ * and items are there. A producer that pushes several items in a row (the
+ * writer, a commit's answers) wakes the consumer once instead of racing it
+ * item by item: a consumer that is awake still pops them as they come.
+ * Every push meanwhile waits for the release to be seen, whoever pushed it:
+ * hold for a bounded piece of work only. */
+void dc_handoff_hold(dc_handoff_t *self);
+void dc_handoff_release(dc_handoff_t *self);
+
 /* The descriptor to poll for POLLIN. */
 int dc_handoff_fd(const dc_handoff_t *self);
 

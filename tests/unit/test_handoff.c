@@ -4,7 +4,8 @@
  * clears it; a full queue refuses, and a waiting push gets in once a pop
  * makes room or gives up at its time-out; a closed queue refuses pushes but
  * keeps what it holds; four producer threads lose and duplicate nothing
- * while the consumer sleeps on the descriptor; destroy frees what is left. */
+ * while the consumer sleeps on the descriptor; pushes while held wake the
+ * consumer once, at the release; destroy frees what is left. */
 #include "dc_handoff.h"
 #include "dc_test.h"
 
@@ -81,6 +82,25 @@ int main(void)
     uint64_t t = s_ms();
     CHECK(dc_handoff_pop_wait(h, 50) == NULL && s_ms() - t >= 40);
     CHECK(dc_handoff_push(h, (void *)9) == 0 && dc_handoff_pop_wait(h, 50) == (void *)9);
+    /* Held (nested): pushes leave the descriptor to the outer release. */
+    CHECK(dc_handoff_pop(h) == NULL);
+    dc_handoff_hold(h);
+    dc_handoff_hold(h);
+    CHECK(dc_handoff_push(h, (void *)10) == 0 && dc_handoff_push(h, (void *)11) == 0);
+    CHECK(!s_readable(h, 0));
+    dc_handoff_release(h);
+    CHECK(!s_readable(h, 0));
+    dc_handoff_release(h);
+    CHECK(s_readable(h, 0));
+    CHECK(dc_handoff_pop(h) == (void *)10 && dc_handoff_pop(h) == (void *)11);
+    /* An awake consumer takes what is pushed while held: nothing left to
+     * wake it for at the release. */
+    CHECK(dc_handoff_pop(h) == NULL);
+    dc_handoff_hold(h);
+    CHECK(dc_handoff_push(h, (void *)12) == 0 && dc_handoff_pop(h) == (void *)12);
+    CHECK(dc_handoff_pop(h) == NULL);
+    dc_handoff_release(h);
+    CHECK(!s_readable(h, 0));
     dc_handoff_destroy(&h, NULL);
     CHECK(h == NULL);
     dc_handoff_destroy(&h, NULL); /* safe on NULL */
