@@ -594,7 +594,9 @@ void dc_front_actor(zsock_t *pipe, void *arg)
         if (self->ready[S_REPLIES])
             s_from_writer(self);
         /* Take what is queued on a socket (a bounded burst: one endpoint
-         * does not starve the others, nor the answers). */
+         * does not starve the others, nor the answers). The burst's writes
+         * wake a sleeping writer once, at its end, as one batch. */
+        dc_handoff_hold(ctx->writes);
         for (int i = 0; accept && i < self->router_count; i++) {
             if (!self->ready[S_ROUTERS + i])
                 continue;
@@ -604,6 +606,7 @@ void dc_front_actor(zsock_t *pipe, void *arg)
                     break;
                 }
         }
+        dc_handoff_release(ctx->writes);
         if (stopping && (self->in_flight == 0 || dc_mono_ms() >= deadline)) {
             if (self->in_flight)
                 dc_warn("stopping with %llu request(s) unanswered",
