@@ -308,10 +308,10 @@ static void s_stepped_down(cluster_t *self);
 /* A follower learns that an entry is committed from the leader's next
  * message, which is a heartbeat (up to a heartbeat interval away) unless a
  * proposal goes out first: when an op forwarded by a follower has been
- * answered and no proposal since has carried its commit, the heartbeat
- * interval drops to the Raft tick's 1 ms until the next heartbeat has gone
- * out (DC_PUSH_MS), so the follower can apply it and answer its client a
- * millisecond later. A barrier entry did this before: it carried the commit
+ * answered and no proposal since has carried its commit, libraft's tick is
+ * called at once with the heartbeat interval at 0, and the interval stays
+ * there for the ticks of the next DC_PUSH_MS, so the follower can apply it
+ * and answer its client without waiting for a tick. A barrier entry did this before: it carried the commit
  * at once, but cost every member a log write and an fsync. */
 #define DC_PUSH_MS 2
 
@@ -328,11 +328,14 @@ static void s_push_commit(cluster_t *self)
 {
     uint64_t now = dc_mono_ms();
     if (self->commit_wanted > self->commit_sent) {
-        if (!self->push_until)
-            raft_set_heartbeat_timeout(&self->raft, 1);
+        /* Interval 0: the tick called here sends every follower a heartbeat
+         * whenever it last sent one; the ticks until push_until do too. */
+        raft_set_heartbeat_timeout(&self->raft, 0);
         self->commit_sent = self->commit_wanted;
         self->push_until = now + DC_PUSH_MS;
         DC_STAT_INC(self->ctx, commit_pushes);
+        if (self->raft_tick)
+            self->raft_tick(&self->io);
     } else if (self->push_until && now >= self->push_until)
         s_push_end(self);
 }

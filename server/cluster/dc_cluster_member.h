@@ -133,13 +133,18 @@ typedef struct {
     /* Leader: the commit index the last append it sent to the followers
      * carried, and the highest index a follower is waiting to learn is
      * committed (it answers a forwarded op once applied there); a heartbeat
-     * at the next 1 ms tick carries the commit when no proposal does
-     * (s_push_commit: heartbeats every tick until push_until, monotonic ms,
-     * then every heartbeat_ms again). */
+     * sent at once carries the commit when no proposal does (s_push_commit:
+     * then heartbeats every 1 ms tick until push_until, monotonic ms, then
+     * every heartbeat_ms again). */
     raft_index commit_sent;
     raft_index commit_wanted;
     uint64_t push_until;
     unsigned heartbeat_ms;
+    /* libraft's tick, kept from its io->start (dc_cluster_start.c), so a
+     * push sends its heartbeat at once instead of at the next tick; and the
+     * io->start it wraps. */
+    raft_io_tick_cb raft_tick;
+    int (*io_start)(struct raft_io *, unsigned, raft_io_tick_cb, raft_io_recv_cb);
 
     dc_cop_t *changing; /* the membership change under way, or NULL */
     struct raft_change change;

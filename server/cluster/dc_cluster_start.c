@@ -144,6 +144,17 @@ static int s_start_dropping(struct raft_io *io, unsigned msecs, raft_io_tick_cb 
 }
 #endif
 
+/* Passes libraft's io->start through, keeping its tick (s_push_commit
+ * calls it between loop callbacks, never from inside libraft's own). */
+static int s_start_keeping_tick(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick,
+                                raft_io_recv_cb recv)
+{
+    struct raft *raft = io->data;
+    cluster_t *self = raft->data;
+    self->raft_tick = tick;
+    return self->io_start(io, msecs, tick, recv);
+}
+
 static int s_start_raft(cluster_t *self)
 {
     const dc_config_t *config = self->config;
@@ -170,6 +181,8 @@ static int s_start_raft(cluster_t *self)
         self->io.start = s_start_dropping;
     }
 #endif
+    self->io_start = self->io.start;
+    self->io.start = s_start_keeping_tick;
     rc = raft_init(&self->raft, &self->io, &self->fsm.raft, me->id, me->address);
     if (rc != 0) {
         dc_error("cannot start Raft: %s", raft_errmsg(&self->raft));
