@@ -61,9 +61,10 @@ def test_writes_on_any_member_reach_every_member(cluster):
 
 def test_the_leader_pushes_the_commit_of_a_forwarded_write(cluster):
     # A follower answers a write it forwarded once it has applied it, which
-    # needs the leader's word that it is committed: the leader hurries its
-    # next heartbeat for it instead of leaving it to the heartbeat interval,
-    # and appends nothing to the log for it (a barrier entry did, once).
+    # needs the leader's word that it is committed: the leader sends a
+    # heartbeat for it at once instead of leaving it to the heartbeat
+    # interval, and appends nothing to the log for it (a barrier entry did,
+    # once).
     leader = cluster.leader()
     follower = cluster.followers()[0]
     before = leader.cluster_stats()["commit_pushes"]
