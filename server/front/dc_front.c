@@ -345,8 +345,11 @@ static bool s_from_client(front_t *self, int index)
                 if (rc == 0) {
                     s_send_inline(self, router, frames, count);
                     answered = true;
-                } else if (rc == 1) /* a WAIT for a topic not there: the writer holds it */
+                } else if (rc == 1) { /* a WAIT for a topic not there: the writer holds it */
                     answered = s_to_writer(self, index, &who, frames, count, &req);
+                    if (answered) /* else a worker takes it, and counts it */
+                        DC_STAT_INC(ctx, waits);
+                }
             } else if (req.command == DC_CMD_REGISTER_TOPIC ||
                        req.command == DC_CMD_UNREGISTER_TOPIC || req.command == DC_CMD_SUBSCRIBE ||
                        req.command == DC_CMD_UNSUBSCRIBE) {

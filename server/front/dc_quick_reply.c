@@ -114,11 +114,11 @@ int dc_quick_reply(dc_context_t *ctx, const dc_request_t *req, msgpack_sbuffer *
         }
     } else if (req->command == DC_CMD_WAIT_TOPIC && (req->present & DC_REQ_TOPIC_NAME) &&
                req->topic_name.len > 0) {
-        DC_STAT_INC(ctx, waits);
         if (dc_found(ctx, req->topic_name, &r, publishers, &found) != 0) {
             msgpack_sbuffer_destroy(&local);
-            return 1; /* not there: held by the writer */
+            return 1; /* not there: held by the writer (who hands it there counts it) */
         }
+        DC_STAT_INC(ctx, waits);
         s_mismatch(ctx, req, &r, publishers, &mismatch_at);
     } else if (req->command == DC_CMD_HEARTBEAT && (req->present & DC_REQ_LEASE_ID)) {
         DC_STAT_INC(ctx, heartbeats);

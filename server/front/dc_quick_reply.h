@@ -20,7 +20,9 @@
  * req is not one of these (a WAIT without a topic name among them: the
  * worker answers its ERROR). A WAIT for a topic not there returns 1 with
  * nothing appended: the writer holds it (dc_write_op_wait), and checks again
- * as it does, so no registration slips between this look and the hold.
+ * as it does, so no registration slips between this look and the hold. A
+ * WAIT is counted (`waits`) here when answered, else by the thread that
+ * hands it to the writer: once, whichever thread ends up doing it.
  * scratch (may be NULL) is a buffer the caller keeps for the reply's parts,
  * so the hot path allocates nothing once warm. */
 int dc_quick_reply(dc_context_t *ctx, const dc_request_t *req, msgpack_sbuffer *out,

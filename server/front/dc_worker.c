@@ -227,8 +227,7 @@ static void s_handle_wait(worker_t *self, zmsg_t **route, dc_request_t *req)
     else if (rc == 0)
         s_error(self, route, req->version, "Out of memory");
     else {
-        if (rc < 0)
-            DC_STAT_INC(self->ctx, waits); /* counted by dc_quick_reply otherwise */
+        DC_STAT_INC(self->ctx, waits); /* dc_quick_reply counts only those it answers */
         s_submit_built(self, route, req, dc_write_op_wait); /* its ERROR when rc is -1 */
     }
 }

@@ -190,18 +190,26 @@ def test_writes_piling_up_behind_a_slow_disk_never_block_lookups(make_daemon):
     dealer.setsockopt(zmq.LINGER, 0)
     dealer.setsockopt(zmq.SNDHWM, 0)
     dealer.connect(d.endpoint)
-    n = 3000
+    n, waits = 3000, 100
+    waits_before = d.request({"command": 9, "v": 2})["stats"]["waits"]
     for i in range(n):
         dealer.send_multipart([b"", msgpack.packb({"command": 1, "topic_info":
                                                    topic_blob(f"/pile/{i}")})])
+    # WAITs behind the pile: the overflow ones go through a worker too, and
+    # each is counted once wherever it goes.
+    for i in range(waits):
+        dealer.send_multipart([b"", msgpack.packb({"command": 7, "topic_name":
+                                                   f"/pile/{n - 1 - i}", "timeout_ms": 60000})])
     time.sleep(0.3)
     t0 = time.time()
     assert lookup(d, "/probe") == 0
     assert time.time() - t0 < 1.0  # a blocked front would wait for a 1.5 s commit
     dealer.setsockopt(zmq.RCVTIMEO, 30000)
-    statuses = [msgpack.unpackb(dealer.recv_multipart()[1])["status"] for _ in range(n)]
-    assert statuses == [0] * n
+    statuses = [msgpack.unpackb(dealer.recv_multipart()[1])["status"]
+                for _ in range(n + waits)]
+    assert statuses == [0] * (n + waits)
     dealer.close()
+    assert d.request({"command": 9, "v": 2})["stats"]["waits"] - waits_before == waits
     names = d.request({"command": 4}, timeout_ms=30000)["topics"]
     assert len(names) == n + 1
     assert "writer queue full: a worker takes this write" in d.read_log()
