@@ -311,8 +311,9 @@ static void s_stepped_down(cluster_t *self);
  * answered and no proposal since has carried its commit, libraft's tick is
  * called at once with the heartbeat interval at 0, and the interval stays
  * there for the ticks of the next DC_PUSH_MS, so the follower can apply it
- * and answer its client without waiting for a tick. A barrier entry did this before: it carried the commit
- * at once, but cost every member a log write and an fsync. */
+ * and answer its client without waiting for a tick. A barrier entry did
+ * this before: it carried the commit at once, but cost every member a log
+ * write and an fsync. */
 #define DC_PUSH_MS 2
 
 /* Heartbeats at their own interval again (a push is over, or leadership). */

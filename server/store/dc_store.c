@@ -523,24 +523,14 @@ void dc_store_destroy(dc_store_t **self_p)
     *self_p = NULL;
 }
 
-/* Steps a statement that returns no row, then resets it. */
-static int s_run(dc_store_t *self, sqlite3_stmt *stmt, const char *what)
-{
-    int rc = sqlite3_step(stmt);
-    if (rc != SQLITE_DONE)
-        dc_store__set_error(self, what);
-    sqlite3_reset(stmt);
-    return rc == SQLITE_DONE ? 0 : -1;
-}
-
 int dc_store_begin(dc_store_t *self)
 {
-    return s_run(self, self->begin, "begin");
+    return dc_store__step_reset(self, self->begin, "begin");
 }
 
 int dc_store_commit(dc_store_t *self)
 {
-    bool ok = s_run(self, self->commit, "commit") == 0;
+    bool ok = dc_store__step_reset(self, self->commit, "commit") == 0;
     dc_store__meta_settled(self, ok);
     return ok ? 0 : -1;
 }

@@ -55,6 +55,10 @@ void dc_store__meta_forget(dc_store_t *self);
 
 /* Remembers SQLite's message for what failed (dc_store_errmsg). */
 void dc_store__set_error(dc_store_t *self, const char *what);
+/* Steps a prepared statement that returns no row, then resets it and
+ * clears its bindings. Returns 0, or -1 with the error remembered as
+ * "what: SQLite's message". */
+int dc_store__step_reset(dc_store_t *self, sqlite3_stmt *stmt, const char *what);
 /* Runs sql; returns SQLite's result code (the error remembered). */
 int dc_store__exec(dc_store_t *self, const char *sql);
 

@@ -85,7 +85,7 @@ int dc_store_load_subs(dc_store_t *self, int (*fn)(void *arg, const dc_stored_to
                                 fn, arg);
 }
 
-static int s_step_reset(dc_store_t *self, sqlite3_stmt *stmt, const char *what)
+int dc_store__step_reset(dc_store_t *self, sqlite3_stmt *stmt, const char *what)
 {
     int rc = sqlite3_step(stmt);
     if (rc != SQLITE_DONE)
@@ -104,18 +104,18 @@ int dc_store_put_request(dc_store_t *self, uint64_t slot, const dc_stored_reques
     sqlite3_bind_text(s, 4, r->message, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 5, (sqlite3_int64)r->lease_id);
     sqlite3_bind_int64(s, 6, (sqlite3_int64)r->lease_ttl_ms);
-    return s_step_reset(self, s, "put request");
+    return dc_store__step_reset(self, s, "put request");
 }
 
 int dc_store_put_member(dc_store_t *self, uint64_t id, const char *endpoint)
 {
     if (!*endpoint) {
         sqlite3_bind_int64(self->delete_member, 1, (sqlite3_int64)id);
-        return s_step_reset(self, self->delete_member, "delete member");
+        return dc_store__step_reset(self, self->delete_member, "delete member");
     }
     sqlite3_bind_int64(self->put_member, 1, (sqlite3_int64)id);
     sqlite3_bind_text(self->put_member, 2, endpoint, -1, SQLITE_STATIC);
-    return s_step_reset(self, self->put_member, "put member");
+    return dc_store__step_reset(self, self->put_member, "put member");
 }
 
 int dc_store_load_members(dc_store_t *self,
@@ -202,7 +202,7 @@ static int s_put_registration(dc_store_t *self, sqlite3_stmt *s, const dc_stored
     sqlite3_bind_int64(s, 10, (sqlite3_int64)t->origin);
     sqlite3_bind_text(s, 11, t->owner.ptr ? t->owner.ptr : "", t->owner.ptr ? (int)t->owner.len : 0,
                       SQLITE_STATIC);
-    return s_step_reset(self, s, what);
+    return dc_store__step_reset(self, s, what);
 }
 
 int dc_store_put_topic(dc_store_t *self, const dc_stored_topic_t *t)
@@ -219,7 +219,7 @@ int dc_store_delete_sub(dc_store_t *self, dc_str_t name, dc_str_t node)
 {
     sqlite3_bind_text(self->delete_sub, 1, name.ptr, (int)name.len, SQLITE_STATIC);
     sqlite3_bind_text(self->delete_sub, 2, node.ptr ? node.ptr : "", (int)node.len, SQLITE_STATIC);
-    return s_step_reset(self, self->delete_sub, "delete subscription");
+    return dc_store__step_reset(self, self->delete_sub, "delete subscription");
 }
 
 int dc_store_delete_topic(dc_store_t *self, dc_str_t name, dc_str_t node)
@@ -229,7 +229,7 @@ int dc_store_delete_topic(dc_store_t *self, dc_str_t name, dc_str_t node)
         sqlite3_bind_text(self->delete_topic, 2, node.ptr, (int)node.len, SQLITE_STATIC);
     else
         sqlite3_bind_null(self->delete_topic, 2);
-    return s_step_reset(self, self->delete_topic, "delete topic");
+    return dc_store__step_reset(self, self->delete_topic, "delete topic");
 }
 
 static int s_meta_key(const char *key)
@@ -249,11 +249,11 @@ int dc_store_meta_set(dc_store_t *self, const char *key, uint64_t value)
         return 0; /* the file holds it already */
     sqlite3_bind_text(self->meta_set, 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_int64(self->meta_set, 2, (sqlite3_int64)value);
-    int rc = s_step_reset(self, self->meta_set, "meta");
+    int rc = dc_store__step_reset(self, self->meta_set, "meta");
     if (rc == 0 && sqlite3_changes(self->db) == 0) {
         sqlite3_bind_text(self->meta_add, 1, key, -1, SQLITE_STATIC);
         sqlite3_bind_int64(self->meta_add, 2, (sqlite3_int64)value);
-        rc = s_step_reset(self, self->meta_add, "meta");
+        rc = dc_store__step_reset(self, self->meta_add, "meta");
     }
     if (k >= 0) {
         self->meta_known[k] = rc == 0;
@@ -292,20 +292,20 @@ int dc_store_put_lease(dc_store_t *self, uint64_t id, uint64_t ttl_ms, uint64_t 
     sqlite3_bind_int64(self->put_lease, 2, (sqlite3_int64)ttl_ms);
     sqlite3_bind_int64(self->put_lease, 3, (sqlite3_int64)renewed_at_ms);
     sqlite3_bind_text(self->put_lease, 4, owner ? owner : "", -1, SQLITE_STATIC);
-    return s_step_reset(self, self->put_lease, "put lease");
+    return dc_store__step_reset(self, self->put_lease, "put lease");
 }
 
 int dc_store_touch_lease(dc_store_t *self, uint64_t id, uint64_t renewed_at_ms)
 {
     sqlite3_bind_int64(self->touch_lease, 1, (sqlite3_int64)id);
     sqlite3_bind_int64(self->touch_lease, 2, (sqlite3_int64)renewed_at_ms);
-    return s_step_reset(self, self->touch_lease, "touch lease");
+    return dc_store__step_reset(self, self->touch_lease, "touch lease");
 }
 
 int dc_store_delete_lease(dc_store_t *self, uint64_t id)
 {
     sqlite3_bind_int64(self->delete_lease, 1, (sqlite3_int64)id);
-    return s_step_reset(self, self->delete_lease, "delete lease");
+    return dc_store__step_reset(self, self->delete_lease, "delete lease");
 }
 
 int dc_store_load_leases(dc_store_t *self,
@@ -343,13 +343,13 @@ int dc_store_put_node(dc_store_t *self, const dc_stored_node_t *n)
         sqlite3_bind_null(s, 4);
     sqlite3_bind_int64(s, 5, (sqlite3_int64)n->lease_id);
     sqlite3_bind_text(s, 6, n->owner ? n->owner : "", -1, SQLITE_STATIC);
-    return s_step_reset(self, s, "put node");
+    return dc_store__step_reset(self, s, "put node");
 }
 
 int dc_store_delete_node(dc_store_t *self, const char *name)
 {
     sqlite3_bind_text(self->delete_node, 1, name, -1, SQLITE_STATIC);
-    return s_step_reset(self, self->delete_node, "delete node");
+    return dc_store__step_reset(self, self->delete_node, "delete node");
 }
 
 int dc_store_load_nodes(dc_store_t *self, int (*fn)(void *arg, const dc_stored_node_t *n),

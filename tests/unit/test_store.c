@@ -224,10 +224,9 @@ static void test_corrupt(const char *path)
     dc_store_destroy(&s);
 }
 
-static int s_pragma(sqlite3 *db, const char *name)
+/* The integer sql selects first, or -1. */
+static int s_query_int(sqlite3 *db, const char *sql)
 {
-    char sql[64];
-    snprintf(sql, sizeof sql, "PRAGMA %s", name);
     sqlite3_stmt *stmt = NULL;
     int v = -1;
     if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) == SQLITE_OK && sqlite3_step(stmt) == SQLITE_ROW)
@@ -260,7 +259,7 @@ static void test_size_cap(const char *path)
     /* The cap is counted in the file's own pages: it filled near 64 KiB. */
     sqlite3 *db = NULL;
     CHECK(sqlite3_open(path, &db) == SQLITE_OK);
-    int size = s_pragma(db, "page_size"), pages = s_pragma(db, "page_count");
+    int size = s_query_int(db, "PRAGMA page_size"), pages = s_query_int(db, "PRAGMA page_count");
     CHECK(size == 1024);
     CHECK(pages * size <= 64 * 1024 && pages * size > 32 * 1024);
     sqlite3_close(db);
@@ -281,7 +280,7 @@ static void test_page_size(const char *path)
     int count = 0;
     CHECK(dc_store_load_topics(s, s_count_cb, &count) == 0 && count == 1);
     CHECK(sqlite3_open(path, &db) == SQLITE_OK);
-    CHECK(s_pragma(db, "page_size") == 4096);
+    CHECK(s_query_int(db, "PRAGMA page_size") == 4096);
     sqlite3_close(db);
     dc_store_destroy(&s);
 }
@@ -300,13 +299,7 @@ static int s_put_big(dc_store_t *s, int i)
 
 static int s_rows(sqlite3 *db)
 {
-    sqlite3_stmt *stmt = NULL;
-    int n = -1;
-    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM topics", -1, &stmt, NULL) == SQLITE_OK &&
-        sqlite3_step(stmt) == SQLITE_ROW)
-        n = sqlite3_column_int(stmt, 0);
-    sqlite3_finalize(stmt);
-    return n;
+    return s_query_int(db, "SELECT count(*) FROM topics");
 }
 
 /* Commits of every size, from one row to several MB (past the 128 KiB a
