@@ -447,7 +447,7 @@ def test_three_members_the_leader_cut_off_turns_island_and_merges(short_tmp):
 
 
 def test_flapping_links_under_a_burst_lose_nothing_acknowledged(short_tmp):
-    """The link cut and healed every 1-3 s for 30 s under 8 writers (4 a
+    """The link cut and healed every 1-3 s for 18 s under 8 writers (4 a
     computer): every acknowledged write is in the registry both members end
     up holding alike, and nothing is left to merge, or grows, after."""
     c, net = two_computers(short_tmp)
@@ -482,7 +482,7 @@ def test_flapping_links_under_a_burst_lose_nothing_acknowledged(short_tmp):
         for t in threads:
             t.start()
         rng = random.Random(21)
-        deadline = time.time() + 30
+        deadline = time.time() + 18
         cuts = 1
         while time.time() < deadline:
             time.sleep(rng.uniform(1, 3))
@@ -498,7 +498,7 @@ def test_flapping_links_under_a_burst_lose_nothing_acknowledged(short_tmp):
         have = {msgpack.unpackb(b, raw=False)["name"] for b in listing}
         lost = [n for n in acked[1] + acked[2] if n not in have]
         assert not lost, lost[:10]
-        assert len(acked[1]) > 20 and len(acked[2]) > 20 and cuts >= 6
+        assert len(acked[1]) > 20 and len(acked[2]) > 20 and cuts >= 4
         time.sleep(2)  # after the final heal the overlay stays empty
         for m in (one, two):
             s = m.cluster_stats()
