@@ -530,6 +530,23 @@ def test_sigterm_on_the_leader_hands_leadership_over(cluster):
     cluster.converged()
 
 
+def test_the_last_member_stopping_does_not_wait_for_a_hand_over(cluster):
+    """The others stopped just before (as when a robot powers down): the
+    leader left alone may try to hand leadership over, finds no taker and
+    stops as leader, saying so; it never claims to have handed it to
+    itself, and exits cleanly."""
+    leader = cluster.leader()
+    for m in cluster.live():
+        if m is not leader:
+            assert m.stop() == 0
+    assert leader.stop() == 0
+    log = leader.read_log()
+    assert "discod stopped" in log
+    assert "leadership handed to member" not in log
+    if "handing leadership over first" in log:
+        assert "no member took leadership over in time" in log
+
+
 def test_member_add_and_remove(short_tmp):
     c = Cluster(short_tmp, size=3).start()
     try:
