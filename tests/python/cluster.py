@@ -2,6 +2,7 @@
 (Raft peer links on 127.0.0.1 ports), each with its own ipc endpoint, database
 and Raft directory under one temporary directory."""
 import os
+import signal
 import time
 
 from conftest import Daemon, free_port
@@ -61,9 +62,15 @@ class Cluster:
         return self
 
     def stop(self):
-        for m in self.members.values():
-            if m.alive:
-                m.stop()
+        """SIGTERM to every live member at once, then waits for each: one
+        at a time, each stopping leader would first hand leadership over to
+        the next member to go."""
+        live = self.live()
+        for m in live:
+            m.proc.send_signal(signal.SIGTERM)
+        for m in live:
+            m.proc.wait(timeout=15)
+            m.proc = None
 
     def live(self):
         return [m for m in self.members.values() if m.alive]
