@@ -3,6 +3,9 @@ registry semantics table (PROTOCOL.md part 1), packed exactly as the Python
 client packs it, plus malformed bodies answered with ERROR. Every case runs
 twice: against a daemon on ipc alone, and against one that also serves tcp
 with CURVE (the Cortex clients stay on ipc, unchanged)."""
+import shutil
+import tempfile
+
 import msgpack
 import pytest
 import zmq
@@ -14,23 +17,51 @@ from cortex_legacy import (DiscoveryClient, DiscoveryCommand, DiscoveryRequest,
 LEGACY_REPLY_KEYS = {"status", "message", "topic_info", "topics"}
 
 
-@pytest.fixture(params=["ipc", "ipc+curve-tcp"])
-def daemon(request, short_tmp):
-    d = Daemon(short_tmp)
-    if request.param == "ipc":
+TRANSPORTS = ["ipc", "ipc+curve-tcp"]
+
+
+def _start(transport, directory):
+    d = Daemon(directory)
+    if transport == "ipc":
         d.start()
     else:
         from test_security import Keys
-        keys = Keys(short_tmp)
+        keys = Keys(directory)
         d.start("--curve-key", keys.server, "--curve-clients", keys.clients,
                 endpoints=[d.endpoint, f"tcp://127.0.0.1:{free_port()}"])
+    return d
+
+
+@pytest.fixture(params=TRANSPORTS)
+def daemon(request, short_tmp):
+    d = _start(request.param, short_tmp)
     yield d
     d.stop()
+
+
+@pytest.fixture(scope="module", params=TRANSPORTS)
+def shared(request):
+    """One daemon per transport for the parametrised cases of one row
+    (dozens of bodies or values each): every case leaves it serving and its
+    registry intact for the next, and it must still be running at the end."""
+    directory = tempfile.mkdtemp(prefix="dc-")
+    d = _start(request.param, directory)
+    yield d
+    assert d.proc.poll() is None, "the daemon died during the cases"
+    d.stop()
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture
 def client(daemon):
     c = DiscoveryClient(daemon.endpoint, timeout_ms=3000)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def shared_client(shared):
+    c = DiscoveryClient(shared.endpoint, timeout_ms=3000)
     yield c
     c.close()
 
@@ -117,14 +148,16 @@ def test_topic_info_blob_is_exactly_five_keys_in_python_order(daemon, client):
 
 @pytest.mark.parametrize("fingerprint", [0, 1, 127, 128, 255, 65535, 2**32, 2**63 - 1, 2**63,
                                          2**64 - 1])
-def test_full_range_u64_fingerprints(client, fingerprint):
+def test_full_range_u64_fingerprints(shared_client, fingerprint):
+    client = shared_client
     client.register_topic(info("/fp", fingerprint=fingerprint))
     assert client.lookup_topic("/fp").fingerprint == fingerprint
 
 
 @pytest.mark.parametrize("name", ["/kamera/bild", "/caméra/été", "/ロボット/腕", "/🤖/arm",
                                   "/a b c", "/" + "x" * 500])
-def test_utf8_names_round_trip(client, name):
+def test_utf8_names_round_trip(shared_client, name):
+    client = shared_client
     assert client.register_topic(info(name, node="nœud-1")).status == DiscoveryStatus.OK
     got = client.lookup_topic(name)
     assert got.name == name and got.publisher_node == "nœud-1"
@@ -166,7 +199,8 @@ MALFORMED = [
 
 
 @pytest.mark.parametrize("body", MALFORMED, ids=range(len(MALFORMED)))
-def test_malformed_bodies_get_error_and_lose_nothing(daemon, client, body):
+def test_malformed_bodies_get_error_and_lose_nothing(shared, shared_client, body):
+    daemon, client = shared, shared_client
     client.register_topic(info("/keep"))
     reply = msgpack.unpackb(daemon.request_raw(body), raw=False)
     assert reply["status"] == 3
@@ -260,7 +294,8 @@ MALFORMED_V2 = [
 
 
 @pytest.mark.parametrize("body", MALFORMED_V2, ids=range(len(MALFORMED_V2)))
-def test_protocol2_keys_with_wrong_types_get_error(daemon, client, body):
+def test_protocol2_keys_with_wrong_types_get_error(shared, shared_client, body):
+    daemon, client = shared, shared_client
     client.register_topic(info("/keep"))
     r = daemon.request(body)
     assert r["status"] == 3 and r["message"]
@@ -269,6 +304,7 @@ def test_protocol2_keys_with_wrong_types_get_error(daemon, client, body):
 
 
 @pytest.mark.parametrize("command", [6, 8, 11, 12])
-def test_protocol2_commands_without_their_key_get_error(daemon, command):
+def test_protocol2_commands_without_their_key_get_error(shared, command):
+    daemon = shared
     r = daemon.request({"command": command, "v": 2})
     assert r["status"] == 3 and "Missing" in r["message"]
