@@ -178,10 +178,10 @@ void dc_cluster__tick(uv_timer_t *handle);
 
 /*==== dc_cluster_start.c ====*/
 
-/* Stops: hands leadership over when this member leads and another voter
- * answered it within an election timeout (until libraft reports the
- * hand-over taken or failed, or a deadline of two election timeouts),
- * answers what is queued, closes Raft and the loop's handles. */
+/* Stops: hands leadership over when this member leads (until libraft
+ * reports the hand-over taken or failed, after one election timeout at
+ * most, or a deadline of two), answers what is queued, closes Raft and the
+ * loop's handles. */
 void dc_cluster__shutdown(cluster_t *self);
 
 /*==== dc_cluster_forward.c ====*/

@@ -48,42 +48,27 @@ static void s_transferred(struct raft_transfer *req)
     raft_id leader = 0;
     const char *address = NULL;
     raft_leader(&self->raft, &leader, &address);
-    if (leader && leader != self->raft.id)
+    if (raft_state(&self->raft) == RAFT_LEADER)
+        dc_info("no member took leadership over in time: stopping as leader");
+    else if (leader && leader != self->raft.id)
         dc_info("leadership handed to member %llu", (unsigned long long)leader);
     else
-        dc_info("no member took leadership over in time: stopping as leader");
+        dc_info("leadership handed to another member");
     /* The hand-over is over, taken or not: close now rather than at the
      * deadline. */
     self->transferring = false;
     dc_cluster__shutdown(self);
 }
 
-/* Has another voter answered this leader within the last election timeout
- * (libraft's recent_recv)? When none has (the last member of a cluster
- * stopping, the others already gone), a hand-over could only run into its
- * deadline. */
-static bool s_voter_heard(cluster_t *self)
-{
-    struct raft *r = &self->raft;
-    if (raft_state(r) != RAFT_LEADER || !r->leader_state.progress)
-        return false;
-    for (unsigned i = 0; i < r->configuration.n; i++)
-        if (r->configuration.servers[i].id != r->id &&
-            r->configuration.servers[i].role == RAFT_VOTER && r->leader_state.progress[i].recent_recv)
-            return true;
-    return false;
-}
-
-/* Stops: hands leadership over first when leading and another voter is
- * there to take it, then answers what is left and closes Raft (the loop
- * ends when every handle is closed). */
+/* Stops: hands leadership over first when leading, then answers what is
+ * left and closes Raft (the loop ends when every handle is closed). */
 void dc_cluster__shutdown(cluster_t *self)
 {
     if (self->raft_closing)
         return;
     if (!self->stopping) {
         self->stopping = true;
-        if (self->leader && self->raft.configuration.n > 1 && s_voter_heard(self)) {
+        if (self->leader && self->raft.configuration.n > 1) {
             self->transfer.data = self;
             if (raft_transfer(&self->raft, &self->transfer, 0, s_transferred) == 0) {
                 self->transferring = true;
