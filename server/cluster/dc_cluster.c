@@ -182,6 +182,7 @@ static void s_propose(cluster_t *self)
                 dc_cluster__member_op(self, c);
                 continue;
             }
+            dc_island_lease_left(self, c);
             dc_pipeline_decide(&self->pipeline, &d, c->op, &c->out);
             fl->cops[fl->count++] = c;
         }

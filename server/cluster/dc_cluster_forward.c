@@ -3,6 +3,8 @@
  * it, forwarded ops and their answers, renewals passed on (see
  * dc_cluster_member.h and dc_cluster.h). */
 #include "dc_cluster_member.h"
+#include "dc_island.h"
+#include "dc_failpoint.h"
 #include "dc_clock.h"
 #include "dc_listen.h"
 #include "dc_log.h"
@@ -86,6 +88,20 @@ static bool s_dealer_for(cluster_t *self, uint64_t leader)
     return true;
 }
 
+/* Test builds (hold-merge:MS): is c, a merged op, to wait before it goes?
+ * Only the Raft loop's thread gets here. */
+static bool s_merge_held(const dc_cop_t *c)
+{
+    uint64_t ms = dc_failpoint_value("hold-merge");
+    if (!ms || !c->island_seq)
+        return false;
+    static uint64_t until;
+    uint64_t now = dc_mono_ms();
+    if (!until)
+        until = now + ms;
+    return now < until;
+}
+
 void dc_cluster__forward(cluster_t *self)
 {
     raft_id leader = 0;
@@ -94,7 +110,9 @@ void dc_cluster__forward(cluster_t *self)
     if (!leader || leader == self->config->member_id || !s_dealer_for(self, leader))
         return;
     dc_cop_t *c;
-    while ((c = dc_cops_pop(&self->queue))) {
+    while (self->queue.head && !s_merge_held(self->queue.head) &&
+           (c = dc_cops_pop(&self->queue))) {
+        dc_island_lease_left(self, c);
         msgpack_sbuffer buf;
         msgpack_sbuffer_init(&buf);
         if (dc_write_op_encode(c->op, &buf) != 0) {

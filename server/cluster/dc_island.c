@@ -425,18 +425,23 @@ static void s_merge(cluster_t *self)
             dc_write_op_destroy(&op);
             continue;
         }
-        /* An island lease keeps the time it has left (its shadow's). */
-        uint64_t expires =
-            op->want_lease_id ? dc_leases_expiry(self->state->leases, op->want_lease_id) : 0;
-        uint64_t now = dc_mono_ms();
-        if (expires)
-            op->want_lease_left_ms = expires > now ? expires - now : 1;
         c->op = op;
         c->island_seq = p->seq;
         c->deadline = dc_mono_ms() + DC_WRITE_DEADLINE_MS;
         p->sent = true;
         dc_cops_push(&self->queue, c);
     }
+}
+
+void dc_island_lease_left(cluster_t *self, dc_cop_t *c)
+{
+    dc_write_op_t *op = c->op;
+    if (!c->island_seq || !op || !op->want_lease_id)
+        return;
+    uint64_t expires = dc_leases_expiry(self->state->leases, op->want_lease_id);
+    uint64_t now = dc_mono_ms();
+    if (expires)
+        op->want_lease_left_ms = expires > now ? expires - now : 1;
 }
 
 /* The provisional write seq, or NULL when answered already. */

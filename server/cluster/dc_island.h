@@ -60,6 +60,13 @@ void dc_island_flush(cluster_t *self);
  * base if the island changed it. */
 void dc_island_before_apply(void *cluster);
 
+/* A merged op (c->island_seq set) whose write holds an island lease: sets
+ * the time the lease has left (its shadow's) as of now. Called each time
+ * the op is sent to a leader or decided here, so that time spent waiting
+ * for a leader (a heal whose first leader did not last) is not added to
+ * the lease. */
+void dc_island_lease_left(cluster_t *self, dc_cop_t *c);
+
 /* The answer to a merged op (c->island_seq set): merged or a conflict; the
  * op leaves the provisional table. */
 void dc_island_answered(cluster_t *self, dc_cop_t *c);

@@ -8,7 +8,10 @@
  * checkpoint (killed a moment after a WAL checkpoint starts), answer-forward
  * (a cluster's leader, with a forwarded write committed and applied, before
  * it answers the follower). slow-commit:MS instead delays every commit by MS
- * milliseconds (a slow disk); drop-snapshot:N drops the first N Raft
+ * milliseconds (a slow disk), hold-merge:MS keeps a follower from sending
+ * the leader what it took while cut off for MS ms after its first try (as
+ * a first leader after a heal that does not last would,
+ * dc_cluster_forward.c); drop-snapshot:N drops the first N Raft
  * snapshots sent to this member, as if lost on the way (dc_cluster_start.c). */
 #ifndef DC_FAILPOINT_H
 #define DC_FAILPOINT_H

@@ -544,6 +544,42 @@ def test_an_island_lease_whose_holder_died_expires_there_and_its_removal_merges(
         net.close()
 
 
+def test_island_leases_keep_their_time_when_the_merge_is_held(short_tmp):
+    """After the heal, the follower's merge waits 3 s before it reaches the
+    leader (DISCOD_FAILPOINT=hold-merge:3000, as behind a first leader that
+    does not last): the time it waited is not added to its island lease,
+    which still ends TTL after its grant. A lease on each island, so that
+    whichever member leads, the other's goes that way."""
+    os.environ["DISCOD_FAILPOINT"] = "hold-merge:3000"
+    try:
+        c, net = two_computers(short_tmp)
+    finally:
+        del os.environ["DISCOD_FAILPOINT"]
+    one, two = c.members[1], c.members[2]
+    ttl = 6000
+    try:
+        net.cut(1)
+        assert wait_for(lambda: isolated(one) and isolated(two), timeout=10)
+        t0 = time.monotonic()
+        for m, name in ((one, "/held/one"), (two, "/held/two")):
+            r = v2(m, command=1, topic_info=topic_blob(name, publisher_node=f"n{m.id}"),
+                   lease_ttl_ms=ttl)
+            assert r["status"] == 0 and r["lease_id"] >= ISLAND_LEASES
+        time.sleep(1)
+        net.heal(1)
+        settled(c)
+        # Counted from the merge's first try, the follower's lease would
+        # last until t0 + TTL + 3 s and more.
+        gone = wait_for(lambda: not {"/held/one", "/held/two"} & (set(names(one)) |
+                                                                 set(names(two))),
+                        timeout=t0 + ttl / 1000 + 2.0 - time.monotonic())
+        assert gone, (time.monotonic() - t0, names(one), names(two))
+        assert time.monotonic() - t0 >= ttl / 1000 - 0.5
+    finally:
+        c.stop()
+        net.close()
+
+
 def test_island_leases_keep_the_time_they_had_left_when_merged(short_tmp):
     """A lease granted on each island, never renewed after: it ends when its
     TTL from the grant runs out, not a full TTL after the heal, whichever
