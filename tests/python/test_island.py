@@ -544,37 +544,44 @@ def test_an_island_lease_whose_holder_died_expires_there_and_its_removal_merges(
         net.close()
 
 
+def _island_leases_end_on_time(c, net, prefix, ttl, heal_after_s):
+    """Cuts the link, grants a lease of ttl ms on each island (topics
+    prefix/one and prefix/two), heals heal_after_s s after the grants, and
+    checks that both end TTL after their grant (within 2 s; never before
+    TTL - 0.5 s), whatever the merge did meanwhile."""
+    one, two = c.members[1], c.members[2]
+    net.cut(1)
+    assert wait_for(lambda: isolated(one) and isolated(two), timeout=10)
+    t0 = time.monotonic()
+    topics = {f"{prefix}/one", f"{prefix}/two"}
+    for m, name in ((one, f"{prefix}/one"), (two, f"{prefix}/two")):
+        r = v2(m, command=1, topic_info=topic_blob(name, publisher_node=f"n{m.id}"),
+               lease_ttl_ms=ttl)
+        assert r["status"] == 0 and r["lease_id"] >= ISLAND_LEASES
+    time.sleep(max(0.0, t0 + heal_after_s - time.monotonic()))
+    net.heal(1)
+    settled(c)
+    assert all(m.cluster_stats()["island_conflicts"] == 0 for m in (one, two))
+    gone = wait_for(lambda: not topics & (set(names(one)) | set(names(two))),
+                    timeout=t0 + ttl / 1000 + 2.0 - time.monotonic())
+    assert gone, (time.monotonic() - t0, names(one), names(two))
+    assert time.monotonic() - t0 >= ttl / 1000 - 0.5  # and not before their time
+
+
 def test_island_leases_keep_their_time_when_the_merge_is_held(short_tmp):
     """After the heal, the follower's merge waits 3 s before it reaches the
     leader (DISCOD_FAILPOINT=hold-merge:3000, as behind a first leader that
     does not last): the time it waited is not added to its island lease,
-    which still ends TTL after its grant. A lease on each island, so that
-    whichever member leads, the other's goes that way."""
+    which still ends TTL after its grant (counted from the merge's first
+    try, it would last until TTL + 3 s and more). A lease on each island, so
+    that whichever member leads, the other's goes that way."""
     os.environ["DISCOD_FAILPOINT"] = "hold-merge:3000"
     try:
         c, net = two_computers(short_tmp)
     finally:
         del os.environ["DISCOD_FAILPOINT"]
-    one, two = c.members[1], c.members[2]
-    ttl = 6000
     try:
-        net.cut(1)
-        assert wait_for(lambda: isolated(one) and isolated(two), timeout=10)
-        t0 = time.monotonic()
-        for m, name in ((one, "/held/one"), (two, "/held/two")):
-            r = v2(m, command=1, topic_info=topic_blob(name, publisher_node=f"n{m.id}"),
-                   lease_ttl_ms=ttl)
-            assert r["status"] == 0 and r["lease_id"] >= ISLAND_LEASES
-        time.sleep(1)
-        net.heal(1)
-        settled(c)
-        # Counted from the merge's first try, the follower's lease would
-        # last until t0 + TTL + 3 s and more.
-        gone = wait_for(lambda: not {"/held/one", "/held/two"} & (set(names(one)) |
-                                                                 set(names(two))),
-                        timeout=t0 + ttl / 1000 + 2.0 - time.monotonic())
-        assert gone, (time.monotonic() - t0, names(one), names(two))
-        assert time.monotonic() - t0 >= ttl / 1000 - 0.5
+        _island_leases_end_on_time(c, net, "/held", ttl=6000, heal_after_s=1)
     finally:
         c.stop()
         net.close()
@@ -582,31 +589,13 @@ def test_island_leases_keep_their_time_when_the_merge_is_held(short_tmp):
 
 def test_island_leases_keep_the_time_they_had_left_when_merged(short_tmp):
     """A lease granted on each island, never renewed after: it ends when its
-    TTL from the grant runs out, not a full TTL after the heal, whichever
-    member leads after the heal (so by either path: the leader's own island
-    lease, or one merged into it) and whether the merge or the island's own
-    expiry comes first."""
+    TTL from the grant runs out, not a full TTL after the heal (that would
+    keep them until 12 s and more), whichever member leads after the heal
+    (so by either path: the leader's own island lease, or one merged into
+    it) and whether the merge or the island's own expiry comes first."""
     c, net = two_computers(short_tmp)
-    one, two = c.members[1], c.members[2]
-    ttl = 8000
     try:
-        net.cut(1)
-        assert wait_for(lambda: isolated(one) and isolated(two), timeout=10)
-        t0 = time.monotonic()
-        for m, name in ((one, "/left/one"), (two, "/left/two")):
-            r = v2(m, command=1, topic_info=topic_blob(name, publisher_node=f"n{m.id}"),
-                   lease_ttl_ms=ttl)
-            assert r["status"] == 0 and r["lease_id"] >= ISLAND_LEASES
-        time.sleep(max(0.0, t0 + 4.0 - time.monotonic()))
-        net.heal(1)
-        settled(c)
-        assert all(m.cluster_stats()["island_conflicts"] == 0 for m in (one, two))
-        # A full TTL from the heal would keep them until t0 + 12 s and more.
-        gone = wait_for(lambda: not {"/left/one", "/left/two"} & (set(names(one)) |
-                                                                 set(names(two))),
-                        timeout=t0 + 10.0 - time.monotonic())
-        assert gone, (time.monotonic() - t0, names(one), names(two))
-        assert time.monotonic() - t0 >= ttl / 1000 - 0.5  # and not before their time
+        _island_leases_end_on_time(c, net, "/left", ttl=8000, heal_after_s=4)
     finally:
         c.stop()
         net.close()
