@@ -50,7 +50,7 @@ static void s_transferred(struct raft_transfer *req)
     raft_leader(&self->raft, &leader, &address);
     if (raft_state(&self->raft) == RAFT_LEADER)
         dc_info("no member took leadership over in time: stopping as leader");
-    else if (leader && leader != self->raft.id)
+    else if (leader)
         dc_info("leadership handed to member %llu", (unsigned long long)leader);
     else
         dc_info("leadership handed to another member");
