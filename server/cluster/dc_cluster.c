@@ -346,13 +346,15 @@ void dc_cluster__pump(cluster_t *self)
 {
     if (self->raft_closing)
         return;
-    if (self->raft_ready)
-        dc_members_publish_indexes(self->ctx, &self->raft, self->state->applied_index);
     bool leads = raft_state(&self->raft) == RAFT_LEADER;
     if (leads && !self->leader)
         s_became_leader(self);
     else if (!leads && self->leader)
         s_stepped_down(self);
+    /* After the role's own work: a reader never sees a leader that is still
+     * an island. */
+    if (self->raft_ready)
+        dc_members_publish_indexes(self->ctx, &self->raft, self->state->applied_index);
     if (self->leader) {
         s_propose(self);
         s_push_commit(self);
@@ -387,11 +389,11 @@ static void s_became_leader(cluster_t *self)
     self->leader = true;
     dc_info("member %llu leads now (term %llu)", (unsigned long long)self->config->member_id,
             (unsigned long long)self->raft.current_term);
-    /* Back from an island: the state goes back to what the cluster committed
-     * before anything is decided against it. Deciding on the island's state
-     * found each merged write already there, answered it "unchanged" and
-     * dropped it from the provisional table unapplied. */
-    dc_island_before_apply(self);
+    /* Back from an island (dc_island_leading): the state goes back to what
+     * the cluster committed before anything is decided against it. Deciding
+     * on the island's state found each merged write already there, answered
+     * it "unchanged" and dropped it from the provisional table unapplied. */
+    dc_island_leading(self);
     dc_lessor_promote(&self->pipeline.lessor, true); /* every lease: a full TTL from now */
     /* Ops the old leader refused are ours now; those it may still answer
      * wait a moment for that answer. */

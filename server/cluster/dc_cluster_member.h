@@ -50,6 +50,9 @@ typedef struct {
     bool active;              /* the state holds changes not in the Raft log */
     bool rejoined;            /* member.rejoined published since isolated */
     uint64_t no_leader_since; /* monotonic; 0: a leader is known */
+    uint64_t heard_leader;    /* the leader libraft names (0: none), and */
+    uint64_t heard_first;     /* its contact time when first named (raft's clock) */
+    bool leader_live;         /* heard from again since, a while later */
     uint64_t next_expiry;
     dc_changes_t base;        /* the committed state when the island began changing it */
     dc_island_op_t *ops;      /* provisional writes not yet merged, oldest first */

@@ -497,28 +497,70 @@ void dc_island_answered(cluster_t *self, dc_cop_t *c)
     s_drop_shadows(self);
 }
 
+/* The leader this member follows, once it is heard from again some time
+ * after libraft first named it (half a heartbeat interval, at least 2 ms),
+ * else 0. A link that heals delivers what its TCP connection held since the
+ * cut: the heartbeats of a leader that has stepped down since, all at once.
+ * libraft takes them for its leader's (same term) until its election timer
+ * runs out; one burst is not a leader, and the island goes on serving. */
+static uint64_t s_live_leader(cluster_t *self)
+{
+    dc_island_t *is = &self->island;
+    if (self->leader)
+        return self->config->member_id;
+    raft_id id = 0;
+    const char *address = NULL;
+    raft_leader(&self->raft, &id, &address);
+    if (!id) {
+        is->heard_leader = 0;
+        return 0;
+    }
+    /* A follower's election timer restarts at each message of its leader. */
+    raft_time contact = self->raft.election_timer_start;
+    if (id != is->heard_leader) {
+        is->heard_leader = id;
+        is->heard_first = contact;
+        is->leader_live = false;
+    }
+    unsigned gap = self->heartbeat_ms / 2 > 2 ? self->heartbeat_ms / 2 : 2;
+    if (contact >= is->heard_first + gap)
+        is->leader_live = true;
+    return is->leader_live ? id : 0;
+}
+
+/* A live leader (leader): no longer isolated; the state goes back to its
+ * base and the provisional writes not yet sent go to the leader. */
+static void s_rejoin(cluster_t *self, uint64_t leader)
+{
+    dc_island_t *is = &self->island;
+    is->no_leader_since = 0;
+    if (is->isolated) {
+        is->isolated = false;
+        atomic_store(&self->ctx->cluster.isolated, false);
+        dc_warn("member %llu reaches its cluster again (leader %llu): merging %zu "
+                "provisional write(s)",
+                (unsigned long long)self->config->member_id, (unsigned long long)leader,
+                is->count);
+    }
+    dc_island_before_apply(self);
+    if (!is->rejoined) {
+        dc_events_rejoined(self->pipeline.events, self->state->event_seq);
+        is->rejoined = true;
+    }
+    s_merge(self);
+}
+
+void dc_island_leading(cluster_t *self)
+{
+    s_rejoin(self, self->config->member_id);
+}
+
 void dc_island_tick(cluster_t *self, uint64_t now)
 {
     dc_island_t *is = &self->island;
-    uint64_t leader = atomic_load(&self->ctx->cluster.leader_id);
-    if (self->leader)
-        leader = self->config->member_id;
+    uint64_t leader = s_live_leader(self);
     if (leader) {
-        is->no_leader_since = 0;
-        if (is->isolated) {
-            is->isolated = false;
-            atomic_store(&self->ctx->cluster.isolated, false);
-            dc_warn("member %llu reaches its cluster again (leader %llu): merging %zu "
-                    "provisional write(s)",
-                    (unsigned long long)self->config->member_id, (unsigned long long)leader,
-                    is->count);
-        }
-        dc_island_before_apply(self);
-        if (!is->rejoined) {
-            dc_events_rejoined(self->pipeline.events, self->state->event_seq);
-            is->rejoined = true;
-        }
-        s_merge(self);
+        s_rejoin(self, leader);
         return;
     }
     if (!is->no_leader_since)

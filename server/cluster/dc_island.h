@@ -2,7 +2,7 @@
  * computer (cluster/isolated = serve-local, the default), and merges what it
  * took when the link heals.
  *
- * Isolated: no leader known for two election timeouts. From then on a write
+ * Isolated: no live leader known for two election timeouts (dc_island_tick). From then on a write
  * from this computer (ipc, or tcp from one of its own addresses: the
  * principal's `here`) is decided here, against the committed state plus the
  * island's own changes, with the owner rule; its op is saved in the
@@ -43,9 +43,17 @@ void dc_island_init(cluster_t *self);
 /* Frees what the island holds. */
 void dc_island_fini(cluster_t *self);
 
-/* The tick: becomes isolated after two election timeouts without a leader;
- * with a leader again, puts the state back to its base and merges. */
+/* The tick: becomes isolated after two election timeouts without a live
+ * leader; with one again, puts the state back to its base and merges. A
+ * leader libraft names counts once it is heard from again a while later (a
+ * healed link first delivers the queued heartbeats of a leader that has
+ * stepped down since: one burst). */
 void dc_island_tick(cluster_t *self, uint64_t now_ms);
+
+/* This member has just become leader: what the tick does with a leader, at
+ * once (no longer isolated, the state back to its base, the merge queued),
+ * before the role is published. */
+void dc_island_leading(cluster_t *self);
 
 /* A write from this member's front, workers or prober: when isolated takes
  * it (decides it into the island's batch, or refuses it) and returns true.

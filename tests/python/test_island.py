@@ -133,6 +133,36 @@ def isolated(member):
         return False
 
 
+def _log_times(member, text):
+    """The times (seconds, this host's clock) of member's log lines holding text."""
+    out = []
+    for line in member.read_log().splitlines():
+        if text in line:
+            stamp = line.split(" ", 1)[0].rstrip("Z")
+            out.append(time.mktime(time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S"))
+                       + float("0" + stamp[19:]))
+    return out
+
+
+def rejoined_live_leaders(c, cut_at):
+    """Each member that rejoined after the cut named a leader that had won an
+    election after the cut (when neither side had a majority, as here), not
+    a leader of the cut's past whose messages the healed link delivered late:
+    a follower that takes such a message for its leader leaves its island
+    for a leader that is not there."""
+    for m in c.members.values():
+        for line in m.read_log().splitlines():
+            if "reaches its cluster again (leader " not in line:
+                continue
+            leader = int(line.split("(leader ", 1)[1].split(")", 1)[0])
+            at = _log_times(m, line)[0]
+            if at < cut_at:
+                continue  # at the start (isolated until the first election)
+            won = [t for t in _log_times(c.members[leader], f"member {leader} leads now")
+                   if cut_at <= t <= at + 0.005]
+            assert won, (m.id, line, _log_times(c.members[leader], "leads now"), cut_at)
+
+
 HTTP = "127.0.0.1:9710"  # each member's, inside its own namespace
 SSE_READER = ("import sys, urllib.request\n"
               f"r = urllib.request.urlopen('http://{HTTP}/api/v1/events', timeout=120)\n"
@@ -167,6 +197,7 @@ def test_two_islands_serve_their_computers_and_merge(short_tmp):
                                        "/usr/bin/python3", "-c", SSE_READER],
                                       stdout=subprocess.PIPE, text=True) for m in (one, two)}
         time.sleep(0.5)  # subscribed before the cut
+        cut_at = time.time()
         net.cut(1)  # the cable: neither side has a majority now
         assert wait_for(lambda: isolated(one) and isolated(two), timeout=10)
         # Each computer's own writers: legacy Cortex clients, acknowledged.
@@ -214,6 +245,7 @@ def test_two_islands_serve_their_computers_and_merge(short_tmp):
 
         net.heal(1)
         listing = settled(c)
+        rejoined_live_leaders(c, cut_at)
         merged = {msgpack.unpackb(b, raw=False)["name"]: msgpack.unpackb(b, raw=False)
                   for b in listing}
         assert {f"/one/{i}" for i in range(5)} | {f"/two/{i}" for i in range(5)} | \
