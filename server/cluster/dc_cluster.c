@@ -358,8 +358,10 @@ void dc_cluster__pump(cluster_t *self)
     if (self->leader) {
         s_propose(self);
         s_push_commit(self);
-    } else
+    } else {
+        dc_island_poll(self);
         dc_cluster__forward(self);
+    }
     s_release_parked(self);
 }
 

@@ -528,9 +528,13 @@ static uint64_t s_live_leader(cluster_t *self)
     return is->leader_live ? id : 0;
 }
 
-/* A live leader (leader): no longer isolated; the state goes back to its
- * base and the provisional writes not yet sent go to the leader. */
-static void s_rejoin(cluster_t *self, uint64_t leader)
+/* A live leader (leader): no longer isolated, and the provisional writes not
+ * yet sent go to the leader. The state goes back to its base now when this
+ * member leads (it decides against the committed state); a follower keeps
+ * the island's until the first entry or snapshot from the leader is applied
+ * (dc_island_before_apply), so this computer's processes go on finding what
+ * they registered while their writes travel to the leader and back. */
+static void s_rejoin(cluster_t *self, uint64_t leader, bool leading)
 {
     dc_island_t *is = &self->island;
     is->no_leader_since = 0;
@@ -542,8 +546,11 @@ static void s_rejoin(cluster_t *self, uint64_t leader)
                 (unsigned long long)self->config->member_id, (unsigned long long)leader,
                 is->count);
     }
-    dc_island_before_apply(self);
-    if (!is->rejoined) {
+    if (leading)
+        dc_island_before_apply(self);
+    /* Published with the state's return to its base when it still has to go
+     * back; at once when the island changed nothing. */
+    if (!is->rejoined && !is->active) {
         dc_events_rejoined(self->pipeline.events, self->state->event_seq);
         is->rejoined = true;
     }
@@ -552,7 +559,16 @@ static void s_rejoin(cluster_t *self, uint64_t leader)
 
 void dc_island_leading(cluster_t *self)
 {
-    s_rejoin(self, self->config->member_id);
+    s_rejoin(self, self->config->member_id, true);
+}
+
+void dc_island_poll(cluster_t *self)
+{
+    if (!self->island.isolated || self->leader)
+        return;
+    uint64_t leader = s_live_leader(self);
+    if (leader)
+        s_rejoin(self, leader, false);
 }
 
 void dc_island_tick(cluster_t *self, uint64_t now)
@@ -560,7 +576,7 @@ void dc_island_tick(cluster_t *self, uint64_t now)
     dc_island_t *is = &self->island;
     uint64_t leader = s_live_leader(self);
     if (leader) {
-        s_rejoin(self, leader);
+        s_rejoin(self, leader, false);
         return;
     }
     if (!is->no_leader_since)

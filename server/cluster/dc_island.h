@@ -44,11 +44,17 @@ void dc_island_init(cluster_t *self);
 void dc_island_fini(cluster_t *self);
 
 /* The tick: becomes isolated after two election timeouts without a live
- * leader; with one again, puts the state back to its base and merges. A
+ * leader; with one again, merges (the state goes back to its base before
+ * the first entry from the leader is applied: dc_island_before_apply). A
  * leader libraft names counts once it is heard from again a while later (a
  * healed link first delivers the queued heartbeats of a leader that has
  * stepped down since: one burst). */
 void dc_island_tick(cluster_t *self, uint64_t now_ms);
+
+/* Between ticks (each turn of the Raft loop), while isolated: rejoins as
+ * soon as the leader is live, not at the next tick, since a follower's state
+ * goes back to its base with the leader's first entry. */
+void dc_island_poll(cluster_t *self);
 
 /* This member has just become leader: what the tick does with a leader, at
  * once (no longer isolated, the state back to its base, the merge queued),
