@@ -494,6 +494,11 @@ void dc_island_answered(cluster_t *self, dc_cop_t *c)
     dc_events_conflict(self->pipeline.events, self->state->event_seq,
                        sub ? "subscription" : "topic", what, node, c->out.message);
     s_forget(self, c->island_seq);
+    /* A follower still on the island's state whose last write was refused:
+     * no entry comes for it, so the state goes back now (the refused write
+     * leaves this computer's view too). */
+    if (!is->count && !self->leader)
+        dc_island_before_apply(self);
     s_drop_shadows(self);
 }
 
@@ -546,7 +551,9 @@ static void s_rejoin(cluster_t *self, uint64_t leader, bool leading)
                 (unsigned long long)self->config->member_id, (unsigned long long)leader,
                 is->count);
     }
-    if (leading)
+    /* Nothing left to merge (the island changed nothing that lasted): no
+     * entry of ours will come to put the state back. */
+    if (leading || !is->count)
         dc_island_before_apply(self);
     /* Published with the state's return to its base when it still has to go
      * back; at once when the island changed nothing. */

@@ -431,6 +431,40 @@ def test_an_isolated_member_refuses_other_computers_and_keeps_its_writes_across_
         net.close()
 
 
+def test_an_island_that_kept_nothing_rejoins_on_an_idle_cluster(short_tmp):
+    """A follower of three cut off and isolated takes a write that changes
+    nothing (the removal of a name nobody registered: nothing to merge). The
+    leader keeps its majority and nobody writes, so after the heal no Raft
+    entry comes to the follower: it still says member.rejoined, and leaves
+    the island's view, as soon as it hears its leader."""
+    net = Netns(n=3)
+    c = Cluster(short_tmp, size=3, election_ms=300, isolated="serve-local")
+    c.addresses = {i: f"{SUBNET}.{i}:7400" for i in (1, 2, 3)}
+    for i, m in c.members.items():
+        m.wrapper = ("ip", "netns", "exec", net.names[i - 1])
+    c.start()
+    try:
+        leader = c.leader()
+        assert legacy_register(leader, "/same", "n").status == DiscoveryStatus.OK
+        c.converged()
+        cut = next(m for m in c.members.values() if m is not leader)
+        rec = Recorder(cut)
+        net.cut(cut.id)
+        assert wait_for(lambda: isolated(cut), timeout=10)
+        assert rec.named("member.isolated") or wait_for(
+            lambda: rec.named("member.isolated"), timeout=5)
+        assert v2(cut, command=2, topic_name="/nobody")["status"] != 0
+        assert cut.cluster_stats()["provisional"] == 0
+        net.heal(cut.id)
+        settled(c)
+        assert c.leader() is leader  # no election: nothing new in the log
+        assert wait_for(lambda: rec.named("member.rejoined"), timeout=5)
+        assert rec.replayed() == {("/same", "n")}
+    finally:
+        c.stop()
+        net.close()
+
+
 def test_read_only_acknowledges_nothing_while_cut_off(short_tmp):
     c, net = two_computers(short_tmp, isolated="read-only")
     one = c.members[1]
