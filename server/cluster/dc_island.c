@@ -535,10 +535,12 @@ static uint64_t s_live_leader(cluster_t *self)
 
 /* A live leader (leader): no longer isolated, and the provisional writes not
  * yet sent go to the leader. The state goes back to its base now when this
- * member leads (it decides against the committed state); a follower keeps
- * the island's until the first entry or snapshot from the leader is applied
- * (dc_island_before_apply), so this computer's processes go on finding what
- * they registered while their writes travel to the leader and back. */
+ * member leads (it decides against the committed state) or has nothing to
+ * merge; a follower keeps the island's until the first entry or snapshot from
+ * the leader is applied (dc_island_before_apply) or its last provisional
+ * write is refused (dc_island_answered), so this computer's processes go on
+ * finding what they registered while their writes travel to the leader and
+ * back. */
 static void s_rejoin(cluster_t *self, uint64_t leader, bool leading)
 {
     dc_island_t *is = &self->island;
