@@ -2,7 +2,8 @@
  * computer (cluster/isolated = serve-local, the default), and merges what it
  * took when the link heals.
  *
- * Isolated: no live leader known for two election timeouts (dc_island_tick). From then on a write
+ * Isolated: no live leader known for two election timeouts (dc_island_tick).
+ * From then on a write
  * from this computer (ipc, or tcp from one of its own addresses: the
  * principal's `here`) is decided here, against the committed state plus the
  * island's own changes, with the owner rule; its op is saved in the
@@ -44,8 +45,9 @@ void dc_island_init(cluster_t *self);
 void dc_island_fini(cluster_t *self);
 
 /* The tick: becomes isolated after two election timeouts without a live
- * leader; with one again, merges (the state goes back to its base before
- * the first entry from the leader is applied: dc_island_before_apply). A
+ * leader; with one again, merges (a follower's state goes back to its base
+ * before the first entry from the leader is applied, dc_island_before_apply,
+ * or at once when it has nothing to merge). A
  * leader libraft names counts once it is heard from again a while later (a
  * healed link first delivers the queued heartbeats of a leader that has
  * stepped down since: one burst). */
