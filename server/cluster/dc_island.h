@@ -3,9 +3,8 @@
  * took when the link heals.
  *
  * Isolated: no live leader known for two election timeouts (dc_island_tick).
- * From then on a write
- * from this computer (ipc, or tcp from one of its own addresses: the
- * principal's `here`) is decided here, against the committed state plus the
+ * From then on a write from this computer (ipc, or tcp from one of its own
+ * addresses: the principal's `here`) is decided here, against the committed state plus the
  * island's own changes, with the owner rule; its op is saved in the
  * provisional table (synchronous=FULL) before it is applied to the state and
  * answered OK, `provisional: true` for protocol 2. Writes from other
