@@ -68,6 +68,16 @@ def two_computers(short_tmp, isolated="serve-local", outsider=False, extra=()):
     return c, net
 
 
+def three_computers(short_tmp):
+    net = Netns(n=3)
+    c = Cluster(short_tmp, size=3, election_ms=300, isolated="serve-local")
+    c.addresses = {i: f"{SUBNET}.{i}:7400" for i in (1, 2, 3)}
+    for i, m in c.members.items():
+        m.wrapper = ("ip", "netns", "exec", net.names[i - 1])
+    c.start()
+    return c, net
+
+
 def settled(c, timeout=30):
     """The registry once every member reaches the others and has merged all
     it took while cut off (a listing alike on all, read after that)."""
@@ -437,12 +447,7 @@ def test_an_island_that_kept_nothing_rejoins_on_an_idle_cluster(short_tmp):
     leader keeps its majority and nobody writes, so after the heal no Raft
     entry comes to the follower: it still says member.rejoined, and leaves
     the island's view, as soon as it hears its leader."""
-    net = Netns(n=3)
-    c = Cluster(short_tmp, size=3, election_ms=300, isolated="serve-local")
-    c.addresses = {i: f"{SUBNET}.{i}:7400" for i in (1, 2, 3)}
-    for i, m in c.members.items():
-        m.wrapper = ("ip", "netns", "exec", net.names[i - 1])
-    c.start()
+    c, net = three_computers(short_tmp)
     try:
         leader = c.leader()
         assert legacy_register(leader, "/same", "n").status == DiscoveryStatus.OK
@@ -484,12 +489,7 @@ def test_read_only_acknowledges_nothing_while_cut_off(short_tmp):
 
 
 def test_three_members_the_leader_cut_off_turns_island_and_merges(short_tmp):
-    net = Netns(n=3)
-    c = Cluster(short_tmp, size=3, election_ms=300, isolated="serve-local")
-    c.addresses = {i: f"{SUBNET}.{i}:7400" for i in (1, 2, 3)}
-    for i, m in c.members.items():
-        m.wrapper = ("ip", "netns", "exec", net.names[i - 1])
-    c.start()
+    c, net = three_computers(short_tmp)
     try:
         leader = c.leader()
         others = [m for m in c.members.values() if m is not leader]
