@@ -553,8 +553,9 @@ static void s_rejoin(cluster_t *self, uint64_t leader, bool leading)
                 (unsigned long long)self->config->member_id, (unsigned long long)leader,
                 is->count);
     }
-    /* Nothing left to merge (the island changed nothing that lasted): no
-     * entry of ours will come to put the state back. */
+    /* A leader decides against the committed state; with nothing left to
+     * merge (the island changed nothing that lasted) no entry of ours will
+     * come to put the state back. */
     if (leading || !is->count)
         dc_island_before_apply(self);
     /* Published with the state's return to its base when it still has to go

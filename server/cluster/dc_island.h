@@ -4,10 +4,10 @@
  *
  * Isolated: no live leader known for two election timeouts (dc_island_tick).
  * From then on a write from this computer (ipc, or tcp from one of its own
- * addresses: the principal's `here`) is decided here, against the committed state plus the
- * island's own changes, with the owner rule; its op is saved in the
- * provisional table (synchronous=FULL) before it is applied to the state and
- * answered OK, `provisional: true` for protocol 2. Writes from other
+ * addresses: the principal's `here`) is decided here, against the committed
+ * state plus the island's own changes, with the owner rule; its op is saved
+ * in the provisional table (synchronous=FULL) before it is applied to the
+ * state and answered OK, `provisional: true` for protocol 2. Writes from other
  * computers get ERROR (never two islands acknowledging conflicting remote
  * writes). Reads see the committed state plus the island's changes. Leases
  * granted here get random ids of their own range (DC_ISLAND_LEASE_IDS) and
@@ -46,10 +46,9 @@ void dc_island_fini(cluster_t *self);
 /* The tick: becomes isolated after two election timeouts without a live
  * leader; with one again, merges (a follower's state goes back to its base
  * before the first entry from the leader is applied, dc_island_before_apply,
- * or at once when it has nothing to merge). A
- * leader libraft names counts once it is heard from again a while later (a
- * healed link first delivers the queued heartbeats of a leader that has
- * stepped down since: one burst). */
+ * or at once when it has nothing to merge). A leader libraft names counts
+ * once it is heard from again a while later (a healed link first delivers
+ * the queued heartbeats of a leader that has stepped down since: one burst). */
 void dc_island_tick(cluster_t *self, uint64_t now_ms);
 
 /* Between ticks (each turn of the Raft loop), while isolated: rejoins as
