@@ -158,6 +158,7 @@ typedef struct {
     bool stopping;
     struct raft_transfer transfer;
     bool transferring;
+    uint64_t transfer_term; /* the term the hand-over began in */
     uint64_t stop_deadline;
 } cluster_t;
 

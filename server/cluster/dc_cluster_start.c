@@ -52,8 +52,11 @@ static void s_transferred(struct raft_transfer *req)
         dc_info("no member took leadership over in time: stopping as leader");
     else if (leader)
         dc_info("leadership handed to member %llu", (unsigned long long)leader);
-    else
-        dc_info("leadership handed to another member");
+    else if (self->raft.current_term > self->transfer_term)
+        dc_info("leadership handed to another member"); /* its election is under way */
+    else /* same term, no leader: it stepped down, no majority heard */
+        dc_info("no member took leadership over in time: stopping (stepped down first, "
+                "no majority reachable)");
     /* The hand-over is over, taken or not: close now rather than at the
      * deadline. */
     self->transferring = false;
@@ -70,6 +73,7 @@ void dc_cluster__shutdown(cluster_t *self)
         self->stopping = true;
         if (self->leader && self->raft.configuration.n > 1) {
             self->transfer.data = self;
+            self->transfer_term = self->raft.current_term;
             if (raft_transfer(&self->raft, &self->transfer, 0, s_transferred) == 0) {
                 self->transferring = true;
                 self->stop_deadline = dc_mono_ms() + 2 * self->config->election_timeout_ms;
