@@ -3,6 +3,7 @@
 #include "dc_clock.h"
 #include "dc_log.h"
 #include "dc_persist.h"
+#include "dc_state_copy.h"
 
 #include <string.h>
 
@@ -169,10 +170,8 @@ static int s_restore_bytes(dc_fsm_t *f, const struct raft_buffer *buf)
     }
     if (f->before)
         f->before(f->before_arg);
-    dc_state_reset(f->state);
-    uint64_t now = dc_mono_ms();
-    for (size_t i = 0; i < all.count; i++)
-        dc_apply(f->state, &all.items[i], now, NULL);
+    if (dc_state_restore(f->state, &all, dc_mono_ms()) != 0)
+        dc_error("out of memory restoring a snapshot: emptied the state first");
     dc_changes_free(&all);
     if (f->store) {
         dc_fsm_flush(f);

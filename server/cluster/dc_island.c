@@ -4,6 +4,7 @@
 #include "dc_clock.h"
 #include "dc_log.h"
 #include "dc_protocol.h"
+#include "dc_state_copy.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -379,10 +380,8 @@ void dc_island_before_apply(void *cluster)
     shadows_t shadows = {.count = 0};
     dc_leases_each(self->state->leases, s_shadow, &shadows);
     /* Back to what the cluster committed: the log applies to that. */
-    dc_state_reset(self->state);
-    uint64_t now = dc_mono_ms();
-    for (size_t i = 0; i < is->base.count; i++)
-        dc_apply(self->state, &is->base.items[i], now, NULL);
+    if (dc_state_restore(self->state, &is->base, dc_mono_ms()) != 0)
+        dc_error("out of memory going back to the committed state: emptied it first");
     dc_changes_clear(&is->base);
     is->active = false;
     /* Listeners list again: the committed stream reuses the seqs the

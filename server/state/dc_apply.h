@@ -65,10 +65,6 @@ typedef struct {
 void dc_apply(dc_state_t *state, dc_change_t *c, uint64_t now_mono_ms,
               const dc_observer_t *observer);
 
-/* Empties state (registry, leases, nodes, answers, members, counters), as
- * before restoring a snapshot. */
-void dc_state_reset(dc_state_t *state);
-
 /* The forwarding endpoint member id announced, or NULL. */
 const char *dc_state_member_endpoint(const dc_state_t *state, uint64_t id);
 
@@ -85,12 +81,5 @@ uint64_t dc_state_change_seq_after(const dc_state_t *state, const dc_changes_t *
 /* The counters state will hold after applying batch (for saving them in the
  * batch's own transaction): change, lease and event seq. */
 void dc_state_seqs_after(const dc_state_t *state, const dc_changes_t *batch, uint64_t seqs[3]);
-
-/* Appends to out the changes that rebuild state from empty: the epoch, the
- * leases (with their checkpointed renewal times), topics in LIST order,
- * subscriptions, nodes, request answers, members, and last the counters (with the Raft
- * index). Returns 0, or -1 when out
- * of memory. */
-int dc_state_dump(const dc_state_t *state, dc_changes_t *out);
 
 #endif

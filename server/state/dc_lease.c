@@ -295,6 +295,15 @@ int dc_lease_attach_topic(dc_lease_t *l, const char *name)
     return 0;
 }
 
+void dc_lease_detach_all(dc_lease_t *l)
+{
+    for (size_t i = 0; i < l->topic_count; i++)
+        free(l->topics[i]);
+    l->topic_count = 0;
+    free(l->node);
+    l->node = NULL;
+}
+
 size_t dc_leases_take_dirty(dc_leases_t *self, uint64_t **ids, uint64_t **times)
 {
     pthread_mutex_lock(&self->lock);

@@ -72,6 +72,9 @@ void dc_leases_remove(dc_leases_t *self, uint64_t id);
  * the last name). Returns 0, or -1 when out of memory. */
 int dc_lease_attach_topic(dc_lease_t *l, const char *name);
 
+/* Writer only: forgets every name and the node attached to l. */
+void dc_lease_detach_all(dc_lease_t *l);
+
 /* Cluster thread: while on, every renewal is also queued to be passed on to
  * the leader (a follower's heartbeats are the leader's to count). */
 void dc_leases_set_forwarding(dc_leases_t *self, bool on);

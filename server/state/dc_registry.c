@@ -338,13 +338,21 @@ int dc_registry_put(dc_registry_t *self, dc_entry_t *e)
     size_t siblings = s_siblings(self, e);
     /* e is shared now if it has a sibling; a lone sibling becomes shared too. */
     self->shared += (siblings > 0) + (siblings == 1);
-    e->next = NULL;
-    e->prev = self->tail;
-    if (self->tail)
-        self->tail->next = e;
+    /* Its LIST place, by create_seq: at the end for a new registration (the
+     * highest yet), further back for one put again (a restored state). */
+    dc_entry_t *after = self->tail;
+    while (after && after->create_seq > e->create_seq)
+        after = after->prev;
+    e->prev = after;
+    e->next = after ? after->next : self->head;
+    if (e->next)
+        e->next->prev = e;
+    else
+        self->tail = e;
+    if (after)
+        after->next = e;
     else
         self->head = e;
-    self->tail = e;
     self->count++;
     atomic_fetch_add_explicit(&self->generation, 1, memory_order_release);
     pthread_rwlock_unlock(&self->lock);

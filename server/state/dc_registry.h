@@ -12,7 +12,7 @@
  * client is given: the most recently registered.
  *
  * Design notes: one rwlock (writer-preferring) guards the hash chains and the
- * insertion-order list. Readers hold the read lock only to find entries and
+ * list in LIST (create_seq) order. Readers hold the read lock only to find entries and
  * take references; encoding happens after unlock, on the reader's own copy of
  * the pointers. Only the writer thread (dc_writer or dc_cluster) mutates, one change at a time, so it
  * may read without the lock (dc_registry_peek). An entry in a registry is
@@ -81,8 +81,9 @@ dc_entry_t *dc_registry_peek(dc_registry_t *self, dc_str_t name, dc_str_t node);
 size_t dc_registry_peek_all(dc_registry_t *self, dc_str_t name, dc_entry_t **out, size_t max);
 
 /* Writer only: inserts e (taking its reference) or replaces the registration
- * of the same name and node in place (same LIST position). Returns 0, or -1
- * when out of memory. */
+ * of the same name and node in place (same LIST position). A new one goes to
+ * its LIST place by create_seq: the end, unless put again after others (a
+ * restored state). Returns 0, or -1 when out of memory. */
 int dc_registry_put(dc_registry_t *self, dc_entry_t *e);
 
 /* Writer only: removes node's registration of name; node.ptr NULL: the

@@ -2,6 +2,7 @@
 #include "dc_persist.h"
 #include "dc_failpoint.h"
 #include "dc_log.h"
+#include "dc_state_copy.h"
 
 #include <string.h>
 

@@ -2,7 +2,7 @@
  * change records (a Raft entry or snapshot, applied to a fresh state, then
  * dumped and encoded again: the re-encoded state must decode) and forwarded
  * write ops. Bytes from a peer may be refused, never crash, leak or corrupt. */
-#include "dc_apply.h"
+#include "dc_state_copy.h"
 #include "dc_write_op.h"
 
 #include <stdlib.h>

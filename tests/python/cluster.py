@@ -2,10 +2,15 @@
 (Raft peer links on 127.0.0.1 ports), each with its own ipc endpoint, database
 and Raft directory under one temporary directory."""
 import os
+import random
 import signal
+import threading
 import time
 
-from conftest import Daemon, free_port
+import msgpack
+import zmq
+
+from conftest import Daemon, free_port, topic_blob
 
 ROLE_LEADER = 3
 
@@ -131,3 +136,62 @@ def wait_for(predicate, timeout=10.0, interval=0.05):
 
 def exists_dir(path):
     return os.path.isdir(path) and bool(os.listdir(path))
+
+
+def register_many(member, prefix, n, node="c"):
+    """n registrations PREFIX/i sent pipelined on one DEALER, all answered OK."""
+    sock = member.ctx.socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.RCVTIMEO, 10000)
+    sock.connect(member.endpoint)
+    try:
+        for start in range(0, n, 500):
+            end = min(n, start + 500)
+            for i in range(start, end):
+                sock.send_multipart([b"", msgpack.packb(
+                    {"command": 1, "v": 2, "topic_info": topic_blob(f"{prefix}/{i}",
+                                                                    publisher_node=node)})])
+            for _ in range(start, end):
+                assert msgpack.unpackb(sock.recv_multipart()[-1], raw=False)["status"] == 0
+    finally:
+        sock.close()
+
+
+class LookupPoller(threading.Thread):
+    """Lookups of committed names PREFIX/i on one member without pause (32 in
+    flight on a DEALER) until stopped; the answers that did not find the
+    name are kept (a connection problem is not a miss)."""
+
+    def __init__(self, member, prefix, n, in_flight=32):
+        super().__init__(daemon=True)
+        self.member, self.prefix, self.n, self.in_flight = member, prefix, n, in_flight
+        self.done, self.misses, self.found = threading.Event(), [], 0
+        self.start()
+
+    def _ask(self, sock):
+        name = f"{self.prefix}/{random.randrange(self.n)}"
+        sock.send_multipart([b"", msgpack.packb({"command": 3, "topic_name": name, "v": 2})])
+
+    def run(self):
+        sock = None
+        while not self.done.is_set():
+            if sock is None:
+                sock = self.member.ctx.socket(zmq.DEALER)
+                sock.setsockopt(zmq.LINGER, 0)
+                sock.setsockopt(zmq.RCVTIMEO, 2000)
+                sock.connect(self.member.endpoint)
+                for _ in range(self.in_flight):
+                    self._ask(sock)
+            try:
+                r = msgpack.unpackb(sock.recv_multipart()[-1], raw=False)
+            except zmq.Again:  # not up yet, or restarted: ask again on a new socket
+                sock.close()
+                sock = None
+                continue
+            if r["status"] == 0:
+                self.found += 1
+            else:
+                self.misses.append((time.time(), r.get("status"), r.get("message")))
+            self._ask(sock)
+        if sock is not None:
+            sock.close()

@@ -17,7 +17,7 @@ import msgpack
 import pytest
 import zmq
 
-from cluster import Cluster, free_port, wait_for
+from cluster import Cluster, LookupPoller, free_port, register_many, wait_for
 from conftest import DISCOD_BIN, free_port_run, pack, topic_blob
 from cortex_legacy import DiscoveryClient, DiscoveryStatus, TopicInfo
 
@@ -389,6 +389,30 @@ def test_wiped_member_catches_up_from_a_snapshot(short_tmp):
     finally:
         c.stop()
 
+
+def test_a_follower_restoring_a_snapshot_keeps_finding_what_it_held(short_tmp):
+    """A follower that comes back behind a compacted log is sent a snapshot.
+    What it held before and the snapshot holds too is found at every moment
+    while it restores it (a lookup polled without pause from its start)."""
+    c = Cluster(short_tmp, extra=["--snapshot-threshold", "16"]).start()
+    try:
+        n = 10000
+        leader = c.leader()
+        register_many(leader, "/kept", n)
+        c.converged(timeout=20)
+        victim = [m for m in c.live() if m is not leader][0]
+        victim.stop()
+        for i in range(200):  # past several snapshots and their trailing entries
+            assert register(leader, f"/later/{i}")["status"] == 0
+        poller = LookupPoller(victim, "/kept", n)  # waits for the member's socket
+        victim.start()
+        assert wait_for(lambda: "restored a snapshot" in victim.read_log(), timeout=20)
+        assert len(c.converged(timeout=20)) == n + 200
+        poller.done.set()
+        poller.join(timeout=10)
+        assert poller.found > 100 and not poller.misses, (poller.found, poller.misses[:5])
+    finally:
+        c.stop()
 
 def test_a_lost_snapshot_is_sent_again_within_seconds(short_tmp):
     """A snapshot the leader sent that never arrives (written into the link of

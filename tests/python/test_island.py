@@ -22,7 +22,7 @@ import msgpack
 import pytest
 
 import discod
-from cluster import Cluster, wait_for
+from cluster import Cluster, LookupPoller, register_many, wait_for
 from conftest import DISCOD_BIN, topic_blob
 from cortex_legacy import DiscoveryClient, DiscoveryStatus, TopicInfo
 from netns import SUBNET, Netns
@@ -663,6 +663,40 @@ def test_island_leases_keep_the_time_they_had_left_when_merged(short_tmp):
     c, net = two_computers(short_tmp)
     try:
         _island_leases_end_on_time(c, net, "/left", ttl=8000, heal_after_s=4)
+    finally:
+        c.stop()
+        net.close()
+
+
+def test_committed_topics_stay_found_while_a_member_rejoins(short_tmp):
+    """What the cluster committed before the cut is found on each member at
+    every moment: while cut off, through the heal and the return of each
+    member's state to the committed one before the merge (a lookup polled
+    without pause on both). Only the island's own writes may be away for the
+    moment of their merge."""
+    c, net = two_computers(short_tmp)
+    try:
+        n = 10000
+        register_many(c.leader(), "/kept", n)
+        c.converged()
+        pollers = [LookupPoller(m, "/kept", n) for m in c.members.values()]
+        net.cut(1)
+        assert wait_for(lambda: all(isolated(m) for m in c.members.values()), timeout=10)
+        for m in c.members.values():
+            assert legacy_register(m, f"/island/{m.id}", f"i{m.id}").status == DiscoveryStatus.OK
+        net.heal(1)
+        listing = settled(c)
+        assert wait_for(lambda: all(m.cluster_stats()["provisional"] == 0
+                                    for m in c.members.values()), timeout=10)
+        time.sleep(0.3)
+        for p in pollers:
+            p.done.set()
+            p.join(timeout=10)
+        have = {msgpack.unpackb(b, raw=False)["name"] for b in listing}
+        assert {"/island/1", "/island/2"} <= have and len(have) == n + 2
+        for p in pollers:
+            assert p.found > 100, (p.member.id, p.found)
+            assert not p.misses, (p.member.id, len(p.misses), p.misses[:5])
     finally:
         c.stop()
         net.close()

@@ -7,6 +7,7 @@
  * every member. Also the forwarded-op codec (server/state/dc_write_op.c). */
 #include "dc_decide.h"
 #include "dc_fsm.h"
+#include "dc_state_copy.h"
 #include "dc_test.h"
 
 #include <raft/fixture.h>

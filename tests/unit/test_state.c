@@ -8,6 +8,7 @@
 #include "dc_decide.h"
 #include "dc_lessor.h"
 #include "dc_persist.h"
+#include "dc_state_copy.h"
 #include "dc_test.h"
 
 #include <stdlib.h>
@@ -536,6 +537,68 @@ static void test_snapshot_restore(void)
     s_fini(&b);
 }
 
+/* dc_state_restore goes back to a dump in place: what both hold is never
+ * taken out (the same entry stays), what the dump lacks goes, the LIST order
+ * is create_seq's, an island's lease stays without its attachments. */
+static void test_restore_in_place(void)
+{
+    fixture_t a, want;
+    s_init(&a);
+    s_init(&want);
+    s_populate(&a);
+    dc_changes_t base = {0};
+    CHECK(dc_state_dump(&a.s, &base) == 0);
+    msgpack_sbuffer snap;
+    s_bytes(&a, &snap);
+    dc_changes_t changes = {0};
+    char err[DC_ERR_LEN];
+    CHECK(dc_changes_decode(&changes, snap.data, snap.size, err) == 0);
+    s_apply_all(&want, &changes, NULL);
+    dc_entry_t *kept = s_peek(a.s.registry, "/t/1");
+    CHECK(kept != NULL);
+    /* What an island does meanwhile. */
+    dc_changes_t batch = {0};
+    dc_outcome_t out;
+    s_decide(&a, &batch, s_named_op(DC_OP_UNREGISTER, "/t/2"), &out);
+    s_decide(&a, &batch, s_register_op("/t/new", "even"), &out);
+    dc_write_op_t *again = s_register_op("/t/4", "even");
+    dc_entry_unref(&again->entry);
+    dc_topic_t t = {dc_str_from("/t/4"), dc_str_from("ipc:///tmp/moved"), dc_str_from("T"),
+                    dc_str_from("even"), 42};
+    again->entry = dc_entry_new(&t, 0, 0, NULL, 0);
+    CHECK(s_decide(&a, &batch, again, &out) == DC_STATUS_OK);
+    s_decide(&a, &batch, s_named_op(DC_OP_UNREGISTER_NODE, "camera"), &out);
+    s_apply_all(&a, &batch, NULL);
+    dc_lease_t *island = dc_lease_new(DC_ISLAND_LEASE_IDS + 5, 3000, 9000, 1);
+    island->own_expiry = true;
+    CHECK(dc_lease_attach_topic(island, "/t/new") == 0);
+    dc_leases_add(a.s.leases, island);
+    dc_leases_add(a.s.leases, dc_lease_new(999, 3000, 9000, 1));
+    CHECK(!s_peek(a.s.registry, "/t/2") && s_peek(a.s.registry, "/t/new") &&
+          dc_nodes_count(a.s.nodes) == 0);
+
+    CHECK(dc_state_restore(&a.s, &base, 2000) == 0);
+    dc_changes_free(&base);
+    CHECK(s_peek(a.s.registry, "/t/1") == kept); /* never taken out */
+    CHECK(s_peek(a.s.registry, "/t/2") && !s_peek(a.s.registry, "/t/new"));
+    CHECK(!strcmp(s_peek(a.s.registry, "/t/4")->topic.address.ptr, "ipc:///tmp/x"));
+    CHECK(dc_nodes_count(a.s.nodes) == 1 && !dc_leases_find(a.s.leases, 999));
+    island = dc_leases_find(a.s.leases, DC_ISLAND_LEASE_IDS + 5);
+    CHECK(island && island->topic_count == 0);
+    dc_entry_t **x = NULL;
+    size_t n = dc_registry_snapshot(a.s.registry, NULL, &x);
+    for (size_t i = 1; i < n; i++)
+        CHECK(x[i - 1]->create_seq < x[i]->create_seq);
+    dc_registry_release_snapshot(x, n);
+    dc_leases_remove(a.s.leases, DC_ISLAND_LEASE_IDS + 5);
+    CHECK(s_same(&a, &want)); /* the rest, byte for byte */
+    dc_changes_free(&changes);
+    dc_changes_free(&batch);
+    msgpack_sbuffer_destroy(&snap);
+    s_fini(&a);
+    s_fini(&want);
+}
+
 static char s_dir[] = "/tmp/discod-test-state-XXXXXX";
 
 /* Collects provisional rows (test_island). */
@@ -920,6 +983,7 @@ int main(void)
     test_leases();
     test_request_answers();
     test_snapshot_restore();
+    test_restore_in_place();
     test_subscriptions();
     test_island();
     test_persist();
