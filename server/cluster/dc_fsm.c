@@ -170,7 +170,7 @@ static int s_restore_bytes(dc_fsm_t *f, const struct raft_buffer *buf)
     }
     if (f->before)
         f->before(f->before_arg);
-    if (dc_state_restore(f->state, &all, dc_mono_ms()) != 0)
+    if (dc_state_restore(f->state, &all, dc_mono_ms(), NULL) != 0)
         dc_error("out of memory restoring a snapshot: emptied the state first");
     dc_changes_free(&all);
     if (f->store) {

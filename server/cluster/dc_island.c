@@ -330,6 +330,8 @@ static void s_reapply(cluster_t *self)
         s_decide_apply(self, op, &out);
         dc_write_op_destroy(&op);
     }
+    /* The state holds them again: lookups find them there. */
+    dc_registry_clear(self->ctx->merging);
 }
 
 /*==== Healing ====*/
@@ -354,12 +356,18 @@ static void s_shadow(void *arg, dc_lease_t *l)
     }
 }
 
-/* Drops the kept island leases nothing was merged onto (their writes were
- * refused), once every provisional write is answered. */
+/* Once every provisional write is answered: lookups no longer look among
+ * this computer's island registrations (what merged is committed), and the
+ * kept island leases nothing was merged onto (their writes were refused)
+ * are dropped. */
 static void s_drop_shadows(cluster_t *self)
 {
     dc_island_t *is = &self->island;
-    if (is->count || !is->shadow_count)
+    if (is->count)
+        return;
+    if (dc_registry_count(self->ctx->merging))
+        dc_registry_clear(self->ctx->merging);
+    if (!is->shadow_count)
         return;
     for (size_t i = 0; i < is->shadow_count; i++) {
         dc_lease_t *l = dc_leases_find(self->state->leases, is->shadows[i]);
@@ -379,8 +387,11 @@ void dc_island_before_apply(void *cluster)
         return;
     shadows_t shadows = {.count = 0};
     dc_leases_each(self->state->leases, s_shadow, &shadows);
-    /* Back to what the cluster committed: the log applies to that. */
-    if (dc_state_restore(self->state, &is->base, dc_mono_ms()) != 0)
+    /* Back to what the cluster committed: the log applies to that. The
+     * island's registrations still to merge stay found meanwhile. */
+    dc_registry_clear(self->ctx->merging);
+    if (dc_state_restore(self->state, &is->base, dc_mono_ms(),
+                         is->count ? self->ctx->merging : NULL) != 0)
         dc_error("out of memory going back to the committed state: emptied it first");
     dc_changes_clear(&is->base);
     is->active = false;

@@ -37,7 +37,9 @@ typedef struct {
     dc_entry_t *small[DC_FOUND_SMALL];
 } dc_found_t;
 
-/* A found topic's answer from ctx's registry: r (stamped: dc_context_stamp)
+/* A found topic's answer from ctx's registry (or, when it misses, from
+ * ctx->merging: this member's island registrations while they merge): r
+ * (stamped: dc_context_stamp)
  * becomes OK with the most recent registration's topic_info and metadata,
  * and for protocol 2 every registration's publishers (packed into buf;
  * another member's marked stale while this one is isolated). Returns 0

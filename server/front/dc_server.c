@@ -114,6 +114,7 @@ dc_server_t *dc_server_new(const dc_config_t *config)
                                 config->on_corrupt, config->db_max_size);
     ctx->registry = dc_registry_new();
     ctx->subs = dc_registry_new();
+    ctx->merging = dc_registry_new();
     ctx->lookups = dc_lookups_new();
     ctx->leases = dc_leases_new();
     ctx->nodes = dc_nodes_new();
@@ -121,7 +122,7 @@ dc_server_t *dc_server_new(const dc_config_t *config)
     /* The ZAP handler first: no tcp socket may take a connection before it. */
     ctx->keys = dc_keys_new(config->curve_clients);
     ctx->zap = ctx->keys ? dc_zap_new(config->curve_key, ctx->keys) : NULL;
-    if (!self->store || !ctx->registry || !ctx->subs || !ctx->lookups || !ctx->leases ||
+    if (!self->store || !ctx->registry || !ctx->subs || !ctx->merging || !ctx->lookups || !ctx->leases ||
         !ctx->nodes || !ctx->list_cache || !ctx->zap) {
         dc_server_destroy(&self);
         return NULL;
@@ -204,6 +205,7 @@ void dc_server_destroy(dc_server_t **self_p)
     dc_store_destroy(&self->store);
     dc_registry_destroy(&self->ctx.registry);
     dc_registry_destroy(&self->ctx.subs);
+    dc_registry_destroy(&self->ctx.merging);
     dc_lookups_destroy(&self->ctx.lookups);
     dc_leases_destroy(&self->ctx.leases);
     dc_nodes_destroy(&self->ctx.nodes);

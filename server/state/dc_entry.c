@@ -54,6 +54,18 @@ dc_entry_t *dc_entry_new(const dc_topic_t *t, uint64_t create_seq, uint64_t leas
     return e;
 }
 
+dc_entry_t *dc_entry_copy(const dc_entry_t *e)
+{
+    dc_entry_t *c = dc_entry_new(&e->topic, e->create_seq, e->lease_id, e->metadata.data,
+                                 e->metadata.size);
+    if (c) {
+        c->registered_at_ms = e->registered_at_ms;
+        c->origin = e->origin;
+        memcpy(c->owner, e->owner, sizeof c->owner);
+    }
+    return c;
+}
+
 void dc_entry_pack_publishers(dc_entry_t *const *entries, size_t count, uint64_t here,
                               msgpack_packer *pk)
 {

@@ -68,6 +68,11 @@ uint32_t dc_entry_pair_count(unsigned fields);
  * mismatches and subscription events. */
 void dc_entry_pack_pairs(const dc_entry_t *e, unsigned fields, msgpack_packer *pk);
 
+/* A new entry (one reference, links unset) holding what e holds: for a
+ * second registry (an entry's links belong to the one holding it). NULL when
+ * out of memory. */
+dc_entry_t *dc_entry_copy(const dc_entry_t *e);
+
 /* Adds a reference; returns e. */
 dc_entry_t *dc_entry_ref(dc_entry_t *e);
 

@@ -386,3 +386,13 @@ int dc_registry_remove(dc_registry_t *self, dc_str_t name, dc_str_t node)
     dc_entry_unref(&e);
     return 0;
 }
+
+void dc_registry_clear(dc_registry_t *self)
+{
+    dc_entry_t **entries = NULL;
+    size_t n = dc_registry_snapshot(self, NULL, &entries);
+    for (size_t i = 0; n != (size_t)-1 && i < n; i++)
+        dc_registry_remove(self, entries[i]->topic.name, entries[i]->topic.publisher_node);
+    if (n != (size_t)-1)
+        dc_registry_release_snapshot(entries, n);
+}

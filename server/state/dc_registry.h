@@ -86,6 +86,9 @@ size_t dc_registry_peek_all(dc_registry_t *self, dc_str_t name, dc_entry_t **out
  * restored state). Returns 0, or -1 when out of memory. */
 int dc_registry_put(dc_registry_t *self, dc_entry_t *e);
 
+/* Writer only: removes every registration. */
+void dc_registry_clear(dc_registry_t *self);
+
 /* Writer only: removes node's registration of name; node.ptr NULL: the
  * first registration of name found (a version 1 record's removal, when a name
  * had one). Returns 0, or -1 if absent. */

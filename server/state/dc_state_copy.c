@@ -7,16 +7,6 @@
 
 /*==== Reset ====*/
 
-static void s_registry_empty(dc_registry_t *registry)
-{
-    dc_entry_t **entries = NULL;
-    size_t n = dc_registry_snapshot(registry, NULL, &entries);
-    for (size_t i = 0; n != (size_t)-1 && i < n; i++)
-        dc_registry_remove(registry, entries[i]->topic.name, entries[i]->topic.publisher_node);
-    if (n != (size_t)-1)
-        dc_registry_release_snapshot(entries, n);
-}
-
 static void s_counters_reset(dc_state_t *state)
 {
     dc_dedup_clear(state->dedup);
@@ -27,8 +17,8 @@ static void s_counters_reset(dc_state_t *state)
 
 void dc_state_reset(dc_state_t *state)
 {
-    s_registry_empty(state->registry);
-    s_registry_empty(state->subs);
+    dc_registry_clear(state->registry);
+    dc_registry_clear(state->subs);
     dc_node_t **nodes = NULL;
     size_t n = dc_nodes_find(state->nodes, (dc_str_t){NULL, 0}, &nodes);
     for (size_t i = 0; n != (size_t)-1 && i < n; i++)
@@ -90,8 +80,10 @@ static int s_keys_of(keys_t *k, const dc_changes_t *dump, dc_rec_kind_t kind)
     return 0;
 }
 
-/* Removes from registry what the dump's changes of kind do not put. */
-static int s_entries_prune(dc_registry_t *registry, const dc_changes_t *dump, dc_rec_kind_t kind)
+/* Removes from registry what the dump's changes of kind do not put; a copy
+ * of each goes into moved first, when given. */
+static int s_entries_prune(dc_registry_t *registry, const dc_changes_t *dump, dc_rec_kind_t kind,
+                           dc_registry_t *moved)
 {
     keys_t keys;
     if (s_keys_of(&keys, dump, kind) != 0)
@@ -100,8 +92,12 @@ static int s_entries_prune(dc_registry_t *registry, const dc_changes_t *dump, dc
     size_t n = dc_registry_snapshot(registry, NULL, &entries);
     for (size_t i = 0; n != (size_t)-1 && i < n; i++) {
         dc_str_t name = entries[i]->topic.name, node = entries[i]->topic.publisher_node;
-        if (!*s_key_slot(&keys, name, node))
-            dc_registry_remove(registry, name, node);
+        if (*s_key_slot(&keys, name, node))
+            continue;
+        dc_entry_t *copy = moved ? dc_entry_copy(entries[i]) : NULL;
+        if (copy && dc_registry_put(moved, copy) != 0)
+            dc_entry_unref(&copy);
+        dc_registry_remove(registry, name, node);
     }
     if (n != (size_t)-1)
         dc_registry_release_snapshot(entries, n);
@@ -206,13 +202,14 @@ static int s_leases_prune(dc_leases_t *leases, const dc_changes_t *dump)
     return p.rc;
 }
 
-int dc_state_restore(dc_state_t *state, dc_changes_t *dump, uint64_t now_mono_ms)
+int dc_state_restore(dc_state_t *state, dc_changes_t *dump, uint64_t now_mono_ms,
+                     dc_registry_t *moved)
 {
     /* What the dump lacks goes first, then its puts replace key by key (a
      * lease before the entries that attach to it: the dump's order). */
-    int rc = s_entries_prune(state->registry, dump, DC_REC_TOPIC_PUT);
+    int rc = s_entries_prune(state->registry, dump, DC_REC_TOPIC_PUT, moved);
     if (rc == 0)
-        rc = s_entries_prune(state->subs, dump, DC_REC_SUB_PUT);
+        rc = s_entries_prune(state->subs, dump, DC_REC_SUB_PUT, NULL);
     if (rc == 0)
         rc = s_nodes_prune(state->nodes, dump);
     if (rc == 0)

@@ -22,14 +22,16 @@ int dc_state_dump(const dc_state_t *state, dc_changes_t *out);
 
 /* Makes state what applying dump to an empty state would (dump: as
  * dc_state_dump writes it), taking dump's references. Topics,
- * subscriptions and nodes the dump lacks are removed, the dump's are put over
+ * subscriptions and nodes the dump lacks are removed (moved not NULL: a copy
+ * of each such topic goes there first), the dump's are put over
  * the state's (one replace each); leases the dump lacks are removed but
  * those renewed here alone (own_expiry: an island's), which stay, their
  * attachments dropped; a lease both hold stays as it is (its renewals) when
  * its TTL and owner agree. Request answers, members, the epoch and the
  * counters are the dump's. Returns 0, or -1 when out of memory: then it falls
  * back to emptying the state first (readers may miss keys meanwhile). */
-int dc_state_restore(dc_state_t *state, dc_changes_t *dump, uint64_t now_mono_ms);
+int dc_state_restore(dc_state_t *state, dc_changes_t *dump, uint64_t now_mono_ms,
+                     dc_registry_t *moved);
 
 /* Empties state (registry, leases, nodes, answers, members, counters). */
 void dc_state_reset(dc_state_t *state);

@@ -538,8 +538,9 @@ static void test_snapshot_restore(void)
 }
 
 /* dc_state_restore goes back to a dump in place: what both hold is never
- * taken out (the same entry stays), what the dump lacks goes, the LIST order
- * is create_seq's, an island's lease stays without its attachments. */
+ * taken out (the same entry stays), what the dump lacks goes (a copy of each
+ * topic into the moved registry), the LIST order is create_seq's, an
+ * island's lease stays without its attachments. */
 static void test_restore_in_place(void)
 {
     fixture_t a, want;
@@ -577,8 +578,13 @@ static void test_restore_in_place(void)
     CHECK(!s_peek(a.s.registry, "/t/2") && s_peek(a.s.registry, "/t/new") &&
           dc_nodes_count(a.s.nodes) == 0);
 
-    CHECK(dc_state_restore(&a.s, &base, 2000) == 0);
+    dc_registry_t *moved = dc_registry_new();
+    CHECK(dc_state_restore(&a.s, &base, 2000, moved) == 0);
     dc_changes_free(&base);
+    /* What the dump lacked went to moved (a copy), and only that. */
+    CHECK(dc_registry_count(moved) == 1 && s_peek(moved, "/t/new") &&
+          s_peek(moved, "/t/new")->create_seq != 0);
+    dc_registry_destroy(&moved);
     CHECK(s_peek(a.s.registry, "/t/1") == kept); /* never taken out */
     CHECK(s_peek(a.s.registry, "/t/2") && !s_peek(a.s.registry, "/t/new"));
     CHECK(!strcmp(s_peek(a.s.registry, "/t/4")->topic.address.ptr, "ipc:///tmp/x"));
