@@ -1,4 +1,4 @@
-/* dc_registry.c: hash index + insertion-order list under one rwlock (see the .h). */
+/* dc_registry.c: hash index + LIST-order (create_seq) list under one rwlock (see the .h). */
 #define _GNU_SOURCE
 #include "dc_registry.h"
 

@@ -225,9 +225,36 @@ static void test_concurrent_readers(void)
     dc_registry_destroy(&r);
 }
 
+/* The LIST order is create_seq's: a registration put after others with a
+ * lower create_seq (a restored state) goes back to its place; a replace
+ * keeps its place; clear empties. */
+static void test_list_order(void)
+{
+    dc_registry_t *r = dc_registry_new();
+    CHECK(dc_registry_put(r, s_entry_at("/c", "n", "T", 30, 0)) == 0);
+    CHECK(dc_registry_put(r, s_entry_at("/a", "n", "T", 10, 0)) == 0);
+    CHECK(dc_registry_put(r, s_entry_at("/d", "n", "T", 40, 0)) == 0);
+    CHECK(dc_registry_put(r, s_entry_at("/b", "n", "T", 20, 0)) == 0);
+    CHECK(dc_registry_put(r, s_entry_at("/c", "n", "U", 30, 0)) == 0); /* replaced */
+    dc_entry_t **x = NULL;
+    size_t n = dc_registry_snapshot(r, NULL, &x);
+    CHECK(n == 4);
+    const char *want[] = {"/a", "/b", "/c", "/d"};
+    for (size_t i = 0; i < n && i < 4; i++)
+        CHECK(!strcmp(x[i]->topic.name.ptr, want[i]) && x[i]->create_seq == (i + 1) * 10);
+    CHECK(n == 4 && !strcmp(x[2]->topic.message_type.ptr, "U"));
+    dc_registry_release_snapshot(x, n);
+    dc_registry_clear(r);
+    CHECK(dc_registry_count(r) == 0 && !dc_registry_lookup(r, dc_str_from("/a")));
+    CHECK(dc_registry_put(r, s_entry_at("/e", "n", "T", 5, 0)) == 0);
+    CHECK(dc_registry_count(r) == 1);
+    dc_registry_destroy(&r);
+}
+
 int main(void)
 {
     test_basic();
+    test_list_order();
     test_several_publishers();
     test_growth();
     test_concurrent_readers();
