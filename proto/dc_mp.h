@@ -39,6 +39,16 @@ bool dc_utf8_valid(const char *s, size_t len);
 void dc_mp_pack_str(msgpack_packer *pk, const char *s, size_t len);
 
 bool dc_str_eq(dc_str_t a, dc_str_t b);
+
+/* FNV-1a of s's bytes, continuing from h (start from DC_STR_HASH_SEED): the
+ * one string hash of the hash tables. */
+#define DC_STR_HASH_SEED 1469598103934665603ULL
+static inline uint64_t dc_str_hash(dc_str_t s, uint64_t h)
+{
+    for (uint32_t i = 0; i < s.len; i++)
+        h = (h ^ (unsigned char)s.ptr[i]) * 1099511628211ULL;
+    return h;
+}
 /* Malloc'd NUL-terminated copy; the caller frees it. NULL when out of memory. */
 char *dc_str_dup(dc_str_t s);
 dc_str_t dc_str_from(const char *s);

@@ -39,19 +39,11 @@ void dc_lookups_destroy(dc_lookups_t **self_p)
     *self_p = NULL;
 }
 
-static uint64_t s_hash(dc_str_t s)
-{
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (uint32_t i = 0; i < s.len; i++)
-        h = (h ^ (uint8_t)s.ptr[i]) * 1099511628211ull;
-    return h;
-}
-
 void dc_lookups_note(dc_lookups_t *self, dc_str_t name, uint64_t now_ms)
 {
     if (!self || !name.len)
         return;
-    size_t i = s_hash(name) & (SLOTS - 1);
+    size_t i = dc_str_hash(name, DC_STR_HASH_SEED) & (SLOTS - 1);
     pthread_mutex_lock(&self->lock);
     for (;; i = (i + 1) & (SLOTS - 1)) {
         slot_t *s = &self->slots[i];

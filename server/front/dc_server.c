@@ -122,8 +122,8 @@ dc_server_t *dc_server_new(const dc_config_t *config)
     /* The ZAP handler first: no tcp socket may take a connection before it. */
     ctx->keys = dc_keys_new(config->curve_clients);
     ctx->zap = ctx->keys ? dc_zap_new(config->curve_key, ctx->keys) : NULL;
-    if (!self->store || !ctx->registry || !ctx->subs || !ctx->merging || !ctx->lookups || !ctx->leases ||
-        !ctx->nodes || !ctx->list_cache || !ctx->zap) {
+    if (!self->store || !ctx->registry || !ctx->subs || !ctx->merging || !ctx->lookups ||
+        !ctx->leases || !ctx->nodes || !ctx->list_cache || !ctx->zap) {
         dc_server_destroy(&self);
         return NULL;
     }

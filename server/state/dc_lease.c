@@ -56,10 +56,8 @@ dc_leases_t *dc_leases_new(void)
 
 static void s_lease_free(dc_lease_t *l)
 {
-    for (size_t i = 0; i < l->topic_count; i++)
-        free(l->topics[i]);
+    dc_lease_detach_all(l);
     free(l->topics);
-    free(l->node);
     free(l);
 }
 

@@ -17,16 +17,6 @@ struct dc_registry {
     atomic_uint_fast64_t generation; /* +1 per change, under the write lock */
 };
 
-static uint64_t s_hash(const char *p, size_t n)
-{
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)p[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
 dc_registry_t *dc_registry_new(void)
 {
     dc_registry_t *self = calloc(1, sizeof *self);
@@ -66,7 +56,7 @@ void dc_registry_destroy(dc_registry_t **self_p)
 
 static dc_entry_t **s_bucket(dc_registry_t *self, dc_str_t name)
 {
-    return &self->buckets[s_hash(name.ptr, name.len) & (self->bucket_count - 1)];
+    return &self->buckets[dc_str_hash(name, DC_STR_HASH_SEED) & (self->bucket_count - 1)];
 }
 
 /* The link to node's registration of name (node.ptr NULL: to the first of
@@ -296,7 +286,7 @@ static int s_grow(dc_registry_t *self)
     if (!buckets)
         return -1;
     for (dc_entry_t *e = self->head; e; e = e->next) {
-        dc_entry_t **b = &buckets[s_hash(e->topic.name.ptr, e->topic.name.len) & (count - 1)];
+        dc_entry_t **b = &buckets[dc_str_hash(e->topic.name, DC_STR_HASH_SEED) & (count - 1)];
         e->hash_next = *b;
         *b = e;
     }

@@ -41,13 +41,8 @@ typedef struct {
 
 static size_t s_key_hash(dc_str_t name, dc_str_t node)
 {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a over name, a NUL, node */
-    for (size_t i = 0; i < name.len; i++)
-        h = (h ^ (unsigned char)name.ptr[i]) * 1099511628211ULL;
-    h *= 1099511628211ULL;
-    for (size_t i = 0; i < node.len; i++)
-        h = (h ^ (unsigned char)node.ptr[i]) * 1099511628211ULL;
-    return (size_t)h;
+    uint64_t h = dc_str_hash(name, DC_STR_HASH_SEED);
+    return (size_t)dc_str_hash(node, dc_str_hash((dc_str_t){"", 1}, h)); /* a NUL between */
 }
 
 /* The slot of (name, node): where it is, or the empty one it would go to. */
@@ -139,7 +134,7 @@ typedef struct {
     const dc_change_t **grants; /* the dump's LEASE_GRANTs, by id */
     size_t count;
     uint64_t *gone; /* leases to remove */
-    size_t gone_count;
+    size_t gone_count, gone_cap;
     int rc;
 } leases_prune_t;
 
@@ -175,12 +170,16 @@ static void s_lease_check(void *arg, dc_lease_t *l)
         dc_lease_detach_all(l);
     if (keep || p->rc != 0)
         return;
-    uint64_t *grown = realloc(p->gone, (p->gone_count + 1) * sizeof *grown);
-    if (!grown) {
-        p->rc = -1;
-        return;
+    if (p->gone_count == p->gone_cap) {
+        size_t cap = p->gone_cap ? p->gone_cap * 2 : 64;
+        uint64_t *grown = realloc(p->gone, cap * sizeof *grown);
+        if (!grown) {
+            p->rc = -1;
+            return;
+        }
+        p->gone = grown;
+        p->gone_cap = cap;
     }
-    p->gone = grown;
     p->gone[p->gone_count++] = l->id;
 }
 
