@@ -331,7 +331,7 @@ static void s_reapply(cluster_t *self)
         dc_write_op_destroy(&op);
     }
     /* The state holds them again: lookups find them there. */
-    dc_registry_clear(self->ctx->merging);
+    dc_overlay_clear(self->ctx->merging);
 }
 
 /*==== Healing ====*/
@@ -356,17 +356,17 @@ static void s_shadow(void *arg, dc_lease_t *l)
     }
 }
 
-/* Once every provisional write is answered: lookups no longer look among
- * this computer's island registrations (what merged is committed), and the
- * kept island leases nothing was merged onto (their writes were refused)
- * are dropped. */
+/* Once every provisional write is answered: lookups are the committed
+ * state's alone again (what merged is committed; what was refused is the
+ * cluster's), and the kept island leases nothing was merged onto (their
+ * writes were refused) are dropped. */
 static void s_drop_shadows(cluster_t *self)
 {
     dc_island_t *is = &self->island;
     if (is->count)
         return;
-    if (dc_registry_count(self->ctx->merging))
-        dc_registry_clear(self->ctx->merging);
+    if (dc_overlay_active(self->ctx->merging))
+        dc_overlay_clear(self->ctx->merging);
     if (!is->shadow_count)
         return;
     for (size_t i = 0; i < is->shadow_count; i++) {
@@ -387,9 +387,10 @@ void dc_island_before_apply(void *cluster)
         return;
     shadows_t shadows = {.count = 0};
     dc_leases_each(self->state->leases, s_shadow, &shadows);
-    /* Back to what the cluster committed: the log applies to that. The
-     * island's registrations still to merge stay found meanwhile. */
-    dc_registry_clear(self->ctx->merging);
+    /* Back to what the cluster committed: the log applies to that. What the
+     * island changed stays, for this computer's lookups, as it was told
+     * (dc_overlay.h) until the last provisional write is answered. */
+    dc_overlay_clear(self->ctx->merging);
     if (dc_state_restore(self->state, &is->base, dc_mono_ms(),
                          is->count ? self->ctx->merging : NULL) != 0)
         dc_error("out of memory going back to the committed state: emptied it first");

@@ -16,9 +16,10 @@
  * The committed state at the first provisional write is kept (the base):
  * before anything from a leader is applied the state goes back to it, so
  * the Raft log applies to what it was decided against (in place, key by key:
- * dc_state_restore). The island's registrations still to merge go to
- * ctx->merging meanwhile, where lookups that miss find them, until the last
- * provisional write is answered. Then each saved op
+ * dc_state_restore). What the island changed goes into ctx->merging
+ * (dc_overlay.h) meanwhile: a lookup of a name it changed gets what this
+ * computer was told (its additions and replacements, none of its removals)
+ * until the last provisional write is answered. Then each saved op
  * goes to the leader as an ordinary write, oldest first, with its request_id
  * (a retry across a leader change is applied once), and leaves the table when
  * answered: OK (merged), or refused (a conflict: the committed state wins; a
@@ -34,8 +35,8 @@
  *
  * Design notes: the cluster thread's alone (dc_cluster_member.h); what it
  * publishes for readers (isolated, the count of provisional writes) is in
- * ctx->cluster as atomics, and ctx->merging is a registry (its own lock),
- * written by this thread alone. */
+ * ctx->cluster as atomics, and ctx->merging is an overlay (dc_overlay.h:
+ * its own locks), written by this thread alone. */
 #ifndef DC_ISLAND_H
 #define DC_ISLAND_H
 

@@ -4,6 +4,7 @@
 #include "dc_clock.h"
 #include "dc_lookups.h"
 #include "dc_mismatch.h"
+#include "dc_overlay.h"
 #include "dc_protocol.h"
 
 #include <stdio.h>
@@ -67,11 +68,16 @@ int dc_found(dc_context_t *ctx, dc_str_t name, dc_reply_t *r, msgpack_sbuffer *b
 {
     uint64_t here = r->isolated ? atomic_load(&ctx->cluster.member_id) : 0;
     size_t newest;
-    /* Missed: an island registration of this member's computer on its way
-     * into the committed state (dc_island.h) is found all the same. */
-    if (s_found_in(ctx->registry, name, r->version, f, &newest) != 0 &&
-        (!ctx->merging || !dc_registry_count(ctx->merging) ||
-         s_found_in(ctx->merging, name, r->version, f, &newest) != 0))
+    if (dc_overlay_has(ctx->merging, name)) {
+        /* A name this member's island changed, on its way into the
+         * committed state: as this computer was told (dc_overlay.h). */
+        memset(f, 0, sizeof *f);
+        f->count = dc_overlay_lookup(ctx->merging, ctx->registry, name, &f->entries, &newest);
+        if (f->count == 0 || f->count == (size_t)-1) {
+            memset(f, 0, sizeof *f);
+            return -1;
+        }
+    } else if (s_found_in(ctx->registry, name, r->version, f, &newest) != 0)
         return -1;
     r->status = DC_STATUS_OK;
     s_fill_publishers(r, f->entries, f->count, newest, here, buf);

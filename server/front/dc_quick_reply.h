@@ -37,8 +37,9 @@ typedef struct {
     dc_entry_t *small[DC_FOUND_SMALL];
 } dc_found_t;
 
-/* A found topic's answer from ctx's registry (or, when it misses, from
- * ctx->merging: this member's island registrations while they merge): r
+/* A found topic's answer from ctx's registry (for a name this member's
+ * island changed, while it merges: as its computer was told, from
+ * ctx->merging, dc_overlay.h): r
  * (stamped: dc_context_stamp)
  * becomes OK with the most recent registration's topic_info and metadata,
  * and for protocol 2 every registration's publishers (packed into buf;

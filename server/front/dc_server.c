@@ -12,6 +12,7 @@
 #include "dc_envelope.h"
 #include "dc_ipc.h"
 #include "dc_notify.h"
+#include "dc_overlay.h"
 #include "dc_persist.h"
 #include "dc_log.h"
 #include "dc_protocol.h"
@@ -114,7 +115,7 @@ dc_server_t *dc_server_new(const dc_config_t *config)
                                 config->on_corrupt, config->db_max_size);
     ctx->registry = dc_registry_new();
     ctx->subs = dc_registry_new();
-    ctx->merging = dc_registry_new();
+    ctx->merging = dc_overlay_new();
     ctx->lookups = dc_lookups_new();
     ctx->leases = dc_leases_new();
     ctx->nodes = dc_nodes_new();
@@ -205,7 +206,7 @@ void dc_server_destroy(dc_server_t **self_p)
     dc_store_destroy(&self->store);
     dc_registry_destroy(&self->ctx.registry);
     dc_registry_destroy(&self->ctx.subs);
-    dc_registry_destroy(&self->ctx.merging);
+    dc_overlay_destroy(&self->ctx.merging);
     dc_lookups_destroy(&self->ctx.lookups);
     dc_leases_destroy(&self->ctx.leases);
     dc_nodes_destroy(&self->ctx.nodes);

@@ -5,6 +5,7 @@
 #include "dc_ipc.h"
 #include "dc_log.h"
 #include "dc_mismatch.h"
+#include "dc_overlay.h"
 #include "dc_protocol.h"
 #include "dc_reply_send.h"
 #include "dc_timers.h"
@@ -359,7 +360,8 @@ static void s_answer(dc_events_t *self, waiter_t *w, const dc_entry_t *e)
         r.topic_info = e->blob;
         r.metadata = e->metadata;
         if (w->version >= 2)
-            count = dc_registry_lookup_all(self->ctx->registry, e->topic.name, &all, NULL);
+            count = dc_overlay_lookup(self->ctx->merging, self->ctx->registry, e->topic.name,
+                                      &all, NULL);
         if (count && count != (size_t)-1) {
             msgpack_packer pk;
             msgpack_packer_init(&pk, &publishers, msgpack_sbuffer_write);
@@ -420,9 +422,21 @@ void dc_events_applied(dc_events_t *self, const dc_applied_t *a)
 
 void dc_events_wait(dc_events_t *self, dc_write_op_t *op, uint64_t now)
 {
-    /* Only applied state answers a WAIT; a registration still in the batch
-     * wakes it once applied. */
-    dc_entry_t *e = dc_registry_lookup(self->ctx->registry, (dc_str_t){op->name, op->name_len});
+    /* Only applied state answers a WAIT (as this computer was told, for a
+     * name its island changed: dc_overlay.h); a registration still in the
+     * batch wakes it once applied. */
+    dc_str_t name = {op->name, op->name_len};
+    dc_entry_t *e = NULL;
+    if (dc_overlay_has(self->ctx->merging, name)) {
+        dc_entry_t **all = NULL;
+        size_t newest, n = dc_overlay_lookup(self->ctx->merging, self->ctx->registry, name,
+                                             &all, &newest);
+        if (n && n != (size_t)-1) {
+            e = dc_entry_ref(all[newest]);
+            dc_registry_release_snapshot(all, n);
+        }
+    } else
+        e = dc_registry_lookup(self->ctx->registry, name);
     waiter_t *w = calloc(1, sizeof *w);
     if (!w) {
         dc_error("out of memory holding a WAIT for %s", op->name);

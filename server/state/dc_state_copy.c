@@ -75,10 +75,10 @@ static int s_keys_of(keys_t *k, const dc_changes_t *dump, dc_rec_kind_t kind)
     return 0;
 }
 
-/* Removes from registry what the dump's changes of kind do not put; a copy
- * of each goes into moved first, when given. */
+/* Removes from registry what the dump's changes of kind do not put; each
+ * goes into overlay first, when given (added by an island). */
 static int s_entries_prune(dc_registry_t *registry, const dc_changes_t *dump, dc_rec_kind_t kind,
-                           dc_registry_t *moved)
+                           dc_overlay_t *overlay)
 {
     keys_t keys;
     if (s_keys_of(&keys, dump, kind) != 0)
@@ -89,9 +89,8 @@ static int s_entries_prune(dc_registry_t *registry, const dc_changes_t *dump, dc
         dc_str_t name = entries[i]->topic.name, node = entries[i]->topic.publisher_node;
         if (*s_key_slot(&keys, name, node))
             continue;
-        dc_entry_t *copy = moved ? dc_entry_copy(entries[i]) : NULL;
-        if (copy && dc_registry_put(moved, copy) != 0)
-            dc_entry_unref(&copy);
+        if (overlay)
+            dc_overlay_put(overlay, entries[i]);
         dc_registry_remove(registry, name, node);
     }
     if (n != (size_t)-1)
@@ -201,12 +200,29 @@ static int s_leases_prune(dc_leases_t *leases, const dc_changes_t *dump)
     return p.rc;
 }
 
+/* Before c, one of the dump's changes, is put over the state: an island's
+ * removal (the state lacks the registration) or replacement (the state
+ * holds another entry of its key: the dump shares the entries nothing
+ * changed since) goes into overlay. */
+static void s_note_island_change(const dc_state_t *state, const dc_change_t *c,
+                                 dc_overlay_t *overlay)
+{
+    if (c->kind != DC_REC_TOPIC_PUT || !c->entry)
+        return;
+    dc_entry_t *now = dc_registry_peek(state->registry, c->entry->topic.name,
+                                       c->entry->topic.publisher_node);
+    if (!now)
+        dc_overlay_remove(overlay, c->entry);
+    else if (now != c->entry)
+        dc_overlay_put(overlay, now);
+}
+
 int dc_state_restore(dc_state_t *state, dc_changes_t *dump, uint64_t now_mono_ms,
-                     dc_registry_t *moved)
+                     dc_overlay_t *overlay)
 {
     /* What the dump lacks goes first, then its puts replace key by key (a
      * lease before the entries that attach to it: the dump's order). */
-    int rc = s_entries_prune(state->registry, dump, DC_REC_TOPIC_PUT, moved);
+    int rc = s_entries_prune(state->registry, dump, DC_REC_TOPIC_PUT, overlay);
     if (rc == 0)
         rc = s_entries_prune(state->subs, dump, DC_REC_SUB_PUT, NULL);
     if (rc == 0)
@@ -217,8 +233,11 @@ int dc_state_restore(dc_state_t *state, dc_changes_t *dump, uint64_t now_mono_ms
         dc_state_reset(state);
     else
         s_counters_reset(state);
-    for (size_t i = 0; i < dump->count; i++)
+    for (size_t i = 0; i < dump->count; i++) {
+        if (overlay && rc == 0)
+            s_note_island_change(state, &dump->items[i], overlay);
         dc_apply(state, &dump->items[i], now_mono_ms, NULL);
+    }
     return rc;
 }
 

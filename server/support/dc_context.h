@@ -102,10 +102,10 @@ typedef struct {
     const dc_config_t *config;
     dc_registry_t *registry;
     dc_registry_t *subs;    /* subscriptions (dc_apply.h) */
-    /* Cluster: a member's own island registrations, from its return to the
-     * committed state until every one is merged or refused (dc_island.h):
-     * what a lookup the registry misses finds. Written by the cluster thread. */
-    dc_registry_t *merging;
+    /* Cluster: what a member's island changed, in front of the committed
+     * state from the member's return to it until every change is merged or
+     * refused (dc_overlay.h, dc_island.h). Written by the cluster thread. */
+    struct dc_overlay *merging;
     struct dc_lookups *lookups; /* legacy lookups counted per topic (dc_lookups.h) */
     dc_leases_t *leases;
     dc_nodes_t *nodes;

@@ -157,14 +157,35 @@ def register_many(member, prefix, n, node="c"):
         sock.close()
 
 
-class LookupPoller(threading.Thread):
-    """Lookups of committed names PREFIX/i on one member without pause (32 in
-    flight on a DEALER) until stopped; the answers that did not find the
-    name are kept (a connection problem is not a miss)."""
+def unregister_many(member, prefix, n):
+    """The n registrations PREFIX/i removed, pipelined on one DEALER, all
+    answered OK."""
+    sock = member.ctx.socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.RCVTIMEO, 10000)
+    sock.connect(member.endpoint)
+    try:
+        for i in range(n):
+            sock.send_multipart([b"", msgpack.packb({"command": 2, "v": 2,
+                                                     "topic_name": f"{prefix}/{i}"})])
+        for _ in range(n):
+            r = msgpack.unpackb(sock.recv_multipart()[-1], raw=False)
+            assert r["status"] == 0, r
+    finally:
+        sock.close()
 
-    def __init__(self, member, prefix, n, in_flight=32):
+
+class LookupPoller(threading.Thread):
+    """Lookups of names PREFIX/i on one member without pause (32 in flight on
+    a DEALER) until stopped. The answers that did not find the name are kept
+    in misses (a connection problem is not a miss); with present=False, the
+    names are expected gone, and the answers that found one are kept
+    instead."""
+
+    def __init__(self, member, prefix, n, in_flight=32, present=True):
         super().__init__(daemon=True)
         self.member, self.prefix, self.n, self.in_flight = member, prefix, n, in_flight
+        self.present = present
         self.done, self.misses, self.found = threading.Event(), [], 0
         self.start()
 
@@ -190,7 +211,7 @@ class LookupPoller(threading.Thread):
                 continue
             if r["status"] == 0:
                 self.found += 1
-            else:
+            if (r["status"] == 0) != self.present:
                 self.misses.append((time.time(), r.get("status"), r.get("message")))
             self._ask(sock)
         if sock is not None:

@@ -1,6 +1,7 @@
 /* test_registry.c: the in-memory index: insert, replace in place, remove,
  * filters, several publishers of one name, growth past the initial buckets,
- * and readers racing the writer. */
+ * readers racing the writer, and an island's overlay in front of it. */
+#include "dc_overlay.h"
 #include "dc_registry.h"
 #include "dc_test.h"
 
@@ -251,9 +252,53 @@ static void test_list_order(void)
     dc_registry_destroy(&r);
 }
 
+/* An overlay in front of a registry: a name it holds is the committed
+ * registrations less the keys it removed or replaced, plus its own, in LIST
+ * order, the newest by registered_at_ms; any other name, and every name
+ * once it is cleared, the registry's alone. */
+static void test_overlay(void)
+{
+    dc_registry_t *r = dc_registry_new();
+    CHECK(dc_registry_put(r, s_entry_at("/x", "a", "T", 1, 10)) == 0);
+    CHECK(dc_registry_put(r, s_entry_at("/x", "b", "T", 2, 20)) == 0);
+    CHECK(dc_registry_put(r, s_entry_at("/x", "c", "T", 3, 30)) == 0);
+    CHECK(dc_registry_put(r, s_entry_at("/y", "a", "T", 4, 10)) == 0);
+    dc_overlay_t *o = dc_overlay_new();
+    CHECK(o && !dc_overlay_active(o) && !dc_overlay_has(o, dc_str_from("/x")));
+    dc_entry_t *a = dc_registry_peek(r, dc_str_from("/x"), dc_str_from("a"));
+    dc_entry_t *b2 = s_entry_at("/x", "b", "U", 2, 40), *d = s_entry_at("/x", "d", "T", 9, 5);
+    CHECK(dc_overlay_remove(o, a) == 0 && dc_overlay_put(o, b2) == 0 && dc_overlay_put(o, d) == 0);
+    size_t removed = 0;
+    CHECK(dc_overlay_active(o) && dc_overlay_count(o, &removed) == 3 && removed == 1);
+    dc_entry_t **x = NULL;
+    size_t newest = 9, n = dc_overlay_lookup(o, r, dc_str_from("/x"), &x, &newest);
+    CHECK(n == 3);
+    const char *nodes[] = {"b", "c", "d"};
+    for (size_t i = 0; i < n && i < 3; i++)
+        CHECK(!strcmp(x[i]->topic.publisher_node.ptr, nodes[i]));
+    CHECK(n == 3 && !strcmp(x[0]->topic.message_type.ptr, "U") && x[0] != b2 && newest == 0);
+    dc_registry_release_snapshot(x, n);
+    /* A key removed, then put again by the island: its version shows. */
+    CHECK(dc_overlay_put(o, a) == 0 && dc_overlay_count(o, &removed) == 3 && removed == 0);
+    CHECK(dc_overlay_lookup(o, r, dc_str_from("/x"), &x, &newest) == 4);
+    dc_registry_release_snapshot(x, 4);
+    CHECK(dc_overlay_lookup(o, r, dc_str_from("/y"), &x, &newest) == 1 &&
+          dc_registry_peek(r, dc_str_from("/y"), dc_str_from("a")) == x[0]);
+    dc_registry_release_snapshot(x, 1);
+    dc_overlay_clear(o);
+    CHECK(!dc_overlay_active(o) && dc_overlay_lookup(o, r, dc_str_from("/x"), &x, &newest) == 3 &&
+          newest == 2 && x[2]->registered_at_ms == 30);
+    dc_registry_release_snapshot(x, 3);
+    dc_entry_unref(&b2);
+    dc_entry_unref(&d);
+    dc_overlay_destroy(&o);
+    dc_registry_destroy(&r);
+}
+
 int main(void)
 {
     test_basic();
+    test_overlay();
     test_list_order();
     test_several_publishers();
     test_growth();

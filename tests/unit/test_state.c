@@ -538,9 +538,10 @@ static void test_snapshot_restore(void)
 }
 
 /* dc_state_restore goes back to a dump in place: what both hold is never
- * taken out (the same entry stays), what the dump lacks goes (a copy of each
- * topic into the moved registry), the LIST order is create_seq's, an
- * island's lease stays without its attachments. */
+ * taken out (the same entry stays), what the dump lacks goes, what the
+ * island changed goes into the overlay (its additions and replacements, the
+ * keys of its removals), the LIST order is create_seq's, an island's lease
+ * stays without its attachments. */
 static void test_restore_in_place(void)
 {
     fixture_t a, want;
@@ -578,13 +579,36 @@ static void test_restore_in_place(void)
     CHECK(!s_peek(a.s.registry, "/t/2") && s_peek(a.s.registry, "/t/new") &&
           dc_nodes_count(a.s.nodes) == 0);
 
-    dc_registry_t *moved = dc_registry_new();
-    CHECK(dc_state_restore(&a.s, &base, 2000, moved) == 0);
+    dc_overlay_t *overlay = dc_overlay_new();
+    CHECK(dc_state_restore(&a.s, &base, 2000, overlay) == 0);
     dc_changes_free(&base);
-    /* What the dump lacked went to moved (a copy), and only that. */
-    CHECK(dc_registry_count(moved) == 1 && s_peek(moved, "/t/new") &&
-          s_peek(moved, "/t/new")->create_seq != 0);
-    dc_registry_destroy(&moved);
+    /* What the island changed went into the overlay, and only that: the
+     * topic it added and the one it replaced (its versions), the key of the
+     * one it removed. */
+    size_t removed = 0;
+    CHECK(dc_overlay_count(overlay, &removed) == 3 && removed == 1);
+    CHECK(dc_overlay_has(overlay, dc_str_from("/t/2")) &&
+          dc_overlay_has(overlay, dc_str_from("/t/new")) &&
+          dc_overlay_has(overlay, dc_str_from("/t/4")) &&
+          !dc_overlay_has(overlay, dc_str_from("/t/1")));
+    dc_entry_t **seen = NULL;
+    size_t newest = 9;
+    CHECK(dc_overlay_lookup(overlay, a.s.registry, dc_str_from("/t/2"), &seen, &newest) == 0 &&
+          !seen); /* in the registry again, and hidden */
+    CHECK(dc_overlay_lookup(overlay, a.s.registry, dc_str_from("/t/new"), &seen, &newest) == 1 &&
+          newest == 0 && seen[0]->create_seq != 0);
+    dc_registry_release_snapshot(seen, 1);
+    CHECK(dc_overlay_lookup(overlay, a.s.registry, dc_str_from("/t/4"), &seen, &newest) == 1 &&
+          !strcmp(seen[0]->topic.address.ptr, "ipc:///tmp/moved"));
+    dc_registry_release_snapshot(seen, 1);
+    CHECK(dc_overlay_lookup(overlay, a.s.registry, dc_str_from("/t/1"), &seen, &newest) == 1 &&
+          seen[0] == kept); /* not changed there: the registry's own */
+    dc_registry_release_snapshot(seen, 1);
+    dc_overlay_clear(overlay);
+    CHECK(!dc_overlay_active(overlay) &&
+          dc_overlay_lookup(overlay, a.s.registry, dc_str_from("/t/2"), &seen, &newest) == 1);
+    dc_registry_release_snapshot(seen, 1);
+    dc_overlay_destroy(&overlay);
     CHECK(s_peek(a.s.registry, "/t/1") == kept); /* never taken out */
     CHECK(s_peek(a.s.registry, "/t/2") && !s_peek(a.s.registry, "/t/new"));
     CHECK(!strcmp(s_peek(a.s.registry, "/t/4")->topic.address.ptr, "ipc:///tmp/x"));
