@@ -7,9 +7,13 @@ etcd members on loopback, in the same run on the same machine.
 - durable registrations/s with 8 clients (discod-bench register, on the
   leader and on a follower) against etcd's leased puts (wrk, 8 connections),
   and one client's registration latency on the leader and through a follower;
-- lookups/s on a follower against the same on a standalone discod.
+- lookups/s on a follower against the same on a standalone discod;
+- the registration targets of issue #20, in rounds that take turns (a
+  standalone daemon, the leader, a follower: 8 clients each, --rounds of
+  them) with the median of each ratio: leader / standalone, follower /
+  leader, and the follower's p99 against the leader's.
 
-Usage: cluster_bench.py BUILD_DIR [--kills N] [--seconds S]
+Usage: cluster_bench.py BUILD_DIR [--kills N] [--seconds S] [--rounds R]
 Prints markdown for BENCHMARKS.md. Every request's status is checked: a run
 with failed requests is void (exit 1). Not part of CI's pass/fail."""
 import argparse
@@ -187,6 +191,52 @@ def bench_row(build, endpoint, workload, clients, seconds, extra=()):
     return r
 
 
+def start_standalone(binary, work, name):
+    """A standalone discod (synchronous=FULL, the default) on a fresh
+    database; returns the process and its endpoint once it listens."""
+    sa_work = os.path.join(work, name)
+    os.mkdir(sa_work)
+    proc = subprocess.Popen([binary, "--address", f"ipc://{sa_work}/s.sock", "--db",
+                             f"{sa_work}/s.db", "--events", "none", "--probe", "false",
+                             "--log-level", "WARNING"])
+    for _ in range(200):
+        if os.path.exists(f"{sa_work}/s.sock"):
+            break
+        time.sleep(0.02)
+    time.sleep(0.2)
+    return proc, f"ipc://{sa_work}/s.sock"
+
+
+def register_rounds(build, d, work, rounds, seconds, started):
+    """Durable registrations, 8 clients, taking turns: a standalone daemon,
+    the cluster's leader, a follower (forwarding to it), `rounds` times;
+    prints each round and the median ratios. The standalone process goes
+    into started (the caller kills what is left running)."""
+    leader = d.leader()
+    follower = next(i for i in d.procs if i != leader)
+    standalone, endpoint = start_standalone(d.bin, work, "registrations")
+    started.append(standalone)
+    print("| round | standalone | leader | follower | leader / standalone | "
+          "follower / leader | follower p99 / leader p99 |")
+    print("|---|---|---|---|---|---|---|")
+    ratios = {"ls": [], "fl": [], "p99": []}
+    for k in range(1, rounds + 1):
+        sa = bench_row(build, endpoint, "register", 8, seconds)
+        le = bench_row(build, d.endpoint(leader), "register", 8, seconds)
+        fo = bench_row(build, d.endpoint(follower), "register", 8, seconds)
+        ratios["ls"].append(le["throughput"] / sa["throughput"])
+        ratios["fl"].append(fo["throughput"] / le["throughput"])
+        ratios["p99"].append(fo["p99_us"] / le["p99_us"])
+        cells = [f"{r['throughput']:.0f}/s (p99 {r['p99_us']:.0f} us)" for r in (sa, le, fo)]
+        print(f"| {k} | {' | '.join(cells)} | {ratios['ls'][-1]:.2f} | "
+              f"{ratios['fl'][-1]:.2f} | {ratios['p99'][-1]:.1f} |")
+    print(f"| median | | | | {percentile(ratios['ls'], .5):.2f} (target >= 0.8) | "
+          f"{percentile(ratios['fl'], .5):.2f} (target >= 0.8) | "
+          f"{percentile(ratios['p99'], .5):.1f} (target <= 3) |")
+    standalone.send_signal(signal.SIGTERM)
+    standalone.wait(timeout=15)
+
+
 def wrk_puts(etcd, i, seconds):
     status, body = etcd.post(i, "/v3/lease/grant", {"TTL": 600}, 5)
     assert status == 200, "etcd lease grant failed"
@@ -208,12 +258,13 @@ def main():
     ap.add_argument("build")
     ap.add_argument("--kills", type=int, default=20)
     ap.add_argument("--seconds", type=float, default=8)
+    ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     build = os.path.abspath(args.build)
     work = tempfile.mkdtemp(prefix="dc-cbench-")
     d = Discod(build, work)
     e = Etcd(work)
-    standalone = None
+    started = []  # standalone daemons, killed at the end if still running
     try:
         for i in d.ports:
             d.start(i)
@@ -244,18 +295,9 @@ def main():
         look_follower = bench_row(build, d.endpoint(follower), "lookup", 8, args.seconds,
                                   ("--topics", "1000"))
         # A standalone daemon, same workload, for the follower's ratio.
-        sa_work = os.path.join(work, "standalone")
-        os.mkdir(sa_work)
-        standalone = subprocess.Popen([d.bin, "--address", f"ipc://{sa_work}/s.sock", "--db",
-                                       f"{sa_work}/s.db", "--events", "none", "--probe", "false",
-                                       "--log-level", "WARNING"])
-        for _ in range(200):
-            if os.path.exists(f"{sa_work}/s.sock"):
-                break
-            time.sleep(0.02)
-        time.sleep(0.2)
-        look_sa = bench_row(build, f"ipc://{sa_work}/s.sock", "lookup", 8, args.seconds,
-                            ("--topics", "1000"))
+        standalone, sa_endpoint = start_standalone(d.bin, work, "lookups")
+        started.append(standalone)
+        look_sa = bench_row(build, sa_endpoint, "lookup", 8, args.seconds, ("--topics", "1000"))
         standalone.send_signal(signal.SIGTERM)
         standalone.wait(timeout=15)
         print(f"| lookups/s on a follower, 8 clients | {look_follower['throughput']:.0f} | "
@@ -270,12 +312,19 @@ def main():
               f"{percentile(fo_e, .5) * 1000:.0f} / {percentile(fo_e, .99) * 1000:.0f} / "
               f"{max(fo_e) * 1000:.0f} ms | p99 {percentile(fo_d, .99) / percentile(fo_e, .99):.2f}x |")
         print()
+        e.stop()  # idle, but not on the machine while the rounds run
+        print(f"Durable registrations, 8 clients, {args.rounds} rounds taking turns "
+              "(etcd stopped; leader and follower found again after the kills):")
+        print()
+        register_rounds(build, d, work, args.rounds, args.seconds, started)
+        print()
         print("discod: election timeout 400 ms (default), heartbeat 5 ms; etcd: its defaults "
               "(election 1000 ms, heartbeat 100 ms). The failover write loop retries every "
               "200 ms at most (a try that gets no answer in 200 ms is retried).")
     finally:
-        if standalone and standalone.poll() is None:
-            standalone.kill()
+        for p in started:
+            if p.poll() is None:
+                p.kill()
         d.stop()
         e.stop()
         shutil.rmtree(work, ignore_errors=True)
