@@ -23,6 +23,13 @@ void dc_members_publish_indexes(dc_context_t *ctx, struct raft *r, uint64_t appl
     raft_id leader = 0;
     const char *address = NULL;
     raft_leader(r, &leader, &address);
+    /* An isolated member knows no leader, whatever libraft names: one it
+     * heard from once after a cut may have stepped down since, and counts
+     * only when the island does (dc_island_tick). The island clears
+     * isolated before this runs, and STATS reads leader before isolated,
+     * so no reader sees both. */
+    if (atomic_load(&ctx->cluster.isolated))
+        leader = 0;
     int state = raft_state(r);
     int role = state == RAFT_LEADER      ? DC_ROLE_LEADER
                : state == RAFT_CANDIDATE ? DC_ROLE_CANDIDATE

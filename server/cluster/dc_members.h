@@ -12,10 +12,10 @@
 
 #include <raft.h>
 
-/* Cluster thread: publishes r's role, term, leader, commit index and the
- * applied index into ctx->cluster (a few atomic stores: the cluster thread
- * does it each turn of its loop and before it answers a write, so a client's
- * STATS after its write's answer counts the write). */
+/* Cluster thread: publishes r's role, term, leader (0 while isolated),
+ * commit index and the applied index into ctx->cluster (a few atomic stores:
+ * the cluster thread does it each turn of its loop and before it answers a
+ * write, so a client's STATS after its write's answer counts the write). */
 void dc_members_publish_indexes(dc_context_t *ctx, struct raft *r, uint64_t applied_index);
 
 /* Cluster thread: dc_members_publish_indexes and every member of r's

@@ -175,6 +175,33 @@ def unregister_many(member, prefix, n):
         sock.close()
 
 
+class StatsPoller(threading.Thread):
+    """STATS of one member asked without pause until stopped; keeps the
+    answers that say isolated and name a leader at once (an isolated member
+    knows none)."""
+
+    def __init__(self, member):
+        super().__init__(daemon=True)
+        self.member, self.done, self.asked, self.both = member, threading.Event(), 0, []
+        self.start()
+
+    def run(self):
+        sock = self.member.ctx.socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.RCVTIMEO, 2000)
+        sock.connect(self.member.endpoint)
+        while not self.done.is_set():
+            sock.send_multipart([b"", msgpack.packb({"command": 9, "v": 2})])
+            try:
+                stats = msgpack.unpackb(sock.recv_multipart()[-1], raw=False)["stats"]
+            except zmq.Again:
+                continue
+            self.asked += 1
+            if stats["isolated"] and stats["leader"]:
+                self.both.append((time.time(), stats["leader"]))
+        sock.close()
+
+
 class LookupPoller(threading.Thread):
     """Lookups of names PREFIX/i on one member without pause (32 in flight on
     a DEALER) until stopped. The answers that did not find the name are kept

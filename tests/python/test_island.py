@@ -22,7 +22,8 @@ import msgpack
 import pytest
 
 import discod
-from cluster import Cluster, LookupPoller, register_many, unregister_many, wait_for
+from cluster import (Cluster, LookupPoller, StatsPoller, register_many, unregister_many,
+                     wait_for)
 from conftest import DISCOD_BIN, topic_blob
 from cortex_legacy import DiscoveryClient, DiscoveryStatus, TopicInfo
 from netns import SUBNET, Netns
@@ -675,7 +676,8 @@ def test_committed_topics_stay_found_while_a_member_rejoins(short_tmp):
     island took from its own computer, on that member, until its merge is
     committed, and what each island removed stays gone there: it does not
     come back with the committed state for the time its removal takes to
-    merge (lookups polled without pause on both)."""
+    merge (lookups polled without pause on both). STATS, asked without
+    pause too, never names a leader while it says isolated."""
     c, net = two_computers(short_tmp)
     try:
         n, k = 10000, 200
@@ -684,6 +686,7 @@ def test_committed_topics_stay_found_while_a_member_rejoins(short_tmp):
             register_many(c.leader(), f"/gone/{m.id}", k, node=f"g{m.id}")
         c.converged()
         pollers = [LookupPoller(m, "/kept", n) for m in c.members.values()]
+        stats = [StatsPoller(m) for m in c.members.values()]
         net.cut(1)
         assert wait_for(lambda: all(isolated(m) for m in c.members.values()), timeout=10)
         for m in c.members.values():
@@ -697,9 +700,11 @@ def test_committed_topics_stay_found_while_a_member_rejoins(short_tmp):
         assert wait_for(lambda: all(m.cluster_stats()["provisional"] == 0
                                     for m in c.members.values()), timeout=10)
         time.sleep(0.3)
-        for p in pollers:
+        for p in pollers + stats:
             p.done.set()
             p.join(timeout=10)
+        for s in stats:
+            assert s.asked > 100 and not s.both, (s.member.id, s.asked, s.both[:5])
         have = {msgpack.unpackb(b, raw=False)["name"] for b in listing}
         assert {"/island/1/0", "/island/2/0"} <= have and len(have) == n + 2 * k
         for p in pollers:
