@@ -314,8 +314,13 @@ static void s_stepped_down(cluster_t *self);
  * there for the ticks of the next DC_PUSH_MS, so the follower can apply it
  * and answer its client without waiting for a tick. A barrier entry did
  * this before: it carried the commit at once, but cost every member a log
- * write and an fsync. */
-#define DC_PUSH_MS 2
+ * write and an fsync. The heartbeat sent at once does not always go out (a
+ * follower's link still busy): without the ticks after it, one forwarded
+ * write in a hundred waited a whole heartbeat interval (one client through a
+ * follower: p99 6.1-6.3 ms against 1.0 ms). One tick (1 ms) is enough;
+ * two sent every member a heartbeat more a push (a three-member cluster's
+ * CPU a forwarded write 4-10% more, BENCHMARKS.md, stop 35). */
+#define DC_PUSH_MS 1
 
 /* Heartbeats at their own interval again (a push is over, or leadership). */
 static void s_push_end(cluster_t *self)
