@@ -68,9 +68,9 @@ int dc_found(dc_context_t *ctx, dc_str_t name, dc_reply_t *r, msgpack_sbuffer *b
 {
     uint64_t here = r->isolated ? atomic_load(&ctx->cluster.member_id) : 0;
     size_t newest;
-    if (dc_overlay_has(ctx->merging, name)) {
-        /* A name this member's island changed, on its way into the
-         * committed state: as this computer was told (dc_overlay.h). */
+    if (dc_overlay_active(ctx->merging)) {
+        /* A member back from an island, merging: a name the island changed
+         * is answered as this computer was told (dc_overlay.h). */
         memset(f, 0, sizeof *f);
         f->count = dc_overlay_lookup(ctx->merging, ctx->registry, name, &f->entries, &newest);
         if (f->count == 0 || f->count == (size_t)-1) {

@@ -427,7 +427,7 @@ void dc_events_wait(dc_events_t *self, dc_write_op_t *op, uint64_t now)
      * batch wakes it once applied. */
     dc_str_t name = {op->name, op->name_len};
     dc_entry_t *e = NULL;
-    if (dc_overlay_has(self->ctx->merging, name)) {
+    if (dc_overlay_active(self->ctx->merging)) {
         dc_entry_t **all = NULL;
         size_t newest, n = dc_overlay_lookup(self->ctx->merging, self->ctx->registry, name,
                                              &all, &newest);

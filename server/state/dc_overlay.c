@@ -139,14 +139,16 @@ static size_t s_merge(dc_entry_t **all, dc_entry_t **committed, size_t n_committ
 size_t dc_overlay_lookup(dc_overlay_t *self, dc_registry_t *registry, dc_str_t name,
                          dc_entry_t ***out, size_t *newest)
 {
-    if (!dc_overlay_has(self, name))
+    if (!dc_overlay_active(self))
+        return dc_registry_lookup_all(registry, name, out, newest);
+    dc_entry_t **mine = NULL, **gone = NULL, **committed = NULL, **all = NULL;
+    size_t n_mine = dc_registry_lookup_all(self->puts, name, &mine, NULL);
+    size_t n_gone = dc_registry_lookup_all(self->removed, name, &gone, NULL);
+    if (n_mine == 0 && n_gone == 0) /* a name the island did not change */
         return dc_registry_lookup_all(registry, name, out, newest);
     *out = NULL;
     if (newest)
         *newest = 0;
-    dc_entry_t **mine = NULL, **gone = NULL, **committed = NULL, **all = NULL;
-    size_t n_mine = dc_registry_lookup_all(self->puts, name, &mine, NULL);
-    size_t n_gone = dc_registry_lookup_all(self->removed, name, &gone, NULL);
     size_t n_committed = dc_registry_lookup_all(registry, name, &committed, NULL);
     bool failed = n_mine == (size_t)-1 || n_gone == (size_t)-1 || n_committed == (size_t)-1;
     if (!failed && n_mine + n_committed > 0 &&

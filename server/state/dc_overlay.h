@@ -50,11 +50,13 @@ size_t dc_overlay_count(dc_overlay_t *self, size_t *removed);
  * reference, in LIST order: registry's, less those the overlay holds, plus
  * the overlay's puts. *out and *newest as for dc_registry_lookup_all.
  * Returns the count (0: none, *out NULL), or (size_t)-1 when out of
- * memory. overlay NULL or empty: the registry's alone. */
+ * memory. overlay NULL or empty, or a name it holds nothing of: the
+ * registry's alone (dc_registry_lookup_all). */
 size_t dc_overlay_lookup(dc_overlay_t *self, dc_registry_t *registry, dc_str_t name,
                          dc_entry_t ***out, size_t *newest);
 
-/* Reader: does the overlay hold a registration of name? */
+/* Reader: does the overlay hold a registration of name? (For tests and
+ * logs: dc_overlay_lookup finds out by itself.) */
 bool dc_overlay_has(dc_overlay_t *self, dc_str_t name);
 
 #endif
