@@ -5,7 +5,8 @@
  * A write op (from the front, a worker or the prober) goes:
  * - on the leader: decided against the applied state plus the changes still
  *   in flight (dc_decide), proposed as one change record per batch
- *   (raft_apply, up to four proposals in flight), applied by every member
+ *   (raft_apply, up to four proposals in flight; a batch smaller than the
+ *   recent ones waits up to 1 ms for the rest), applied by every member
  *   once a quorum has it durably (dc_fsm), and answered once applied here;
  * - on a follower: forwarded to the leader over the peer channel (a ZeroMQ
  *   DEALER to the leader's ROUTER, whose endpoint the leader announces in a

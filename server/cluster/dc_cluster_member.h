@@ -27,6 +27,8 @@
  * plus the changes of those still in flight, so the leader need not wait for
  * one to commit before proposing the next. */
 #define DC_MAX_FLIGHTS 4
+/* Longest wait for more ops before a proposal (s_gathering, dc_cluster.c). */
+#define DC_GATHER_US 1000
 /* The loop's timer: expiry checks, forwarded renewals, status, deadlines. */
 #define DC_TICK_MS 50
 /* A write not answered by then gets ERROR (a Cortex client waits 5 s). */
@@ -122,6 +124,10 @@ typedef struct {
     flight_t flights[DC_MAX_FLIGHTS]; /* a ring, oldest at flight_head */
     unsigned flight_head, flights_used;
     uint64_t propose_after; /* after a refused or failed proposal: not before */
+    size_t recent[4];       /* ops in the last four proposals */
+    unsigned recent_next;
+    uint64_t gather_until;  /* monotonic us: gathering ops for a proposal until then; 0: not */
+    uv_timer_t gather;      /* ends a gathering that nothing else ended */
     /* Changes decided by this leader and not yet applied, in order: those of
      * the proposals in flight (the first `proposed`), then those decided and
      * not yet proposed (the leader's own: expiries, checkpoints, ...). */

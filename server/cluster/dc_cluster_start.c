@@ -25,6 +25,7 @@ static void s_close_handles(cluster_t *self)
 {
     if (self->handles_ready) {
         uv_close((uv_handle_t *)&self->tick, s_handle_closed);
+        uv_close((uv_handle_t *)&self->gather, s_handle_closed);
         uv_close((uv_handle_t *)&self->prepare, s_handle_closed);
         uv_close((uv_handle_t *)&self->pipe_poll, s_handle_closed);
         uv_close((uv_handle_t *)&self->pull_poll, s_handle_closed);
@@ -290,6 +291,8 @@ static int s_setup(cluster_t *self)
     uv_timer_init(&self->loop, &self->tick);
     self->tick.data = self;
     uv_timer_start(&self->tick, dc_cluster__tick, DC_TICK_MS, DC_TICK_MS);
+    uv_timer_init(&self->loop, &self->gather);
+    self->gather.data = self;
     self->handles_ready = true;
     atomic_store(&self->ctx->cluster.member_id, self->config->member_id);
     atomic_store(&self->ctx->cluster.role, DC_ROLE_FOLLOWER);
