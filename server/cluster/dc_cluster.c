@@ -185,10 +185,7 @@ static bool s_gathering(cluster_t *self)
 {
     if (!self->handles_ready || !self->queue.head || self->pending.count > self->proposed)
         return false;
-    size_t expected = 0;
-    for (int i = 0; i < 4; i++)
-        if (self->recent[i] > expected)
-            expected = self->recent[i];
+    size_t expected = dc_pipeline_batch_expected(&self->pipeline);
     if (expected <= 1 || self->queue.count >= expected)
         return false;
     uint64_t now = dc_mono_us();
@@ -251,7 +248,7 @@ static void s_propose(cluster_t *self)
             return;
         }
         fl->changes = changes;
-        self->recent[self->recent_next++ % 4] = fl->count;
+        dc_pipeline_batch_done(&self->pipeline, fl->count);
         self->proposed = self->pending.count;
         self->flights_used++;
         self->commit_sent = self->raft.commit_index; /* the append carries it */

@@ -124,8 +124,6 @@ typedef struct {
     flight_t flights[DC_MAX_FLIGHTS]; /* a ring, oldest at flight_head */
     unsigned flight_head, flights_used;
     uint64_t propose_after; /* after a refused or failed proposal: not before */
-    size_t recent[4];       /* ops in the last four proposals */
-    unsigned recent_next;
     uint64_t gather_until;  /* monotonic us: gathering ops for a proposal until then; 0: not */
     uv_timer_t gather;      /* ends a gathering that nothing else ended */
     /* Changes decided by this leader and not yet applied, in order: those of

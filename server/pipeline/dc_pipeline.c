@@ -132,3 +132,17 @@ uint64_t dc_pipeline_next_deadline(const dc_pipeline_t *p)
     uint64_t wait = dc_events_next_deadline(p->events);
     return lease < wait ? lease : wait;
 }
+
+void dc_pipeline_batch_done(dc_pipeline_t *p, size_t n)
+{
+    p->recent[p->recent_next++ % 4] = n;
+}
+
+size_t dc_pipeline_batch_expected(const dc_pipeline_t *p)
+{
+    size_t expected = 0;
+    for (int i = 0; i < 4; i++)
+        if (p->recent[i] > expected)
+            expected = p->recent[i];
+    return expected;
+}

@@ -9,6 +9,8 @@
  *   lease expiry checks, the epoch);
  * - the lessor (dc_lessor.h): expiry checks, checkpoints, promotion;
  * - deciding an op, or answering a retried request_id from its first answer;
+ * - how many ops recent batches held (a batch gathers until it holds as
+ *   many, for a moment at most: the writer and the leader alike);
  * - the reply built from a decided op's outcome.
  * What differs between the two writers is how a batch of decided changes is
  * committed: dc_persist_batch (SQLite, then dc_apply here) standalone,
@@ -52,6 +54,8 @@ typedef struct {
     dc_events_t *events;
     dc_lessor_t lessor;
     dc_observer_t observer; /* what dc_apply tells about each applied change */
+    size_t recent[4];       /* ops in the last four batches: how many writers are active */
+    unsigned recent_next;
 } dc_pipeline_t;
 
 /* Takes the context's two queues, binds the events endpoint. Returns 0, or
@@ -88,6 +92,14 @@ void dc_pipeline_command(dc_pipeline_t *p, const char *command);
  * has no route: the prober's and the lessor's own ops), and counts an
  * ERROR. */
 void dc_pipeline_answer(dc_pipeline_t *p, dc_write_op_t *op, const dc_outcome_t *out);
+
+/* Notes that a batch of n ops was committed (or proposed). */
+void dc_pipeline_batch_done(dc_pipeline_t *p, size_t n);
+
+/* The most ops any of the last four batches held: a batch with fewer is
+ * worth gathering for a moment, the other writers' ops most likely on their
+ * way (0 or 1: a lone writer, nothing to wait for). */
+size_t dc_pipeline_batch_expected(const dc_pipeline_t *p);
 
 /* The earliest of the next lease check and the next held WAIT's time-out
  * (UINT64_MAX: none). */

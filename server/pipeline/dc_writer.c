@@ -28,8 +28,6 @@ typedef struct {
     dc_changes_t batch; /* decided, not yet committed */
     uint64_t next_flush_ms;
     uint64_t timers_ran_ms; /* when s_run_timers last ran */
-    size_t recent[4]; /* sizes of the last batches: how many writers are active */
-    unsigned recent_next;
     /* May the ops queue hold an op? Cleared by a pop that finds none, set
      * when its descriptor polls readable. The loop blocks in poll() only
      * when neither this nor the pipe's flag is set (a zmq_poll asked each
@@ -272,10 +270,7 @@ void dc_writer_actor(zsock_t *pipe, void *arg)
              * them share this commit's fsync. A lone writer never waits, and
              * nobody waits long: the gathering ends 1 ms after it began (one
              * more poll may add up to 1 ms), however the ops trickle in. */
-            size_t expected = 0;
-            for (int i = 0; i < 4; i++)
-                if (self->recent[i] > expected)
-                    expected = self->recent[i];
+            size_t expected = dc_pipeline_batch_expected(&self->pipeline);
             uint64_t gather_start = dc_mono_us();
             while (n > 0 && running && expected > 1 && n < expected &&
                    dc_mono_us() - gather_start < 1000) {
@@ -285,7 +280,7 @@ void dc_writer_actor(zsock_t *pipe, void *arg)
                     break; /* nothing came within 1 ms: commit what we have */
             }
             if (n > 0) {
-                self->recent[self->recent_next++ % 4] = n;
+                dc_pipeline_batch_done(&self->pipeline, n);
                 s_process_batch(self, batch, n);
             }
         } while (!running && n > 0);

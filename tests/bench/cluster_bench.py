@@ -150,12 +150,6 @@ class Etcd:
             time.sleep(0.05)
         raise RuntimeError("no etcd leader")
 
-    def stats(self, i):
-        r = self.request(i, {"command": 9, "v": 2}, 1000)
-        if not r:
-            raise RuntimeError(f"discod member {i} did not answer STATS")
-        return r["stats"]
-
     def write(self, i, name, timeout_ms):
         key = base64.b64encode(name.encode()).decode()
         status, _ = self.post(i, "/v3/kv/put", {"key": key, "value": "eA=="}, timeout_ms / 1000)

@@ -1,7 +1,7 @@
 /* test_pipeline.c: what both writers share, on its real queues: the reply
  * built from a decided op's outcome, WAITs handed to the events module and
  * flushed, the observer every applied change passes (lease expiry checks,
- * the epoch), and the next deadline. */
+ * the epoch), the next deadline, and the batch sizes a batch gathers for. */
 #include "dc_clock.h"
 #include "dc_pipeline.h"
 #include "dc_protocol.h"
@@ -115,6 +115,19 @@ int main(void)
     dc_change_t epoch = {.kind = DC_REC_EPOCH, .value = 77};
     dc_apply(&state, &epoch, 1000, &p.observer);
     CHECK(atomic_load(&ctx.epoch) == 77);
+
+    /* A batch gathers for as many ops as the largest of the last four held:
+     * none yet, then the largest, until four smaller ones push it out. */
+    CHECK(dc_pipeline_batch_expected(&p) == 0);
+    dc_pipeline_batch_done(&p, 3);
+    dc_pipeline_batch_done(&p, 8);
+    CHECK(dc_pipeline_batch_expected(&p) == 8);
+    dc_pipeline_batch_done(&p, 2);
+    dc_pipeline_batch_done(&p, 1);
+    dc_pipeline_batch_done(&p, 4);
+    CHECK(dc_pipeline_batch_expected(&p) == 8);
+    dc_pipeline_batch_done(&p, 1);
+    CHECK(dc_pipeline_batch_expected(&p) == 4);
 
     dc_pipeline_close(&p);
     dc_pipeline_close(&p); /* safe twice */
