@@ -37,17 +37,7 @@ void dc_cluster__finish(cluster_t *self, dc_cop_t *c)
         dc_failpoint("answer-forward"); /* committed and applied, not yet answered */
         if (c->index > self->commit_wanted)
             self->commit_wanted = c->index;
-        msgpack_sbuffer buf;
-        msgpack_sbuffer_init(&buf);
-        dc_cop_answer_pack(&buf, out, c->index);
-        zmsg_t *msg = zmsg_new();
-        zmsg_append(msg, &c->peer);
-        zmsg_addstr(msg, "A");
-        zmsg_addmem(msg, &c->peer_fwd_id, sizeof c->peer_fwd_id);
-        zmsg_addmem(msg, buf.data, buf.size);
-        self->router_ready = true; /* the send may take a signal for us */
-        zmsg_send(&msg, self->router);
-        msgpack_sbuffer_destroy(&buf);
+        dc_cluster__peer_answer(self, c);
     } else {
         dc_pipeline_answer(&self->pipeline, c->op, out);
     }
@@ -110,10 +100,12 @@ static void s_apply_done(struct raft_apply *req, int status, void *result)
         dc_histogram_observe(&self->ctx->stats.commit_us, dc_mono_us() - fl->proposed_us);
     if (status == 0) {
         dc_handoff_hold(self->ctx->answers); /* the front is woken once for them all */
+        dc_cluster__peer_answers_hold(self); /* each follower gets one message */
         for (size_t i = 0; i < n; i++) {
             fl->cops[i]->index = req->index;
             dc_cluster__finish(self, fl->cops[i]);
         }
+        dc_cluster__peer_answers_release(self);
         dc_handoff_release(self->ctx->answers);
     } else {
         /* Not committed under this leadership (it may still be, under the
@@ -123,12 +115,7 @@ static void s_apply_done(struct raft_apply *req, int status, void *result)
         for (size_t i = 0; i < n; i++) {
             dc_cop_t *c = fl->cops[i];
             if (c->peer) {
-                zmsg_t *msg = zmsg_new();
-                zmsg_append(msg, &c->peer);
-                zmsg_addstr(msg, "N");
-                zmsg_addmem(msg, &c->peer_fwd_id, sizeof c->peer_fwd_id);
-                self->router_ready = true;
-                zmsg_send(&msg, self->router);
+                dc_cluster__peer_not_leader(self, c);
                 dc_write_op_destroy(&c->op);
                 free(c);
             } else {

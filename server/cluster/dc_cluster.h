@@ -10,7 +10,9 @@
  *   once a quorum has it durably (dc_fsm), and answered once applied here;
  * - on a follower: forwarded to the leader over the peer channel (a ZeroMQ
  *   DEALER to the leader's ROUTER, whose endpoint the leader announces in a
- *   MEMBER change), answered by the leader with its outcome and Raft index,
+ *   MEMBER change; what one turn of the loop holds goes in one message, and
+ *   the answers of one entry come back in one), answered by the leader with
+ *   its outcome and Raft index,
  *   and answered to the client once this member has applied that index (so
  *   a client reads its own write on the member it talks to); the leader
  *   sends the commit on at once (a heartbeat at the next 1 ms tick when no

@@ -81,6 +81,10 @@ typedef struct {
     uint64_t proposed_us; /* monotonic: when it was proposed (the commit histogram) */
 } flight_t;
 
+/* Followers the leader gathers answers for at once; more (a cluster of more
+ * than nine members) get theirs one message an op. */
+#define DC_OUTBOX_PEERS 8
+
 typedef struct {
     dc_context_t *ctx;
     const dc_config_t *config;
@@ -94,6 +98,13 @@ typedef struct {
     char endpoint[257];        /* where our router listens (announced when leading) */
     char dealer_endpoint[257]; /* where the dealer is connected */
     uint64_t dealer_leader;    /* the leader the dealer talks to */
+    bool dealer_batches;       /* that leader answered "H": it takes "G" (dc_cluster_forward.c) */
+    /* Leader: answers to followers' "G" ops gathered while a proposal's ops
+     * are answered (dc_cluster__peer_answers_hold), one message a follower;
+     * each holds [identity, "A", id, answer, id, answer, ...]. */
+    zmsg_t *outbox[DC_OUTBOX_PEERS];
+    size_t outbox_count;
+    bool outbox_held;
     dc_fsm_t fsm;
 
     uv_loop_t loop;
@@ -203,6 +214,15 @@ void dc_cluster__allow_members(cluster_t *self);
 /* Follower: sends what is queued to the leader (connecting to its announced
  * endpoint first). */
 void dc_cluster__forward(cluster_t *self);
+/* Leader: sends the answer of c, an op a follower forwarded (c's peer frame
+ * is taken); gathered into one message a follower while held. */
+void dc_cluster__peer_answer(cluster_t *self, dc_cop_t *c);
+/* Leader: "N" for c (not leading: the follower sends it again elsewhere). */
+void dc_cluster__peer_not_leader(cluster_t *self, dc_cop_t *c);
+/* Leader: gathers the answers to followers' "G" ops until the release, which
+ * sends them, one message a follower. */
+void dc_cluster__peer_answers_hold(cluster_t *self);
+void dc_cluster__peer_answers_release(cluster_t *self);
 /* Follower: the leader's answers to forwarded ops. */
 void dc_cluster__from_leader(cluster_t *self);
 /* Leader: ops and renewals forwarded by followers. */

@@ -24,6 +24,7 @@ struct dc_cop {
     dc_outcome_t out;
     zframe_t *peer;       /* leader: the follower that forwarded it (identity) */
     uint64_t peer_fwd_id; /* leader: that follower's id for it */
+    bool peer_batches;    /* leader: it came in a "G": its answer may share a message */
     uint64_t island_seq;  /* a provisional write being merged (dc_island.h); 0: not */
     dc_cop_t *next;
 };

@@ -44,6 +44,8 @@ size_t dc_stats_collect(dc_context_t *ctx, dc_stat_t *out, size_t cap)
         {"commit_index", atomic_load(&c->commit_index)},
         {"applied_index", atomic_load(&c->applied_index)},
         {"commit_pushes", atomic_load(&s->commit_pushes)},
+        {"forwarded", atomic_load(&s->forwarded)},
+        {"forward_messages", atomic_load(&s->forward_messages)},
         /* Subscriptions and what they tell (proto/PROTOCOL.md, GRAPH). */
         {"subscriptions", dc_registry_count(ctx->subs)},
         {"subscribes", atomic_load(&s->subscribes)},

@@ -54,6 +54,8 @@ typedef struct {
     atomic_uint_fast64_t waiters;          /* held right now */
     atomic_uint_fast64_t events;           /* events published */
     atomic_uint_fast64_t commit_pushes;    /* leader: heartbeats hurried on behalf of followers */
+    atomic_uint_fast64_t forwarded;        /* follower: ops sent to the leader */
+    atomic_uint_fast64_t forward_messages; /* follower: the messages they went in */
     atomic_uint_fast64_t subscribes;       /* subscriptions applied (new or replaced) */
     atomic_uint_fast64_t mismatches_detected; /* publisher/subscriber type mismatches made */
     atomic_uint_fast64_t legacy_lookups;   /* LOOKUPs by protocol 1 clients */

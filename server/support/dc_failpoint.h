@@ -12,7 +12,9 @@
  * the leader what it took while cut off for MS ms after its first try (as
  * a first leader after a heal that does not last would,
  * dc_cluster_forward.c); drop-snapshot:N drops the first N Raft
- * snapshots sent to this member, as if lost on the way (dc_cluster_start.c). */
+ * snapshots sent to this member, as if lost on the way (dc_cluster_start.c),
+ * old-member-channel makes the member speak the member channel as releases
+ * before "H" and "G" did (dc_cluster_forward.c: a mixed cluster's test). */
 #ifndef DC_FAILPOINT_H
 #define DC_FAILPOINT_H
 

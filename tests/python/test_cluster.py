@@ -7,6 +7,7 @@ is lost), membership changes, and peers that are
 not members. DISCOD_CLUSTER_CYCLES sets the kill cycles (CI runs a few; the
 issue's soak is 50)."""
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -80,6 +81,120 @@ def test_the_leader_pushes_the_commit_of_a_forwarded_write(cluster):
     assert leader.cluster_stats()["commit_index"] == index + 3  # one entry a write, no more
     assert all(m.cluster_stats()["commit_pushes"] == 0 for m in cluster.followers())
     assert len(cluster.converged()) >= 6
+
+
+def forwarding(member):
+    stats = member.cluster_stats()
+    return stats["forwarded"], stats["forward_messages"]
+
+
+def test_a_follower_forwards_what_it_holds_in_one_message(cluster):
+    # 400 registrations pipelined through a follower: what one turn of its
+    # loop holds goes to the leader in one "G" message (the leader answered
+    # its "H"), and the answers of one entry come back in one "A".
+    follower = cluster.followers()[0]
+    # The first write connects it to the leader and asks "H"; until the
+    # answer it sends an "F" an op.
+    assert register(follower, "/first")["status"] == 0
+    ops, messages = forwarding(follower)
+    register_many(follower, "/gathered", 400)
+    ops2, messages2 = forwarding(follower)
+    assert ops2 - ops == 400
+    assert 1 <= messages2 - messages < 400 / 2
+    assert len(cluster.converged()) == 401
+
+
+def member_channel(member):
+    """A DEALER on member's member channel (what followers forward to)."""
+    found = wait_for(lambda: re.search(r"member channel .* on (tcp://\S+)", member.read_log()))
+    assert found
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(re.search(r"member channel .* on (tcp://\S+)", member.read_log()).group(1))
+    return sock
+
+
+def unregister_op(name, origin):
+    """A forwarded UNREGISTER of name (PROTOCOL.md, "Between members")."""
+    return msgpack.packb([1, 1, 1, int.from_bytes(os.urandom(6), "little"), None, None, 0, name,
+                          None, 1, None, 0, origin, None, "", 4])
+
+
+def answers(sock, count, timeout=5.0):
+    """{id: answer} from "A" messages until count ids are answered."""
+    got, messages = {}, 0
+    deadline = time.time() + timeout
+    while len(got) < count and sock.poll(max(1, int((deadline - time.time()) * 1000))):
+        frames = sock.recv_multipart()
+        assert frames[0] == b"A" and len(frames) % 2 == 1, frames
+        messages += 1
+        for i in range(1, len(frames), 2):
+            got[int.from_bytes(frames[i], "little")] = msgpack.unpackb(frames[i + 1])
+    return got, messages
+
+
+def test_the_leaders_member_channel_takes_one_op_or_many(cluster):
+    leader = cluster.leader()
+    origin = cluster.followers()[0].id
+    for name in ("/raw/a", "/raw/b"):
+        assert register(leader, name)["status"] == 0
+    sock = member_channel(leader)
+    try:
+        # As a follower before "G" did: one op a message, answered alone.
+        sock.send_multipart([b"F", (1).to_bytes(8, "little"), unregister_op("/raw/a", origin)])
+        got, _ = answers(sock, 1)
+        assert got[1][0] == 0 and got[1][5] >= 1  # status OK, the Raft index to wait for
+        # "H": the leader takes several in one message.
+        sock.send_multipart([b"H"])
+        assert sock.poll(5000) and sock.recv_multipart() == [b"H"]
+        sock.send_multipart([b"G", (2).to_bytes(8, "little"), unregister_op("/raw/b", origin),
+                             (3).to_bytes(8, "little"), unregister_op("/raw/none", origin),
+                             (4).to_bytes(8, "little"), b"\xc1 not msgpack"])
+        got, messages = answers(sock, 3)
+        assert sorted(got) == [2, 3, 4]
+        assert got[2][0] == 0 and got[3][0] == 1  # removed; not found
+        assert got[4][0] == 3 and "could not read" in got[4][1]  # ERROR, the rest unharmed
+        assert messages <= 2  # the unreadable one at once, the entry's answers together
+        # A pair cut short: what came before it is taken, the rest dropped.
+        sock.send_multipart([b"G", (5).to_bytes(8, "little"), unregister_op("/raw/c", origin),
+                             b"short"])
+        got, _ = answers(sock, 1)
+        assert got[5][0] == 1
+        assert not sock.poll(300)
+    finally:
+        sock.close(0)
+    assert lookup(leader, "/raw/a")["status"] == 1 and lookup(leader, "/raw/b")["status"] == 1
+    assert leader.alive
+
+
+def test_members_that_do_not_take_several_ops_a_message(short_tmp):
+    # A member of a release before "H" and "G" (the failpoint makes one):
+    # leading, it never answers "H", so followers send it an "F" an op; as a
+    # follower it sends "F" too, and the new leader answers each alone.
+    c = Cluster(short_tmp).start()
+    try:
+        old = c.followers()[0]
+        old.stop()
+        old.start(wrapper=("env", "DISCOD_FAILPOINT=old-member-channel"))
+        out = subprocess.run([DISCOCTL, "-e", old.endpoint, "member", "transfer", str(old.id)],
+                             capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, out.stderr
+        assert wait_for(lambda: c.leader().id == old.id, timeout=10)
+        new = c.followers()[0]
+        ops, messages = forwarding(new)
+        register_many(new, "/to-old", 200)
+        assert forwarding(new) == (ops + 200, messages + 200)
+        # The other way round: the old member follows a new leader.
+        out = subprocess.run([DISCOCTL, "-e", new.endpoint, "member", "transfer", str(new.id)],
+                             capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, out.stderr
+        assert wait_for(lambda: c.leader().id == new.id, timeout=10)
+        ops, messages = forwarding(old)
+        register_many(old, "/from-old", 200)
+        assert forwarding(old) == (ops + 200, messages + 200)
+        assert len(c.converged()) == 400
+    finally:
+        c.stop()
 
 
 def test_unregister_and_owner_rule_through_a_follower(cluster):
