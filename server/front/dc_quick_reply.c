@@ -68,16 +68,20 @@ int dc_found(dc_context_t *ctx, dc_str_t name, dc_reply_t *r, msgpack_sbuffer *b
 {
     uint64_t here = r->isolated ? atomic_load(&ctx->cluster.member_id) : 0;
     size_t newest;
-    if (dc_overlay_active(ctx->merging)) {
+    /* The registry first, then the overlay (dc_overlay_lookup says why). */
+    uint64_t mark = dc_overlay_mark(ctx->merging);
+    int rc = s_found_in(ctx->registry, name, r->version, f, &newest);
+    if (!dc_overlay_alone(ctx->merging, mark)) {
         /* A member back from an island, merging: a name the island changed
          * is answered as this computer was told (dc_overlay.h). */
+        dc_found_release(f);
         memset(f, 0, sizeof *f);
         f->count = dc_overlay_lookup(ctx->merging, ctx->registry, name, &f->entries, &newest);
         if (f->count == 0 || f->count == (size_t)-1) {
             memset(f, 0, sizeof *f);
             return -1;
         }
-    } else if (s_found_in(ctx->registry, name, r->version, f, &newest) != 0)
+    } else if (rc != 0)
         return -1;
     r->status = DC_STATUS_OK;
     s_fill_publishers(r, f->entries, f->count, newest, here, buf);

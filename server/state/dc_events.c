@@ -426,8 +426,11 @@ void dc_events_wait(dc_events_t *self, dc_write_op_t *op, uint64_t now)
      * name its island changed: dc_overlay.h); a registration still in the
      * batch wakes it once applied. */
     dc_str_t name = {op->name, op->name_len};
-    dc_entry_t *e = NULL;
-    if (dc_overlay_active(self->ctx->merging)) {
+    /* The registry first, then the overlay (dc_overlay_lookup says why). */
+    uint64_t mark = dc_overlay_mark(self->ctx->merging);
+    dc_entry_t *e = dc_registry_lookup(self->ctx->registry, name);
+    if (!dc_overlay_alone(self->ctx->merging, mark)) {
+        dc_entry_unref(&e);
         dc_entry_t **all = NULL;
         size_t newest, n = dc_overlay_lookup(self->ctx->merging, self->ctx->registry, name,
                                              &all, &newest);
@@ -435,8 +438,7 @@ void dc_events_wait(dc_events_t *self, dc_write_op_t *op, uint64_t now)
             e = dc_entry_ref(all[newest]);
             dc_registry_release_snapshot(all, n);
         }
-    } else
-        e = dc_registry_lookup(self->ctx->registry, name);
+    }
     waiter_t *w = calloc(1, sizeof *w);
     if (!w) {
         dc_error("out of memory holding a WAIT for %s", op->name);

@@ -8,6 +8,7 @@ struct dc_overlay {
     dc_registry_t *puts;    /* the island's versions: copies */
     dc_registry_t *removed; /* what it removed: copies of the committed ones, for their keys */
     atomic_size_t held;     /* registrations in both, for readers' first look */
+    atomic_uint_fast64_t clears; /* +1 as each clear starts: a reader's check */
 };
 
 dc_overlay_t *dc_overlay_new(void)
@@ -66,7 +67,10 @@ int dc_overlay_remove(dc_overlay_t *self, const dc_entry_t *committed)
 void dc_overlay_clear(dc_overlay_t *self)
 {
     /* Readers that still see a count find the halves emptied: the
-     * registry's answer alone, which is what they get from now on. */
+     * registry's answer alone, which is what they get from now on. One
+     * that read the registry before what the overlay held got back into it
+     * sees the count of clears move, and looks again. */
+    atomic_fetch_add(&self->clears, 1);
     atomic_store(&self->held, 0);
     dc_registry_clear(self->puts);
     dc_registry_clear(self->removed);
@@ -75,6 +79,16 @@ void dc_overlay_clear(dc_overlay_t *self)
 bool dc_overlay_active(dc_overlay_t *self)
 {
     return self && atomic_load_explicit(&self->held, memory_order_acquire) > 0;
+}
+
+uint64_t dc_overlay_mark(dc_overlay_t *self)
+{
+    return self ? atomic_load(&self->clears) : 0;
+}
+
+bool dc_overlay_alone(dc_overlay_t *self, uint64_t mark)
+{
+    return !dc_overlay_active(self) && dc_overlay_mark(self) == mark;
 }
 
 size_t dc_overlay_count(dc_overlay_t *self, size_t *removed)
@@ -136,21 +150,28 @@ static size_t s_merge(dc_entry_t **all, dc_entry_t **committed, size_t n_committ
     return n;
 }
 
-size_t dc_overlay_lookup(dc_overlay_t *self, dc_registry_t *registry, dc_str_t name,
-                         dc_entry_t ***out, size_t *newest)
+/* One try of dc_overlay_lookup; *stale when a clear came in its middle. */
+static size_t s_lookup_once(dc_overlay_t *self, dc_registry_t *registry, dc_str_t name,
+                            dc_entry_t ***out, size_t *newest, bool *stale)
 {
-    if (!dc_overlay_active(self))
-        return dc_registry_lookup_all(registry, name, out, newest);
-    dc_entry_t **mine = NULL, **gone = NULL, **committed = NULL, **all = NULL;
+    uint64_t mark = dc_overlay_mark(self);
+    size_t n_committed = dc_registry_lookup_all(registry, name, out, newest);
+    if (n_committed == (size_t)-1)
+        return n_committed;
+    if (!dc_overlay_active(self)) {
+        *stale = dc_overlay_mark(self) != mark;
+        return n_committed;
+    }
+    dc_entry_t **committed = *out, **mine = NULL, **gone = NULL, **all = NULL;
     size_t n_mine = dc_registry_lookup_all(self->puts, name, &mine, NULL);
     size_t n_gone = dc_registry_lookup_all(self->removed, name, &gone, NULL);
+    *stale = dc_overlay_mark(self) != mark;
     if (n_mine == 0 && n_gone == 0) /* a name the island did not change */
-        return dc_registry_lookup_all(registry, name, out, newest);
+        return n_committed;
     *out = NULL;
     if (newest)
         *newest = 0;
-    size_t n_committed = dc_registry_lookup_all(registry, name, &committed, NULL);
-    bool failed = n_mine == (size_t)-1 || n_gone == (size_t)-1 || n_committed == (size_t)-1;
+    bool failed = n_mine == (size_t)-1 || n_gone == (size_t)-1;
     if (!failed && n_mine + n_committed > 0 &&
         !(all = malloc((n_mine + n_committed) * sizeof *all)))
         failed = true;
@@ -176,7 +197,30 @@ size_t dc_overlay_lookup(dc_overlay_t *self, dc_registry_t *registry, dc_str_t n
     /* A count of (size_t)-1 comes with no array: nothing to release. */
     dc_registry_release_snapshot(mine, n_mine == (size_t)-1 ? 0 : n_mine);
     dc_registry_release_snapshot(gone, n_gone == (size_t)-1 ? 0 : n_gone);
-    dc_registry_release_snapshot(committed, n_committed == (size_t)-1 ? 0 : n_committed);
+    dc_registry_release_snapshot(committed, n_committed);
     *out = all;
     return failed ? (size_t)-1 : n;
+}
+
+size_t dc_overlay_lookup(dc_overlay_t *self, dc_registry_t *registry, dc_str_t name,
+                         dc_entry_t ***out, size_t *newest)
+{
+    /* The registry first, then the overlay: a restore puts a registration
+     * into the overlay before it takes it out of the registry (or puts the
+     * committed one back), so a reader that finds it gone from the registry
+     * finds it in the overlay, and one that still finds it in the registry
+     * gets the island's version either way. Read the other way round, a
+     * lookup between the two steps saw neither. What can still come between
+     * the two reads is a clear (the merge applied: the registry holds it
+     * again): the lookup is made again. Clears come once a merge; the bound
+     * is for a writer that would clear without pause. */
+    size_t n = 0;
+    bool stale = true;
+    for (int attempt = 0; stale && attempt < 64; attempt++) {
+        if (attempt && n && n != (size_t)-1)
+            dc_registry_release_snapshot(*out, n);
+        stale = false;
+        n = s_lookup_once(self, registry, name, out, newest, &stale);
+    }
+    return n;
 }

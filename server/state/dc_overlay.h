@@ -16,8 +16,12 @@
  * dc_state_restore, emptied by the island when its last provisional write
  * is answered, or when it applies its writes again); read by the front, the
  * workers and the writer. Each half is a registry with its own lock; a
- * counter readers load first keeps the lookups of a member with nothing to
- * merge (every standalone daemon) at one atomic load. */
+ * counter keeps the lookups of a member with nothing to merge (every
+ * standalone daemon) at the registry's lookup and one atomic load. The
+ * writer moves a registration into the overlay before it changes the
+ * registry's (dc_state_restore); a reader looks in the registry before the
+ * overlay, so that it never falls between the two steps, and looks again
+ * when a clear came between its two looks (dc_overlay_lookup). */
 #ifndef DC_OVERLAY_H
 #define DC_OVERLAY_H
 
@@ -42,6 +46,13 @@ void dc_overlay_clear(dc_overlay_t *self);
 
 /* Any thread: does it hold anything? */
 bool dc_overlay_active(dc_overlay_t *self);
+
+/* Any thread, around a lookup of the registry alone (the hot path that
+ * skips dc_overlay_lookup): a mark taken before it, then, after it, whether
+ * that answer stands (nothing held, and no clear since the mark; else ask
+ * dc_overlay_lookup). */
+uint64_t dc_overlay_mark(dc_overlay_t *self);
+bool dc_overlay_alone(dc_overlay_t *self, uint64_t mark);
 
 /* Registrations held, put and removed (for tests and logs). */
 size_t dc_overlay_count(dc_overlay_t *self, size_t *removed);

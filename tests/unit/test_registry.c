@@ -1,6 +1,7 @@
 /* test_registry.c: the in-memory index: insert, replace in place, remove,
  * filters, several publishers of one name, growth past the initial buckets,
- * readers racing the writer, and an island's overlay in front of it. */
+ * readers racing the writer, an island's overlay in front of it, and
+ * lookups racing a restore that moves registrations into the overlay. */
 #include "dc_overlay.h"
 #include "dc_registry.h"
 #include "dc_test.h"
@@ -295,10 +296,80 @@ static void test_overlay(void)
     dc_registry_destroy(&r);
 }
 
+/* A member going back to its committed state moves what its island added
+ * into the overlay, then out of the registry; it marks what the island
+ * removed in the overlay, then puts the committed version back (the order
+ * of dc_state_restore). A lookup racing it must never see the gap: the
+ * island's /added is found at every moment, its /removed never. The writer
+ * repeats the move (and its undoing, in the order that keeps the same
+ * answers) while readers look both names up. */
+typedef struct {
+    dc_overlay_t *overlay;
+    dc_registry_t *registry;
+    atomic_int stop;
+    atomic_long reads, wrong;
+} restore_race_t;
+
+static void *s_restore_reader(void *arg)
+{
+    restore_race_t *t = arg;
+    while (!atomic_load(&t->stop)) {
+        dc_entry_t **x = NULL;
+        size_t newest, n = dc_overlay_lookup(t->overlay, t->registry, dc_str_from("/added"), &x,
+                                             &newest);
+        if (n != 1)
+            atomic_fetch_add(&t->wrong, 1);
+        if (n && n != (size_t)-1)
+            dc_registry_release_snapshot(x, n);
+        n = dc_overlay_lookup(t->overlay, t->registry, dc_str_from("/removed"), &x, &newest);
+        if (n != 0)
+            atomic_fetch_add(&t->wrong, 1);
+        if (n && n != (size_t)-1)
+            dc_registry_release_snapshot(x, n);
+        atomic_fetch_add(&t->reads, 1);
+    }
+    return NULL;
+}
+
+static void test_overlay_racing_a_restore(void)
+{
+    restore_race_t t = {.overlay = dc_overlay_new(), .registry = dc_registry_new()};
+    dc_entry_t *added = s_entry_at("/added", "i", "T", 1, 10);
+    dc_entry_t *removed = s_entry_at("/removed", "c", "T", 2, 10);
+    CHECK(t.overlay && t.registry && added && removed);
+    CHECK(dc_registry_put(t.registry, dc_entry_ref(added)) == 0);
+    pthread_t readers[2];
+    for (int i = 0; i < 2; i++)
+        CHECK(pthread_create(&readers[i], NULL, s_restore_reader, &t) == 0);
+    for (int round = 0; round < 20000; round++) {
+        /* The restore. */
+        CHECK(dc_overlay_put(t.overlay, added) == 0);
+        dc_registry_remove(t.registry, dc_str_from("/added"), dc_str_from("i"));
+        CHECK(dc_overlay_remove(t.overlay, removed) == 0);
+        CHECK(dc_registry_put(t.registry, dc_entry_ref(removed)) == 0);
+        /* Back to the island's state, the other way round. */
+        CHECK(dc_registry_put(t.registry, dc_entry_ref(added)) == 0);
+        dc_registry_remove(t.registry, dc_str_from("/removed"), dc_str_from("c"));
+        dc_overlay_clear(t.overlay);
+    }
+    atomic_store(&t.stop, 1);
+    for (int i = 0; i < 2; i++)
+        pthread_join(readers[i], NULL);
+    CHECK(atomic_load(&t.reads) > 0);
+    printf("overlay racing a restore: %ld lookups, %ld wrong\n", atomic_load(&t.reads),
+           atomic_load(&t.wrong));
+    CHECK(atomic_load(&t.wrong) == 0);
+    dc_entry_unref(&added);
+    dc_entry_unref(&removed);
+    dc_overlay_destroy(&t.overlay);
+    dc_registry_destroy(&t.registry);
+}
+
 int main(void)
 {
     test_basic();
     test_overlay();
+    test_overlay_racing_a_restore();
     test_list_order();
     test_several_publishers();
     test_growth();
