@@ -73,11 +73,23 @@ def two_computers(short_tmp, isolated="serve-local", outsider=False, extra=()):
     # makes every session register again (as after a restart), new leases.
     assert wait_for(lambda: all(m.request({"command": 9, "v": 2}).get("epoch") for m in
                                 c.members.values()), timeout=10)
+    _joined(c)
     return c, net
 
 
 def three_computers(short_tmp):
-    return _computers(short_tmp, 3)
+    c, net = _computers(short_tmp, 3)
+    c.leader()
+    _joined(c)
+    return c, net
+
+
+def _joined(c):
+    """Every member has left the island it starts on (it counts its leader
+    live some heartbeats after it first hears it): a cut before that finds a
+    member isolated at once, whose libraft still names the leader it heard,
+    and a test that waits for the isolation sees it too early."""
+    assert wait_for(lambda: not any(isolated(m) for m in c.members.values()), timeout=10)
 
 
 def settled(c, timeout=30):
