@@ -142,7 +142,13 @@ void dc_cluster__forward(cluster_t *self)
     raft_id leader = 0;
     const char *address = NULL;
     raft_leader(&self->raft, &leader, &address);
-    if (!leader || leader == self->config->member_id || !s_dealer_for(self, leader))
+    /* An isolated member knows no leader, whatever libraft still names (as
+     * STATS says, dc_members.c): a write sent to one that is gone would come
+     * back "may or may not have been applied" when nothing was. Its ops wait
+     * here for the island to hear a live leader (dc_island_tick), or for
+     * their deadline: "No cluster leader". */
+    if (!leader || leader == self->config->member_id || self->island.isolated ||
+        !s_dealer_for(self, leader))
         return;
     /* To a leader that takes "G", everything queued goes in one message (as
      * many as fit under the message size its router takes); to another, an

@@ -85,10 +85,10 @@ def three_computers(short_tmp):
 
 
 def _joined(c):
-    """Every member has left the island it starts on (it counts its leader
-    live some heartbeats after it first hears it): a cut before that finds a
-    member isolated at once, whose libraft still names the leader it heard,
-    and a test that waits for the isolation sees it too early."""
+    """No member is isolated when a test cuts a link: one whose election
+    took longer than two election timeouts is isolated at start-up, and a
+    test that waits for the isolation would see it before the cut did
+    anything."""
     assert wait_for(lambda: not any(isolated(m) for m in c.members.values()), timeout=10)
 
 
